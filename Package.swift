@@ -1,0 +1,55 @@
+// swift-tools-version:6.1
+// QuickPay: the Quick Pay hash-chain micropayment scheme, as five actors on ZeroMQ.
+// The target graph is the architecture; imports run one way:
+//   executables -> Protocol -> Core, and ZeroMQ knows nothing of QuickPay.
+import PackageDescription
+
+let package = Package(
+    name: "QuickPay",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
+        .library(name: "QuickPayCore", targets: ["QuickPayCore"]),
+        .library(name: "QuickPayProtocol", targets: ["QuickPayProtocol"]),
+        .executable(name: "quickpay", targets: ["QuickPayCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(
+            name: "QuickPayCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "QuickPayProtocol",
+            dependencies: [
+                "QuickPayCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["Generated/README.md"]
+        ),
+        .executableTarget(
+            name: "QuickPayCLI",
+            dependencies: [
+                "QuickPayCore",
+                "QuickPayProtocol",
+                "ZeroMQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "QuickPayCoreTests", dependencies: ["QuickPayCore"]),
+        .testTarget(name: "QuickPayProtocolTests", dependencies: ["QuickPayProtocol", "QuickPayCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,50 @@
+/// Where a customer's unload of unspent coins goes.
+public enum UnloadDestination: UInt8, Sendable, CaseIterable {
+    case quickPayBalance = 1
+    case bankAccount = 2
+}
+
+/// A customer's request to unload the unspent coins of one voucher, signed with the voucher's
+/// one-time owner key: ownership is proved without revealing a coin (revealing w_N would hand
+/// the unspent coins to anyone who sees the request).
+public struct UnloadAuthorization: Hashable, Sendable {
+    public let requestID: RequestID
+    public let voucherID: VoucherID
+    public let destination: UnloadDestination
+    public let signature: Signature64
+
+    public init(requestID: RequestID, voucherID: VoucherID, destination: UnloadDestination, signature: Signature64) {
+        self.requestID = requestID
+        self.voucherID = voucherID
+        self.destination = destination
+        self.signature = signature
+    }
+
+    /// The exact bytes the owner key signs (layout in docs/PROTOCOL.md).
+    public static func signingBytes(requestID: RequestID, voucherID: VoucherID, destination: UnloadDestination) -> [UInt8] {
+        var out = CanonicalBytes(label: "QuickPay/unload/v1")
+        out.append(raw: requestID.raw.bytes)
+        out.append(raw: voucherID.raw.bytes)
+        out.append(destination.rawValue)
+        return out.bytes
+    }
+
+    public static func sign(
+        requestID: RequestID, voucherID: VoucherID, destination: UnloadDestination, ownerKey: SigningPrivateKey
+    ) -> UnloadAuthorization {
+        let bytes = signingBytes(requestID: requestID, voucherID: voucherID, destination: destination)
+        return UnloadAuthorization(
+            requestID: requestID, voucherID: voucherID, destination: destination, signature: ownerKey.sign(bytes))
+    }
+
+    /// Throws `BAD_SIGNATURE` unless the voucher's owner key signed this request.
+    public func verify(against voucher: VoucherCommitment) throws(QuickPayError) {
+        guard voucher.voucherID == voucherID else {
+            throw QuickPayError(.unknownVoucher, "unload names voucher \(voucherID), checked against \(voucher.voucherID)")
+        }
+        let bytes = UnloadAuthorization.signingBytes(requestID: requestID, voucherID: voucherID, destination: destination)
+        guard voucher.ownerKey.isValidSignature(signature, for: bytes) else {
+            throw QuickPayError(.badSignature, "unload of voucher \(voucherID) is not signed by its owner key")
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import QuickPayCore
+
+/// Every message of the QuickPay flows, as validated Swift values. One envelope carries one.
+public enum Body: Hashable, Sendable {
+    // M3 payment and online verification
+    case payment(Payment)
+    case paymentReply(PaymentReply)
+    case verifyCoins(VerifyCoins)
+    case verifyCoinsReply(credited: Amount)
+    // M4 reimbursement
+    case redeem(Redeem)
+    case redeemReply(RedeemReply)
+    case settle(Settle)
+    case settleReply(SettleReply)
+    case unload(UnloadRequest)
+    case bankUnload(UnloadRequest)
+    case unloadReply(UnloadReply)
+    case withdraw(WithdrawRequest)
+    case bankWithdraw(WithdrawRequest)
+    case withdrawReply(Balances)
+    // M1 registration and login
+    case register(RegisterRequest)
+    case registerReply(username: Username)
+    case login(LoginRequest)
+    case loginChallenge(LoginChallenge)
+    case otpSubmit(OtpSubmit)
+    case otpResend(ChallengeID)
+    case sessionGranted(SessionGranted)
+    case logout(SessionRequest)
+    case smsSubmit(SmsSubmit)
+    case smsAccepted(smsID: Bytes16)
+    case deviceAttach(phone: PhoneNumber)
+    case smsDelivery(SmsDelivery)
+    // balance and M2 load
+    case balance(SessionRequest)
+    case balanceReply(Balances)
+    case load(LoadRequest)
+    case bankLoad(LoadRequest)
+    case loadReply(LoadReply)
+    case voucherNotice(SignedVoucher)
+    // prepaid market codes
+    case prepaidIssue(PrepaidIssue)
+    case prepaidCodes([String])
+    case prepaidRedeem(PrepaidRedeem)
+    case bankCredit(BankCredit)
+    case prepaidRedeemReply(PrepaidRedeemReply)
+    // outcomes
+    case error(QuickPayError)
+    case ack
+
+    /// The message type's name, for logs and metrics (`payment`, `redeem_reply`, ...).
+    public var typeName: String {
+        switch self {
+        case .payment: "payment"
+        case .paymentReply: "payment_reply"
+        case .verifyCoins: "verify_coins"
+        case .verifyCoinsReply: "verify_coins_reply"
+        case .redeem: "redeem"
+        case .redeemReply: "redeem_reply"
+        case .settle: "settle"
+        case .settleReply: "settle_reply"
+        case .unload: "unload"
+        case .bankUnload: "bank_unload"
+        case .unloadReply: "unload_reply"
+        case .withdraw: "withdraw"
+        case .bankWithdraw: "bank_withdraw"
+        case .withdrawReply: "withdraw_reply"
+        case .register: "register"
+        case .registerReply: "register_reply"
+        case .login: "login"
+        case .loginChallenge: "login_challenge"
+        case .otpSubmit: "otp_submit"
+        case .otpResend: "otp_resend"
+        case .sessionGranted: "session_granted"
+        case .logout: "logout"
+        case .smsSubmit: "sms_submit"
+        case .smsAccepted: "sms_accepted"
+        case .deviceAttach: "device_attach"
+        case .smsDelivery: "sms_delivery"
+        case .balance: "balance"
+        case .balanceReply: "balance_reply"
+        case .load: "load"
+        case .bankLoad: "bank_load"
+        case .loadReply: "load_reply"
+        case .voucherNotice: "voucher_notice"
+        case .prepaidIssue: "prepaid_issue"
+        case .prepaidCodes: "prepaid_codes"
+        case .prepaidRedeem: "prepaid_redeem"
+        case .bankCredit: "bank_credit"
+        case .prepaidRedeemReply: "prepaid_redeem_reply"
+        case .error: "error"
+        case .ack: "ack"
+        }
+    }
+}

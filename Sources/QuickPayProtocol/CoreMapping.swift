@@ -1,0 +1,145 @@
+import Foundation
+import QuickPayCore
+
+/// Core value <-> proto message, strictly. `init(wire:)` throws MALFORMED for any field that
+/// breaks its rule; `wire` never fails.
+
+extension SignedVoucher {
+    init(wire: Quickpay_V1_Voucher) throws(QuickPayError) {
+        guard wire.version == UInt32(VoucherCommitment.currentVersion) else {
+            throw QuickPayError(.malformed, "voucher version must be \(VoucherCommitment.currentVersion), got \(wire.version)")
+        }
+        guard wire.scheme == .ed25519 else { throw QuickPayError(.malformed, "voucher scheme must be ED25519") }
+        let commitment = VoucherCommitment(
+            version: VoucherCommitment.currentVersion,
+            scheme: .ed25519,
+            voucherID: try WireField.voucherID(wire.voucherID),
+            receiverID: try WireField.receiverID(wire.receiverID),
+            denomination: try WireField.denomination(wire.denomination),
+            length: try WireField.length(wire.length),
+            root: try WireField.bytes32(wire.root, "root"),
+            expiry: WireField.timestamp(wire.expiry),
+            ownerKey: try WireField.publicKey(wire.ownerKey, "owner_key"),
+            keyID: try WireField.keyID(wire.keyID, "key_id"))
+        self.init(commitment: commitment, signature: try WireField.signature(wire.signature, "signature"))
+    }
+
+    var wire: Quickpay_V1_Voucher {
+        var out = Quickpay_V1_Voucher()
+        out.version = UInt32(commitment.version)
+        out.scheme = .ed25519
+        out.voucherID = Data(commitment.voucherID.raw)
+        out.receiverID = commitment.receiverID.value
+        out.denomination = WireField.wire(commitment.denomination)
+        out.length = UInt32(commitment.length.value)
+        out.root = Data(commitment.root)
+        out.expiry = commitment.expiry.secondsSinceEpoch
+        out.ownerKey = Data(commitment.ownerKey.raw)
+        out.keyID = Data(commitment.keyID.bytes)
+        out.signature = Data(signature.bytes)
+        return out
+    }
+}
+
+extension Coin {
+    init(wire: Quickpay_V1_Coin) throws(QuickPayError) {
+        self.init(
+            voucherID: try WireField.voucherID(wire.voucherID),
+            index: try WireField.index(wire.index, "coin index"),
+            value: try WireField.bytes32(wire.value, "coin value"))
+    }
+
+    var wire: Quickpay_V1_Coin {
+        var out = Quickpay_V1_Coin()
+        out.voucherID = Data(voucherID.raw)
+        out.index = UInt32(index)
+        out.value = Data(value)
+        return out
+    }
+}
+
+extension Receipt {
+    init(wire: Quickpay_V1_Receipt) throws(QuickPayError) {
+        self.init(
+            voucherID: try WireField.voucherID(wire.voucherID),
+            index: try WireField.index(wire.index, "receipt index"),
+            value: try WireField.bytes32(wire.value, "receipt value"))
+    }
+
+    var wire: Quickpay_V1_Receipt {
+        var out = Quickpay_V1_Receipt()
+        out.voucherID = Data(voucherID.raw)
+        out.index = UInt32(index)
+        out.value = Data(value)
+        return out
+    }
+}
+
+extension SignedReceiptCommitment {
+    init(wire: Quickpay_V1_ReceiptRoot) throws(QuickPayError) {
+        let commitment = ReceiptCommitment(
+            voucherID: try WireField.voucherID(wire.voucherID),
+            receiverID: try WireField.receiverID(wire.receiverID),
+            length: try WireField.length(wire.length),
+            root: try WireField.bytes32(wire.root, "receipt root"))
+        self.init(
+            commitment: commitment,
+            merchantKey: try WireField.publicKey(wire.merchantKey, "merchant_key"),
+            signature: try WireField.signature(wire.signature, "signature"))
+    }
+
+    var wire: Quickpay_V1_ReceiptRoot {
+        var out = Quickpay_V1_ReceiptRoot()
+        out.voucherID = Data(commitment.voucherID.raw)
+        out.receiverID = commitment.receiverID.value
+        out.length = UInt32(commitment.length.value)
+        out.root = Data(commitment.root)
+        out.merchantKey = Data(merchantKey.raw)
+        out.signature = Data(signature.bytes)
+        return out
+    }
+}
+
+extension Payment {
+    init(wire: Quickpay_V1_Payment) throws(QuickPayError) {
+        let coins = try WireField.count(wire.coins, "coins", 1...Payment.maximumCoins)
+        let vouchers = try WireField.count(wire.vouchers, "vouchers", 0...Payment.maximumCoins)
+        var decodedCoins: [Coin] = []
+        for coin in coins { decodedCoins.append(try Coin(wire: coin)) }
+        var decodedVouchers: [SignedVoucher] = []
+        for voucher in vouchers { decodedVouchers.append(try SignedVoucher(wire: voucher)) }
+        try self.init(coins: decodedCoins, vouchers: decodedVouchers, order: wire.order)
+    }
+
+    var wire: Quickpay_V1_Payment {
+        var out = Quickpay_V1_Payment()
+        out.coins = coins.map(\.wire)
+        out.vouchers = vouchers.map(\.wire)
+        out.order = order
+        return out
+    }
+}
+
+extension QuickPayError {
+    init(wire: Quickpay_V1_Error) throws(QuickPayError) {
+        guard let code = ErrorCode(rawValue: UInt16(clamping: wire.code.rawValue)), wire.code.rawValue > 0 else {
+            throw QuickPayError(.malformed, "unknown error code \(wire.code.rawValue)")
+        }
+        self.init(code, try WireField.text(wire.message, "error message", maximumBytes: ProtocolLimits.maximumErrorMessageBytes))
+    }
+
+    var wire: Quickpay_V1_Error {
+        var out = Quickpay_V1_Error()
+        out.code = Quickpay_V1_ErrorCode(rawValue: Int(code.rawValue)) ?? .internal
+        out.message = String(decoding: Array(message.utf8.prefix(ProtocolLimits.maximumErrorMessageBytes - 3)), as: UTF8.self)
+        return out
+    }
+}
+
+/// Decodes each element of a repeated field with `transform`, stopping at the first error.
+func decodeAll<Wire, Value>(_ items: [Wire], _ transform: (Wire) throws(QuickPayError) -> Value) throws(QuickPayError) -> [Value] {
+    var values: [Value] = []
+    values.reserveCapacity(items.count)
+    for item in items { values.append(try transform(item)) }
+    return values
+}

@@ -1,0 +1,63 @@
+import Foundation
+import QuickPayCore
+import SwiftProtobuf
+
+/// One QuickPay message: the request id that makes it idempotent (a reply echoes it) and a body.
+public struct Envelope: Hashable, Sendable {
+    public var requestID: RequestID
+    public var body: Body
+
+    public init(requestID: RequestID, body: Body) {
+        self.requestID = requestID
+        self.body = body
+    }
+}
+
+/// Frames <-> envelopes, strictly: a frame over the size limit, one that does not parse, one of
+/// another version, one without a known body, or one with any field out of its rule is answered
+/// with MALFORMED and never reaches an actor.
+public struct WireCodec: Sendable {
+    public let maximumFrameBytes: Int
+
+    public init(maximumFrameBytes: Int = ProtocolLimits.defaultMaximumFrameBytes) {
+        self.maximumFrameBytes = maximumFrameBytes
+    }
+
+    public func encode(_ envelope: Envelope) -> [UInt8] {
+        var wire = Quickpay_V1_Envelope()
+        wire.version = ProtocolLimits.version
+        wire.requestID = Data(envelope.requestID.raw)
+        wire.body = envelope.body.wire
+        // Serialising a message built from validated values cannot fail.
+        return try! wire.serializedBytes()
+    }
+
+    public func decode(_ frame: some Collection<UInt8>) throws(QuickPayError) -> Envelope {
+        let wire = try parse(frame)
+        guard wire.version == ProtocolLimits.version else {
+            throw QuickPayError(.malformed, "envelope version \(wire.version) is not \(ProtocolLimits.version)")
+        }
+        let requestID = RequestID(try WireField.bytes16(wire.requestID, "request_id"))
+        guard let body = wire.body else {
+            throw QuickPayError(.malformed, "envelope carries no known message type")
+        }
+        return Envelope(requestID: requestID, body: try Body(wire: body, requestID: requestID))
+    }
+
+    /// The request id of a frame whose body may be broken, so a MALFORMED reply can echo it.
+    public func requestID(of frame: some Collection<UInt8>) -> RequestID? {
+        guard let wire = try? parse(frame), let raw = Bytes16(wire.requestID) else { return nil }
+        return RequestID(raw)
+    }
+
+    private func parse(_ frame: some Collection<UInt8>) throws(QuickPayError) -> Quickpay_V1_Envelope {
+        guard frame.count <= maximumFrameBytes else {
+            throw QuickPayError(.malformed, "frame of \(frame.count) bytes is over the \(maximumFrameBytes)-byte limit")
+        }
+        do {
+            return try Quickpay_V1_Envelope(serializedBytes: Array(frame))
+        } catch {
+            throw QuickPayError(.malformed, "frame is not a QuickPay envelope (\(error))")
+        }
+    }
+}
