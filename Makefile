@@ -1,0 +1,44 @@
+# QuickPay. Two commands do everything on a fresh Debian machine:
+#   make run    the main job (for now: the core demo over ZeroMQ; later the scenario suite)
+#   make test   every test
+# Both install what they need (libzmq3-dev, pkg-config) with apt-get when it is missing.
+
+SWIFT ?= swift
+APT_PACKAGES := libzmq3-dev pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test deps build release bench proto format clean
+
+run: release
+	.build/release/quickpay demo
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+deps:
+	@if ! pkg-config --exists libzmq 2>/dev/null; then \
+	  echo "installing $(APT_PACKAGES) (apt-get)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+bench: release
+	.build/release/quickpay bench core
+
+# Regenerates the committed protobuf Swift code (needs protobuf-compiler).
+proto:
+	@command -v protoc >/dev/null || $(SUDO) apt-get install -y -qq protobuf-compiler
+	scripts/generate-protos.sh
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+
+clean:
+	rm -rf .build
