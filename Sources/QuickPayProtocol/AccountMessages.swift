@@ -125,8 +125,9 @@ public struct LoadReply: Hashable, Sendable {
 }
 
 /// An unload of one voucher's unspent coins. From the customer it carries a session; the app
-/// server forwards it to the bank with the account. The owner signature binds the customer's
-/// request id (`authorization.requestID`), the voucher and the destination.
+/// server forwards it to the bank with the account. The owner signature binds the wallet's
+/// unload id (`authorization.requestID`, the bank's idempotency key), the voucher and the
+/// destination.
 public struct UnloadRequest: Hashable, Sendable {
     public var session: SessionToken?
     public var account: AccountID?
@@ -142,10 +143,10 @@ public struct UnloadRequest: Hashable, Sendable {
         self.authorization = authorization
     }
 
-    init(wire: Quickpay_V1_UnloadRequest, requestID: RequestID) throws(QuickPayError) {
+    init(wire: Quickpay_V1_UnloadRequest) throws(QuickPayError) {
         session = try WireField.sessionToken(wire.sessionToken)
         authorization = UnloadAuthorization(
-            requestID: requestID,
+            requestID: RequestID(try WireField.bytes16(wire.unloadID, "unload_id")),
             voucherID: try WireField.voucherID(wire.voucherID),
             destination: try WireField.destination(wire.destination),
             signature: try WireField.signature(wire.ownerSignature, "owner_signature"))
@@ -154,7 +155,7 @@ public struct UnloadRequest: Hashable, Sendable {
     init(wire: Quickpay_V1_BankUnloadRequest) throws(QuickPayError) {
         account = try WireField.accountID(wire.accountID)
         authorization = UnloadAuthorization(
-            requestID: RequestID(try WireField.bytes16(wire.originRequestID, "origin_request_id")),
+            requestID: RequestID(try WireField.bytes16(wire.unloadID, "unload_id")),
             voucherID: try WireField.voucherID(wire.voucherID),
             destination: try WireField.destination(wire.destination),
             signature: try WireField.signature(wire.ownerSignature, "owner_signature"))
@@ -166,6 +167,7 @@ public struct UnloadRequest: Hashable, Sendable {
         out.voucherID = Data(authorization.voucherID.raw)
         out.destination = WireField.wire(authorization.destination)
         out.ownerSignature = Data(authorization.signature.bytes)
+        out.unloadID = Data(authorization.requestID.raw)
         return out
     }
 
@@ -175,7 +177,7 @@ public struct UnloadRequest: Hashable, Sendable {
         out.voucherID = Data(authorization.voucherID.raw)
         out.destination = WireField.wire(authorization.destination)
         out.ownerSignature = Data(authorization.signature.bytes)
-        out.originRequestID = Data(authorization.requestID.raw)
+        out.unloadID = Data(authorization.requestID.raw)
         return out
     }
 }

@@ -3,7 +3,7 @@ import QuickPayCore
 
 extension Body {
     /// Maps a decoded proto body into validated values; MALFORMED for any rule broken.
-    init(wire: Quickpay_V1_Envelope.OneOf_Body, requestID: RequestID) throws(QuickPayError) {
+    init(wire: Quickpay_V1_Envelope.OneOf_Body) throws(QuickPayError) {
         switch wire {
         case .payment(let m): self = .payment(try Payment(wire: m))
         case .paymentReply(let m): self = .paymentReply(try PaymentReply(wire: m))
@@ -13,7 +13,7 @@ extension Body {
         case .redeemReply(let m): self = .redeemReply(try RedeemReply(wire: m))
         case .settle(let m): self = .settle(try Settle(wire: m))
         case .settleReply(let m): self = .settleReply(try SettleReply(wire: m))
-        case .unload(let m): self = .unload(try UnloadRequest(wire: m, requestID: requestID))
+        case .unload(let m): self = .unload(try UnloadRequest(wire: m))
         case .bankUnload(let m): self = .bankUnload(try UnloadRequest(wire: m))
         case .unloadReply(let m): self = .unloadReply(try UnloadReply(wire: m))
         case .withdraw(let m): self = .withdraw(try WithdrawRequest(wire: m))

@@ -41,7 +41,7 @@ public struct WireCodec: Sendable {
         guard let body = wire.body else {
             throw QuickPayError(.malformed, "envelope carries no known message type")
         }
-        return Envelope(requestID: requestID, body: try Body(wire: body, requestID: requestID))
+        return Envelope(requestID: requestID, body: try Body(wire: body))
     }
 
     /// The request id of a frame whose body may be broken, so a MALFORMED reply can echo it.

@@ -1015,8 +1015,11 @@ public nonisolated struct Quickpay_V1_UnloadRequest: Sendable {
 
   public var destination: Quickpay_V1_UnloadDestination = .unspecified
 
-  /// 64 bytes, over the unload signing bytes (binds the request id)
+  /// 64 bytes, over the unload signing bytes
   public var ownerSignature: Data = Data()
+
+  /// 16 bytes, chosen by the wallet; signed; the bank's idempotency key
+  public var unloadID: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1037,8 +1040,8 @@ public nonisolated struct Quickpay_V1_BankUnloadRequest: Sendable {
 
   public var ownerSignature: Data = Data()
 
-  /// the customer's request id the signature binds, 16 bytes
-  public var originRequestID: Data = Data()
+  /// the wallet's unload id the signature binds, 16 bytes
+  public var unloadID: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2825,7 +2828,7 @@ nonisolated extension Quickpay_V1_SettleReply: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Quickpay_V1_UnloadRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UnloadRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_token\0\u{3}voucher_id\0\u{1}destination\0\u{3}owner_signature\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_token\0\u{3}voucher_id\0\u{1}destination\0\u{3}owner_signature\0\u{3}unload_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2837,6 +2840,7 @@ nonisolated extension Quickpay_V1_UnloadRequest: SwiftProtobuf.Message, SwiftPro
       case 2: try { try decoder.decodeSingularBytesField(value: &self.voucherID) }()
       case 3: try { try decoder.decodeSingularEnumField(value: &self.destination) }()
       case 4: try { try decoder.decodeSingularBytesField(value: &self.ownerSignature) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.unloadID) }()
       default: break
       }
     }
@@ -2855,6 +2859,9 @@ nonisolated extension Quickpay_V1_UnloadRequest: SwiftProtobuf.Message, SwiftPro
     if !self.ownerSignature.isEmpty {
       try visitor.visitSingularBytesField(value: self.ownerSignature, fieldNumber: 4)
     }
+    if !self.unloadID.isEmpty {
+      try visitor.visitSingularBytesField(value: self.unloadID, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2863,6 +2870,7 @@ nonisolated extension Quickpay_V1_UnloadRequest: SwiftProtobuf.Message, SwiftPro
     if lhs.voucherID != rhs.voucherID {return false}
     if lhs.destination != rhs.destination {return false}
     if lhs.ownerSignature != rhs.ownerSignature {return false}
+    if lhs.unloadID != rhs.unloadID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2870,7 +2878,7 @@ nonisolated extension Quickpay_V1_UnloadRequest: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Quickpay_V1_BankUnloadRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BankUnloadRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}account_id\0\u{3}voucher_id\0\u{1}destination\0\u{3}owner_signature\0\u{3}origin_request_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}account_id\0\u{3}voucher_id\0\u{1}destination\0\u{3}owner_signature\0\u{3}unload_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2882,7 +2890,7 @@ nonisolated extension Quickpay_V1_BankUnloadRequest: SwiftProtobuf.Message, Swif
       case 2: try { try decoder.decodeSingularBytesField(value: &self.voucherID) }()
       case 3: try { try decoder.decodeSingularEnumField(value: &self.destination) }()
       case 4: try { try decoder.decodeSingularBytesField(value: &self.ownerSignature) }()
-      case 5: try { try decoder.decodeSingularBytesField(value: &self.originRequestID) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.unloadID) }()
       default: break
       }
     }
@@ -2901,8 +2909,8 @@ nonisolated extension Quickpay_V1_BankUnloadRequest: SwiftProtobuf.Message, Swif
     if !self.ownerSignature.isEmpty {
       try visitor.visitSingularBytesField(value: self.ownerSignature, fieldNumber: 4)
     }
-    if !self.originRequestID.isEmpty {
-      try visitor.visitSingularBytesField(value: self.originRequestID, fieldNumber: 5)
+    if !self.unloadID.isEmpty {
+      try visitor.visitSingularBytesField(value: self.unloadID, fieldNumber: 5)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2912,7 +2920,7 @@ nonisolated extension Quickpay_V1_BankUnloadRequest: SwiftProtobuf.Message, Swif
     if lhs.voucherID != rhs.voucherID {return false}
     if lhs.destination != rhs.destination {return false}
     if lhs.ownerSignature != rhs.ownerSignature {return false}
-    if lhs.originRequestID != rhs.originRequestID {return false}
+    if lhs.unloadID != rhs.unloadID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

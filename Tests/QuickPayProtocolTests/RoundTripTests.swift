@@ -1,0 +1,78 @@
+import Foundation
+import QuickPayCore
+import Testing
+@testable import QuickPayProtocol
+
+struct RoundTripTests {
+    let codec = WireCodec()
+
+    @Test func everyMessageRoundTrips() throws {
+        var fixtures = MessageFixtures()
+        let bodies = try fixtures.allBodies()
+        // One example of each of the 39 body types of the schema's Envelope oneof.
+        #expect(Set(bodies.map(\.typeName)).count == 39)
+        var generator = SeededGenerator(seed: 1)
+        for body in bodies {
+            let envelope = Envelope(requestID: .random(using: &generator), body: body)
+            let frame = codec.encode(envelope)
+            let decoded = try codec.decode(frame)
+            #expect(decoded == envelope, "\(body.typeName) did not round-trip")
+            #expect(codec.encode(decoded) == frame, "\(body.typeName) re-encodes differently")
+        }
+    }
+
+    @Test func theSchemaHasNoBodyTypeWithoutAFixture() throws {
+        var fixtures = MessageFixtures()
+        let covered = Set(try fixtures.allBodies().map { body -> Int in
+            var wire = Quickpay_V1_Envelope()
+            wire.body = body.wire
+            // The first byte(s) of the serialised body field are its tag: field number << 3 | 2.
+            let bytes: [UInt8] = try wire.serializedBytes()
+            var tag = 0
+            var shift = 0
+            for byte in bytes {
+                tag |= Int(byte & 0x7f) << shift
+                shift += 7
+                if byte & 0x80 == 0 { break }
+            }
+            return tag >> 3
+        })
+        let schemaFields = Set(Array(3...10) + Array(16...23) + Array(30...33) + Array(40...45) + Array(50...57) + Array(60...64))
+        #expect(covered == schemaFields)
+    }
+
+    @Test func unloadCarriesTheUnloadIDItsSignatureBinds() throws {
+        var fixtures = MessageFixtures()
+        var generator = SeededGenerator(seed: 3)
+        let owner = SigningPrivateKey.random(using: &generator)
+        let requestID = RequestID.random(using: &generator)
+        let authorization = UnloadAuthorization.sign(requestID: requestID, voucherID: fixtures.voucher.id, destination: .quickPayBalance, ownerKey: owner)
+        let envelope = Envelope(requestID: .random(using: &generator), body: .unload(UnloadRequest(session: .random(using: &generator), authorization: authorization)))
+        let decoded = try codec.decode(codec.encode(envelope))
+        guard case .unload(let request) = decoded.body else {
+            Issue.record("decoded \(decoded.body.typeName)")
+            return
+        }
+        #expect(request.authorization.requestID == requestID)
+        _ = fixtures.coin(1)
+    }
+}
+
+struct PaymentSizeTests {
+    let codec = WireCodec()
+
+    func singleCoinPayment(index: Int) throws -> [UInt8] {
+        var generator = SeededGenerator(seed: 9)
+        let coin = Coin(voucherID: .random(using: &generator), index: index, value: .random(using: &generator))
+        return codec.encode(Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: [coin]))))
+    }
+
+    /// Envelope: version 2 + request id 18 + body tag and length 2; Payment: coin tag and length
+    /// 2; Coin: voucher id 18 + index 2 or 3 + value 34.
+    @Test func singleCoinPaymentIsAtMost96Bytes() throws {
+        #expect(try singleCoinPayment(index: 1).count == 78)
+        #expect(try singleCoinPayment(index: 127).count == 78)
+        #expect(try singleCoinPayment(index: 128).count == 79)
+        #expect(try singleCoinPayment(index: 1000).count == 79)
+    }
+}
