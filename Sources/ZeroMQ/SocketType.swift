@@ -2,7 +2,7 @@ import CZeroMQ
 
 /// The ZeroMQ socket patterns this binding offers.
 public enum SocketType: Sendable, CaseIterable {
-    case request, reply, router, dealer, publisher, subscriber, push, pull
+    case request, reply, router, dealer, publisher, subscriber, push, pull, pair
 
     var rawValue: Int32 {
         switch self {
@@ -14,6 +14,7 @@ public enum SocketType: Sendable, CaseIterable {
         case .subscriber: ZMQ_SUB
         case .push: ZMQ_PUSH
         case .pull: ZMQ_PULL
+        case .pair: ZMQ_PAIR
         }
     }
 }

@@ -1,0 +1,216 @@
+import Testing
+@testable import ZeroMQ
+
+/// Real libzmq sockets: inproc and TCP loopback only.
+@Suite struct ZeroMQTests {
+    let context: Context
+
+    init() throws { context = try Context() }
+
+    func boundTCP(_ type: SocketType) throws -> (Socket, String) {
+        let socket = try context.socket(type)
+        try socket.bind("tcp://127.0.0.1:*")
+        return (socket, try socket.lastEndpoint())
+    }
+
+    @Test func libzmqHasCurve() {
+        #expect(Context.version.major == 4)
+        #expect(Context.has("curve"))
+    }
+
+    @Test func inprocRequestReplyRoundTrip() throws {
+        let server = try context.socket(.reply)
+        try server.bind("inproc://round-trip")
+        let client = try context.socket(.request)
+        try client.connect("inproc://round-trip")
+        try client.setReceiveTimeout(milliseconds: 2000)
+        try server.setReceiveTimeout(milliseconds: 2000)
+        for round in 0..<10 {
+            try client.send([UInt8(round), 1, 2, 3])
+            let request = try #require(try server.receive())
+            #expect(request == [[UInt8(round), 1, 2, 3]])
+            try server.send(request[0].reversed())
+            #expect(try client.receive() == [[3, 2, 1, UInt8(round)]])
+        }
+    }
+
+    @Test func tcpRoundTripWithMultipartAndEmptyFrames() throws {
+        let (server, endpoint) = try boundTCP(.router)
+        #expect(endpoint.hasPrefix("tcp://127.0.0.1:") && !endpoint.hasSuffix(":*"))
+        let client = try context.socket(.dealer)
+        try client.connect(endpoint)
+        try client.setReceiveTimeout(milliseconds: 2000)
+        try server.setReceiveTimeout(milliseconds: 2000)
+        let big = [UInt8](repeating: 0xab, count: 100_000)
+        try client.send(multipart: [[1], [], big])
+        let received = try #require(try server.receive())
+        #expect(received.count == 4)  // routing id + 3 frames
+        #expect(Array(received.dropFirst()) == [[1], [], big])
+        try server.send(multipart: [received[0], [42]])
+        #expect(try client.receive() == [[42]])
+    }
+
+    @Test func routerDealerWithManyRequestsInFlight() throws {
+        let (server, endpoint) = try boundTCP(.router)
+        let client = try context.socket(.dealer)
+        try client.setSendHighWaterMark(10_000)
+        try client.connect(endpoint)
+        try client.setReceiveTimeout(milliseconds: 5000)
+        try server.setReceiveTimeout(milliseconds: 5000)
+        let inFlight = 2000
+        for number in 0..<inFlight {
+            try client.send([UInt8(number & 0xff), UInt8(number >> 8)])
+        }
+        // The server answers in reverse order of arrival; every reply must match its request.
+        var pending: [[[UInt8]]] = []
+        for _ in 0..<inFlight { pending.append(try #require(try server.receive())) }
+        for request in pending.reversed() {
+            try server.send(multipart: [request[0], request[1] + [0xee]])
+        }
+        var seen = Set<Int>()
+        for _ in 0..<inFlight {
+            let reply = try #require(try client.receive())
+            #expect(reply[0].count == 3 && reply[0][2] == 0xee)
+            seen.insert(Int(reply[0][0]) | Int(reply[0][1]) << 8)
+        }
+        #expect(seen == Set(0..<inFlight))
+    }
+
+    @Test func nonBlockingReceiveAndPollerTimeout() throws {
+        let (server, endpoint) = try boundTCP(.router)
+        #expect(try server.receive(flags: .dontWait) == nil)
+        var poller = Poller()
+        poller.register(server)
+        #expect(try poller.poll(timeoutMilliseconds: 50) == [[]])
+        let client = try context.socket(.dealer)
+        try client.connect(endpoint)
+        try client.send([9])
+        #expect(try poller.poll(timeoutMilliseconds: 2000) == [.readable])
+        #expect(try server.receive(flags: .dontWait)?.last == [9])
+    }
+
+    @Test func curveRoundTrip() throws {
+        let serverKeys = try CurveKeyPair.generate()
+        let clientKeys = try CurveKeyPair.generate()
+        let server = try context.socket(.router)
+        try server.makeCurveServer(serverKeys)
+        try server.bind("tcp://127.0.0.1:*")
+        let client = try context.socket(.dealer)
+        try client.makeCurveClient(clientKeys, serverKey: serverKeys.publicKey)
+        try client.connect(try server.lastEndpoint())
+        try client.setReceiveTimeout(milliseconds: 3000)
+        try server.setReceiveTimeout(milliseconds: 3000)
+        try client.send(Array("secret coin".utf8))
+        let request = try #require(try server.receive())
+        #expect(request.last == Array("secret coin".utf8))
+        try server.send(multipart: [request[0], Array("receipt".utf8)])
+        #expect(try client.receive() == [Array("receipt".utf8)])
+    }
+
+    @Test func clientWithTheWrongServerKeyGetsNothingThrough() throws {
+        let serverKeys = try CurveKeyPair.generate()
+        let impostorKeys = try CurveKeyPair.generate()
+        let server = try context.socket(.router)
+        try server.makeCurveServer(serverKeys)
+        try server.bind("tcp://127.0.0.1:*")
+        try server.setReceiveTimeout(milliseconds: 700)
+        let client = try context.socket(.dealer)
+        try client.makeCurveClient(try CurveKeyPair.generate(), serverKey: impostorKeys.publicKey)
+        try client.setHandshakeInterval(milliseconds: 500)
+        try client.connect(try server.lastEndpoint())
+        try client.send(Array("coin".utf8), flags: .dontWait)
+        #expect(try server.receive() == nil)
+        // A plaintext client gets nothing through either.
+        let plain = try context.socket(.dealer)
+        try plain.connect(try server.lastEndpoint())
+        try plain.send(Array("coin".utf8), flags: .dontWait)
+        #expect(try server.receive() == nil)
+    }
+
+    @Test func curveKeysRoundTripThroughZ85() throws {
+        let pair = try CurveKeyPair.generate()
+        #expect(pair.publicKey.z85.utf8.count == 40)
+        #expect(CurveKey(z85: pair.publicKey.z85) == pair.publicKey)
+        #expect(try CurveKeyPair(secretKey: pair.secretKey).publicKey == pair.publicKey)
+        #expect(CurveKey(z85: "too short") == nil)
+        #expect(!pair.description.contains(pair.secretKey.z85))
+    }
+
+    @Test func errorsCarryErrnoAndItsText() throws {
+        let socket = try context.socket(.router)
+        do {
+            try socket.bind("nonsense://nowhere")
+            Issue.record("bind to a bad endpoint succeeded")
+        } catch {
+            #expect(error.errno != 0)
+            #expect(!error.text.isEmpty)
+            #expect(error.description.contains("zmq_bind(nonsense://nowhere)"))
+        }
+        socket.close()
+        #expect(throws: ZMQError.self) { try socket.send([1]) }
+    }
+
+    @Test func overLongMessagesAreRefusedWhole() throws {
+        let (server, endpoint) = try boundTCP(.router)
+        let client = try context.socket(.dealer)
+        try client.connect(endpoint)
+        try server.setReceiveTimeout(milliseconds: 2000)
+        try client.send(multipart: (0..<10).map { [UInt8($0)] })
+        try client.send([99])
+        #expect(throws: ZMQError.self) { _ = try server.receive(maximumFrames: 4) }
+        // The next message is intact: the refused one was drained completely.
+        #expect(try server.receive()?.last == [99])
+    }
+
+    @Test func maximumMessageSizeDisconnectsOversizedSenders() throws {
+        let server = try context.socket(.router)
+        try server.setMaximumMessageSize(bytes: 1024)
+        try server.bind("tcp://127.0.0.1:*")
+        try server.setReceiveTimeout(milliseconds: 500)
+        let client = try context.socket(.dealer)
+        try client.connect(try server.lastEndpoint())
+        try client.send([UInt8](repeating: 1, count: 4096))
+        #expect(try server.receive() == nil)
+    }
+
+    @Test func socketKeepsItsContextAlive() throws {
+        func makeSocket() throws -> Socket {
+            let ownContext = try Context()
+            let socket = try ownContext.socket(.pair)
+            return socket
+        }
+        // The context went out of scope; the socket still works, and both close at the end.
+        let socket = try makeSocket()
+        try socket.bind("inproc://alive")
+        let peer = try socket.context.socket(.pair)
+        try peer.connect("inproc://alive")
+        try peer.send([5])
+        try socket.setReceiveTimeout(milliseconds: 1000)
+        #expect(try socket.receive() == [[5]])
+    }
+
+    @Test func publishSubscribeAndPushPull() throws {
+        let push = try context.socket(.push)
+        try push.bind("inproc://pipeline")
+        let pull = try context.socket(.pull)
+        try pull.connect("inproc://pipeline")
+        try pull.setReceiveTimeout(milliseconds: 1000)
+        try push.send([1, 2])
+        #expect(try pull.receive() == [[1, 2]])
+
+        let publisher = try context.socket(.publisher)
+        try publisher.bind("inproc://news")
+        let subscriber = try context.socket(.subscriber)
+        try subscriber.subscribe(Array("qp.".utf8))
+        try subscriber.connect("inproc://news")
+        try subscriber.setReceiveTimeout(milliseconds: 100)
+        // A subscription takes a moment to reach the publisher: publish until one arrives.
+        var received: [[UInt8]]? = nil
+        for _ in 0..<50 where received == nil {
+            try publisher.send(Array("other".utf8))
+            try publisher.send(Array("qp.tick".utf8))
+            received = try subscriber.receive()
+        }
+        #expect(received == [Array("qp.tick".utf8)])
+    }
+}
