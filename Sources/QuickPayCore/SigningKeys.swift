@@ -7,7 +7,8 @@ public struct SigningPublicKey: Hashable, Sendable, CustomStringConvertible {
     public let raw: Bytes32
     let key: Curve25519.Signing.PublicKey
 
-    /// Exactly 32 bytes that form a valid Ed25519 point, or nil.
+    /// Exactly 32 bytes, or nil. (swift-crypto on Linux checks only the length, so a bogus key
+    /// is caught at its first signature check, never trusted.)
     public init?(_ bytes: some Collection<UInt8>) {
         guard let raw = Bytes32(bytes),
             let key = try? Curve25519.Signing.PublicKey(rawRepresentation: Array(bytes))

@@ -8,33 +8,36 @@ public enum UnloadDestination: UInt8, Sendable, CaseIterable {
 /// one-time owner key: ownership is proved without revealing a coin (revealing w_N would hand
 /// the unspent coins to anyone who sees the request).
 public struct UnloadAuthorization: Hashable, Sendable {
-    public let requestID: RequestID
+    /// Chosen by the wallet; signed, so a copied request cannot be replayed under another id,
+    /// and the bank's idempotency key for this unload. The bank must also check that the
+    /// account asking is the one that loaded the voucher (the signature does not name it).
+    public let unloadID: RequestID
     public let voucherID: VoucherID
     public let destination: UnloadDestination
     public let signature: Signature64
 
-    public init(requestID: RequestID, voucherID: VoucherID, destination: UnloadDestination, signature: Signature64) {
-        self.requestID = requestID
+    public init(unloadID: RequestID, voucherID: VoucherID, destination: UnloadDestination, signature: Signature64) {
+        self.unloadID = unloadID
         self.voucherID = voucherID
         self.destination = destination
         self.signature = signature
     }
 
     /// The exact bytes the owner key signs (layout in docs/PROTOCOL.md).
-    public static func signingBytes(requestID: RequestID, voucherID: VoucherID, destination: UnloadDestination) -> [UInt8] {
+    public static func signingBytes(unloadID: RequestID, voucherID: VoucherID, destination: UnloadDestination) -> [UInt8] {
         var out = CanonicalBytes(label: "QuickPay/unload/v1")
-        out.append(raw: requestID.raw.bytes)
+        out.append(raw: unloadID.raw.bytes)
         out.append(raw: voucherID.raw.bytes)
         out.append(destination.rawValue)
         return out.bytes
     }
 
     public static func sign(
-        requestID: RequestID, voucherID: VoucherID, destination: UnloadDestination, ownerKey: SigningPrivateKey
+        unloadID: RequestID, voucherID: VoucherID, destination: UnloadDestination, ownerKey: SigningPrivateKey
     ) -> UnloadAuthorization {
-        let bytes = signingBytes(requestID: requestID, voucherID: voucherID, destination: destination)
+        let bytes = signingBytes(unloadID: unloadID, voucherID: voucherID, destination: destination)
         return UnloadAuthorization(
-            requestID: requestID, voucherID: voucherID, destination: destination, signature: ownerKey.sign(bytes))
+            unloadID: unloadID, voucherID: voucherID, destination: destination, signature: ownerKey.sign(bytes))
     }
 
     /// Throws `BAD_SIGNATURE` unless the voucher's owner key signed this request.
@@ -42,7 +45,7 @@ public struct UnloadAuthorization: Hashable, Sendable {
         guard voucher.voucherID == voucherID else {
             throw QuickPayError(.unknownVoucher, "unload names voucher \(voucherID), checked against \(voucher.voucherID)")
         }
-        let bytes = UnloadAuthorization.signingBytes(requestID: requestID, voucherID: voucherID, destination: destination)
+        let bytes = UnloadAuthorization.signingBytes(unloadID: unloadID, voucherID: voucherID, destination: destination)
         guard voucher.ownerKey.isValidSignature(signature, for: bytes) else {
             throw QuickPayError(.badSignature, "unload of voucher \(voucherID) is not signed by its owner key")
         }

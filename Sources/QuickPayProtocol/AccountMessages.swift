@@ -126,7 +126,7 @@ public struct LoadReply: Hashable, Sendable {
 
 /// An unload of one voucher's unspent coins. From the customer it carries a session; the app
 /// server forwards it to the bank with the account. The owner signature binds the wallet's
-/// unload id (`authorization.requestID`, the bank's idempotency key), the voucher and the
+/// unload id (`authorization.unloadID`, the bank's idempotency key), the voucher and the
 /// destination.
 public struct UnloadRequest: Hashable, Sendable {
     public var session: SessionToken?
@@ -146,7 +146,7 @@ public struct UnloadRequest: Hashable, Sendable {
     init(wire: Quickpay_V1_UnloadRequest) throws(QuickPayError) {
         session = try WireField.sessionToken(wire.sessionToken)
         authorization = UnloadAuthorization(
-            requestID: RequestID(try WireField.bytes16(wire.unloadID, "unload_id")),
+            unloadID: RequestID(try WireField.bytes16(wire.unloadID, "unload_id")),
             voucherID: try WireField.voucherID(wire.voucherID),
             destination: try WireField.destination(wire.destination),
             signature: try WireField.signature(wire.ownerSignature, "owner_signature"))
@@ -155,7 +155,7 @@ public struct UnloadRequest: Hashable, Sendable {
     init(wire: Quickpay_V1_BankUnloadRequest) throws(QuickPayError) {
         account = try WireField.accountID(wire.accountID)
         authorization = UnloadAuthorization(
-            requestID: RequestID(try WireField.bytes16(wire.unloadID, "unload_id")),
+            unloadID: RequestID(try WireField.bytes16(wire.unloadID, "unload_id")),
             voucherID: try WireField.voucherID(wire.voucherID),
             destination: try WireField.destination(wire.destination),
             signature: try WireField.signature(wire.ownerSignature, "owner_signature"))
@@ -167,7 +167,7 @@ public struct UnloadRequest: Hashable, Sendable {
         out.voucherID = Data(authorization.voucherID.raw)
         out.destination = WireField.wire(authorization.destination)
         out.ownerSignature = Data(authorization.signature.bytes)
-        out.unloadID = Data(authorization.requestID.raw)
+        out.unloadID = Data(authorization.unloadID.raw)
         return out
     }
 
@@ -177,7 +177,7 @@ public struct UnloadRequest: Hashable, Sendable {
         out.voucherID = Data(authorization.voucherID.raw)
         out.destination = WireField.wire(authorization.destination)
         out.ownerSignature = Data(authorization.signature.bytes)
-        out.unloadID = Data(authorization.requestID.raw)
+        out.unloadID = Data(authorization.unloadID.raw)
         return out
     }
 }

@@ -51,11 +51,14 @@ public struct VerifyCoins: Hashable, Sendable {
 
     init(wire: Quickpay_V1_VerifyCoins) throws(QuickPayError) {
         receiverID = try WireField.receiverID(wire.receiverID)
-        coins = try decodeAll(try WireField.count(wire.coins, "coins", 1...Payment.maximumCoins), Coin.init(wire:))
-        vouchers = try decodeAll(try WireField.count(wire.vouchers, "vouchers", 0...Payment.maximumCoins), SignedVoucher.init(wire:))
-        guard Set(coins.map(\.voucherID)).count == coins.count else {
-            throw QuickPayError(.malformed, "at most one coin per voucher")
-        }
+        // The same shape rules as the payment it forwards: one coin per voucher, every voucher
+        // distinct and spent by a coin (so nobody can make the bank check unrelated signatures).
+        let payment = try Payment(wire: Quickpay_V1_Payment.with {
+            $0.coins = wire.coins
+            $0.vouchers = wire.vouchers
+        })
+        coins = payment.coins
+        vouchers = payment.vouchers
     }
 
     var wire: Quickpay_V1_VerifyCoins {
@@ -69,7 +72,9 @@ public struct VerifyCoins: Hashable, Sendable {
 
 /// Merchant -> bank: redeem the last coin held of each voucher.
 public struct Redeem: Hashable, Sendable {
-    public static let maximumCoins = 1024
+    /// 256 coins per batch keeps both the request and a reply of 256 rejections with messages
+    /// well under the 64 KiB frame limit.
+    public static let maximumCoins = 256
     public var receiverID: ReceiverID
     public var coins: [Coin]
 

@@ -41,6 +41,12 @@ public struct WireCodec: Sendable {
         guard let body = wire.body else {
             throw QuickPayError(.malformed, "envelope carries no known message type")
         }
+        // Protobuf keeps the last of repeated fields silently (two bodies, two request ids).
+        // A frame whose canonical re-encoding is shorter carried such duplicates or padded
+        // varints: refuse it rather than guess which part the sender meant.
+        guard (try? wire.serializedBytes() as [UInt8])?.count == frame.count else {
+            throw QuickPayError(.malformed, "frame is not canonical (a duplicated field or padded encoding)")
+        }
         return Envelope(requestID: requestID, body: try Body(wire: body))
     }
 

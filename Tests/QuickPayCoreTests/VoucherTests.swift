@@ -144,19 +144,19 @@ struct ReceiptAndUnloadTests {
 
     @Test mutating func unloadSignedByTheOwnerKeyVerifies() {
         let request = RequestID.random(using: &fixture.generator)
-        let authorization = UnloadAuthorization.sign(requestID: request, voucherID: fixture.voucher.id, destination: .bankAccount, ownerKey: fixture.owner)
+        let authorization = UnloadAuthorization.sign(unloadID: request, voucherID: fixture.voucher.id, destination: .bankAccount, ownerKey: fixture.owner)
         #expect(thrownCode { try authorization.verify(against: fixture.voucher.commitment) } == nil)
     }
 
     @Test mutating func unloadSignedByAnyoneElseOrAlteredIsRejected() {
         let request = RequestID.random(using: &fixture.generator)
         let stranger = SigningPrivateKey.random(using: &fixture.generator)
-        let forged = UnloadAuthorization.sign(requestID: request, voucherID: fixture.voucher.id, destination: .bankAccount, ownerKey: stranger)
+        let forged = UnloadAuthorization.sign(unloadID: request, voucherID: fixture.voucher.id, destination: .bankAccount, ownerKey: stranger)
         #expect(thrownCode { try forged.verify(against: fixture.voucher.commitment) } == .badSignature)
-        let genuine = UnloadAuthorization.sign(requestID: request, voucherID: fixture.voucher.id, destination: .bankAccount, ownerKey: fixture.owner)
-        let redirected = UnloadAuthorization(requestID: request, voucherID: fixture.voucher.id, destination: .quickPayBalance, signature: genuine.signature)
+        let genuine = UnloadAuthorization.sign(unloadID: request, voucherID: fixture.voucher.id, destination: .bankAccount, ownerKey: fixture.owner)
+        let redirected = UnloadAuthorization(unloadID: request, voucherID: fixture.voucher.id, destination: .quickPayBalance, signature: genuine.signature)
         #expect(thrownCode { try redirected.verify(against: fixture.voucher.commitment) } == .badSignature)
-        let replayed = UnloadAuthorization(requestID: .random(using: &fixture.generator), voucherID: fixture.voucher.id, destination: .bankAccount, signature: genuine.signature)
+        let replayed = UnloadAuthorization(unloadID: .random(using: &fixture.generator), voucherID: fixture.voucher.id, destination: .bankAccount, signature: genuine.signature)
         #expect(thrownCode { try replayed.verify(against: fixture.voucher.commitment) } == .badSignature)
     }
 }

@@ -178,3 +178,58 @@ extension MessageFixtures {
         return try #require(try copy.allBodies().first { $0.typeName == name })
     }
 }
+
+/// Rules added after review: canonical frames only, VerifyCoins shaped like a payment, bounded
+/// redemption batches.
+struct StrictnessTests {
+    let codec = WireCodec()
+
+    @Test func aFrameWithTwoBodiesIsMalformed() throws {
+        let ack = codec.encode(Envelope(requestID: RequestID(Bytes16(high: 1, low: 1)), body: .ack))
+        let logout = codec.encode(Envelope(requestID: RequestID(Bytes16(high: 1, low: 1)), body: .logout(SessionRequest(session: SessionToken(Bytes16(high: 2, low: 2))))))
+        // Append the body field of the second frame (after version and request id) to the first.
+        let secondBody = Array(logout.dropFirst(2 + 18))
+        #expect(throws: QuickPayError(.malformed, "frame is not canonical (a duplicated field or padded encoding)")) {
+            _ = try codec.decode(ack + secondBody)
+        }
+        // A padded varint (version written as 0x81 0x00) is refused too.
+        var padded = ack
+        padded.replaceSubrange(1..<2, with: [0x81, 0x00])
+        #expect(throws: QuickPayError.self) { _ = try codec.decode(padded) }
+        #expect(try codec.decode(ack).body == .ack)
+    }
+
+    @Test func verifyCoinsMayNotCarryVouchersNoCoinSpends() throws {
+        var fixtures = MessageFixtures()
+        var request = Quickpay_V1_VerifyCoins()
+        request.receiverID = "merchant-a"
+        request.coins = [fixtures.coin(1).wire]
+        var stray = fixtures.voucher.wire
+        stray.voucherID = Data(repeating: 9, count: 16)
+        request.vouchers = [fixtures.voucher.wire, stray]
+        var wire = Quickpay_V1_Envelope()
+        wire.version = 1
+        wire.requestID = Data(repeating: 1, count: 16)
+        wire.body = .verifyCoins(request)
+        #expect(throws: QuickPayError.self) { _ = try codec.decode(try wire.serializedBytes() as [UInt8]) }
+        request.vouchers = [fixtures.voucher.wire]
+        wire.body = .verifyCoins(request)
+        #expect(try codec.decode(try wire.serializedBytes() as [UInt8]).body.typeName == "verify_coins")
+    }
+
+    @Test func redemptionBatchesAreBounded() throws {
+        var generator = SeededGenerator(seed: 12)
+        func redeem(_ count: Int) -> [UInt8] {
+            let coins = (0..<count).map { _ in Coin(voucherID: .random(using: &generator), index: 5, value: .random(using: &generator)) }
+            return codec.encode(Envelope(requestID: .random(using: &generator), body: .redeem(Redeem(receiverID: try! ReceiverID("m"), coins: coins))))
+        }
+        #expect(try codec.decode(redeem(Redeem.maximumCoins)).body.typeName == "redeem")
+        #expect(throws: QuickPayError.self) { _ = try codec.decode(redeem(Redeem.maximumCoins + 1)) }
+        // The largest reply the bank can owe a full batch still fits one frame.
+        let rejected = (0..<Redeem.maximumCoins).map { _ in
+            RedeemResult(voucherID: .random(using: &generator), credited: .zero, error: QuickPayError(.badChain, String(repeating: "x", count: 120)))
+        }
+        let reply = codec.encode(Envelope(requestID: .random(using: &generator), body: .redeemReply(RedeemReply(results: rejected, totalCredited: .zero))))
+        #expect(reply.count < ProtocolLimits.defaultMaximumFrameBytes)
+    }
+}

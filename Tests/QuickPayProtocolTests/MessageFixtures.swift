@@ -44,7 +44,7 @@ struct MessageFixtures {
             denomination: .rs10, length: try ChainLength(100), root: .random(using: &generator),
             ownerKey: SigningPrivateKey.random(using: &generator).publicKey)
         let authorization = UnloadAuthorization.sign(
-            requestID: .random(using: &generator), voucherID: voucher.id, destination: .bankAccount,
+            unloadID: .random(using: &generator), voucherID: voucher.id, destination: .bankAccount,
             ownerKey: .random(using: &generator))
         let phone = try PhoneNumber("+919876543210")
         let balances = Balances(bank: Amount(paise: 123_456), quickPay: Amount(paise: 700))

@@ -46,14 +46,14 @@ struct RoundTripTests {
         var generator = SeededGenerator(seed: 3)
         let owner = SigningPrivateKey.random(using: &generator)
         let requestID = RequestID.random(using: &generator)
-        let authorization = UnloadAuthorization.sign(requestID: requestID, voucherID: fixtures.voucher.id, destination: .quickPayBalance, ownerKey: owner)
+        let authorization = UnloadAuthorization.sign(unloadID: requestID, voucherID: fixtures.voucher.id, destination: .quickPayBalance, ownerKey: owner)
         let envelope = Envelope(requestID: .random(using: &generator), body: .unload(UnloadRequest(session: .random(using: &generator), authorization: authorization)))
         let decoded = try codec.decode(codec.encode(envelope))
         guard case .unload(let request) = decoded.body else {
             Issue.record("decoded \(decoded.body.typeName)")
             return
         }
-        #expect(request.authorization.requestID == requestID)
+        #expect(request.authorization.unloadID == requestID)
         _ = fixtures.coin(1)
     }
 }

@@ -891,10 +891,10 @@ public nonisolated struct Quickpay_V1_VerifyCoins: Sendable {
 
   public var receiverID: String = String()
 
-  /// 1..16
+  /// 1..16, at most one per voucher
   public var coins: [Quickpay_V1_Coin] = []
 
-  /// vouchers the bank must check the signature of
+  /// distinct, each spent by a coin: those the bank has not seen
   public var vouchers: [Quickpay_V1_Voucher] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -922,7 +922,7 @@ public nonisolated struct Quickpay_V1_Redeem: Sendable {
 
   public var receiverID: String = String()
 
-  /// 1..1024, one per voucher
+  /// 1..256, one per voucher
   public var coins: [Quickpay_V1_Coin] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
