@@ -16,7 +16,13 @@ public struct Bytes32: Hashable, Sendable, CustomStringConvertible {
         guard bytes.count == Bytes32.byteCount else { return nil }
         var value = Bytes32.zero
         Swift.withUnsafeMutableBytes(of: &value.words) { target in
-            for (offset, byte) in bytes.enumerated() { target[offset] = byte }
+            // Contiguous storage (arrays, Data) is copied in one go; the loop is the fallback.
+            let copied: Void? = bytes.withContiguousStorageIfAvailable { source in
+                target.copyMemory(from: UnsafeRawBufferPointer(source))
+            }
+            if copied == nil {
+                for (offset, byte) in bytes.enumerated() { target[offset] = byte }
+            }
         }
         self = value
     }

@@ -13,6 +13,17 @@ public struct Bytes16: Hashable, Sendable, CustomStringConvertible {
     /// Exactly 16 bytes (big-endian halves), or nil.
     public init?(_ bytes: some Collection<UInt8>) {
         guard bytes.count == Bytes16.byteCount else { return nil }
+        let halves = bytes.withContiguousStorageIfAvailable { source -> (UInt64, UInt64) in
+            let raw = UnsafeRawBufferPointer(source)
+            return (
+                UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            )
+        }
+        if let (high, low) = halves {
+            self.init(high: high, low: low)
+            return
+        }
         var high: UInt64 = 0
         var low: UInt64 = 0
         for (offset, byte) in bytes.enumerated() {
@@ -31,8 +42,7 @@ public struct Bytes16: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var bytes: [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) }
-            + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
+        withUnsafeBytes(of: (high.bigEndian, low.bigEndian)) { Array($0) }
     }
 
     public var hex: String { HexCoding.encode(bytes) }
