@@ -52,8 +52,13 @@ import Testing
 
     @Test func routerDealerWithManyRequestsInFlight() throws {
         let (server, endpoint) = try boundTCP(.router)
+        // A ROUTER drops what it cannot queue past its high-water mark (1000 by default), so
+        // room for every reply is part of keeping this many requests in flight.
+        try server.setSendHighWaterMark(10_000)
+        try server.setReceiveHighWaterMark(10_000)
         let client = try context.socket(.dealer)
         try client.setSendHighWaterMark(10_000)
+        try client.setReceiveHighWaterMark(10_000)
         try client.connect(endpoint)
         try client.setReceiveTimeout(milliseconds: 5000)
         try server.setReceiveTimeout(milliseconds: 5000)
