@@ -56,6 +56,7 @@ import Testing
         // room for every reply is part of keeping this many requests in flight.
         try server.setSendHighWaterMark(10_000)
         try server.setReceiveHighWaterMark(10_000)
+        try server.setRouterMandatory(true)
         let client = try context.socket(.dealer)
         try client.setSendHighWaterMark(10_000)
         try client.setReceiveHighWaterMark(10_000)
@@ -74,7 +75,7 @@ import Testing
         }
         var seen = Set<Int>()
         for _ in 0..<inFlight {
-            let reply = try #require(try client.receive())
+            let reply = try #require(try client.receive(), "after \(seen.count) replies")
             #expect(reply[0].count == 3 && reply[0][2] == 0xee)
             seen.insert(Int(reply[0][0]) | Int(reply[0][1]) << 8)
         }
