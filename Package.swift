@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -37,6 +40,23 @@ let package = Package(
             ],
             exclude: ["Generated/README.md"]
         ),
+        .target(
+            name: "QuickPayActors",
+            dependencies: [
+                "QuickPayCore",
+                "QuickPayProtocol",
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "QuickPayStore",
+            dependencies: [
+                "QuickPayCore",
+                "QuickPayProtocol",
+                "QuickPayActors",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .executableTarget(
             name: "QuickPayCLI",
             dependencies: [
@@ -50,6 +70,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "QuickPayCoreTests", dependencies: ["QuickPayCore"]),
         .testTarget(name: "QuickPayProtocolTests", dependencies: ["QuickPayProtocol", "QuickPayCore"]),
+        .testTarget(name: "QuickPayActorsTests", dependencies: ["QuickPayActors", "QuickPayProtocol", "QuickPayCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -116,3 +116,10 @@ public enum HexCoding {
         }
     }
 }
+
+extension Bytes32 {
+    /// SHA-256 of any bytes: request digests, code hashes, token hashes.
+    public static func sha256(of bytes: some Sequence<UInt8>) -> Bytes32 {
+        Bytes32(SHA256.hash(data: Array(bytes)))
+    }
+}

@@ -39,6 +39,7 @@ public enum Body: Hashable, Sendable {
     case bankLoad(LoadRequest)
     case loadReply(LoadReply)
     case voucherNotice(SignedVoucher)
+    case bankBalance(AccountID)
     // prepaid market codes
     case prepaidIssue(PrepaidIssue)
     case prepaidCodes([String])
@@ -84,6 +85,7 @@ public enum Body: Hashable, Sendable {
         case .bankLoad: "bank_load"
         case .loadReply: "load_reply"
         case .voucherNotice: "voucher_notice"
+        case .bankBalance: "bank_balance"
         case .prepaidIssue: "prepaid_issue"
         case .prepaidCodes: "prepaid_codes"
         case .prepaidRedeem: "prepaid_redeem"

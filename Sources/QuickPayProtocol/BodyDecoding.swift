@@ -56,6 +56,7 @@ extension Body {
         case .voucherNotice(let m):
             guard m.hasVoucher else { throw QuickPayError(.malformed, "voucher_notice carries no voucher") }
             self = .voucherNotice(try SignedVoucher(wire: m.voucher))
+        case .bankBalance(let m): self = .bankBalance(try WireField.accountID(m.accountID))
         case .prepaidIssue(let m): self = .prepaidIssue(try PrepaidIssue(wire: m))
         case .prepaidCodes(let m):
             var codes: [String] = []

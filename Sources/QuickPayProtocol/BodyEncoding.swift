@@ -102,6 +102,10 @@ extension Body {
             var m = Quickpay_V1_VoucherNotice()
             m.voucher = voucher.wire
             return .voucherNotice(m)
+        case .bankBalance(let account):
+            var m = Quickpay_V1_BankBalanceRequest()
+            m.accountID = account.value
+            return .bankBalance(m)
         case .prepaidIssue(let v):
             var m = Quickpay_V1_PrepaidIssue()
             m.count = UInt32(v.count)

@@ -89,6 +89,7 @@ struct MessageFixtures {
             .bankLoad(LoadRequest(account: account, receiverID: merchant, chains: [chainRequest])),
             .loadReply(LoadReply(vouchers: [voucher], debited: voucher.commitment.faceValue)),
             .voucherNotice(voucher),
+            .bankBalance(account),
             .prepaidIssue(PrepaidIssue(count: 10, amount: Amount(paise: 50_000))),
             .prepaidCodes(["QP-ABCD-EFGH-IJKL-MNOP", "QP-QRST-UVWX-YZ23-4567"]),
             .prepaidRedeem(PrepaidRedeem(session: session, code: "QP-ABCD-EFGH-IJKL-MNOP")),

@@ -553,6 +553,14 @@ public nonisolated struct Quickpay_V1_Envelope: Sendable {
     set {body = .voucherNotice(newValue)}
   }
 
+  public var bankBalance: Quickpay_V1_BankBalanceRequest {
+    get {
+      if case .bankBalance(let v)? = body {return v}
+      return Quickpay_V1_BankBalanceRequest()
+    }
+    set {body = .bankBalance(newValue)}
+  }
+
   public var settle: Quickpay_V1_Settle {
     get {
       if case .settle(let v)? = body {return v}
@@ -687,6 +695,7 @@ public nonisolated struct Quickpay_V1_Envelope: Sendable {
     case bankLoad(Quickpay_V1_BankLoadRequest)
     case loadReply(Quickpay_V1_LoadReply)
     case voucherNotice(Quickpay_V1_VoucherNotice)
+    case bankBalance(Quickpay_V1_BankBalanceRequest)
     case settle(Quickpay_V1_Settle)
     case settleReply(Quickpay_V1_SettleReply)
     case unload(Quickpay_V1_UnloadRequest)
@@ -1318,6 +1327,20 @@ public nonisolated struct Quickpay_V1_BalanceReply: Sendable {
   public init() {}
 }
 
+/// App server -> bank: the balances of one account (also how the app server checks, at
+/// registration, that the account exists).
+public nonisolated struct Quickpay_V1_BankBalanceRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var accountID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// One chain the wallet made: its root and one-time owner key.
 public nonisolated struct Quickpay_V1_ChainRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -1514,7 +1537,7 @@ nonisolated extension Quickpay_V1_UnloadDestination: SwiftProtobuf._ProtoNamePro
 
 nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}request_id\0\u{1}payment\0\u{3}payment_reply\0\u{1}redeem\0\u{3}redeem_reply\0\u{3}verify_coins\0\u{3}verify_coins_reply\0\u{1}error\0\u{1}ack\0\u{2}\u{6}register\0\u{3}register_reply\0\u{1}login\0\u{3}login_challenge\0\u{3}otp_submit\0\u{3}otp_resend\0\u{3}session_granted\0\u{1}logout\0\u{4}\u{7}sms_submit\0\u{3}sms_accepted\0\u{3}device_attach\0\u{3}sms_delivery\0\u{2}\u{7}balance\0\u{3}balance_reply\0\u{1}load\0\u{3}bank_load\0\u{3}load_reply\0\u{3}voucher_notice\0\u{2}\u{5}settle\0\u{3}settle_reply\0\u{1}unload\0\u{3}bank_unload\0\u{3}unload_reply\0\u{1}withdraw\0\u{3}bank_withdraw\0\u{3}withdraw_reply\0\u{4}\u{3}prepaid_issue\0\u{3}prepaid_codes\0\u{3}prepaid_redeem\0\u{3}bank_credit\0\u{3}prepaid_redeem_reply\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}request_id\0\u{1}payment\0\u{3}payment_reply\0\u{1}redeem\0\u{3}redeem_reply\0\u{3}verify_coins\0\u{3}verify_coins_reply\0\u{1}error\0\u{1}ack\0\u{2}\u{6}register\0\u{3}register_reply\0\u{1}login\0\u{3}login_challenge\0\u{3}otp_submit\0\u{3}otp_resend\0\u{3}session_granted\0\u{1}logout\0\u{4}\u{7}sms_submit\0\u{3}sms_accepted\0\u{3}device_attach\0\u{3}sms_delivery\0\u{2}\u{7}balance\0\u{3}balance_reply\0\u{1}load\0\u{3}bank_load\0\u{3}load_reply\0\u{3}voucher_notice\0\u{3}bank_balance\0\u{2}\u{4}settle\0\u{3}settle_reply\0\u{1}unload\0\u{3}bank_unload\0\u{3}unload_reply\0\u{1}withdraw\0\u{3}bank_withdraw\0\u{3}withdraw_reply\0\u{4}\u{3}prepaid_issue\0\u{3}prepaid_codes\0\u{3}prepaid_redeem\0\u{3}bank_credit\0\u{3}prepaid_redeem_reply\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1862,6 +1885,19 @@ nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
           self.body = .voucherNotice(v)
         }
       }()
+      case 46: try {
+        var v: Quickpay_V1_BankBalanceRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .bankBalance(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .bankBalance(v)
+        }
+      }()
       case 50: try {
         var v: Quickpay_V1_Settle?
         var hadOneofValue = false
@@ -2151,6 +2187,10 @@ nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
     case .voucherNotice?: try {
       guard case .voucherNotice(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 45)
+    }()
+    case .bankBalance?: try {
+      guard case .bankBalance(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 46)
     }()
     case .settle?: try {
       guard case .settle(let v)? = self.body else { preconditionFailure() }
@@ -3556,6 +3596,36 @@ nonisolated extension Quickpay_V1_BalanceReply: SwiftProtobuf.Message, SwiftProt
   public static func ==(lhs: Quickpay_V1_BalanceReply, rhs: Quickpay_V1_BalanceReply) -> Bool {
     if lhs.bankPaise != rhs.bankPaise {return false}
     if lhs.quickpayPaise != rhs.quickpayPaise {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Quickpay_V1_BankBalanceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BankBalanceRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}account_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.accountID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.accountID.isEmpty {
+      try visitor.visitSingularStringField(value: self.accountID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Quickpay_V1_BankBalanceRequest, rhs: Quickpay_V1_BankBalanceRequest) -> Bool {
+    if lhs.accountID != rhs.accountID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,231 @@
+import QuickPayCore
+import QuickPayProtocol
+
+public struct MerchantConfig: Sendable {
+    public var receiverID: ReceiverID
+    public var mode: MerchantMode
+    /// How long an online payment waits for the bank's verification.
+    public var verifyDeadlineMilliseconds = 2000
+    public var redeemDeadlineMilliseconds = 5000
+    public init(receiverID: ReceiverID, mode: MerchantMode) {
+        self.receiverID = receiverID
+        self.mode = mode
+    }
+}
+
+/// A merchant (a receiver selling service units). Per payment it checks each new voucher once
+/// (bank signature, its own receiver id, expiry) and each coin with hashes only; it persists the
+/// new last index before it delivers the service and a receipt from its receipt chain. Online,
+/// the bank verifies and marks the coins first. It redeems the last coin per voucher in batches
+/// and settles a voucher when the bank asks (an unload is waiting).
+public struct MerchantActor: ServerActor {
+    let store: any MerchantStore
+    let config: MerchantConfig
+    let keyring: BankKeyring
+    let receiptKey: SigningPrivateKey
+    var random: any RandomNumberGenerator
+    /// Receipt chains of recently active vouchers (recomputing one costs up to N hashes).
+    var receiptChains: [VoucherID: HashChain] = [:]
+    static let receiptChainCacheLimit = 1024
+    /// Online payments waiting for the bank, by request id (the payment's own).
+    var pendingPayments: [RequestID: PendingPayment] = [:]
+    var vouchersInFlight: Set<VoucherID> = []
+    /// Redemptions waiting for the bank: what each asked to redeem.
+    var pendingRedemptions: [RequestID: [Coin]] = [:]
+
+    struct Accepted {
+        var row: MerchantVoucher
+        let coin: Coin
+        let steps: Int
+        let isNew: Bool
+    }
+
+    struct PendingPayment {
+        let client: ClientID
+        let envelope: Envelope
+        let accepted: [Accepted]
+        let amount: Amount
+    }
+
+    public init(
+        store: any MerchantStore, config: MerchantConfig, bankKey: SigningPublicKey, receiptKey: SigningPrivateKey,
+        random: any RandomNumberGenerator
+    ) {
+        self.store = store
+        self.config = config
+        self.keyring = BankKeyring([bankKey])
+        self.receiptKey = receiptKey
+        self.random = random
+    }
+
+    public mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> [Output] {
+        switch envelope.body {
+        case .payment(let payment):
+            return pay(payment, envelope: envelope, client: client, now: now)
+        case .settle(let settle):
+            return answering(envelope, to: client) { try self.settle(settle, envelope: envelope, client: client) }
+        default:
+            return [.reply(to: client, envelope.fail(QuickPayError(.malformed, "a merchant does not take \(envelope.body.typeName)")))]
+        }
+    }
+
+    // MARK: Payment
+
+    mutating func pay(_ payment: Payment, envelope: Envelope, client: ClientID, now: Timestamp) -> [Output] {
+        if pendingPayments[envelope.requestID] != nil { return [] }  // a retry while the bank is asked
+        let digest = requestDigest(envelope)
+        return answering(envelope, to: client) {
+            if let cached = try store.cachedReply(envelope.requestID) {
+                guard cached.requestDigest == digest else { throw QuickPayError(.conflict, "request id reused") }
+                return [.reply(to: client, envelope.reply(cached.reply))]
+            }
+            let accepted = try check(payment, now: now)
+            let amount = try Amount.sum(accepted.map { try $0.row.voucher.commitment.denomination.value(ofCoins: $0.steps) })
+            switch config.mode {
+            case .offline:
+                return [.reply(to: client, envelope.reply(try deliver(accepted, amount: amount, order: payment.order, envelope: envelope, digest: digest)))]
+            case .online:
+                let ids = Set(accepted.map(\.coin.voucherID))
+                guard vouchersInFlight.isDisjoint(with: ids) else {
+                    throw QuickPayError(.overloaded, "a payment on this voucher is already with the bank")
+                }
+                vouchersInFlight.formUnion(ids)
+                pendingPayments[envelope.requestID] = PendingPayment(client: client, envelope: envelope, accepted: accepted, amount: amount)
+                let verify = VerifyCoins(
+                    receiverID: config.receiverID, coins: payment.coins, vouchers: accepted.filter(\.isNew).map(\.row.voucher))
+                return [.request(to: .bank, Envelope(requestID: envelope.requestID, body: .verifyCoins(verify)), deadlineMilliseconds: config.verifyDeadlineMilliseconds)]
+            }
+        }
+    }
+
+    /// Checks every voucher and coin without changing anything.
+    mutating func check(_ payment: Payment, now: Timestamp) throws -> [Accepted] {
+        var attached: [VoucherID: SignedVoucher] = [:]
+        for voucher in payment.vouchers { attached[voucher.id] = voucher }
+        var accepted: [Accepted] = []
+        for coin in payment.coins {
+            var row: MerchantVoucher
+            var isNew = false
+            if let known = try store.voucher(coin.voucherID) {
+                row = known
+            } else if let voucher = attached[coin.voucherID] {
+                try voucher.verify(keyring: keyring, receiver: config.receiverID, now: now)
+                row = MerchantVoucher(
+                    voucher: voucher, last: .root(voucher.commitment.root), redeemedIndex: 0,
+                    receiptSeed: .random(using: &random), closed: false)
+                isNew = true
+            } else {
+                throw QuickPayError(.unknownVoucher, "voucher \(coin.voucherID) was never shown to this merchant")
+            }
+            guard !row.closed else { throw QuickPayError(.voucherClosed, "voucher \(coin.voucherID) was settled") }
+            guard now < row.voucher.commitment.expiry else { throw QuickPayError(.expired, "voucher \(coin.voucherID) has expired") }
+            let steps = try ChainVerifier.verify(coin.position, after: row.last, length: row.voucher.commitment.length)
+            accepted.append(Accepted(row: row, coin: coin, steps: steps, isNew: isNew))
+        }
+        return accepted
+    }
+
+    /// Persists the new last coins (and, online, that the bank already credited them), then
+    /// returns the service with one receipt per coin.
+    mutating func deliver(_ accepted: [Accepted], amount: Amount, order: String, envelope: Envelope, digest: Bytes32, creditedByBank: Bool = false) throws -> Body {
+        var batch = MerchantBatch()
+        var receipts: [Receipt] = []
+        var roots: [SignedReceiptCommitment] = []
+        for item in accepted {
+            var row = item.row
+            row.last = item.coin.position
+            if creditedByBank { row.redeemedIndex = item.coin.index }
+            batch.vouchers.append(row)
+            let chain = receiptChain(for: row)
+            receipts.append(Receipt(voucherID: row.id, index: item.coin.index, value: chain.element(at: item.coin.index)))
+            if item.isNew {
+                let commitment = ReceiptCommitment(voucherID: row.id, receiverID: config.receiverID, length: row.voucher.commitment.length, root: chain.root)
+                roots.append(.sign(commitment, with: receiptKey))
+            }
+        }
+        let service = Array("\(config.receiverID) delivered \(amount) of \(order.isEmpty ? "service" : order)".utf8.prefix(PaymentReply.maximumServiceBytes))
+        let reply = Body.paymentReply(PaymentReply(receipts: receipts, receiptRoots: roots, service: service, amount: amount))
+        batch.reply = (envelope.requestID, CachedReply(requestDigest: digest, reply: reply))
+        try store.commit(batch)
+        return reply
+    }
+
+    mutating func receiptChain(for row: MerchantVoucher) -> HashChain {
+        if let chain = receiptChains[row.id] { return chain }
+        if receiptChains.count >= Self.receiptChainCacheLimit { receiptChains.removeAll(keepingCapacity: true) }
+        let chain = HashChain(seed: row.receiptSeed, length: row.voucher.commitment.length)
+        receiptChains[row.id] = chain
+        return chain
+    }
+
+    // MARK: Settle (the bank closes a voucher for an unload)
+
+    func settle(_ settle: Settle, envelope: Envelope, client: ClientID) throws -> [Output] {
+        guard var row = try store.voucher(settle.voucherID) else {
+            // Never paid with: nothing is held; the bank refunds everything.
+            return [.reply(to: client, envelope.reply(.settleReply(SettleReply(voucherID: settle.voucherID, last: ChainPosition(index: 0, value: .zero)))))]
+        }
+        if !row.closed {
+            row.closed = true
+            // The bank credits what this reply hands over: nothing is left to redeem.
+            row.redeemedIndex = row.last.index
+            var batch = MerchantBatch()
+            batch.vouchers = [row]
+            try store.commit(batch)
+        }
+        return [.reply(to: client, envelope.reply(.settleReply(SettleReply(voucherID: row.id, last: row.last))))]
+    }
+
+    // MARK: Redemption
+
+    /// Starts one redemption batch of the last coin of every voucher holding unredeemed coins.
+    public mutating func redeem(now: Timestamp) -> [Output] {
+        guard pendingRedemptions.isEmpty, let rows = try? store.unredeemed(limit: Redeem.maximumCoins), !rows.isEmpty else { return [] }
+        let coins = rows.map { Coin(voucherID: $0.id, index: $0.last.index, value: $0.last.value) }
+        let request = Envelope(requestID: .random(using: &random), body: .redeem(Redeem(receiverID: config.receiverID, coins: coins)))
+        pendingRedemptions[request.requestID] = coins
+        return [.request(to: .bank, request, deadlineMilliseconds: config.redeemDeadlineMilliseconds)]
+    }
+
+    public mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> [Output] {
+        if let coins = pendingRedemptions.removeValue(forKey: requestID) {
+            redeemed(coins, reply: reply)
+            return []
+        }
+        guard let pending = pendingPayments.removeValue(forKey: requestID) else { return [] }
+        vouchersInFlight.subtract(pending.accepted.map(\.coin.voucherID))
+        let envelope = pending.envelope
+        return answering(envelope, to: pending.client) {
+            switch reply?.body {
+            case .verifyCoinsReply?:
+                guard case .payment(let payment) = envelope.body else { return [] }
+                let body = try deliver(
+                    pending.accepted, amount: pending.amount, order: payment.order, envelope: envelope,
+                    digest: requestDigest(envelope), creditedByBank: true)
+                return [.reply(to: pending.client, envelope.reply(body))]
+            case .error(let error)?:
+                throw error
+            case nil:
+                throw QuickPayError(.unavailable, "the bank did not verify the coins in time; nothing was delivered")
+            case let other?:
+                throw QuickPayError(.internal, "the bank answered \(other.typeName)")
+            }
+        }
+    }
+
+    /// Records what the bank credited. A coin it refuses as already redeemed (or replayed) is
+    /// also done: the bank's index is at or past it.
+    func redeemed(_ coins: [Coin], reply: Envelope?) {
+        guard case .redeemReply(let answer)? = reply?.body else { return }
+        var batch = MerchantBatch()
+        for result in answer.results {
+            let done = result.error == nil || result.error?.code == .replayedCoin || result.error?.code == .voucherClosed
+            guard done, let coin = coins.first(where: { $0.voucherID == result.voucherID }),
+                var row = try? store.voucher(coin.voucherID), row.redeemedIndex < coin.index
+            else { continue }
+            row.redeemedIndex = coin.index
+            batch.vouchers.append(row)
+        }
+        try? store.commit(batch)
+    }
+}
