@@ -1,0 +1,286 @@
+import QuickPayCore
+import QuickPayProtocol
+import Testing
+@testable import QuickPayActors
+
+/// A bank with alice (Rs 1000), an offline merchant and an online one.
+struct BankHarness {
+    var generator = SeededGenerator(seed: 1)
+    let store = MemoryBankStore()
+    var bank: BankActor
+    let alice = try! AccountID("ACC-ALICE")
+    let bob = try! AccountID("ACC-BOB")
+    let offline = try! ReceiverID("chai-stall")
+    let online = try! ReceiverID("news-stand")
+    let offlineAccount = try! AccountID("ACC-CHAI")
+    let onlineAccount = try! AccountID("ACC-NEWS")
+
+    init() {
+        var keys = SeededGenerator(seed: 2)
+        bank = BankActor(store: store, signer: BankSigner(privateKey: .random(using: &keys)), random: SeededGenerator(seed: 3))
+        try! store.open(alice, deposit: rupees(1000))
+        try! store.open(bob, deposit: rupees(10))
+        try! store.open(offlineAccount, deposit: .zero, receiver: (offline, .offline))
+        try! store.open(onlineAccount, deposit: .zero, receiver: (online, .online))
+    }
+
+    mutating func chain(_ denomination: Denomination, _ length: Int) -> TestChain {
+        TestChain(chain: HashChain(seed: .random(using: &generator), length: try! ChainLength(length)), owner: .random(using: &generator), denomination: denomination)
+    }
+
+    mutating func send(_ body: Body, id: RequestID? = nil, now: Timestamp = t0) -> [Output] {
+        bank.handle(Envelope(requestID: id ?? .random(using: &generator), body: body), from: client, now: now)
+    }
+
+    /// Loads chains for `receiver` from alice; returns the signed vouchers.
+    mutating func load(_ chains: [TestChain], for receiver: ReceiverID, account: AccountID? = nil) -> [SignedVoucher] {
+        let reply = onlyReply(send(.bankLoad(LoadRequest(account: account ?? alice, receiverID: receiver, chains: chains.map(\.request)))))
+        guard case .loadReply(let loaded)? = reply else {
+            Issue.record("load answered \(String(describing: reply))")
+            return []
+        }
+        return loaded.vouchers
+    }
+}
+
+struct BankLoadTests {
+    @Test func loadDebitsOnceAndSignsOneVoucherPerChain() throws {
+        var h = BankHarness()
+        let chains = [h.chain(.rs10, 5), h.chain(.rs1, 20)]
+        let id = RequestID(Bytes16(high: 9, low: 9))
+        let request = Body.bankLoad(LoadRequest(account: h.alice, receiverID: h.offline, chains: chains.map(\.request)))
+        let first = onlyReply(h.send(request, id: id))
+        guard case .loadReply(let reply)? = first else { Issue.record("\(String(describing: first))"); return }
+        #expect(reply.debited == rupees(70))
+        #expect(reply.vouchers.count == 2)
+        #expect(reply.vouchers.map(\.commitment.root) == chains.map(\.chain.root))
+        for voucher in reply.vouchers {
+            #expect(throws: Never.self) { try voucher.verify(keyring: BankKeyring([h.bank.publicKey]), receiver: h.offline, now: t0) }
+        }
+        #expect(try h.store.balance(.bank(h.alice)) == rupees(930))
+        #expect(try h.store.balance(.voucherFloat) == rupees(70))
+        // The retry under the same id gets the same vouchers and debits nothing more.
+        #expect(onlyReply(h.send(request, id: id)) == first)
+        #expect(try h.store.balance(.bank(h.alice)) == rupees(930))
+        h.store.checkLedger()
+    }
+
+    @Test func reusingARequestIDForOtherContentIsAConflict() {
+        var h = BankHarness()
+        let id = RequestID(Bytes16(high: 1, low: 1))
+        _ = h.send(.bankLoad(LoadRequest(account: h.alice, receiverID: h.offline, chains: [h.chain(.rs5, 2).request])), id: id)
+        let before = h.store.snapshot
+        // Bob reuses alice's request id, hoping for her vouchers.
+        let stolen = onlyReply(h.send(.bankLoad(LoadRequest(account: h.bob, receiverID: h.offline, chains: [h.chain(.rs5, 2).request])), id: id))
+        #expect(errorCode(stolen) == .conflict)
+        #expect(h.store.snapshot == before)
+    }
+
+    @Test(arguments: [
+        ("unknown account", ErrorCode.unknownAccount),
+        ("unknown receiver", .unknownReceiver),
+        ("above Rs 1000", .limitExceeded),
+        ("more than the balance", .insufficientFunds),
+        ("storage fails", .internal),
+    ])
+    func rejectedLoadChangesNothing(case name: String, expected: ErrorCode) throws {
+        var h = BankHarness()
+        var account = h.alice
+        var receiver = h.offline
+        var chains = [h.chain(.rs50, 10)]
+        switch name {
+        case "unknown account": account = try! AccountID("ACC-NOBODY")
+        case "unknown receiver": receiver = try! ReceiverID("no-such-shop")
+        case "above Rs 1000": chains = [h.chain(.rs50, 20), h.chain(.rs1, 1)]
+        case "more than the balance": account = h.bob
+        default: h.store.failNextCommit = true
+        }
+        let before = h.store.snapshot
+        let reply = onlyReply(h.send(.bankLoad(LoadRequest(account: account, receiverID: receiver, chains: chains.map(\.request)))))
+        #expect(errorCode(reply) == expected)
+        #expect(h.store.snapshot == before)
+        h.store.checkLedger()
+    }
+
+    @Test func racingLoadsForTheSameMoneyAffordOnlyWhatIsThere() throws {
+        var h = BankHarness()
+        // Alice has Rs 1000: three loads of Rs 400 each; exactly two succeed.
+        var outcomes: [ErrorCode?] = []
+        for _ in 0..<3 {
+            outcomes.append(errorCode(onlyReply(h.send(.bankLoad(LoadRequest(account: h.alice, receiverID: h.offline, chains: [h.chain(.rs50, 8)].map(\.request)))))))
+        }
+        #expect(outcomes == [nil, nil, .insufficientFunds])
+        #expect(try h.store.balance(.bank(h.alice)) == rupees(200))
+        h.store.checkLedger()
+    }
+}
+
+struct BankRedeemTests {
+    @Test func redemptionCreditsTheMerchantOnceForTheLastCoin() throws {
+        var h = BankHarness()
+        let chain = h.chain(.rs5, 10)
+        let voucher = h.load([chain], for: h.offline)[0]
+        let first = onlyReply(h.send(.redeem(Redeem(receiverID: h.offline, coins: [chain.coin(voucher.id, 4)]))))
+        guard case .redeemReply(let reply)? = first else { Issue.record("\(String(describing: first))"); return }
+        #expect(reply.totalCredited == rupees(20))
+        #expect(try h.store.balance(.quickPay(h.offlineAccount)) == rupees(20))
+        // Same coins again (a new request): replayed, nothing more credited.
+        let again = onlyReply(h.send(.redeem(Redeem(receiverID: h.offline, coins: [chain.coin(voucher.id, 4)]))))
+        guard case .redeemReply(let second)? = again else { Issue.record("\(String(describing: again))"); return }
+        #expect(second.results[0].error?.code == .replayedCoin)
+        #expect(second.totalCredited == .zero)
+        // The next coins credit only the difference: total = d x highest index.
+        _ = h.send(.redeem(Redeem(receiverID: h.offline, coins: [chain.coin(voucher.id, 10)])))
+        #expect(try h.store.balance(.quickPay(h.offlineAccount)) == rupees(50))
+        h.store.checkLedger()
+    }
+
+    @Test func redemptionRejectionsCreditNothing() throws {
+        var h = BankHarness()
+        let chain = h.chain(.rs5, 10)
+        let voucher = h.load([chain], for: h.offline)[0]
+        let longer = HashChain(seed: chain.chain.seed, length: try ChainLength(12))
+        var generator = SeededGenerator(seed: 8)
+        let cases: [(String, ReceiverID, Coin, Timestamp, ErrorCode)] = [
+            ("beyond N", h.offline, Coin(voucherID: voucher.id, index: 11, value: longer.element(at: 1)), t0, .indexOutOfRange),
+            ("forged", h.offline, Coin(voucherID: voucher.id, index: 3, value: .random(using: &generator)), t0, .badChain),
+            ("another merchant's voucher", h.online, chain.coin(voucher.id, 3), t0, .wrongReceiver),
+            ("unknown voucher", h.offline, Coin(voucher: .random(using: &generator), index: 1), t0, .unknownVoucher),
+            ("after the deposit deadline", h.offline, chain.coin(voucher.id, 3), voucher.commitment.expiry.adding(seconds: 24 * 3600), .deadlinePassed),
+        ]
+        for (name, receiver, coin, now, expected) in cases {
+            let before = h.store.snapshot.split(separator: "|").prefix(2).joined()
+            let reply = onlyReply(h.send(.redeem(Redeem(receiverID: receiver, coins: [coin])), now: now))
+            guard case .redeemReply(let answer)? = reply else { Issue.record("\(name): \(String(describing: reply))"); continue }
+            #expect(answer.results[0].error?.code == expected, "\(name)")
+            #expect(answer.totalCredited == .zero)
+            #expect(h.store.snapshot.split(separator: "|").prefix(2).joined() == before, "\(name) changed the ledger")
+        }
+        h.store.checkLedger()
+    }
+
+    @Test func onlineVerificationMarksAllCoinsOrNone() throws {
+        var h = BankHarness()
+        let fives = h.chain(.rs5, 10)
+        let ones = h.chain(.rs1, 10)
+        let vouchers = h.load([fives, ones], for: h.online)
+        var generator = SeededGenerator(seed: 5)
+        let before = h.store.snapshot
+        let bad = onlyReply(h.send(.verifyCoins(VerifyCoins(receiverID: h.online, coins: [fives.coin(vouchers[0].id, 2), Coin(voucherID: vouchers[1].id, index: 1, value: .random(using: &generator))], vouchers: []))))
+        #expect(errorCode(bad) == .badChain)
+        #expect(h.store.snapshot == before)
+        let good = onlyReply(h.send(.verifyCoins(VerifyCoins(receiverID: h.online, coins: [fives.coin(vouchers[0].id, 2), ones.coin(vouchers[1].id, 3)], vouchers: []))))
+        #expect(good == .verifyCoinsReply(credited: rupees(13)))
+        #expect(try h.store.balance(.quickPay(h.onlineAccount)) == rupees(13))
+        // The same coins at the bank again (say, at a second merchant process): refused.
+        let replay = onlyReply(h.send(.verifyCoins(VerifyCoins(receiverID: h.online, coins: [fives.coin(vouchers[0].id, 2)], vouchers: []))))
+        #expect(errorCode(replay) == .replayedCoin)
+        h.store.checkLedger()
+    }
+}
+
+struct BankUnloadTests {
+    mutating func authorization(_ chain: TestChain, _ voucher: SignedVoucher, _ destination: UnloadDestination = .bankAccount, generator: inout SeededGenerator) -> UnloadAuthorization {
+        UnloadAuthorization.sign(unloadID: .random(using: &generator), voucherID: voucher.id, destination: destination, ownerKey: chain.owner)
+    }
+
+    @Test mutating func onlineUnloadClosesAtOnceAndRefundsTheRest() throws {
+        var h = BankHarness()
+        let chain = h.chain(.rs10, 10)
+        let voucher = h.load([chain], for: h.online)[0]
+        _ = h.send(.verifyCoins(VerifyCoins(receiverID: h.online, coins: [chain.coin(voucher.id, 3)], vouchers: [])))
+        var generator = SeededGenerator(seed: 6)
+        let unload = UnloadRequest(account: h.alice, authorization: authorization(chain, voucher, generator: &generator))
+        let reply = onlyReply(h.send(.bankUnload(unload)))
+        #expect(reply == .unloadReply(UnloadReply(voucherID: voucher.id, refunded: rupees(70), finalIndex: 3, pendingUntil: nil)))
+        #expect(try h.store.balance(.bank(h.alice)) == rupees(1000 - 100 + 70))
+        // Later coins are refused: merchant credit + refund <= d x N.
+        #expect(errorCode(onlyReply(h.send(.verifyCoins(VerifyCoins(receiverID: h.online, coins: [chain.coin(voucher.id, 5)], vouchers: []))))) == .voucherClosed)
+        // The retry gets the same answer; a second unload is refused.
+        #expect(onlyReply(h.send(.bankUnload(unload))) == reply)
+        let again = UnloadRequest(account: h.alice, authorization: authorization(chain, voucher, generator: &generator))
+        #expect(errorCode(onlyReply(h.send(.bankUnload(again)))) == .voucherClosed)
+        h.store.checkLedger()
+    }
+
+    @Test mutating func offlineUnloadSettlesWithTheMerchantFirst() throws {
+        var h = BankHarness()
+        let chain = h.chain(.rs5, 10)
+        let voucher = h.load([chain], for: h.offline)[0]
+        var generator = SeededGenerator(seed: 7)
+        let unload = UnloadRequest(account: h.alice, authorization: authorization(chain, voucher, .quickPayBalance, generator: &generator))
+        let outputs = h.send(.bankUnload(unload))
+        guard case .request(.merchant(let merchant), let settle, _)? = outputs.first, outputs.count == 1 else {
+            Issue.record("expected a settle request, got \(outputs)")
+            return
+        }
+        #expect(merchant == h.offline)
+        #expect(settle.body == .settle(Settle(voucherID: voucher.id)))
+        // The merchant holds coin 6: the bank credits it 6 coins and refunds 4.
+        let settled = Envelope(requestID: settle.requestID, body: .settleReply(SettleReply(voucherID: voucher.id, last: ChainPosition(index: 6, value: chain.chain.element(at: 6)))))
+        let reply = onlyReply(h.bank.handlePeerReply(settled, requestID: settle.requestID, from: .merchant(h.offline), now: t0))
+        #expect(reply == .unloadReply(UnloadReply(voucherID: voucher.id, refunded: rupees(20), finalIndex: 6, pendingUntil: nil)))
+        #expect(try h.store.balance(.quickPay(h.offlineAccount)) == rupees(30))
+        #expect(try h.store.balance(.quickPay(h.alice)) == rupees(20))
+        // Redeeming after the settle credits nothing more.
+        let late = onlyReply(h.send(.redeem(Redeem(receiverID: h.offline, coins: [chain.coin(voucher.id, 8)]))))
+        if case .redeemReply(let answer)? = late { #expect(answer.totalCredited == .zero) } else { Issue.record("\(String(describing: late))") }
+        h.store.checkLedger()
+    }
+
+    @Test mutating func unreachableMerchantMeansARefundAtTheDeadline() throws {
+        var h = BankHarness()
+        let chain = h.chain(.rs5, 10)
+        let voucher = h.load([chain], for: h.offline)[0]
+        var generator = SeededGenerator(seed: 8)
+        let unload = UnloadRequest(account: h.alice, authorization: authorization(chain, voucher, generator: &generator))
+        guard case .request(_, let settle, _)? = h.send(.bankUnload(unload)).first else { Issue.record("no settle"); return }
+        let deadline = voucher.commitment.expiry.adding(seconds: BankConfig().depositWindowSeconds)
+        let pending = onlyReply(h.bank.handlePeerReply(nil, requestID: settle.requestID, from: .merchant(h.offline), now: t0))
+        #expect(pending == .unloadReply(UnloadReply(voucherID: voucher.id, refunded: .zero, finalIndex: 0, pendingUntil: deadline)))
+        // Meanwhile the merchant redeems what it took.
+        _ = h.send(.redeem(Redeem(receiverID: h.offline, coins: [chain.coin(voucher.id, 4)])))
+        _ = h.bank.tick(now: deadline.adding(seconds: -1))
+        #expect(try h.store.balance(.bank(h.alice)) == rupees(950))
+        _ = h.bank.tick(now: deadline)
+        #expect(try h.store.balance(.bank(h.alice)) == rupees(980))
+        #expect(try h.store.balance(.quickPay(h.offlineAccount)) == rupees(20))
+        // The retry of the unload now gets the final answer.
+        #expect(onlyReply(h.send(.bankUnload(unload))) == .unloadReply(UnloadReply(voucherID: voucher.id, refunded: rupees(30), finalIndex: 4, pendingUntil: nil)))
+        h.store.checkLedger()
+    }
+
+    @Test mutating func onlyTheOwnerCanUnload() throws {
+        var h = BankHarness()
+        let chain = h.chain(.rs5, 10)
+        let voucher = h.load([chain], for: h.online)[0]
+        var generator = SeededGenerator(seed: 9)
+        let before = h.store.snapshot
+        // Bob copies alice's signed request under his own session.
+        let copied = UnloadRequest(account: h.bob, authorization: authorization(chain, voucher, generator: &generator))
+        #expect(errorCode(onlyReply(h.send(.bankUnload(copied)))) == .forbidden)
+        // Alice's account but a key that is not the voucher's owner key.
+        let stranger = TestChain(chain: chain.chain, owner: .random(using: &generator), denomination: .rs5)
+        let forged = UnloadRequest(account: h.alice, authorization: authorization(stranger, voucher, generator: &generator))
+        #expect(errorCode(onlyReply(h.send(.bankUnload(forged)))) == .badSignature)
+        #expect(h.store.snapshot == before)
+    }
+}
+
+struct BankBalanceTests {
+    @Test func withdrawAndPrepaidCreditMoveMoneyOnce() throws {
+        var h = BankHarness()
+        let code = Bytes32.sha256(of: Array("QP-CODE".utf8))
+        let credit = onlyReply(h.send(.bankCredit(BankCredit(account: h.alice, amount: rupees(50), codeHash: code))))
+        #expect(credit == .balanceReply(Balances(bank: rupees(1000), quickPay: rupees(50))))
+        #expect(errorCode(onlyReply(h.send(.bankCredit(BankCredit(account: h.bob, amount: rupees(50), codeHash: code))))) == .codeInvalid)
+        #expect(errorCode(onlyReply(h.send(.bankWithdraw(WithdrawRequest(account: h.alice, amount: rupees(60))))))  == .insufficientFunds)
+        #expect(onlyReply(h.send(.bankWithdraw(WithdrawRequest(account: h.alice, amount: rupees(50))))) == .withdrawReply(Balances(bank: rupees(1050), quickPay: .zero)))
+        #expect(errorCode(onlyReply(h.send(.bankBalance(try AccountID("ACC-NOBODY"))))) == .unknownAccount)
+        h.store.checkLedger()
+    }
+}
+
+extension Coin {
+    init(voucher: VoucherID, index: Int) { self.init(voucherID: voucher, index: index, value: .zero) }
+}
