@@ -1,0 +1,127 @@
+import QuickPayCore
+import QuickPayProtocol
+
+/// A salted PBKDF2-HMAC-SHA256 password hash (never MD5, whatever the paper says).
+public struct PasswordHash: Hashable, Sendable {
+    public let rounds: Int
+    public let salt: Bytes16
+    public let hash: Bytes32
+    public init(rounds: Int, salt: Bytes16, hash: Bytes32) {
+        self.rounds = rounds
+        self.salt = salt
+        self.hash = hash
+    }
+}
+
+public struct UserRecord: Hashable, Sendable {
+    public let username: Username
+    public let passwordHash: PasswordHash
+    public let phone: PhoneNumber
+    public let account: AccountID
+    public let role: Role
+    /// OTP challenges that ended locked; at `AppServerConfig.maximumFailedChallenges` the user
+    /// is locked out until `lockedUntil`.
+    public var failedChallenges: Int
+    public var lockedUntil: Timestamp?
+
+    public init(username: Username, passwordHash: PasswordHash, phone: PhoneNumber, account: AccountID, role: Role, failedChallenges: Int = 0, lockedUntil: Timestamp? = nil) {
+        self.username = username
+        self.passwordHash = passwordHash
+        self.phone = phone
+        self.account = account
+        self.role = role
+        self.failedChallenges = failedChallenges
+        self.lockedUntil = lockedUntil
+    }
+}
+
+/// One login attempt's OTP. Only a keyed hash of the code is kept.
+public struct ChallengeRecord: Hashable, Sendable {
+    public let id: ChallengeID
+    public let username: Username
+    public var codeMAC: Bytes32
+    public var expiresAt: Timestamp
+    public var tries: Int
+    public var used: Bool
+    public var sentAt: Timestamp
+    public var resends: Int
+
+    public init(id: ChallengeID, username: Username, codeMAC: Bytes32, expiresAt: Timestamp, tries: Int, used: Bool, sentAt: Timestamp, resends: Int) {
+        self.id = id
+        self.username = username
+        self.codeMAC = codeMAC
+        self.expiresAt = expiresAt
+        self.tries = tries
+        self.used = used
+        self.sentAt = sentAt
+        self.resends = resends
+    }
+}
+
+/// A session, found by the SHA-256 of its token (the token itself is never stored).
+public struct SessionRecord: Hashable, Sendable {
+    public let tokenHash: Bytes32
+    public let username: Username
+    public let expiresAt: Timestamp
+    public init(tokenHash: Bytes32, username: Username, expiresAt: Timestamp) {
+        self.tokenHash = tokenHash
+        self.username = username
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A prepaid market code, found by the SHA-256 of the code.
+public struct PrepaidCodeRecord: Hashable, Sendable {
+    public let codeHash: Bytes32
+    public let amount: Amount
+    public var redeemedBy: Username?
+    public init(codeHash: Bytes32, amount: Amount, redeemedBy: Username?) {
+        self.codeHash = codeHash
+        self.amount = amount
+        self.redeemedBy = redeemedBy
+    }
+}
+
+public struct AppServerBatch: Sendable {
+    public var users: [UserRecord] = []
+    public var challenges: [ChallengeRecord] = []
+    public var sessions: [SessionRecord] = []
+    public var endedSessions: [Bytes32] = []
+    public var codes: [PrepaidCodeRecord] = []
+    public var reply: (key: RequestID, cached: CachedReply)?
+    public init() {}
+}
+
+public protocol AppServerStore: AnyObject {
+    func user(_ username: Username) throws -> UserRecord?
+    func challenge(_ id: ChallengeID) throws -> ChallengeRecord?
+    func session(_ tokenHash: Bytes32) throws -> SessionRecord?
+    func prepaidCode(_ codeHash: Bytes32) throws -> PrepaidCodeRecord?
+    func cachedReply(_ key: RequestID) throws -> CachedReply?
+    func commit(_ batch: AppServerBatch) throws
+    func allUsers() throws -> [UserRecord]
+}
+
+public final class MemoryAppServerStore: AppServerStore {
+    var users: [Username: UserRecord] = [:]
+    var challenges: [ChallengeID: ChallengeRecord] = [:]
+    var sessions: [Bytes32: SessionRecord] = [:]
+    var codes: [Bytes32: PrepaidCodeRecord] = [:]
+    var replies: [RequestID: CachedReply] = [:]
+    public init() {}
+
+    public func user(_ username: Username) throws -> UserRecord? { users[username] }
+    public func challenge(_ id: ChallengeID) throws -> ChallengeRecord? { challenges[id] }
+    public func session(_ tokenHash: Bytes32) throws -> SessionRecord? { sessions[tokenHash] }
+    public func prepaidCode(_ codeHash: Bytes32) throws -> PrepaidCodeRecord? { codes[codeHash] }
+    public func cachedReply(_ key: RequestID) throws -> CachedReply? { replies[key] }
+    public func commit(_ batch: AppServerBatch) throws {
+        for user in batch.users { users[user.username] = user }
+        for challenge in batch.challenges { challenges[challenge.id] = challenge }
+        for session in batch.sessions { sessions[session.tokenHash] = session }
+        for ended in batch.endedSessions { sessions[ended] = nil }
+        for code in batch.codes { codes[code.codeHash] = code }
+        if let (key, cached) = batch.reply { replies[key] = cached }
+    }
+    public func allUsers() throws -> [UserRecord] { Array(users.values) }
+}
