@@ -143,3 +143,32 @@ func decodeAll<Wire, Value>(_ items: [Wire], _ transform: (Wire) throws(QuickPay
     for item in items { values.append(try transform(item)) }
     return values
 }
+
+/// Stored forms: the same protobuf bytes as on the wire, for stores that keep whole values.
+extension SignedVoucher {
+    public func serializedBytes() -> [UInt8] { try! wire.serializedBytes() }
+    public init(serializedBytes bytes: [UInt8]) throws(QuickPayError) {
+        let wire: Quickpay_V1_Voucher
+        do { wire = try Quickpay_V1_Voucher(serializedBytes: bytes) } catch { throw QuickPayError(.malformed, "stored voucher: \(error)") }
+        try self.init(wire: wire)
+    }
+}
+
+extension SignedReceiptCommitment {
+    public func serializedBytes() -> [UInt8] { try! wire.serializedBytes() }
+    public init(serializedBytes bytes: [UInt8]) throws(QuickPayError) {
+        let wire: Quickpay_V1_ReceiptRoot
+        do { wire = try Quickpay_V1_ReceiptRoot(serializedBytes: bytes) } catch { throw QuickPayError(.malformed, "stored receipt root: \(error)") }
+        try self.init(wire: wire)
+    }
+}
+
+extension Body {
+    /// A body alone (inside an envelope with a zero request id), for reply caches.
+    public func serializedBytes() -> [UInt8] {
+        WireCodec(maximumFrameBytes: .max).encode(Envelope(requestID: RequestID(Bytes16(high: 0, low: 0)), body: self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(QuickPayError) {
+        self = try WireCodec(maximumFrameBytes: .max).decode(bytes).body
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import GRDB
+import QuickPayActors
+import QuickPayCore
+import QuickPayProtocol
+
+/// The app server's SQLite store: users (salted PBKDF2 hashes), OTP challenges (keyed hashes
+/// only), sessions (token hashes only), prepaid codes (code hashes only), the reply cache.
+public final class SQLiteAppServerStore: AppServerStore {
+    let pool: DatabasePool
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE users (
+                  username TEXT PRIMARY KEY NOT NULL, rounds INTEGER NOT NULL, salt BLOB NOT NULL, hash BLOB NOT NULL,
+                  phone TEXT NOT NULL, account TEXT NOT NULL, role INTEGER NOT NULL,
+                  failed_challenges INTEGER NOT NULL, locked_until INTEGER);
+                CREATE TABLE challenges (
+                  id BLOB PRIMARY KEY NOT NULL, username TEXT NOT NULL, code_mac BLOB NOT NULL, expires_at INTEGER NOT NULL,
+                  tries INTEGER NOT NULL, used INTEGER NOT NULL, sent_at INTEGER NOT NULL, resends INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE TABLE sessions (token_hash BLOB PRIMARY KEY NOT NULL, username TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE TABLE prepaid_codes (code_hash BLOB PRIMARY KEY NOT NULL, amount INTEGER NOT NULL, redeemed_by TEXT) WITHOUT ROWID;
+                CREATE TABLE replies (request_id BLOB PRIMARY KEY NOT NULL, digest BLOB NOT NULL, reply BLOB NOT NULL) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+
+    public init(path: String) throws { pool = try SQLite.open(path: path, migrator: Self.migrator) }
+
+    public func user(_ username: Username) throws -> UserRecord? {
+        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE username = ?", arguments: [username.value]).map(Self.user) }
+    }
+
+    public func challenge(_ id: ChallengeID) throws -> ChallengeRecord? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM challenges WHERE id = ?", arguments: [id.raw.data]) else { return nil }
+            return ChallengeRecord(
+                id: id, username: try valid { try Username(row["username"]) }, codeMAC: try Bytes32(data: row["code_mac"]),
+                expiresAt: Timestamp(secondsSinceEpoch: row["expires_at"]), tries: row["tries"], used: row["used"],
+                sentAt: Timestamp(secondsSinceEpoch: row["sent_at"]), resends: row["resends"])
+        }
+    }
+
+    public func session(_ tokenHash: Bytes32) throws -> SessionRecord? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE token_hash = ?", arguments: [tokenHash.data]) else { return nil }
+            return SessionRecord(tokenHash: tokenHash, username: try valid { try Username(row["username"]) }, expiresAt: Timestamp(secondsSinceEpoch: row["expires_at"]))
+        }
+    }
+
+    public func prepaidCode(_ codeHash: Bytes32) throws -> PrepaidCodeRecord? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM prepaid_codes WHERE code_hash = ?", arguments: [codeHash.data]) else { return nil }
+            let redeemedBy: String? = row["redeemed_by"]
+            return PrepaidCodeRecord(codeHash: codeHash, amount: Amount(paise: row["amount"]), redeemedBy: try redeemedBy.map { name in try valid { try Username(name) } })
+        }
+    }
+
+    public func cachedReply(_ key: RequestID) throws -> CachedReply? { try pool.read { db in try ReplyCache.fetch(db, key) } }
+
+    public func commit(_ batch: AppServerBatch) throws {
+        try pool.write { db in
+            for user in batch.users {
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO users (username, rounds, salt, hash, phone, account, role, failed_challenges, locked_until)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        user.username.value, user.passwordHash.rounds, user.passwordHash.salt.data, user.passwordHash.hash.data,
+                        user.phone.value, user.account.value, Int(user.role.rawValue), user.failedChallenges, user.lockedUntil?.secondsSinceEpoch,
+                    ])
+            }
+            for c in batch.challenges {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO challenges (id, username, code_mac, expires_at, tries, used, sent_at, resends) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [c.id.raw.data, c.username.value, c.codeMAC.data, c.expiresAt.secondsSinceEpoch, c.tries, c.used, c.sentAt.secondsSinceEpoch, c.resends])
+            }
+            for s in batch.sessions {
+                try db.execute(sql: "INSERT OR REPLACE INTO sessions (token_hash, username, expires_at) VALUES (?, ?, ?)", arguments: [s.tokenHash.data, s.username.value, s.expiresAt.secondsSinceEpoch])
+            }
+            for ended in batch.endedSessions { try db.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [ended.data]) }
+            for code in batch.codes {
+                try db.execute(sql: "INSERT OR REPLACE INTO prepaid_codes (code_hash, amount, redeemed_by) VALUES (?, ?, ?)", arguments: [code.codeHash.data, code.amount.paise, code.redeemedBy?.value])
+            }
+            if let (key, cached) = batch.reply { try ReplyCache.store(db, key, cached) }
+        }
+    }
+
+    public func allUsers() throws -> [UserRecord] {
+        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM users").map(Self.user) }
+    }
+
+    static func user(_ row: Row) throws -> UserRecord {
+        let locked: Int64? = row["locked_until"]
+        guard let role = Role(rawValue: UInt8(row["role"] as Int)) else { throw DatabaseCorruption("role") }
+        return UserRecord(
+            username: try valid { try Username(row["username"]) },
+            passwordHash: PasswordHash(rounds: row["rounds"], salt: try Bytes16(data: row["salt"]), hash: try Bytes32(data: row["hash"])),
+            phone: try valid { try PhoneNumber(row["phone"]) }, account: try valid { try AccountID(row["account"]) }, role: role,
+            failedChallenges: row["failed_challenges"], lockedUntil: locked.map { Timestamp(secondsSinceEpoch: $0) })
+    }
+}

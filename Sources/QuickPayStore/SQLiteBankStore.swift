@@ -1,0 +1,197 @@
+import Foundation
+import GRDB
+import QuickPayActors
+import QuickPayCore
+import QuickPayProtocol
+
+/// The bank's SQLite store: a double-entry ledger (balances plus every entry), one row per
+/// voucher (at most ~170 bytes whatever its length), the reply cache keyed by request id, and
+/// the prepaid codes already credited. `commit` is one transaction.
+public final class SQLiteBankStore: BankStore {
+    let pool: DatabasePool
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE accounts (id TEXT PRIMARY KEY NOT NULL);
+                CREATE TABLE receivers (id TEXT PRIMARY KEY NOT NULL, account TEXT NOT NULL REFERENCES accounts(id), mode TEXT NOT NULL);
+                CREATE TABLE ledger_balances (account TEXT PRIMARY KEY NOT NULL, balance INTEGER NOT NULL);
+                CREATE TABLE ledger_entries (
+                  id INTEGER PRIMARY KEY, request_id BLOB, debit TEXT NOT NULL, credit TEXT NOT NULL,
+                  amount INTEGER NOT NULL CHECK (amount >= 0));
+                CREATE TABLE vouchers (
+                  id BLOB PRIMARY KEY NOT NULL, account TEXT NOT NULL, receiver TEXT NOT NULL, denomination INTEGER NOT NULL,
+                  length INTEGER NOT NULL, root BLOB NOT NULL, expiry INTEGER NOT NULL, owner_key BLOB NOT NULL, key_id BLOB NOT NULL,
+                  redeemed_index INTEGER NOT NULL, redeemed_value BLOB NOT NULL,
+                  state INTEGER NOT NULL, refund_at INTEGER, destination INTEGER, unload_id BLOB, refunded INTEGER
+                ) WITHOUT ROWID;
+                CREATE INDEX vouchers_closing ON vouchers(refund_at) WHERE state = 1;
+                CREATE TABLE replies (request_id BLOB PRIMARY KEY NOT NULL, digest BLOB NOT NULL, reply BLOB NOT NULL) WITHOUT ROWID;
+                CREATE TABLE credited_codes (code_hash BLOB PRIMARY KEY NOT NULL) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+
+    public init(path: String) throws {
+        pool = try SQLite.open(path: path, migrator: Self.migrator)
+    }
+
+    /// Seeds an account (and its receiver id) with an opening deposit, once: seeding the same
+    /// account again changes nothing.
+    public func seed(_ account: AccountID, deposit: Amount, receiver: (ReceiverID, MerchantMode)?) throws {
+        try pool.write { db in
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM accounts WHERE id = ?", arguments: [account.value]) == nil else { return }
+            try db.execute(sql: "INSERT INTO accounts (id) VALUES (?)", arguments: [account.value])
+            if let (id, mode) = receiver {
+                try db.execute(sql: "INSERT INTO receivers (id, account, mode) VALUES (?, ?, ?)", arguments: [id.value, account.value, mode.rawValue])
+            }
+            if deposit > .zero { try Self.post(db, Posting(from: .deposits, to: .bank(account), amount: deposit), requestID: nil) }
+        }
+    }
+
+    public func accountExists(_ id: AccountID) throws -> Bool {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM accounts WHERE id = ?", arguments: [id.value]) != nil }
+    }
+
+    public func receiver(_ id: ReceiverID) throws -> ReceiverRecord? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT account, mode FROM receivers WHERE id = ?", arguments: [id.value]) else { return nil }
+            let account: String = row["account"]
+            let mode: String = row["mode"]
+            return ReceiverRecord(id: id, account: try valid { try AccountID(account) }, mode: MerchantMode(rawValue: mode) ?? .offline)
+        }
+    }
+
+    public func balance(_ account: LedgerAccount) throws -> Amount {
+        try pool.read { db in Amount(paise: try Int64.fetchOne(db, sql: "SELECT balance FROM ledger_balances WHERE account = ?", arguments: [account.name]) ?? 0) }
+    }
+
+    public func voucher(_ id: VoucherID) throws -> BankVoucher? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM vouchers WHERE id = ?", arguments: [id.raw.data]).map(Self.voucher)
+        }
+    }
+
+    public func cachedReply(_ key: RequestID) throws -> CachedReply? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT digest, reply FROM replies WHERE request_id = ?", arguments: [key.raw.data]) else { return nil }
+            let reply: Data = row["reply"]
+            return CachedReply(requestDigest: try Bytes32(data: row["digest"]), reply: try valid { try Body(serializedBytes: Array(reply)) })
+        }
+    }
+
+    public func isCodeCredited(_ codeHash: Bytes32) throws -> Bool {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM credited_codes WHERE code_hash = ?", arguments: [codeHash.data]) != nil }
+    }
+
+    public func closingVouchers(dueBy now: Timestamp) throws -> [BankVoucher] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM vouchers WHERE state = 1 AND refund_at <= ?", arguments: [now.secondsSinceEpoch]).map(Self.voucher)
+        }
+    }
+
+    public func commit(_ batch: BankBatch) throws {
+        try pool.write { db in
+            let requestID = batch.reply?.key.raw.data
+            for posting in batch.postings { try Self.post(db, posting, requestID: requestID) }
+            for row in batch.vouchers { try Self.save(db, row) }
+            for code in batch.creditedCodes {
+                try db.execute(sql: "INSERT INTO credited_codes (code_hash) VALUES (?)", arguments: [code.data])
+            }
+            if let (key, cached) = batch.reply {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO replies (request_id, digest, reply) VALUES (?, ?, ?)",
+                    arguments: [key.raw.data, cached.requestDigest.data, Data(cached.reply.serializedBytes())])
+            }
+        }
+    }
+
+    public func ledger() throws -> [LedgerAccount: Amount] {
+        try pool.read { db in
+            var out: [LedgerAccount: Amount] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT account, balance FROM ledger_balances") {
+                let name: String = row["account"]
+                guard let account = LedgerAccount(name: name) else { throw DatabaseCorruption("ledger account \(name)") }
+                out[account] = Amount(paise: row["balance"])
+            }
+            return out
+        }
+    }
+
+    public func allVouchers() throws -> [BankVoucher] {
+        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM vouchers").map(Self.voucher) }
+    }
+
+    /// One posting: an entry row and both balances, refusing to take a non-external account
+    /// below zero (the transaction then rolls back whole).
+    static func post(_ db: Database, _ posting: Posting, requestID: Data?) throws {
+        guard posting.amount > .zero else { return }
+        try db.execute(
+            sql: "INSERT INTO ledger_entries (request_id, debit, credit, amount) VALUES (?, ?, ?, ?)",
+            arguments: [requestID, posting.from.name, posting.to.name, posting.amount.paise])
+        for (account, delta) in [(posting.from, -posting.amount.paise), (posting.to, posting.amount.paise)] {
+            let current = try Int64.fetchOne(db, sql: "SELECT balance FROM ledger_balances WHERE account = ?", arguments: [account.name]) ?? 0
+            let (next, overflow) = current.addingReportingOverflow(delta)
+            guard !overflow else { throw StoreError("\(account) overflows") }
+            guard next >= 0 || account.isExternal else { throw StoreError("\(account) would go negative (\(Amount(paise: next)))") }
+            try db.execute(sql: "INSERT OR REPLACE INTO ledger_balances (account, balance) VALUES (?, ?)", arguments: [account.name, next])
+        }
+    }
+
+    static func save(_ db: Database, _ row: BankVoucher) throws {
+        let c = row.commitment
+        var state = 0
+        var refundAt: Int64?
+        var destination: Int?
+        var unloadID: Data?
+        var refunded: Int64?
+        switch row.state {
+        case .open: state = 0
+        case .closing(let at, let to, let id):
+            state = 1
+            refundAt = at.secondsSinceEpoch
+            destination = Int(to.rawValue)
+            unloadID = id.raw.data
+        case .closed(let amount):
+            state = 2
+            refunded = amount.paise
+        }
+        try db.execute(
+            sql: """
+                INSERT OR REPLACE INTO vouchers (id, account, receiver, denomination, length, root, expiry, owner_key, key_id,
+                  redeemed_index, redeemed_value, state, refund_at, destination, unload_id, refunded)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                c.voucherID.raw.data, row.account.value, c.receiverID.value, c.denomination.rupees, c.length.value, c.root.data,
+                c.expiry.secondsSinceEpoch, c.ownerKey.raw.data, Data(c.keyID.bytes), row.redeemed.index, row.redeemed.value.data,
+                state, refundAt, destination, unloadID, refunded,
+            ])
+    }
+
+    static func voucher(_ row: Row) throws -> BankVoucher {
+        let denomination: Int64 = row["denomination"]
+        let keyID: Data = row["key_id"]
+        let ownerKey: Data = row["owner_key"]
+        guard let denomination = Denomination(rupees: denomination), let keyID = KeyID(keyID), let owner = SigningPublicKey(ownerKey) else {
+            throw DatabaseCorruption("voucher row")
+        }
+        let commitment = VoucherCommitment(
+            voucherID: VoucherID(try Bytes16(data: row["id"])), receiverID: try valid { try ReceiverID(row["receiver"]) },
+            denomination: denomination, length: try valid { try ChainLength(row["length"]) }, root: try Bytes32(data: row["root"]),
+            expiry: Timestamp(secondsSinceEpoch: row["expiry"]), ownerKey: owner, keyID: keyID)
+        let state: BankVoucherState
+        switch row["state"] as Int {
+        case 0: state = .open
+        case 1:
+            guard let destination = UnloadDestination(rawValue: UInt8(row["destination"] as Int)) else { throw DatabaseCorruption("destination") }
+            state = .closing(refundAt: Timestamp(secondsSinceEpoch: row["refund_at"]), destination: destination, unloadID: RequestID(try Bytes16(data: row["unload_id"])))
+        default: state = .closed(refunded: Amount(paise: row["refunded"]))
+        }
+        return BankVoucher(
+            commitment: commitment, account: try valid { try AccountID(row["account"]) },
+            redeemed: ChainPosition(index: row["redeemed_index"], value: try Bytes32(data: row["redeemed_value"])), state: state)
+    }
+}
