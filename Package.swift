@@ -12,6 +12,11 @@ let package = Package(
         .library(name: "QuickPayCore", targets: ["QuickPayCore"]),
         .library(name: "QuickPayProtocol", targets: ["QuickPayProtocol"]),
         .executable(name: "quickpay", targets: ["QuickPayCLI"]),
+        .executable(name: "qp-bank", targets: ["qp-bank"]),
+        .executable(name: "qp-appserver", targets: ["qp-appserver"]),
+        .executable(name: "qp-nsp", targets: ["qp-nsp"]),
+        .executable(name: "qp-merchant", targets: ["qp-merchant"]),
+        .executable(name: "qp-customer", targets: ["qp-customer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
@@ -57,16 +62,41 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        .target(
+            name: "QuickPayRuntime",
+            dependencies: [
+                "ZeroMQ",
+                "QuickPayCore",
+                "QuickPayProtocol",
+                "QuickPayActors",
+                "QuickPayStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "QuickPayCLI",
             dependencies: [
                 "QuickPayCore",
                 "QuickPayProtocol",
                 "ZeroMQ",
+                "QuickPayActors",
+                "QuickPayRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .executableTarget(name: "qp-bank", dependencies: ["QuickPayRuntime", "QuickPayActors", "QuickPayStore", "QuickPayCore", "QuickPayProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "qp-appserver", dependencies: ["QuickPayRuntime", "QuickPayActors", "QuickPayStore", "QuickPayCore", "QuickPayProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "qp-nsp", dependencies: ["QuickPayRuntime", "QuickPayActors", "QuickPayStore", "QuickPayCore", "QuickPayProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "qp-merchant", dependencies: ["QuickPayRuntime", "QuickPayActors", "QuickPayStore", "QuickPayCore", "QuickPayProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "qp-customer", dependencies: ["QuickPayRuntime", "QuickPayActors", "QuickPayStore", "QuickPayCore", "QuickPayProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "QuickPayCoreTests", dependencies: ["QuickPayCore"]),
         .testTarget(name: "QuickPayProtocolTests", dependencies: ["QuickPayProtocol", "QuickPayCore"]),

@@ -1,0 +1,165 @@
+import Foundation
+import QuickPayActors
+import QuickPayCore
+import QuickPayProtocol
+import QuickPayStore
+import ZeroMQ
+
+/// Where a customer (or a merchant's operator) finds the servers.
+public struct ClientEndpoints: Sendable {
+    public var appServer: String
+    public var networkProvider: String
+    public var merchants: [ReceiverID: String]
+    public init(appServer: String, networkProvider: String, merchants: [ReceiverID: String]) {
+        self.appServer = appServer
+        self.networkProvider = networkProvider
+        self.merchants = merchants
+    }
+}
+
+/// The customer's shell around the pure `Wallet`: it keeps the wallet file, talks to the app
+/// server and merchants, and is the phone that receives the OTP. Each operation persists the
+/// wallet before a coin leaves it and after receipts arrive.
+public final class CustomerClient {
+    let context: Context
+    let endpoints: ClientEndpoints
+    let store: SQLiteWalletStore
+    let keyring: BankKeyring
+    let clock: DeploymentClock
+    public private(set) var wallet: Wallet
+    let appServer: Requester
+    var merchants: [ReceiverID: Requester] = [:]
+    var device: Device?
+    var generator = SystemRandomNumberGenerator()
+
+    public init(walletPath: String, endpoints: ClientEndpoints, bankKey: SigningPublicKey, clock: DeploymentClock = DeploymentClock()) throws {
+        context = try Context()
+        self.endpoints = endpoints
+        store = try SQLiteWalletStore(path: walletPath)
+        keyring = BankKeyring([bankKey])
+        self.clock = clock
+        wallet = try store.load()
+        appServer = try Requester(context: context, endpoint: endpoints.appServer)
+    }
+
+    /// The session token saved by the last login.
+    var session: SessionToken {
+        get throws {
+            guard let bytes = try store.setting("session"), let raw = Bytes16(bytes) else {
+                throw QuickPayError(.sessionInvalid, "log in first")
+            }
+            return SessionToken(raw)
+        }
+    }
+
+    func expect<T>(_ body: Body, _ extract: (Body) -> T?) throws -> T {
+        if case .error(let error) = body { throw error }
+        guard let value = extract(body) else { throw QuickPayError(.internal, "unexpected answer \(body.typeName)") }
+        return value
+    }
+
+    /// Attaches this client as the phone for `phone` on the network provider.
+    public func attachPhone(_ phone: PhoneNumber) throws {
+        device = try Device(context: context, endpoint: endpoints.networkProvider, phone: phone)
+        try store.setSetting("phone", Array(phone.value.utf8))
+    }
+
+    public func register(_ request: RegisterRequest) throws -> Username {
+        try expect(try appServer.request(.register(request))) { if case .registerReply(let name) = $0 { name } else { nil } }
+    }
+
+    /// Username and password, then the OTP that arrives on this client's phone.
+    public func login(username: Username, password: Password) throws -> SessionGranted {
+        guard let device else { throw QuickPayError(.internal, "attach a phone before logging in") }
+        let challenge = try expect(try appServer.request(.login(LoginRequest(username: username, password: password)))) {
+            if case .loginChallenge(let c) = $0 { c } else { nil }
+        }
+        guard let sms = try device.nextSMS(milliseconds: 5000) else {
+            throw QuickPayError(.unavailable, "no SMS arrived on \(device.phone)")
+        }
+        let granted = try expect(try appServer.request(.otpSubmit(OtpSubmit(challengeID: challenge.challengeID, code: try Device.code(in: sms))))) {
+            if case .sessionGranted(let g) = $0 { g } else { nil }
+        }
+        try store.setSetting("session", granted.session.raw.bytes)
+        return granted
+    }
+
+    public func balance() throws -> Balances {
+        try expect(try appServer.request(.balance(SessionRequest(session: try session)))) { if case .balanceReply(let b) = $0 { b } else { nil } }
+    }
+
+    /// Makes one chain per denomination, loads them for `receiver`, and keeps the vouchers.
+    public func load(receiver: ReceiverID, counts: [Denomination: Int]) throws -> LoadReply {
+        let prepared = try Wallet.prepareLoad(counts: counts, using: &generator)
+        let reply = try expect(try appServer.request(.load(LoadRequest(session: try session, receiverID: receiver, chains: prepared.map(\.request))))) {
+            if case .loadReply(let r) = $0 { r } else { nil }
+        }
+        try wallet.acceptLoad(reply, prepared: prepared, keyring: keyring, receiver: receiver, now: clock.now)
+        try store.save(reply.vouchers.compactMap { wallet.vouchers[$0.id] })
+        return reply
+    }
+
+    /// Pays `amount` at `receiver`; returns after the receipts check out.
+    public func pay(receiver: ReceiverID, amount: Amount, order: String = "") throws -> PaymentReply {
+        let plan = try wallet.planPayment(to: receiver, amount: amount, order: order)
+        let before = wallet
+        wallet.markSent(plan)
+        try store.save(plan.payment.coins.compactMap { wallet.vouchers[$0.voucherID] })
+        // An unknown outcome (no answer) throws here and the coins stay spent: an unload later
+        // refunds whatever the merchant did not redeem, so nothing is lost.
+        let body = try merchant(receiver).request(.payment(plan.payment))
+        if case .error(let error) = body, error.code != .unavailable {
+            // The merchant refused and changed nothing: the coins are still ours.
+            wallet = before
+            try store.save(plan.payment.coins.compactMap { wallet.vouchers[$0.voucherID] })
+            throw error
+        }
+        let reply = try expect(body) { if case .paymentReply(let r) = $0 { r } else { nil } }
+        try wallet.acceptReceipts(reply, for: plan)
+        try store.save(plan.payment.coins.compactMap { wallet.vouchers[$0.voucherID] })
+        return reply
+    }
+
+    /// Unloads every voucher with unspent coins; returns the bank's answers.
+    public func unloadAll(destination: UnloadDestination) throws -> [UnloadReply] {
+        var replies: [UnloadReply] = []
+        for entry in wallet.vouchers.values.sorted(by: { $0.id.raw.hex < $1.id.raw.hex }) where entry.remaining > 0 {
+            let authorization = try wallet.unload(entry.id, destination: destination, unloadID: .random(using: &generator))
+            let reply = try expect(try appServer.request(.unload(UnloadRequest(session: try session, authorization: authorization)))) {
+                if case .unloadReply(let r) = $0 { r } else { nil }
+            }
+            wallet.vouchers[entry.id]?.unloaded = true
+            try store.save([wallet.vouchers[entry.id]!])
+            replies.append(reply)
+        }
+        return replies
+    }
+
+    public func withdraw(_ amount: Amount) throws -> Balances {
+        try expect(try appServer.request(.withdraw(WithdrawRequest(session: try session, amount: amount)))) { if case .withdrawReply(let b) = $0 { b } else { nil } }
+    }
+
+    public func redeemCode(_ code: String) throws -> PrepaidRedeemReply {
+        try expect(try appServer.request(.prepaidRedeem(PrepaidRedeem(session: try session, code: code)))) {
+            if case .prepaidRedeemReply(let r) = $0 { r } else { nil }
+        }
+    }
+
+    func merchant(_ receiver: ReceiverID) throws -> Requester {
+        if let requester = merchants[receiver] { return requester }
+        guard let endpoint = endpoints.merchants[receiver] else { throw QuickPayError(.unknownReceiver, "no endpoint for merchant \(receiver)") }
+        let requester = try Requester(context: context, endpoint: endpoint)
+        merchants[receiver] = requester
+        return requester
+    }
+
+    /// The wallet as JSON, for the control endpoint and people.
+    public func walletState() -> JSONObject {
+        let vouchers: [JSONObject] = wallet.vouchers.values.sorted { $0.id.raw.hex < $1.id.raw.hex }.map {
+            ["id": $0.id.raw.hex, "receiver": $0.voucher.commitment.receiverID.value, "denomination": $0.denomination.rupees,
+             "length": $0.voucher.commitment.length.value, "spent": $0.spent, "remaining": $0.remaining, "unloaded": $0.unloaded]
+        }
+        let total = (try? Amount.sum(wallet.vouchers.values.map { try $0.denomination.value(ofCoins: $0.remaining) })) ?? .zero
+        return ["vouchers": vouchers, "spendable_paise": total.paise]
+    }
+}

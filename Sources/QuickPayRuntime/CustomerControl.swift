@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import QuickPayActors
+import QuickPayCore
+import QuickPayProtocol
+import ZeroMQ
+
+/// The customer's control endpoint: a REP socket whose JSON actions run the wallet's flows
+/// one at a time (register, login, load, pay, balance, unload, withdraw, redeem-code, wallet).
+public final class CustomerControl {
+    let client: CustomerClient
+    let socket: Socket
+    let context: Context
+    var logger = Logger(label: "customer")
+
+    public init(client: CustomerClient, endpoint: String) throws {
+        self.client = client
+        context = try Context()
+        socket = try context.socket(.reply)
+        try socket.bind(endpoint)
+    }
+
+    public func run() {
+        logger.info("control ready")
+        while !Signals.stopRequested {
+            do {
+                var poller = Poller()
+                poller.register(socket)
+                guard try poller.poll(timeoutMilliseconds: 100)[0].contains(.readable),
+                    let frames = try socket.receive(flags: .dontWait)
+                else { continue }
+                let answer: JSONObject
+                if let request = ControlJSON.decode(frames[0]), let action = request["action"] as? String {
+                    answer = perform(action, request)
+                } else {
+                    answer = ControlJSON.failure("MALFORMED", "a control request is a JSON object with an \"action\"")
+                }
+                try socket.send(ControlJSON.encode(answer))
+            } catch {
+                logger.error("control loop error", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    public func perform(_ action: String, _ request: JSONObject) -> JSONObject {
+        do {
+            return try CustomerActions.perform(action, request, client: client)
+        } catch let error as QuickPayError {
+            logger.info("action refused", metadata: ["action": "\(action)", "code": "\(error.code.name)"])
+            return ControlJSON.failure(error.code.name, error.message)
+        } catch {
+            return ControlJSON.failure("INTERNAL", "\(error)")
+        }
+    }
+}
+
+/// JSON actions -> wallet flows; shared by the control endpoint and the one-shot commands.
+public enum CustomerActions {
+    static func string(_ request: JSONObject, _ key: String) throws -> String {
+        guard let value = request[key] as? String else { throw QuickPayError(.malformed, "\(key) is required") }
+        return value
+    }
+
+    static func paise(_ request: JSONObject, _ key: String) throws -> Amount {
+        guard let value = request[key] as? NSNumber else { throw QuickPayError(.malformed, "\(key) is required") }
+        return Amount(paise: value.int64Value)
+    }
+
+    public static func perform(_ action: String, _ request: JSONObject, client: CustomerClient) throws -> JSONObject {
+        switch action {
+        case "health":
+            return ["ok": true, "actor": "customer", "pid": Int(getpid())]
+        case "attach":
+            try client.attachPhone(try PhoneNumber(try string(request, "phone")))
+            return ["ok": true]
+        case "register":
+            let role: Role = (request["role"] as? String) == "merchant" ? .merchant : .customer
+            let name = try client.register(RegisterRequest(
+                username: try Username(try string(request, "username")), password: try Password(try string(request, "password")),
+                phone: try PhoneNumber(try string(request, "phone")), bankAccount: try AccountID(try string(request, "account")), role: role))
+            return ["ok": true, "username": name.value]
+        case "login":
+            let granted = try client.login(username: try Username(try string(request, "username")), password: try Password(try string(request, "password")))
+            return ["ok": true, "session_expires_at": granted.expiresAt.secondsSinceEpoch]
+        case "balance":
+            let balances = try client.balance()
+            return ["ok": true, "bank_paise": balances.bank.paise, "quickpay_paise": balances.quickPay.paise]
+        case "load":
+            var counts: [Denomination: Int] = [:]
+            for denomination in Denomination.allCases {
+                if let count = (request["counts"] as? [String: Any])?[String(denomination.rupees)] as? Int { counts[denomination] = count }
+            }
+            let reply = try client.load(receiver: try ReceiverID(try string(request, "receiver")), counts: counts)
+            return ["ok": true, "debited_paise": reply.debited.paise, "vouchers": reply.vouchers.map(\.id.raw.hex)]
+        case "pay":
+            let reply = try client.pay(
+                receiver: try ReceiverID(try string(request, "receiver")), amount: try paise(request, "amount_paise"),
+                order: request["order"] as? String ?? "")
+            return ["ok": true, "amount_paise": reply.amount.paise, "receipts": reply.receipts.count,
+                    "service": String(decoding: reply.service, as: UTF8.self)]
+        case "unload":
+            let destination: UnloadDestination = (request["destination"] as? String) == "quickpay" ? .quickPayBalance : .bankAccount
+            let replies = try client.unloadAll(destination: destination)
+            let refunded = try Amount.sum(replies.map(\.refunded))
+            let pending = replies.filter { $0.pendingUntil != nil }.count
+            return ["ok": true, "refunded_paise": refunded.paise, "vouchers": replies.count, "pending": pending]
+        case "withdraw":
+            let balances = try client.withdraw(try paise(request, "amount_paise"))
+            return ["ok": true, "bank_paise": balances.bank.paise, "quickpay_paise": balances.quickPay.paise]
+        case "redeem-code":
+            let reply = try client.redeemCode(try string(request, "code"))
+            return ["ok": true, "credited_paise": reply.credited.paise, "quickpay_paise": reply.quickPay.paise]
+        case "wallet", "state":
+            var state = client.walletState()
+            state["ok"] = true
+            return state
+        default:
+            throw QuickPayError(.malformed, "unknown action \(action)")
+        }
+    }
+}

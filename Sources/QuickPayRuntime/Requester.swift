@@ -1,0 +1,98 @@
+import Foundation
+import QuickPayCore
+import QuickPayProtocol
+import ZeroMQ
+
+/// A client's blocking request/reply over a DEALER (the zguide's Lazy Pirate): the request is
+/// sent again under the same request id every `retryMilliseconds` until an answer arrives or
+/// the deadline passes. Every call ends answered or `UNAVAILABLE` ("outcome unknown").
+public final class Requester {
+    let socket: Socket
+    let codec = WireCodec()
+    public let endpoint: String
+    public var retryMilliseconds = 500
+    public var deadlineMilliseconds = 5000
+    /// Messages that arrived unasked on this socket (voucher notices), oldest first.
+    public private(set) var pushes: [Envelope] = []
+
+    public init(context: Context, endpoint: String) throws {
+        self.endpoint = endpoint
+        socket = try context.socket(.dealer)
+        try socket.setMaximumMessageSize(bytes: Int64(ProtocolLimits.defaultMaximumFrameBytes))
+        try socket.connect(endpoint)
+    }
+
+    public func request(_ body: Body, requestID: RequestID? = nil) throws -> Body {
+        var generator = SystemRandomNumberGenerator()
+        let envelope = Envelope(requestID: requestID ?? .random(using: &generator), body: body)
+        return try request(envelope)
+    }
+
+    public func request(_ envelope: Envelope) throws -> Body {
+        let frame = codec.encode(envelope)
+        let deadline = monotonicMilliseconds() + Int64(deadlineMilliseconds)
+        try socket.send(frame)
+        var nextRetry = monotonicMilliseconds() + Int64(retryMilliseconds)
+        while true {
+            let now = monotonicMilliseconds()
+            if now >= deadline {
+                throw QuickPayError(.unavailable, "no answer from \(endpoint) within \(deadlineMilliseconds) ms: the outcome is unknown; retry with the same request id")
+            }
+            if now >= nextRetry {
+                try socket.send(frame)
+                nextRetry = now + Int64(retryMilliseconds)
+            }
+            var poller = Poller()
+            poller.register(socket)
+            let events = try poller.poll(timeoutMilliseconds: Int(min(deadline, nextRetry) - now))
+            guard events[0].contains(.readable) else { continue }
+            while let frames = try socket.receive(flags: .dontWait, maximumFrames: 1) {
+                guard let answer = try? codec.decode(frames[0]) else { continue }
+                if answer.requestID == envelope.requestID { return answer.body }
+                if case .voucherNotice = answer.body { pushes.append(answer) }
+            }
+        }
+    }
+
+    /// Sends without waiting for an answer (an acknowledgement of a push).
+    public func post(_ envelope: Envelope) throws { try socket.send(codec.encode(envelope), flags: .dontWait) }
+}
+
+/// A phone on the network provider: it attaches for its number and receives SMS.
+public final class Device {
+    let requester: Requester
+    public let phone: PhoneNumber
+    var inbox: [SmsDelivery] = []
+
+    public init(context: Context, endpoint: String, phone: PhoneNumber) throws {
+        requester = try Requester(context: context, endpoint: endpoint)
+        self.phone = phone
+        let answer = try requester.request(.deviceAttach(phone: phone))
+        guard answer == .ack else { throw QuickPayError(.unavailable, "the network provider refused the device: \(answer)") }
+    }
+
+    /// Waits up to `milliseconds` for the next SMS.
+    public func nextSMS(milliseconds: Int) throws -> SmsDelivery? {
+        if !inbox.isEmpty { return inbox.removeFirst() }
+        let deadline = monotonicMilliseconds() + Int64(milliseconds)
+        while monotonicMilliseconds() < deadline {
+            var poller = Poller()
+            poller.register(requester.socket)
+            let events = try poller.poll(timeoutMilliseconds: Int(max(0, deadline - monotonicMilliseconds())))
+            guard events[0].contains(.readable) else { continue }
+            while let frames = try requester.socket.receive(flags: .dontWait, maximumFrames: 1) {
+                guard let envelope = try? requester.codec.decode(frames[0]), case .smsDelivery(let sms) = envelope.body else { continue }
+                try requester.post(envelope.reply(.ack))
+                inbox.append(sms)
+            }
+            if !inbox.isEmpty { return inbox.removeFirst() }
+        }
+        return nil
+    }
+
+    /// The 6-digit code in an SMS from the app server ("QuickPay code 123456. ...").
+    public static func code(in sms: SmsDelivery) throws -> OneTimeCode {
+        let digits = sms.text.split(whereSeparator: { !$0.isNumber }).first.map(String.init) ?? ""
+        return try OneTimeCode(digits)
+    }
+}

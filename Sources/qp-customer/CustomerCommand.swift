@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import QuickPayCore
+import QuickPayRuntime
+
+/// Where the customer finds the servers, and its wallet file.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "The wallet file (SQLite, 0600; created if missing).") var wallet: String = "wallet.sqlite"
+    @Option(help: "The app server's endpoint.") var appServer: String = "tcp://127.0.0.1:7002"
+    @Option(help: "The network provider's endpoint (this process is the phone).") var nsp: String = "tcp://127.0.0.1:7003"
+    @Option(help: "A merchant's endpoint: id=endpoint (repeatable).") var merchant: [String] = []
+    @Option(help: "The bank's public key: 64 hex digits, or a file of them.") var bankKey: String
+    @Option(help: "This device's phone number (E.164); it attaches to the network provider for the OTP.") var phone: String?
+
+    func client() throws -> CustomerClient {
+        let client = try CustomerClient(
+            walletPath: wallet, endpoints: ClientEndpoints(appServer: appServer, networkProvider: nsp, merchants: try parseMerchantEndpoints(merchant)),
+            bankKey: try readPublicKey(bankKey))
+        if let phone { try client.attachPhone(try PhoneNumber(phone)) }
+        return client
+    }
+}
+
+/// Runs one action and prints its JSON answer; exits 1 if it was refused.
+func runAction(_ action: String, _ request: [String: Any], options: ClientOptions) throws {
+    let client = try options.client()
+    let answer: [String: Any]
+    do {
+        answer = try CustomerActions.perform(action, request, client: client)
+    } catch let error as QuickPayError {
+        print(String(decoding: ControlJSON.encode(ControlJSON.failure(error.code.name, error.message)), as: UTF8.self))
+        throw ExitCode(1)
+    }
+    print(String(decoding: ControlJSON.encode(answer), as: UTF8.self))
+}
+
+@main
+struct CustomerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qp-customer",
+        abstract: "A QuickPay customer: a wallet and phone, by hand or under a scenario's control.",
+        discussion: """
+            By hand, against running servers (each command prints JSON):
+              qp-customer register --bank-key keys/bank/signing.pub --username alice --password 'correct horse' \\
+                --phone +919800000001 --account ACC-ALICE
+              qp-customer login --bank-key ... --phone +919800000001 --username alice --password 'correct horse'
+              qp-customer load --bank-key ... --receiver chai-stall --rs50 1 --rs10 1 --rs5 1 --rs1 35
+              qp-customer pay --bank-key ... --merchant chai-stall=tcp://127.0.0.1:7004 --receiver chai-stall --rupees 7
+              qp-customer balance --bank-key ...      qp-customer unload --bank-key ...      qp-customer wallet --bank-key ...
+            As a process a scenario drives:
+              qp-customer serve --control tcp://127.0.0.1:7105 --bank-key ... --phone +919800000001 --merchant chai-stall=...
+            """,
+        subcommands: [Serve.self, Register.self, Login.self, Load.self, Pay.self, Balance.self, Unload.self, Withdraw.self, RedeemCode.self, WalletState.self]
+    )
+
+    struct Serve: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Serve the control endpoint (JSON actions) until SIGTERM.")
+        @OptionGroup var options: ClientOptions
+        @Option(help: "REP endpoint for the control socket.") var control: String
+        func run() throws {
+            JSONLogHandler.bootstrap()
+            Signals.install()
+            try CustomerControl(client: try options.client(), endpoint: control).run()
+        }
+    }
+
+    struct Register: ParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var username: String
+        @Option var password: String
+        @Option var account: String
+        @Option(help: "customer or merchant") var role: String = "customer"
+        func run() throws {
+            try runAction("register", ["username": username, "password": password, "phone": options.phone ?? "", "account": account, "role": role], options: options)
+        }
+    }
+
+    struct Login: ParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var username: String
+        @Option var password: String
+        func run() throws { try runAction("login", ["username": username, "password": password], options: options) }
+    }
+
+    struct Load: ParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var receiver: String
+        @Option var rs50 = 0
+        @Option var rs10 = 0
+        @Option var rs5 = 0
+        @Option var rs1 = 0
+        func run() throws {
+            try runAction("load", ["receiver": receiver, "counts": ["50": rs50, "10": rs10, "5": rs5, "1": rs1]], options: options)
+        }
+    }
+
+    struct Pay: ParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var receiver: String
+        @Option var rupees: Int
+        @Option var order = ""
+        func run() throws { try runAction("pay", ["receiver": receiver, "amount_paise": rupees * 100, "order": order], options: options) }
+    }
+
+    struct Balance: ParsableCommand {
+        @OptionGroup var options: ClientOptions
+        func run() throws { try runAction("balance", [:], options: options) }
+    }
+
+    struct Unload: ParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option(help: "bank or quickpay") var to = "bank"
+        func run() throws { try runAction("unload", ["destination": to], options: options) }
+    }
+
+    struct Withdraw: ParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var rupees: Int
+        func run() throws { try runAction("withdraw", ["amount_paise": rupees * 100], options: options) }
+    }
+
+    struct RedeemCode: ParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var code: String
+        func run() throws { try runAction("redeem-code", ["code": code], options: options) }
+    }
+
+    struct WalletState: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "wallet")
+        @OptionGroup var options: ClientOptions
+        func run() throws { try runAction("wallet", [:], options: options) }
+    }
+}
