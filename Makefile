@@ -1,5 +1,6 @@
 # QuickPay. Two commands do everything on a fresh Debian machine:
-#   make run    the main job (for now: the core demo over ZeroMQ; later the scenario suite)
+#   make run    the main job: the five actors as processes, the happy path in both merchant modes
+#               (the scenario suite takes this place when it lands)
 #   make test   every test
 # Both install what they need (libzmq3-dev, pkg-config) with apt-get when it is missing.
 
@@ -7,9 +8,12 @@ SWIFT ?= swift
 APT_PACKAGES := libzmq3-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test deps build release bench proto format clean
+.PHONY: run demo test deps build release bench proto format clean
 
 run: release
+	.build/release/quickpay happy-path --mode offline --mode online
+
+demo: release
 	.build/release/quickpay demo
 
 test: deps

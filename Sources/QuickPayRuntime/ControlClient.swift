@@ -1,0 +1,58 @@
+import Foundation
+import ZeroMQ
+
+/// Talks to an actor's control socket (REQ): one JSON request, one JSON answer, within a
+/// timeout. A timed-out REQ socket cannot be reused, so it is replaced.
+public final class ControlClient {
+    let context: Context
+    public let endpoint: String
+    var socket: Socket
+    public var timeoutMilliseconds: Int32
+
+    public init(context: Context, endpoint: String, timeoutMilliseconds: Int32 = 15_000) throws {
+        self.context = context
+        self.endpoint = endpoint
+        self.timeoutMilliseconds = timeoutMilliseconds
+        socket = try Self.connect(context, endpoint, timeoutMilliseconds)
+    }
+
+    static func connect(_ context: Context, _ endpoint: String, _ timeout: Int32) throws -> Socket {
+        let socket = try context.socket(.request)
+        try socket.setReceiveTimeout(milliseconds: timeout)
+        try socket.connect(endpoint)
+        return socket
+    }
+
+    /// Sends `request`; nil if no answer came in time.
+    public func call(_ request: JSONObject) throws -> JSONObject? {
+        try socket.send(ControlJSON.encode(request))
+        guard let frames = try socket.receive() else {
+            socket.close()
+            socket = try Self.connect(context, endpoint, timeoutMilliseconds)
+            return nil
+        }
+        return ControlJSON.decode(frames[0])
+    }
+
+    /// Sends `request` and returns the answer, or throws if there was none or it was refused.
+    @discardableResult
+    public func must(_ request: JSONObject) throws -> JSONObject {
+        guard let answer = try call(request) else { throw ControlFailure(endpoint: endpoint, answer: ["message": "no answer"]) }
+        guard answer["ok"] as? Bool == true else { throw ControlFailure(endpoint: endpoint, answer: answer) }
+        return answer
+    }
+}
+
+public struct ControlFailure: Error, CustomStringConvertible {
+    public let endpoint: String
+    public let code: String
+    public let message: String
+
+    public init(endpoint: String, answer: JSONObject) {
+        self.endpoint = endpoint
+        code = answer["code"] as? String ?? "NONE"
+        message = answer["message"] as? String ?? ""
+    }
+
+    public var description: String { "\(endpoint) refused: \(code) \(message)" }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import QuickPayActors
+import QuickPayCore
+import ZeroMQ
+
+/// The five actors as separate processes on loopback, each on free ports with its own data
+/// folder and log file in a run folder; keys and the bank's seed made for the run. Stopping
+/// (or deinit) sends SIGTERM, then SIGKILL to what is still alive.
+public final class LocalDeployment {
+    public struct Customer {
+        public let name: String, phone: String, account: String, deposit: Int64
+        public init(name: String, phone: String, account: String, deposit: Int64) {
+            self.name = name
+            self.phone = phone
+            self.account = account
+            self.deposit = deposit
+        }
+    }
+
+    public struct Merchant {
+        public let id: String, account: String, mode: MerchantMode
+        public init(id: String, account: String, mode: MerchantMode) {
+            self.id = id
+            self.account = account
+            self.mode = mode
+        }
+    }
+
+    public let runFolder: String
+    public let binFolder: String
+    public let context: Context
+    public var processes: [String: Process] = [:]
+    public var controls: [String: ControlClient] = [:]
+    public var endpoints: [String: String] = [:]
+    public let bankPublicKey: SigningPublicKey
+    let passwordRounds: Int
+
+    public init(runFolder: String, binFolder: String, customers: [Customer], merchants: [Merchant], passwordRounds: Int = PasswordHasher.owaspRounds) throws {
+        self.runFolder = runFolder
+        self.binFolder = binFolder
+        self.passwordRounds = passwordRounds
+        context = try Context()
+        try FileManager.default.createDirectory(atPath: "\(runFolder)/logs", withIntermediateDirectories: true)
+        var generator = SystemRandomNumberGenerator()
+        let bankKey = SigningPrivateKey.random(using: &generator)
+        bankPublicKey = bankKey.publicKey
+        try Self.write("\(runFolder)/keys/bank.key", bankKey.seed.hex)
+        try Self.write("\(runFolder)/keys/bank.pub", bankKey.publicKey.raw.hex)
+        try Self.write("\(runFolder)/keys/otp.key", Bytes32.random(using: &generator).hex)
+        var seed = "accounts:\n"
+        let merchantAccounts = Set(merchants.map(\.account))
+        for customer in customers where !merchantAccounts.contains(customer.account) { seed += "  - id: \(customer.account)\n    deposit_rupees: \(customer.deposit)\n" }
+        for merchant in merchants {
+            try Self.write("\(runFolder)/keys/\(merchant.id).key", SigningPrivateKey.random(using: &generator).seed.hex)
+            seed += "  - id: \(merchant.account)\n    deposit_rupees: 0\n    receiver: \(merchant.id)\n    mode: \(merchant.mode.rawValue)\n"
+        }
+        try Self.write("\(runFolder)/bank-seed.yaml", seed)
+
+        let names = ["bank", "appserver", "nsp"] + merchants.map({ "merchant-\($0.id)" }) + customers.map({ "customer-\($0.name)" })
+        for name in names {
+            endpoints[name] = "tcp://127.0.0.1:\(try Self.freePort())"
+            endpoints["\(name)-control"] = "tcp://127.0.0.1:\(try Self.freePort())"
+        }
+        let merchantFlags = merchants.flatMap { ["--merchant", "\($0.id)=\(endpoints["merchant-\($0.id)"]!)"] }
+        try start("nsp", "qp-nsp", [])
+        try start("bank", "qp-bank", ["--signing-key", "\(runFolder)/keys/bank.key", "--seed", "\(runFolder)/bank-seed.yaml"] + merchantFlags)
+        try start("appserver", "qp-appserver", [
+            "--bank", endpoints["bank"]!, "--nsp", endpoints["nsp"]!, "--otp-key", "\(runFolder)/keys/otp.key",
+            "--password-rounds", String(passwordRounds),
+        ])
+        for merchant in merchants {
+            try start("merchant-\(merchant.id)", "qp-merchant", [
+                "--id", merchant.id, "--mode", merchant.mode.rawValue, "--bank", endpoints["bank"]!,
+                "--bank-key", "\(runFolder)/keys/bank.pub", "--receipt-key", "\(runFolder)/keys/\(merchant.id).key",
+            ])
+        }
+        for customer in customers {
+            try start("customer-\(customer.name)", "qp-customer", [
+                "serve", "--wallet", "\(runFolder)/data/customer-\(customer.name)/wallet.sqlite", "--app-server", endpoints["appserver"]!,
+                "--nsp", endpoints["nsp"]!, "--bank-key", "\(runFolder)/keys/bank.pub", "--phone", customer.phone,
+            ] + merchantFlags, serverFlags: false)
+        }
+    }
+
+    deinit { stopAll() }
+
+    /// Starts (or restarts) one actor process; its stderr goes to logs/NAME.log.
+    public func start(_ name: String, _ executable: String, _ arguments: [String], serverFlags: Bool = true) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "\(binFolder)/\(executable)")
+        var flags = arguments
+        if serverFlags {
+            flags += ["--bind", endpoints[name]!, "--control", endpoints["\(name)-control"]!, "--data-dir", "\(runFolder)/data/\(name)"]
+        } else {
+            flags += ["--control", endpoints["\(name)-control"]!]
+        }
+        process.arguments = flags
+        let logPath = "\(runFolder)/logs/\(name).log"
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.standardError = log
+        process.standardOutput = log
+        try process.run()
+        processes[name] = process
+        controls[name] = try ControlClient(context: context, endpoint: endpoints["\(name)-control"]!)
+    }
+
+    /// Waits until every process answers `health`.
+    public func waitUntilHealthy(timeoutSeconds: Double = 20) throws {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        for (name, control) in controls.sorted(by: { $0.key < $1.key }) {
+            control.timeoutMilliseconds = 500
+            defer { control.timeoutMilliseconds = 15_000 }
+            while true {
+                if let answer = try control.call(["action": "health"]), answer["ok"] as? Bool == true { break }
+                guard processes[name]?.isRunning == true else { throw ControlFailure(endpoint: name, answer: ["message": "exited; see \(runFolder)/logs/\(name).log"]) }
+                guard Date() < deadline else { throw ControlFailure(endpoint: name, answer: ["message": "not healthy in time"]) }
+            }
+        }
+    }
+
+    public func control(_ name: String) throws -> ControlClient {
+        guard let control = controls[name] else { throw ControlFailure(endpoint: name, answer: ["message": "no such actor"]) }
+        return control
+    }
+
+    /// SIGTERM to every process, then SIGKILL to what has not exited within a second.
+    public func stopAll() {
+        for process in processes.values where process.isRunning { process.terminate() }
+        let deadline = Date().addingTimeInterval(2)
+        while processes.values.contains(where: \.isRunning) && Date() < deadline { usleep(20_000) }
+        for process in processes.values where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        for process in processes.values { process.waitUntilExit() }
+    }
+
+    public func kill9(_ name: String) {
+        guard let process = processes[name] else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    static func freePort() throws -> Int {
+        let context = try Context()
+        let socket = try context.socket(.router)
+        try socket.bind("tcp://127.0.0.1:*")
+        let endpoint = try socket.lastEndpoint()
+        socket.close()
+        return Int(endpoint.split(separator: ":").last!)!
+    }
+
+    static func write(_ path: String, _ text: String) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: path, contents: Data((text + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ControlFailure(endpoint: path, answer: ["message": "cannot write"])
+        }
+    }
+}
