@@ -100,6 +100,11 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "QuickPayCoreTests", dependencies: ["QuickPayCore"]),
         .testTarget(name: "QuickPayProtocolTests", dependencies: ["QuickPayProtocol", "QuickPayCore"]),
+        .testTarget(name: "QuickPayStoreTests", dependencies: ["QuickPayStore", "QuickPayActors", "QuickPayProtocol", "QuickPayCore"]),
+        .testTarget(
+            name: "QuickPayIntegrationTests",
+            dependencies: ["QuickPayRuntime", "QuickPayActors", "QuickPayProtocol", "QuickPayCore", "ZeroMQ"]
+        ),
         .testTarget(name: "QuickPayActorsTests", dependencies: ["QuickPayActors", "QuickPayProtocol", "QuickPayCore"]),
     ],
     swiftLanguageModes: [.v6]

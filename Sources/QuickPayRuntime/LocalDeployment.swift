@@ -32,6 +32,7 @@ public final class LocalDeployment {
     public var processes: [String: Process] = [:]
     public var controls: [String: ControlClient] = [:]
     public var endpoints: [String: String] = [:]
+    var launches: [String: (executable: String, arguments: [String], serverFlags: Bool)] = [:]
     public let bankPublicKey: SigningPublicKey
     let passwordRounds: Int
 
@@ -95,6 +96,7 @@ public final class LocalDeployment {
             flags += ["--control", endpoints["\(name)-control"]!]
         }
         process.arguments = flags
+        launches[name] = (executable, arguments, serverFlags)
         let logPath = "\(runFolder)/logs/\(name).log"
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -132,6 +134,12 @@ public final class LocalDeployment {
         while processes.values.contains(where: \.isRunning) && Date() < deadline { usleep(20_000) }
         for process in processes.values where process.isRunning { kill(process.processIdentifier, SIGKILL) }
         for process in processes.values { process.waitUntilExit() }
+    }
+
+    /// Starts a stopped (or killed) actor again with the same flags and data folder.
+    public func restart(_ name: String) throws {
+        guard let launch = launches[name] else { throw ControlFailure(endpoint: name, answer: ["message": "never started"]) }
+        try start(name, launch.executable, launch.arguments, serverFlags: launch.serverFlags)
     }
 
     public func kill9(_ name: String) {
