@@ -1,0 +1,200 @@
+import QuickPayCore
+import QuickPayProtocol
+import Testing
+@testable import QuickPayActors
+
+/// Rejection paths of the app server, merchant and network provider, table-driven where the
+/// shape allows: each gets its typed error and changes no state.
+struct AppServerRejectionTests {
+    let alice = ClientID(Array("alice-phone".utf8))
+    let shop = try! ReceiverID("chai-stall")
+
+    func loggedIn() throws -> (InMemoryNetwork, SessionToken) {
+        var net = try InMemoryNetwork(merchants: [(shop, try AccountID("ACC-CHAI"), .offline)])
+        let session = try FlowTests().logIn(&net)
+        return (net, session)
+    }
+
+    @Test func prepaidCodesAreLongRandomSingleUseAndStoredHashed() throws {
+        var (net, session) = try loggedIn()
+        let codes = try net.appServer.issuePrepaidCodes(count: 3, amount: Amount(paise: 20_000))
+        #expect(Set(codes).count == 3)
+        // 20 characters of a 32-letter alphabet: 100 random bits.
+        #expect(codes.allSatisfy { $0.filter { $0 != "-" }.dropFirst(2).count == 20 })
+        for code in codes { #expect(try net.appStore.prepaidCode(Bytes32.sha256(of: Array(code.utf8))) != nil) }
+        #expect(!net.appStore.codes.keys.contains { $0.hex.contains(codes[0]) })
+        let first = net.send(.prepaidRedeem(PrepaidRedeem(session: session, code: codes[0])), from: alice)
+        #expect(first == [.prepaidRedeemReply(PrepaidRedeemReply(credited: Amount(paise: 20_000), quickPay: Amount(paise: 20_000)))])
+        let before = net.bankStore.snapshot
+        #expect(errorCode(net.send(.prepaidRedeem(PrepaidRedeem(session: session, code: codes[0])), from: alice).first) == .codeInvalid)
+        #expect(errorCode(net.send(.prepaidRedeem(PrepaidRedeem(session: session, code: "QP-GUESS-GUESS-GUESS-GUESS")), from: alice).first) == .codeInvalid)
+        #expect(net.bankStore.snapshot == before)
+        // Nobody can mint codes over the wire.
+        #expect(errorCode(net.send(.prepaidIssue(PrepaidIssue(count: 1, amount: Amount(paise: 100))), from: alice).first) == .forbidden)
+        net.bankStore.checkLedger()
+    }
+
+    @Test func sessionBoundRequestsRefuseBadSessionsAndUnknownReceivers() throws {
+        var (net, session) = try loggedIn()
+        var random = SeededGenerator(seed: 50)
+        let forged = SessionToken.random(using: &random)
+        let chains = [ChainRequest(denomination: .rs1, length: try ChainLength(5), root: .random(using: &random), ownerKey: SigningPrivateKey.random(using: &random).publicKey)]
+        let cases: [(String, Body, ErrorCode)] = [
+            ("forged session, balance", .balance(SessionRequest(session: forged)), .sessionInvalid),
+            ("forged session, load", .load(LoadRequest(session: forged, receiverID: shop, chains: chains)), .sessionInvalid),
+            ("forged session, withdraw", .withdraw(WithdrawRequest(session: forged, amount: Amount(paise: 100))), .sessionInvalid),
+            ("unknown receiver", .load(LoadRequest(session: session, receiverID: try ReceiverID("no-shop"), chains: chains)), .unknownReceiver),
+            ("a customer is no receiver", .load(LoadRequest(session: session, receiverID: try ReceiverID("alice"), chains: chains)), .unknownReceiver),
+            ("bank message at the app server", .bankBalance(try AccountID("ACC-ALICE")), .malformed),
+        ]
+        for (name, body, expected) in cases {
+            let before = net.bankStore.snapshot
+            #expect(errorCode(net.send(body, from: alice).first) == expected, "\(name)")
+            #expect(net.bankStore.snapshot == before, "\(name)")
+        }
+        // Logging out ends the session.
+        #expect(net.send(.logout(SessionRequest(session: session)), from: alice) == [.ack])
+        #expect(errorCode(net.send(.balance(SessionRequest(session: session)), from: alice).first) == .sessionInvalid)
+    }
+
+    @Test func resendHasACooldownAndALimit() throws {
+        var (net, _) = try loggedIn()
+        guard case .loginChallenge(let challenge)? = net.send(.login(LoginRequest(username: try Username("alice"), password: try Password("correct horse battery"))), from: alice).first else {
+            Issue.record("no challenge")
+            return
+        }
+        #expect(errorCode(net.send(.otpResend(challenge.challengeID), from: alice).first) == .rateLimited)
+        for _ in 0..<3 {
+            net.now = net.now.adding(seconds: 31)
+            guard case .loginChallenge? = net.send(.otpResend(challenge.challengeID), from: alice).first else { Issue.record("resend refused"); return }
+        }
+        net.now = net.now.adding(seconds: 31)
+        #expect(errorCode(net.send(.otpResend(challenge.challengeID), from: alice).first) == .limitExceeded)
+    }
+
+    @Test func threeLockedChallengesLockTheUserOut() throws {
+        var (net, _) = try loggedIn()
+        for _ in 0..<3 {
+            guard case .loginChallenge(let challenge)? = net.send(.login(LoginRequest(username: try Username("alice"), password: try Password("correct horse battery"))), from: alice).first,
+                case .smsDelivery(let sms)? = net.pushes[alice]?.last
+            else { Issue.record("no challenge"); return }
+            let wrong = sms.text.contains("000000") ? "111111" : "000000"
+            for _ in 0..<5 { _ = net.send(.otpSubmit(OtpSubmit(challengeID: challenge.challengeID, code: try OneTimeCode(wrong))), from: alice) }
+        }
+        #expect(errorCode(net.send(.login(LoginRequest(username: try Username("alice"), password: try Password("correct horse battery"))), from: alice).first) == .lockedOut)
+        net.now = net.now.adding(seconds: AppServerConfig().lockoutSeconds)
+        guard case .loginChallenge? = net.send(.login(LoginRequest(username: try Username("alice"), password: try Password("correct horse battery"))), from: alice).first else {
+            Issue.record("still locked after the lockout")
+            return
+        }
+    }
+}
+
+struct MerchantRejectionTests {
+    var generator = SeededGenerator(seed: 60)
+    let shop = try! ReceiverID("chai-stall")
+
+    struct Fixture {
+        var merchant: MerchantActor
+        let store: MemoryMerchantStore
+        let voucher: SignedVoucher
+        let chain: HashChain
+        let bankKey: SigningPrivateKey
+    }
+
+    mutating func fixture(mode: MerchantMode = .offline) -> Fixture {
+        let bank = BankSigner(privateKey: .random(using: &generator))
+        let chain = HashChain(seed: .random(using: &generator), length: try! ChainLength(10))
+        let voucher = bank.sign(VoucherCommitment(
+            voucherID: .random(using: &generator), receiverID: shop, denomination: .rs5, length: chain.length, root: chain.root,
+            expiry: t0.adding(seconds: 3600), ownerKey: SigningPrivateKey.random(using: &generator).publicKey, keyID: bank.keyID))
+        let store = MemoryMerchantStore()
+        let merchant = MerchantActor(
+            store: store, config: MerchantConfig(receiverID: shop, mode: mode), bankKey: bank.privateKey.publicKey,
+            receiptKey: .random(using: &generator), random: SeededGenerator(seed: 61))
+        return Fixture(merchant: merchant, store: store, voucher: voucher, chain: chain, bankKey: bank.privateKey)
+    }
+
+    mutating func pay(_ f: inout Fixture, _ coins: [Coin], vouchers: [SignedVoucher] = [], now: Timestamp = t0) -> Body? {
+        onlyReply(f.merchant.handle(Envelope(requestID: .random(using: &generator), body: .payment(try! Payment(coins: coins, vouchers: vouchers))), from: client, now: now))
+    }
+
+    @Test mutating func rejectedPaymentsChangeNothing() throws {
+        var f = fixture()
+        let coin = { (i: Int) in Coin(voucherID: f.voucher.id, index: i, value: f.chain.element(at: i)) }
+        guard case .paymentReply? = pay(&f, [coin(2)], vouchers: [f.voucher]) else { Issue.record("first payment refused"); return }
+        let tampered = SignedVoucher(
+            commitment: VoucherCommitment(
+                voucherID: .random(using: &generator), receiverID: shop, denomination: .rs50, length: f.chain.length, root: f.chain.root,
+                expiry: f.voucher.commitment.expiry, ownerKey: f.voucher.commitment.ownerKey, keyID: f.voucher.commitment.keyID),
+            signature: f.voucher.signature)
+        let cases: [(String, [Coin], [SignedVoucher], Timestamp, ErrorCode)] = [
+            ("replayed coin", [coin(2)], [], t0, .replayedCoin),
+            ("older coin", [coin(1)], [], t0, .replayedCoin),
+            ("forged coin", [Coin(voucherID: f.voucher.id, index: 3, value: .random(using: &generator))], [], t0, .badChain),
+            ("index past N", [Coin(voucherID: f.voucher.id, index: 11, value: .random(using: &generator))], [], t0, .indexOutOfRange),
+            ("voucher never shown", [Coin(voucherID: .random(using: &generator), index: 1, value: .zero)], [], t0, .unknownVoucher),
+            ("tampered voucher", [Coin(voucherID: tampered.id, index: 1, value: f.chain.element(at: 1))], [tampered], t0, .badSignature),
+            ("expired voucher", [coin(3)], [], f.voucher.commitment.expiry, .expired),
+        ]
+        let before = try f.store.allVouchers()
+        for (name, coins, vouchers, now, expected) in cases {
+            #expect(errorCode(pay(&f, coins, vouchers: vouchers, now: now)) == expected, "\(name)")
+            #expect(try f.store.allVouchers() == before, "\(name) changed the merchant's state")
+        }
+    }
+
+    @Test mutating func aSettledVoucherTakesNoMoreCoins() throws {
+        var f = fixture()
+        _ = pay(&f, [Coin(voucherID: f.voucher.id, index: 4, value: f.chain.element(at: 4))], vouchers: [f.voucher])
+        let settled = onlyReply(f.merchant.handle(Envelope(requestID: .random(using: &generator), body: .settle(Settle(voucherID: f.voucher.id))), from: client, now: t0))
+        #expect(settled == .settleReply(SettleReply(voucherID: f.voucher.id, last: ChainPosition(index: 4, value: f.chain.element(at: 4)))))
+        #expect(errorCode(pay(&f, [Coin(voucherID: f.voucher.id, index: 5, value: f.chain.element(at: 5))])) == .voucherClosed)
+        // Nothing is left to redeem: the bank credited it through the settle.
+        #expect(f.merchant.redeem(now: t0).isEmpty)
+    }
+
+    @Test mutating func onlineMerchantDeliversOnlyAfterTheBankAgrees() throws {
+        var f = fixture(mode: .online)
+        let payment = Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: [Coin(voucherID: f.voucher.id, index: 2, value: f.chain.element(at: 2))], vouchers: [f.voucher])))
+        let outputs = f.merchant.handle(payment, from: client, now: t0)
+        guard case .request(.bank, let verify, _)? = outputs.first, outputs.count == 1 else { Issue.record("\(outputs)"); return }
+        #expect(try f.store.allVouchers().isEmpty)  // nothing delivered, nothing stored yet
+        // The bank refuses (say the coins were already spent elsewhere): the customer gets the refusal.
+        let refused = f.merchant.handlePeerReply(verify.fail(QuickPayError(.replayedCoin, "spent")), requestID: verify.requestID, from: .bank, now: t0)
+        #expect(errorCode(onlyReply(refused)) == .replayedCoin)
+        #expect(try f.store.allVouchers().isEmpty)
+        // No answer within the deadline: UNAVAILABLE, nothing delivered.
+        let retry = Envelope(requestID: .random(using: &generator), body: payment.body)
+        guard case .request(_, let second, _)? = f.merchant.handle(retry, from: client, now: t0).first else { Issue.record("no verify"); return }
+        #expect(errorCode(onlyReply(f.merchant.handlePeerReply(nil, requestID: second.requestID, from: .bank, now: t0))) == .unavailable)
+        // The bank agrees: delivered, and already counted as redeemed.
+        let third = Envelope(requestID: .random(using: &generator), body: payment.body)
+        guard case .request(_, let ask, _)? = f.merchant.handle(third, from: client, now: t0).first else { Issue.record("no verify"); return }
+        let delivered = onlyReply(f.merchant.handlePeerReply(ask.reply(.verifyCoinsReply(credited: Amount(paise: 1000))), requestID: ask.requestID, from: .bank, now: t0))
+        guard case .paymentReply(let receipt)? = delivered else { Issue.record("\(String(describing: delivered))"); return }
+        #expect(receipt.amount == Amount(paise: 1000))
+        #expect(try f.store.voucher(f.voucher.id)?.redeemedIndex == 2)
+    }
+}
+
+struct NetworkProviderTests {
+    @Test func anSMSReachesOnlyTheDeviceAttachedForItsPhone() throws {
+        var nsp = NetworkProviderActor(random: SeededGenerator(seed: 70))
+        let phone = try PhoneNumber("+919800000001")
+        let other = try PhoneNumber("+919800000009")
+        let device = ClientID([9])
+        let app = ClientID([1])
+        _ = nsp.handle(Envelope(requestID: RequestID(Bytes16(high: 0, low: 1)), body: .deviceAttach(phone: other)), from: ClientID([7]), now: t0)
+        // Sent before the device attaches: held, then delivered on attach.
+        let sent = nsp.handle(Envelope(requestID: RequestID(Bytes16(high: 0, low: 2)), body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code 123456"))), from: app, now: t0)
+        #expect(sent.count == 1)
+        let attached = nsp.handle(Envelope(requestID: RequestID(Bytes16(high: 0, low: 3)), body: .deviceAttach(phone: phone)), from: device, now: t0)
+        let pushed = attached.compactMap { output -> ClientID? in if case .push(let to, _) = output { return to } else { return nil } }
+        #expect(pushed == [device])
+        let now = nsp.handle(Envelope(requestID: RequestID(Bytes16(high: 0, low: 4)), body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code 654321"))), from: app, now: t0)
+        let targets = now.compactMap { output -> ClientID? in if case .push(let to, _) = output { return to } else { return nil } }
+        #expect(targets == [device])
+        #expect(nsp.log.count == 2 && nsp.log.allSatisfy(\.delivered))
+    }
+}
