@@ -40,13 +40,13 @@ struct CustomerCommand: ParsableCommand {
         commandName: "qp-customer",
         abstract: "A QuickPay customer: a wallet and phone, by hand or under a scenario's control.",
         discussion: """
-            By hand, against running servers (each command prints JSON):
-              qp-customer register --bank-key keys/bank/signing.pub --username alice --password 'correct horse' \\
-                --phone +919800000001 --account ACC-ALICE
-              qp-customer login --bank-key ... --phone +919800000001 --username alice --password 'correct horse'
-              qp-customer load --bank-key ... --receiver chai-stall --rs50 1 --rs10 1 --rs5 1 --rs1 35
-              qp-customer pay --bank-key ... --merchant chai-stall=tcp://127.0.0.1:7004 --receiver chai-stall --rupees 7
-              qp-customer balance --bank-key ...      qp-customer unload --bank-key ...      qp-customer wallet --bank-key ...
+            By hand, against running servers (each command prints JSON; the subcommand comes first):
+              W="--wallet alice.sqlite --bank-key keys/bank/signing.pub --phone +919800000001 --merchant chai-stall=tcp://127.0.0.1:7004"
+              qp-customer register $W --username alice --password 'correct horse battery' --account ACC-ALICE
+              qp-customer login $W --username alice --password 'correct horse battery'
+              qp-customer load $W --receiver chai-stall --rs10 2 --rs1 10
+              qp-customer pay $W --receiver chai-stall --rupees 12
+              qp-customer balance $W;  qp-customer wallet $W;  qp-customer unload $W --to bank
             As a process a scenario drives:
               qp-customer serve --control tcp://127.0.0.1:7105 --bank-key ... --phone +919800000001 --merchant chai-stall=...
             """,
