@@ -31,6 +31,8 @@ public final class CustomerClient {
     var merchants: [ReceiverID: Requester] = [:]
     var device: Device?
     var generator = SystemRandomNumberGenerator()
+    /// The last payment sent, for the replay attack.
+    var lastPayment: Payment?
 
     public init(walletPath: String, endpoints: ClientEndpoints, bankKey: SigningPublicKey, clock: DeploymentClock = DeploymentClock()) throws {
         context = try Context()
@@ -107,6 +109,7 @@ public final class CustomerClient {
         try store.save(plan.payment.coins.compactMap { wallet.vouchers[$0.voucherID] })
         // An unknown outcome (no answer) throws here and the coins stay spent: an unload later
         // refunds whatever the merchant did not redeem, so nothing is lost.
+        lastPayment = plan.payment
         let body = try merchant(receiver).request(.payment(plan.payment))
         if case .error(let error) = body, error.code != .unavailable {
             // The merchant refused and changed nothing: the coins are still ours.

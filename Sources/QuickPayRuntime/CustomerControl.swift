@@ -110,6 +110,16 @@ public enum CustomerActions {
         case "redeem-code":
             let reply = try client.redeemCode(try string(request, "code"))
             return ["ok": true, "credited_paise": reply.credited.paise, "quickpay_paise": reply.quickPay.paise]
+        case "attack":
+            return try client.attack(try string(request, "kind"), at: try ReceiverID(try string(request, "merchant")), options: request)
+        case "raw":
+            return try client.raw(endpoint: try string(request, "endpoint"), hex: try string(request, "hex"))
+        case "flood":
+            return try client.flood(endpoint: try string(request, "endpoint"), count: request["count"] as? Int ?? 1000)
+        case "last-coin":
+            // For scenarios where a merchant tries to redeem a coin it should not hold.
+            guard let coin = client.lastPayment?.coins.first else { throw QuickPayError(.malformed, "no payment yet") }
+            return ["ok": true, "voucher": coin.voucherID.raw.hex, "index": coin.index, "value": coin.value.hex]
         case "wallet", "state":
             var state = client.walletState()
             state["ok"] = true

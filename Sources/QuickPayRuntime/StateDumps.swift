@@ -65,6 +65,44 @@ public enum StateDump {
 
     public static func networkProvider(_ actor: NetworkProviderActor) -> JSONObject {
         let sms: [JSONObject] = actor.log.map { ["sms_id": $0.smsID.hex, "phone": $0.phone.value, "delivered": $0.delivered] }
-        return ["ok": true, "sms": sms]
+        let faults: [JSONObject] = actor.faults.map { ["sms_id": $0.smsID.hex, "phone": $0.phone.value, "fault": $0.fault] }
+        return ["ok": true, "sms": sms, "faults": faults, "held": actor.held.count]
+    }
+}
+
+/// The merchant as an attacker toward the bank, on a scenario's command: crafted redemptions
+/// sent synchronously, the bank's answer returned.
+public enum MerchantAttacks {
+    public static func perform(_ kind: String, request: JSONObject, store: any MerchantStore, receiver: ReceiverID, bank: Requester) throws -> JSONObject {
+        var generator = SystemRandomNumberGenerator()
+        let coins: [Coin]
+        var claimed = receiver
+        switch kind {
+        case "double-redeem":
+            // The last coins again, under a new request id, after the bank already credited them.
+            coins = try store.allVouchers().filter { $0.last.index > 0 }.map { Coin(voucherID: $0.id, index: $0.last.index, value: $0.last.value) }
+        case "redeem-beyond-n":
+            guard let row = try store.allVouchers().first else { throw QuickPayError(.unknownVoucher, "no voucher held") }
+            coins = [Coin(voucherID: row.id, index: row.voucher.commitment.length.value + 1, value: .random(using: &generator))]
+        case "redeem-coin":
+            // A coin handed over by the scenario (say, of a voucher naming another merchant).
+            guard let voucher = (request["voucher"] as? String).flatMap(Bytes16.init(hex:)), let index = request["index"] as? Int,
+                let value = (request["value"] as? String).flatMap(Bytes32.init(hex:))
+            else { throw QuickPayError(.malformed, "redeem-coin needs voucher, index, value") }
+            coins = [Coin(voucherID: VoucherID(voucher), index: index, value: value)]
+            if let name = request["as_receiver"] as? String { claimed = try ReceiverID(name) }
+        default:
+            throw QuickPayError(.malformed, "unknown merchant attack \(kind)")
+        }
+        guard !coins.isEmpty else { throw QuickPayError(.malformed, "nothing to redeem") }
+        let answer = try bank.request(.redeem(Redeem(receiverID: claimed, coins: coins)))
+        switch answer {
+        case .redeemReply(let reply):
+            return ["ok": true, "credited_paise": reply.totalCredited.paise, "codes": reply.results.map { $0.error?.code.name ?? "OK" }]
+        case .error(let error):
+            return ["ok": true, "credited_paise": 0, "codes": [error.code.name]]
+        default:
+            throw QuickPayError(.internal, "the bank answered \(answer.typeName)")
+        }
     }
 }

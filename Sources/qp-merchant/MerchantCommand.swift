@@ -3,6 +3,7 @@ import QuickPayActors
 import QuickPayCore
 import QuickPayRuntime
 import QuickPayStore
+import ZeroMQ
 
 @main
 struct MerchantCommand: ParsableCommand {
@@ -13,7 +14,9 @@ struct MerchantCommand: ParsableCommand {
             Example:
               qp-merchant --id chai-stall --mode offline --bind tcp://127.0.0.1:7004 --control tcp://127.0.0.1:7104 \\
                 --data-dir data/chai --bank tcp://127.0.0.1:7001 --bank-key keys/bank/signing.pub --receipt-key keys/chai/signing.key
-            Control actions: health, state, redeem, clock {advance_seconds}, crash {point}.
+            Control actions: health, state, redeem, clock {advance_seconds}, crash {point},
+              withhold {on} (take coins, send no service or receipt),
+              attack {kind: double-redeem | redeem-beyond-n | redeem-coin {voucher, index, value, as_receiver}}.
             """
     )
 
@@ -38,6 +41,15 @@ struct MerchantCommand: ParsableCommand {
         let host = try ActorHost(actor: actor, config: hostConfig)
         host.controlActions["state"] = { _, _, _ in (try StateDump.merchant(store), []) }
         host.controlActions["redeem"] = { actor, _, now in (["ok": true, "started": true], actor.redeem(now: now)) }
+        host.controlActions["withhold"] = { actor, request, _ in
+            actor.withholdService = request["on"] as? Bool ?? true
+            return (["ok": true, "withholding": actor.withholdService], [])
+        }
+        var attacker: Requester?
+        host.controlActions["attack"] = { _, request, _ in
+            if attacker == nil { attacker = try Requester(context: try Context(), endpoint: bank) }
+            return (try MerchantAttacks.perform(request["kind"] as? String ?? "", request: request, store: store, receiver: receiver, bank: attacker!), [])
+        }
         host.run()
     }
 }

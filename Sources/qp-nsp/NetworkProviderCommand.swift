@@ -1,5 +1,6 @@
 import ArgumentParser
 import QuickPayActors
+import QuickPayCore
 import QuickPayRuntime
 
 @main
@@ -10,7 +11,8 @@ struct NetworkProviderCommand: ParsableCommand {
         discussion: """
             Example:
               qp-nsp --bind tcp://127.0.0.1:7003 --control tcp://127.0.0.1:7103
-            Control actions: health, state, clock {advance_seconds}.
+            Control actions: health, state, clock {advance_seconds},
+              sms-fault {fault: drop | hold | duplicate | misroute, to: phone} (applies to the next SMS), sms-release.
             """
     )
 
@@ -21,6 +23,17 @@ struct NetworkProviderCommand: ParsableCommand {
         Signals.install()
         let host = try ActorHost(actor: NetworkProviderActor(random: SystemRandomNumberGenerator()), config: options.hostConfig(name: "nsp"))
         host.controlActions["state"] = { actor, _, _ in (StateDump.networkProvider(actor), []) }
+        host.controlActions["sms-fault"] = { actor, request, _ in
+            switch request["fault"] as? String {
+            case "drop": actor.nextFault = .drop
+            case "hold": actor.nextFault = .hold
+            case "duplicate": actor.nextFault = .duplicate
+            case "misroute": actor.nextFault = .misroute(try PhoneNumber(request["to"] as? String ?? ""))
+            default: throw QuickPayError(.malformed, "fault is drop, hold, duplicate or misroute (with to)")
+            }
+            return (["ok": true], [])
+        }
+        host.controlActions["sms-release"] = { actor, _, _ in (["ok": true], actor.releaseHeld()) }
         host.run()
     }
 }

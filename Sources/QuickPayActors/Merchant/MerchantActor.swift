@@ -32,6 +32,9 @@ public struct MerchantActor: ServerActor {
     var vouchersInFlight: Set<VoucherID> = []
     /// Redemptions waiting for the bank: what each asked to redeem.
     var pendingRedemptions: [RequestID: [Coin]] = [:]
+    /// The attack "take the coins and withhold the service": coins are accepted and stored,
+    /// and no reply (no service, no receipt) goes back.
+    public var withholdService = false
 
     struct Accepted {
         var row: MerchantVoucher
@@ -61,7 +64,8 @@ public struct MerchantActor: ServerActor {
     public mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> [Output] {
         switch envelope.body {
         case .payment(let payment):
-            return pay(payment, envelope: envelope, client: client, now: now)
+            let outputs = pay(payment, envelope: envelope, client: client, now: now)
+            return withholdService ? outputs.filter { if case .reply = $0 { false } else { true } } : outputs
         case .settle(let settle):
             return answering(envelope, to: client) { try self.settle(settle, envelope: envelope, client: client) }
         default:
@@ -195,7 +199,7 @@ public struct MerchantActor: ServerActor {
         guard let pending = pendingPayments.removeValue(forKey: requestID) else { return [] }
         vouchersInFlight.subtract(pending.accepted.map(\.coin.voucherID))
         let envelope = pending.envelope
-        return answering(envelope, to: pending.client) {
+        let outputs = answering(envelope, to: pending.client) {
             switch reply?.body {
             case .verifyCoinsReply?:
                 guard case .payment(let payment) = envelope.body else { return [] }
@@ -211,6 +215,7 @@ public struct MerchantActor: ServerActor {
                 throw QuickPayError(.internal, "the bank answered \(other.typeName)")
             }
         }
+        return withholdService ? outputs.filter { if case .reply = $0 { false } else { true } } : outputs
     }
 
     /// Records what the bank credited. A coin it refuses as already redeemed (or replayed) is

@@ -1,0 +1,106 @@
+import Foundation
+import QuickPayActors
+import QuickPayCore
+import QuickPayProtocol
+import ZeroMQ
+
+/// The customer as an attacker, on a scenario's command. Each attack sends one crafted message
+/// and returns the answer it got; none changes the wallet (the attacker keeps its coins honest
+/// for the steps after).
+extension CustomerClient {
+    /// A voucher of the wallet at `receiver` (the one with the most coins left), or UNKNOWN_VOUCHER.
+    func attackVoucher(at receiver: ReceiverID) throws -> WalletVoucher {
+        guard let entry = wallet.vouchers.values.filter({ $0.voucher.commitment.receiverID == receiver && !$0.unloaded })
+            .max(by: { $0.remaining < $1.remaining })
+        else { throw QuickPayError(.unknownVoucher, "the wallet holds no voucher for \(receiver)") }
+        return entry
+    }
+
+    /// Runs one attack and returns the answer: `["ok": true]` if the target accepted (the
+    /// defence failed), or the refusal's code.
+    public func attack(_ kind: String, at target: ReceiverID, options: JSONObject) throws -> JSONObject {
+        let body: Body
+        switch kind {
+        case "replay":
+            // The last payment's coins again, under a new request id.
+            guard let payment = lastPayment else { throw QuickPayError(.malformed, "no payment to replay yet") }
+            body = try merchant(target).request(.payment(payment))
+        case "forge", "forge-off-by-one":
+            let entry = try attackVoucher(at: (try? ReceiverID(options["voucher_of"] as? String ?? "")) ?? target)
+            let index = entry.spent + 1
+            let value = kind == "forge" ? Bytes32.random(using: &generator) : entry.chain.element(at: entry.spent)
+            body = try merchant(target).request(.payment(try Payment(coins: [Coin(voucherID: entry.id, index: index, value: value)], vouchers: entry.spent == 0 ? [entry.voucher] : [])))
+        case "overspend":
+            // One coin past N: the index is checked before any hashing.
+            let entry = try attackVoucher(at: target)
+            let n = entry.voucher.commitment.length.value
+            body = try merchant(target).request(.payment(try Payment(coins: [Coin(voucherID: entry.id, index: n + 1, value: .random(using: &generator))], vouchers: entry.spent == 0 ? [entry.voucher] : [])))
+        case "foreign":
+            // Spend a voucher bound to another merchant (options.voucher_of) here.
+            guard let owner = options["voucher_of"] as? String else { throw QuickPayError(.malformed, "foreign needs voucher_of") }
+            let entry = try attackVoucher(at: try ReceiverID(owner))
+            let index = entry.spent + 1
+            body = try merchant(target).request(.payment(try Payment(coins: [Coin(voucherID: entry.id, index: index, value: entry.chain.element(at: index))], vouchers: [entry.voucher])))
+        case "tamper":
+            // An unspent voucher with one field changed and the bank's signature kept.
+            guard let entry = wallet.vouchers.values.first(where: { $0.voucher.commitment.receiverID == target && $0.spent == 0 && !$0.unloaded }) else {
+                throw QuickPayError(.unknownVoucher, "tamper needs a voucher the merchant has not seen yet")
+            }
+            let c = entry.voucher.commitment
+            let field = options["field"] as? String ?? "denomination"
+            let tampered = SignedVoucher(commitment: VoucherCommitment(
+                voucherID: c.voucherID,
+                receiverID: field == "receiver" ? try ReceiverID(options["receiver"] as? String ?? "someone-else") : c.receiverID,
+                denomination: field == "denomination" ? (c.denomination == .rs50 ? .rs1 : .rs50) : c.denomination,
+                length: field == "length" ? try ChainLength(c.length.value == ChainLength.maximum ? 1 : c.length.value + 1) : c.length,
+                root: c.root, expiry: field == "expiry" ? c.expiry.adding(seconds: 365 * 86_400) : c.expiry,
+                ownerKey: c.ownerKey, keyID: c.keyID), signature: entry.voucher.signature)
+            body = try merchant(target).request(.payment(try Payment(coins: [Coin(voucherID: c.voucherID, index: 1, value: entry.chain.element(at: 1))], vouchers: [tampered])))
+        case "self-made":
+            // A voucher for a chain of our own, signed by a key the bank never had.
+            let rogue = BankSigner(privateKey: .random(using: &generator))
+            let chain = HashChain(seed: .random(using: &generator), length: try ChainLength(10))
+            let voucher = rogue.sign(VoucherCommitment(
+                voucherID: .random(using: &generator), receiverID: target, denomination: .rs50, length: chain.length, root: chain.root,
+                expiry: Timestamp(secondsSinceEpoch: Int64(Date().timeIntervalSince1970) + 86_400),
+                ownerKey: SigningPrivateKey.random(using: &generator).publicKey, keyID: options["borrow_key_id"] as? Bool == true ? wallet.vouchers.values.first?.voucher.commitment.keyID ?? rogue.keyID : rogue.keyID))
+            body = try merchant(target).request(.payment(try Payment(coins: [Coin(voucherID: voucher.id, index: 1, value: chain.element(at: 1))], vouchers: [voucher])))
+        default:
+            throw QuickPayError(.malformed, "unknown attack \(kind)")
+        }
+        if case .error(let error) = body { return ["ok": false, "code": error.code.name, "message": error.message] }
+        return ["ok": true, "accepted": body.typeName]
+    }
+
+    /// Sends one raw frame (hex) to an endpoint and returns what came back (hex, and the decoded
+    /// error code if it is an error), or that nothing came back within `timeoutMilliseconds`.
+    public func raw(endpoint: String, hex: String, timeoutMilliseconds: Int32 = 2000) throws -> JSONObject {
+        guard let frame = HexCoding.decode(hex) else { throw QuickPayError(.malformed, "hex is not hex") }
+        let socket = try context.socket(.dealer)
+        defer { socket.close() }
+        try socket.setReceiveTimeout(milliseconds: timeoutMilliseconds)
+        try socket.connect(endpoint)
+        try socket.send(frame)
+        guard let reply = try socket.receive() else { return ["ok": true, "answered": false] }
+        var answer: JSONObject = ["ok": true, "answered": true, "reply_hex": HexCoding.encode(reply.last ?? [])]
+        if let envelope = try? WireCodec().decode(reply.last ?? []), case .error(let error) = envelope.body { answer["code"] = error.code.name }
+        return answer
+    }
+
+    /// Floods an endpoint with `count` balance requests without waiting, then counts answers.
+    public func flood(endpoint: String, count: Int) throws -> JSONObject {
+        let socket = try context.socket(.dealer)
+        defer { socket.close() }
+        try socket.setSendHighWaterMark(Int32(max(count, 1000)))
+        try socket.setReceiveTimeout(milliseconds: 2000)
+        try socket.connect(endpoint)
+        let codec = WireCodec()
+        let session = (try? session) ?? SessionToken(Bytes16(high: 0, low: 0))
+        for _ in 0..<count {
+            try socket.send(codec.encode(Envelope(requestID: .random(using: &generator), body: .balance(SessionRequest(session: session)))), flags: .dontWait)
+        }
+        var answered = 0
+        while answered < count, (try socket.receive()) != nil { answered += 1 }
+        return ["ok": true, "sent": count, "answered": answered]
+    }
+}
