@@ -75,6 +75,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "QuickPayScenario",
+            dependencies: [
+                "QuickPayRuntime",
+                "QuickPayActors",
+                "QuickPayCore",
+                "QuickPayProtocol",
+                "ZeroMQ",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .executableTarget(
             name: "QuickPayCLI",
             dependencies: [
@@ -83,6 +94,7 @@ let package = Package(
                 "ZeroMQ",
                 "QuickPayActors",
                 "QuickPayRuntime",
+                "QuickPayScenario",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

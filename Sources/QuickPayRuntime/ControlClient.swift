@@ -34,6 +34,24 @@ public final class ControlClient {
         return ControlJSON.decode(frames[0])
     }
 
+    /// Sends `request` and waits for its answer, calling `meanwhile` every 100 ms (a supervisor
+    /// restarting a crashed actor, say). nil if no answer came within the timeout.
+    public func call(_ request: JSONObject, meanwhile: () throws -> Void) throws -> JSONObject? {
+        try socket.send(ControlJSON.encode(request))
+        let deadline = monotonicMilliseconds() + Int64(timeoutMilliseconds)
+        while monotonicMilliseconds() < deadline {
+            var poller = Poller()
+            poller.register(socket)
+            if try poller.poll(timeoutMilliseconds: 100)[0].contains(.readable), let frames = try socket.receive(flags: .dontWait) {
+                return ControlJSON.decode(frames[0])
+            }
+            try meanwhile()
+        }
+        socket.close()
+        socket = try Self.connect(context, endpoint, timeoutMilliseconds)
+        return nil
+    }
+
     /// Sends `request` and returns the answer, or throws if there was none or it was refused.
     @discardableResult
     public func must(_ request: JSONObject) throws -> JSONObject {

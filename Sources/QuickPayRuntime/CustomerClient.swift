@@ -86,6 +86,51 @@ public final class CustomerClient {
         return granted
     }
 
+    /// The first half of a login, for OTP attacks: password, challenge, and the code that
+    /// arrived (kept, not submitted).
+    var pendingLogin: (challenge: ChallengeID, code: OneTimeCode?)?
+
+    public func startLogin(username: Username, password: Password) throws -> Bool {
+        let challenge = try expect(try appServer.request(.login(LoginRequest(username: username, password: password)))) {
+            if case .loginChallenge(let c) = $0 { c } else { nil }
+        }
+        let sms = try device?.nextSMS(milliseconds: 3000)
+        pendingLogin = (challenge.challengeID, try sms.map(Device.code(in:)))
+        return sms != nil
+    }
+
+    /// Submits a code for the pending login: the right one, a wrong one, or the given digits.
+    public func submitCode(_ which: String) throws -> SessionGranted {
+        guard let pending = pendingLogin else { throw QuickPayError(.malformed, "start a login first") }
+        let code: OneTimeCode
+        switch which {
+        case "right":
+            guard let right = pending.code else { throw QuickPayError(.unavailable, "no code arrived on this phone") }
+            code = right
+        case "wrong":
+            let right = pending.code?.digits ?? ""
+            code = try OneTimeCode(right == "000000" ? "111111" : "000000")
+        default:
+            code = try OneTimeCode(which)
+        }
+        let granted = try expect(try appServer.request(.otpSubmit(OtpSubmit(challengeID: pending.challenge, code: code)))) {
+            if case .sessionGranted(let g) = $0 { g } else { nil }
+        }
+        try store.setSetting("session", granted.session.raw.bytes)
+        return granted
+    }
+
+    /// Asks for a new code for the pending login.
+    public func resendCode() throws {
+        guard let pending = pendingLogin else { throw QuickPayError(.malformed, "start a login first") }
+        _ = try expect(try appServer.request(.otpResend(pending.challenge))) { if case .loginChallenge(let c) = $0 { c } else { nil } }
+        pendingLogin = (pending.challenge, try device?.nextSMS(milliseconds: 3000).map(Device.code(in:)))
+    }
+
+    /// Replaces the saved session token (a forged or another user's token, for attacks).
+    public func useSession(_ raw: Bytes16) throws { try store.setSetting("session", raw.bytes) }
+    public func sessionBytes() throws -> Bytes16 { try session.raw }
+
     public func balance() throws -> Balances {
         try expect(try appServer.request(.balance(SessionRequest(session: try session)))) { if case .balanceReply(let b) = $0 { b } else { nil } }
     }

@@ -82,6 +82,22 @@ public enum CustomerActions {
         case "login":
             let granted = try client.login(username: try Username(try string(request, "username")), password: try Password(try string(request, "password")))
             return ["ok": true, "session_expires_at": granted.expiresAt.secondsSinceEpoch]
+        case "login-start":
+            let arrived = try client.startLogin(username: try Username(try string(request, "username")), password: try Password(try string(request, "password")))
+            return ["ok": true, "sms_arrived": arrived]
+        case "otp":
+            let granted = try client.submitCode(request["code"] as? String ?? "right")
+            return ["ok": true, "session_expires_at": granted.expiresAt.secondsSinceEpoch]
+        case "otp-resend":
+            try client.resendCode()
+            return ["ok": true]
+        case "session":
+            // Read or replace the saved session token (hex), for session attacks.
+            if let hex = request["set"] as? String {
+                guard let raw = Bytes16(hex: hex) else { throw QuickPayError(.malformed, "a session token is 32 hex digits") }
+                try client.useSession(raw)
+            }
+            return ["ok": true, "token": try client.sessionBytes().hex]
         case "balance":
             let balances = try client.balance()
             return ["ok": true, "bank_paise": balances.bank.paise, "quickpay_paise": balances.quickPay.paise]

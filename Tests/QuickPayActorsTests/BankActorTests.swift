@@ -284,3 +284,69 @@ struct BankBalanceTests {
 extension Coin {
     init(voucher: VoucherID, index: Int) { self.init(voucherID: voucher, index: index, value: .zero) }
 }
+
+/// An offline unload is refunded once, however it is repeated or timed.
+struct BankUnloadOnceTests {
+    mutating func setUp() -> (BankHarness, TestChain, SignedVoucher, UnloadRequest) {
+        var h = BankHarness()
+        let chain = h.chain(.rs5, 10)
+        let voucher = h.load([chain], for: h.offline)[0]
+        var generator = SeededGenerator(seed: 80)
+        let authorization = UnloadAuthorization.sign(unloadID: .random(using: &generator), voucherID: voucher.id, destination: .bankAccount, ownerKey: chain.owner)
+        return (h, chain, voucher, UnloadRequest(account: h.alice, authorization: authorization))
+    }
+
+    @Test mutating func theSameUnloadTwiceSendsOneSettleAndRefundsOnce() throws {
+        var (h, chain, voucher, unload) = setUp()
+        let first = h.send(.bankUnload(unload))
+        let second = h.send(.bankUnload(unload))
+        guard case .request(_, let settle, _)? = first.first else { Issue.record("no settle: \(first)"); return }
+        // The copy gets "pending", not a second Settle.
+        #expect(second.count == 1)
+        #expect(onlyReply(second) == .unloadReply(UnloadReply(voucherID: voucher.id, refunded: .zero, finalIndex: 0, pendingUntil: voucher.commitment.expiry.adding(seconds: BankConfig().depositWindowSeconds))))
+        let settled = settle.reply(.settleReply(SettleReply(voucherID: voucher.id, last: ChainPosition(index: 2, value: chain.chain.element(at: 2)))))
+        _ = h.bank.handlePeerReply(settled, requestID: settle.requestID, from: .merchant(h.offline), now: t0)
+        // A late duplicate of the merchant's answer changes nothing.
+        #expect(h.bank.handlePeerReply(settled, requestID: settle.requestID, from: .merchant(h.offline), now: t0).isEmpty)
+        #expect(try h.store.balance(.bank(h.alice)) == rupees(1000 - 50 + 40))
+        h.store.checkLedger()
+    }
+
+    @Test mutating func noDeadlineRefundWhileASettleIsInFlightAndNoSecondRefundAfter() throws {
+        var (h, chain, voucher, unload) = setUp()
+        let deadline = voucher.commitment.expiry.adding(seconds: BankConfig().depositWindowSeconds)
+        guard case .request(_, let settle, _)? = h.send(.bankUnload(unload)).first else { Issue.record("no settle"); return }
+        _ = h.bank.tick(now: deadline.adding(seconds: 10))
+        #expect(try h.store.balance(.bank(h.alice)) == rupees(950))
+        let settled = settle.reply(.settleReply(SettleReply(voucherID: voucher.id, last: ChainPosition(index: 3, value: chain.chain.element(at: 3)))))
+        _ = h.bank.handlePeerReply(settled, requestID: settle.requestID, from: .merchant(h.offline), now: deadline.adding(seconds: 11))
+        _ = h.bank.tick(now: deadline.adding(seconds: 20))
+        #expect(try h.store.balance(.bank(h.alice)) == rupees(950 + 35))
+        #expect(try h.store.balance(.quickPay(h.offlineAccount)) == rupees(15))
+        h.store.checkLedger()
+    }
+
+    @Test mutating func aSettleAnswerAfterTheDeadlineRefundDoesNotRefundAgain() throws {
+        var (h, chain, voucher, unload) = setUp()
+        let deadline = voucher.commitment.expiry.adding(seconds: BankConfig().depositWindowSeconds)
+        guard case .request(_, let settle, _)? = h.send(.bankUnload(unload)).first else { Issue.record("no settle"); return }
+        _ = h.bank.handlePeerReply(nil, requestID: settle.requestID, from: .merchant(h.offline), now: t0)
+        _ = h.bank.tick(now: deadline)
+        #expect(try h.store.balance(.bank(h.alice)) == rupees(1000))
+        // The unload is retried after the refund: a new Settle is not sent, the cached answer comes back.
+        let retry = onlyReply(h.send(.bankUnload(unload)))
+        #expect(retry == .unloadReply(UnloadReply(voucherID: voucher.id, refunded: rupees(50), finalIndex: 0, pendingUntil: nil)))
+        _ = chain
+        h.store.checkLedger()
+    }
+
+    @Test mutating func aRefusalIsRememberedSoALaterDuplicateCannotSucceed() throws {
+        var h = BankHarness()
+        let id = RequestID(Bytes16(high: 4, low: 4))
+        let load = Body.bankLoad(LoadRequest(account: h.bob, receiverID: h.offline, chains: [h.chain(.rs50, 4).request]))
+        #expect(errorCode(onlyReply(h.send(load, id: id))) == .insufficientFunds)
+        try h.store.commit({ var b = BankBatch(); b.postings = [Posting(from: .deposits, to: .bank(h.bob), amount: rupees(500))]; return b }())
+        #expect(errorCode(onlyReply(h.send(load, id: id))) == .insufficientFunds)
+        #expect(try h.store.balance(.bank(h.bob)) == rupees(510))
+    }
+}

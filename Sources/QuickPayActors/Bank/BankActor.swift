@@ -25,6 +25,8 @@ public struct BankActor: ServerActor {
     var random: any RandomNumberGenerator
     /// Unloads waiting for a merchant's SettleReply, by the Settle's request id.
     var pendingSettles: [RequestID: PendingUnload] = [:]
+    /// Vouchers with a Settle in flight: one at a time, and no deadline refund meanwhile.
+    var settling: Set<VoucherID> = []
 
     struct PendingUnload {
         let client: ClientID
@@ -69,8 +71,10 @@ public struct BankActor: ServerActor {
     // MARK: Idempotency
 
     /// Answers a retry from the cache (or CONFLICT for a reused id with other content);
-    /// otherwise runs `work`, commits its batch with the reply, and answers. A rejection changes
-    /// nothing and is not cached.
+    /// otherwise runs `work`, commits its batch with the reply, and answers. A rejection moves
+    /// no money and changes no row; only its answer is kept, so that a duplicate of the request
+    /// arriving later gets the same refusal instead of succeeding (a retry gets the first
+    /// answer). Storage failures and unavailability are not kept: those may be retried.
     mutating func idempotent(
         _ envelope: Envelope, _ client: ClientID, key: RequestID? = nil,
         _ work: (inout BankActor) throws -> (BankBatch, Body)
@@ -86,7 +90,14 @@ public struct BankActor: ServerActor {
             }
             var batch: BankBatch
             let reply: Body
-            (batch, reply) = try work(&self)
+            do {
+                (batch, reply) = try work(&self)
+            } catch let error as QuickPayError where error.code != .internal && error.code != .unavailable {
+                var refusal = BankBatch()
+                refusal.reply = (key, CachedReply(requestDigest: digest, reply: .error(error)))
+                try? store.commit(refusal)
+                throw error
+            }
             batch.reply = (key, CachedReply(requestDigest: digest, reply: reply))
             try store.commit(batch)
             return [.reply(to: client, envelope.reply(reply))]
@@ -126,6 +137,9 @@ public struct BankActor: ServerActor {
 
     /// Verifies every coin and marks them all, or none: the merchant delivers only after this.
     mutating func verifyCoins(_ request: VerifyCoins, now: Timestamp) throws -> (BankBatch, Body) {
+        guard Set(request.coins.map(\.voucherID)).count == request.coins.count else {
+            throw QuickPayError(.malformed, "at most one coin per voucher")
+        }
         let receiver = try knownReceiver(request.receiverID)
         var batch = BankBatch()
         var credited = Amount.zero
@@ -146,6 +160,9 @@ public struct BankActor: ServerActor {
 
     /// Each coin of the batch is credited or rejected on its own; the credited ones commit together.
     mutating func redeem(_ request: Redeem, now: Timestamp) throws -> (BankBatch, Body) {
+        guard Set(request.coins.map(\.voucherID)).count == request.coins.count else {
+            throw QuickPayError(.malformed, "one coin per voucher in a redemption")
+        }
         let receiver = try knownReceiver(request.receiverID)
         var batch = BankBatch()
         var results: [RedeemResult] = []

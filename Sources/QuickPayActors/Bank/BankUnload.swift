@@ -10,6 +10,8 @@ extension BankActor {
         let key = request.authorization.unloadID
         let digest = requestDigest(Envelope(requestID: key, body: .bankUnload(request)))
         return answering(envelope, to: client) {
+            // Ownership first: the cached answer of an unload is its owner's business only.
+            let row = try ownedVoucher(request)
             if let cached = try store.cachedReply(key) {
                 // A zero digest marks a refund made at the deadline (see `tick`): the unload id
                 // is signed by the owner key, so the retry that finds it is the same unload.
@@ -18,12 +20,16 @@ extension BankActor {
                 }
                 return [.reply(to: client, envelope.reply(cached.reply))]
             }
-            let row = try ownedVoucher(request)
             switch row.state {
             case .closed:
                 throw QuickPayError(.voucherClosed, "voucher \(row.commitment.voucherID) is already closed")
             case .closing(let refundAt, _, let unloadID) where unloadID != key:
                 throw QuickPayError(.voucherClosed, "voucher \(row.commitment.voucherID) is already being unloaded (refund at \(refundAt))")
+            case .closing(let refundAt, _, _) where settling.contains(row.commitment.voucherID):
+                // The same unload again while the merchant is being asked: one Settle at a time;
+                // this copy learns only that the refund is on its way.
+                let waiting = UnloadReply(voucherID: row.commitment.voucherID, refunded: .zero, finalIndex: row.redeemed.index, pendingUntil: refundAt)
+                return [.reply(to: client, envelope.reply(.unloadReply(waiting)))]
             case .open, .closing:
                 break
             }
@@ -44,17 +50,25 @@ extension BankActor {
             }
             let settle = Envelope(requestID: .random(using: &random), body: .settle(Settle(voucherID: row.commitment.voucherID)))
             pendingSettles[settle.requestID] = PendingUnload(client: client, envelope: envelope, request: request)
+            settling.insert(row.commitment.voucherID)
             return [.request(to: .merchant(receiver.id), settle, deadlineMilliseconds: config.settleDeadlineMilliseconds)]
         }
     }
 
     public mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> [Output] {
         guard let pending = pendingSettles.removeValue(forKey: requestID) else { return [] }
+        settling.remove(pending.request.authorization.voucherID)
         let key = pending.request.authorization.unloadID
         let digest = requestDigest(Envelope(requestID: key, body: .bankUnload(pending.request)))
         return answering(pending.envelope, to: pending.client) {
             guard var row = try store.voucher(pending.request.authorization.voucherID) else {
                 throw QuickPayError(.unknownVoucher, "voucher vanished during settle")
+            }
+            // Only a voucher still closing for this very unload may be refunded here: a refund
+            // already made (at the deadline, say) answers from the cache, never twice.
+            guard case .closing(_, _, let closingFor) = row.state, closingFor == key else {
+                if let cached = try store.cachedReply(key) { return [.reply(to: pending.client, pending.envelope.reply(cached.reply))] }
+                throw QuickPayError(.voucherClosed, "voucher \(row.commitment.voucherID) is no longer closing for this unload")
             }
             guard case .settleReply(let settled)? = reply?.body, settled.voucherID == row.commitment.voucherID else {
                 // The merchant did not answer (or answered nonsense): the refund waits for the deadline.
@@ -84,7 +98,7 @@ extension BankActor {
     /// Refunds closing vouchers whose deposit deadline has passed.
     public mutating func tick(now: Timestamp) -> [Output] {
         guard let due = try? store.closingVouchers(dueBy: now) else { return [] }
-        for var row in due {
+        for var row in due where !settling.contains(row.commitment.voucherID) {
             guard case .closing(_, let destination, let unloadID) = row.state else { continue }
             var batch = BankBatch()
             let refund = row.unredeemedValue

@@ -1,0 +1,165 @@
+import Foundation
+import QuickPayActors
+import QuickPayCore
+import Yams
+
+/// A scenario file (docs/SCENARIOS.md): who takes part, the steps, and what must hold at the end.
+public struct Scenario {
+    public struct User {
+        public let name: String
+        public let username: String
+        public let password: String
+        public let phone: String
+        public let account: String
+        public let depositRupees: Int64
+        public let role: Role
+    }
+
+    public struct Merchant {
+        public let id: String
+        public let account: String
+        public let mode: MerchantMode
+    }
+
+    public let name: String
+    public let description: String
+    public let path: String
+    public let users: [User]
+    public let merchants: [Merchant]
+    public let steps: [Step]
+    /// Ledger balances in rupees at the end, by `name.bank` / `name.quickpay` / `float`.
+    public let finalLedger: [String: Double]
+
+    public static func load(_ path: String) throws -> [Scenario] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var scenarios: [Scenario] = []
+        for document in try Yams.load_all(yaml: text) {
+            guard let object = document as? [String: Any] else { throw ScenarioError("\(path): a scenario is a mapping") }
+            scenarios.append(try Scenario(object, path: path))
+        }
+        return scenarios
+    }
+
+    init(_ object: [String: Any], path: String) throws {
+        guard let name = object["name"] as? String else { throw ScenarioError("\(path): name is required") }
+        self.name = name
+        self.path = path
+        description = object["description"] as? String ?? ""
+        let actors = object["actors"] as? [String: Any] ?? [:]
+        var merchants: [Merchant] = []
+        for (position, entry) in (actors["merchants"] as? [[String: Any]] ?? []).enumerated() {
+            guard let id = entry["id"] as? String else { throw ScenarioError("\(name): merchant \(position + 1) needs an id") }
+            guard let mode = MerchantMode(rawValue: entry["mode"] as? String ?? "offline") else { throw ScenarioError("\(name): mode is offline or online") }
+            merchants.append(Merchant(id: id, account: entry["account"] as? String ?? Self.account(id), mode: mode))
+        }
+        var users: [User] = []
+        for (position, entry) in (actors["customers"] as? [[String: Any]] ?? []).enumerated() {
+            guard let userName = entry["name"] as? String else { throw ScenarioError("\(name): customer \(position + 1) needs a name") }
+            users.append(User(
+                name: userName, username: entry["username"] as? String ?? userName, password: entry["password"] as? String ?? "password-\(userName)",
+                phone: entry["phone"] as? String ?? "+91980000\(String(format: "%04d", position + 1))",
+                account: entry["account"] as? String ?? Self.account(userName), depositRupees: Self.int(entry["deposit_rupees"]) ?? 0, role: .customer))
+        }
+        // Each merchant gets an owner: a user of the merchant role who can log in and withdraw.
+        for (position, merchant) in merchants.enumerated() where !users.contains(where: { $0.name == merchant.id }) {
+            users.append(User(
+                name: merchant.id, username: merchant.id, password: "password-\(merchant.id)", phone: "+91970000\(String(format: "%04d", position + 1))",
+                account: merchant.account, depositRupees: 0, role: .merchant))
+        }
+        self.users = users
+        self.merchants = merchants
+        var steps: [Step] = []
+        for (position, entry) in (object["steps"] as? [Any] ?? []).enumerated() {
+            steps.append(try Step(entry, index: position + 1, scenario: name))
+        }
+        self.steps = steps
+        var ledger: [String: Double] = [:]
+        for (key, value) in (object["final"] as? [String: Any])?["ledger"] as? [String: Any] ?? [:] {
+            guard let number = Self.double(value) else { throw ScenarioError("\(name): final ledger \(key) is not a number") }
+            ledger[key] = number
+        }
+        finalLedger = ledger
+    }
+
+    static func account(_ name: String) -> String {
+        "ACC-" + String(name.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "-" })
+    }
+
+    static func int(_ value: Any?) -> Int64? {
+        if let number = value as? Int { return Int64(number) }
+        if let text = value as? String { return Int64(text) }
+        return nil
+    }
+
+    static func double(_ value: Any?) -> Double? {
+        if let number = value as? Double { return number }
+        if let number = value as? Int { return Double(number) }
+        return nil
+    }
+
+    func user(_ name: String) throws -> User {
+        guard let user = users.first(where: { $0.name == name }) else { throw ScenarioError("\(self.name): no customer or merchant named \(name)") }
+        return user
+    }
+}
+
+/// One step: an action with its parameters, and what it must end in.
+public struct Step {
+    public enum Expectation: Equatable {
+        case ok
+        case error(String)
+    }
+
+    public static let actions: Set<String> = [
+        "register", "login", "load", "pay", "redeem", "unload", "withdraw", "balance", "prepaid-issue", "prepaid-redeem",
+        "attack", "merchant-attack", "raw", "flood", "withhold", "kill", "stop", "cont", "restart", "crash-point",
+        "sms-fault", "sms-release", "clock", "wait", "ledger", "otp",
+    ]
+
+    public let index: Int
+    public let action: String
+    public let params: [String: Any]
+    public let expect: Expectation
+
+    init(_ entry: Any, index: Int, scenario: String) throws {
+        guard let object = entry as? [String: Any] else { throw ScenarioError("\(scenario) step \(index): a step is a mapping") }
+        let keys = Set(object.keys).intersection(Step.actions)
+        guard keys.count == 1, let action = keys.first else {
+            throw ScenarioError("\(scenario) step \(index): name exactly one action of \(Step.actions.sorted().joined(separator: ", "))")
+        }
+        self.index = index
+        self.action = action
+        var params: [String: Any] = [:]
+        if let mapping = object[action] as? [String: Any] {
+            params = mapping
+        } else if let value = object[action] {
+            params = ["target": value]
+        }
+        self.params = params
+        let expected = object["expect"] as? String ?? "ok"
+        if expected == "ok" {
+            expect = .ok
+        } else {
+            guard ErrorCode(name: expected) != nil || expected == "UNANSWERED" else {
+                throw ScenarioError("\(scenario) step \(index): expect \(expected) is neither ok nor an error code")
+            }
+            expect = .error(expected)
+        }
+    }
+
+    public var summary: String {
+        let shown = params.keys.sorted().map { key -> String in
+            let value = params[key]!
+            if let mapping = value as? [String: Any] {
+                return "\(key)=" + mapping.keys.sorted().map { "\($0):\(mapping[$0]!)" }.joined(separator: ",")
+            }
+            return key == "target" ? "\(value)" : "\(key)=\(value)"
+        }
+        return ([action] + shown).joined(separator: " ")
+    }
+}
+
+public struct ScenarioError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
