@@ -16,7 +16,7 @@ public final class SQLiteAppServerStore: AppServerStore {
                 CREATE TABLE users (
                   username TEXT PRIMARY KEY NOT NULL, rounds INTEGER NOT NULL, salt BLOB NOT NULL, hash BLOB NOT NULL,
                   phone TEXT NOT NULL, account TEXT NOT NULL, role INTEGER NOT NULL,
-                  failed_challenges INTEGER NOT NULL, locked_until INTEGER);
+                  failed_attempts INTEGER NOT NULL, locked_until INTEGER);
                 CREATE TABLE challenges (
                   id BLOB PRIMARY KEY NOT NULL, username TEXT NOT NULL, code_mac BLOB NOT NULL, expires_at INTEGER NOT NULL,
                   tries INTEGER NOT NULL, used INTEGER NOT NULL, sent_at INTEGER NOT NULL, resends INTEGER NOT NULL) WITHOUT ROWID;
@@ -66,12 +66,12 @@ public final class SQLiteAppServerStore: AppServerStore {
             for user in batch.users {
                 try db.execute(
                     sql: """
-                        INSERT OR REPLACE INTO users (username, rounds, salt, hash, phone, account, role, failed_challenges, locked_until)
+                        INSERT OR REPLACE INTO users (username, rounds, salt, hash, phone, account, role, failed_attempts, locked_until)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         user.username.value, user.passwordHash.rounds, user.passwordHash.salt.data, user.passwordHash.hash.data,
-                        user.phone.value, user.account.value, Int(user.role.rawValue), user.failedChallenges, user.lockedUntil?.secondsSinceEpoch,
+                        user.phone.value, user.account.value, Int(user.role.rawValue), user.failedAttempts, user.lockedUntil?.secondsSinceEpoch,
                     ])
             }
             for c in batch.challenges {
@@ -101,6 +101,6 @@ public final class SQLiteAppServerStore: AppServerStore {
             username: try valid { try Username(row["username"]) },
             passwordHash: PasswordHash(rounds: row["rounds"], salt: try Bytes16(data: row["salt"]), hash: try Bytes32(data: row["hash"])),
             phone: try valid { try PhoneNumber(row["phone"]) }, account: try valid { try AccountID(row["account"]) }, role: role,
-            failedChallenges: row["failed_challenges"], lockedUntil: locked.map { Timestamp(secondsSinceEpoch: $0) })
+            failedAttempts: row["failed_attempts"], lockedUntil: locked.map { Timestamp(secondsSinceEpoch: $0) })
     }
 }

@@ -19,6 +19,7 @@ public final class SQLiteMerchantStore: MerchantStore {
                 ) WITHOUT ROWID;
                 CREATE INDEX vouchers_unredeemed ON vouchers(id) WHERE last_index > redeemed_index;
                 CREATE TABLE replies (request_id BLOB PRIMARY KEY NOT NULL, digest BLOB NOT NULL, reply BLOB NOT NULL) WITHOUT ROWID;
+                CREATE TABLE closed_unseen (id BLOB PRIMARY KEY NOT NULL) WITHOUT ROWID;
                 """)
         }
         return migrator
@@ -28,6 +29,10 @@ public final class SQLiteMerchantStore: MerchantStore {
 
     public func voucher(_ id: VoucherID) throws -> MerchantVoucher? {
         try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM vouchers WHERE id = ?", arguments: [id.raw.data]).map(Self.voucher) }
+    }
+
+    public func isClosedUnseen(_ id: VoucherID) throws -> Bool {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM closed_unseen WHERE id = ?", arguments: [id.raw.data]) != nil }
     }
 
     public func cachedReply(_ key: RequestID) throws -> CachedReply? {
@@ -44,13 +49,14 @@ public final class SQLiteMerchantStore: MerchantStore {
                         """,
                     arguments: [row.id.raw.data, Data(row.voucher.serializedBytes()), row.last.index, row.last.value.data, row.redeemedIndex, row.receiptSeed.data, row.closed])
             }
+            for id in batch.closedUnseen { try db.execute(sql: "INSERT OR IGNORE INTO closed_unseen (id) VALUES (?)", arguments: [id.raw.data]) }
             if let (key, cached) = batch.reply { try ReplyCache.store(db, key, cached) }
         }
     }
 
     public func unredeemed(limit: Int) throws -> [MerchantVoucher] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM vouchers WHERE last_index > redeemed_index LIMIT ?", arguments: [limit]).map(Self.voucher)
+            try Row.fetchAll(db, sql: "SELECT * FROM vouchers WHERE last_index > redeemed_index ORDER BY id LIMIT ?", arguments: [limit]).map(Self.voucher)
         }
     }
 

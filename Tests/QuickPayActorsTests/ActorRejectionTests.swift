@@ -22,7 +22,8 @@ struct AppServerRejectionTests {
         // 20 characters of a 32-letter alphabet: 100 random bits.
         #expect(codes.allSatisfy { $0.filter { $0 != "-" }.dropFirst(2).count == 20 })
         for code in codes { #expect(try net.appStore.prepaidCode(Bytes32.sha256(of: Array(code.utf8))) != nil) }
-        #expect(!net.appStore.codes.keys.contains { $0.hex.contains(codes[0]) })
+        // Only the hash is kept: no stored field holds the code's text.
+        #expect(net.appStore.codes.values.allSatisfy { record in codes.allSatisfy { !"\(record)".contains($0) } })
         let first = net.send(.prepaidRedeem(PrepaidRedeem(session: session, code: codes[0])), from: alice)
         #expect(first == [.prepaidRedeemReply(PrepaidRedeemReply(credited: Amount(paise: 20_000), quickPay: Amount(paise: 20_000)))])
         let before = net.bankStore.snapshot
@@ -57,6 +58,17 @@ struct AppServerRejectionTests {
         #expect(errorCode(net.send(.balance(SessionRequest(session: session)), from: alice).first) == .sessionInvalid)
     }
 
+    @Test func aLockedUserGetsTheSameAnswerForAnyPassword() throws {
+        var (net, _) = try loggedIn()
+        for _ in 0..<AppServerConfig().maximumFailedAttempts {
+            #expect(errorCode(net.send(.login(LoginRequest(username: try Username("alice"), password: try Password("wrong password"))), from: alice).first) == .authenticationFailed)
+        }
+        let right = net.send(.login(LoginRequest(username: try Username("alice"), password: try Password("correct horse battery"))), from: alice)
+        let wrong = net.send(.login(LoginRequest(username: try Username("alice"), password: try Password("wrong password"))), from: alice)
+        #expect(errorCode(right.first) == .lockedOut)
+        #expect(right == wrong)
+    }
+
     @Test func resendHasACooldownAndALimit() throws {
         var (net, _) = try loggedIn()
         guard case .loginChallenge(let challenge)? = net.send(.login(LoginRequest(username: try Username("alice"), password: try Password("correct horse battery"))), from: alice).first else {
@@ -72,9 +84,10 @@ struct AppServerRejectionTests {
         #expect(errorCode(net.send(.otpResend(challenge.challengeID), from: alice).first) == .limitExceeded)
     }
 
-    @Test func threeLockedChallengesLockTheUserOut() throws {
+    @Test func wrongCodesAcrossChallengesLockTheUserOut() throws {
         var (net, _) = try loggedIn()
-        for _ in 0..<3 {
+        // Two challenges of five wrong codes each: ten failures lock the user out.
+        for _ in 0..<2 {
             guard case .loginChallenge(let challenge)? = net.send(.login(LoginRequest(username: try Username("alice"), password: try Password("correct horse battery"))), from: alice).first,
                 case .smsDelivery(let sms)? = net.pushes[alice]?.last
             else { Issue.record("no challenge"); return }
@@ -150,8 +163,13 @@ struct MerchantRejectionTests {
         let settled = onlyReply(f.merchant.handle(Envelope(requestID: .random(using: &generator), body: .settle(Settle(voucherID: f.voucher.id))), from: client, now: t0))
         #expect(settled == .settleReply(SettleReply(voucherID: f.voucher.id, last: ChainPosition(index: 4, value: f.chain.element(at: 4)))))
         #expect(errorCode(pay(&f, [Coin(voucherID: f.voucher.id, index: 5, value: f.chain.element(at: 5))])) == .voucherClosed)
-        // Nothing is left to redeem: the bank credited it through the settle.
-        #expect(f.merchant.redeem(now: t0).isEmpty)
+        // The coins stay claimable by ordinary redemption until the bank has them: if the bank
+        // never saw the settle answer, this redemption still collects them.
+        guard case .request(.bank, let redeem, _)? = f.merchant.redeem(now: t0).first, case .redeem(let batch) = redeem.body else {
+            Issue.record("no redemption after the settle")
+            return
+        }
+        #expect(batch.coins.map(\.index) == [4])
     }
 
     @Test mutating func onlineMerchantDeliversOnlyAfterTheBankAgrees() throws {
@@ -175,6 +193,33 @@ struct MerchantRejectionTests {
         guard case .paymentReply(let receipt)? = delivered else { Issue.record("\(String(describing: delivered))"); return }
         #expect(receipt.amount == Amount(paise: 1000))
         #expect(try f.store.voucher(f.voucher.id)?.redeemedIndex == 2)
+    }
+}
+
+extension MerchantRejectionTests {
+    @Test mutating func aVoucherSettledBeforeTheMerchantSawItIsRefusedLater() throws {
+        var f = fixture()
+        _ = onlyReply(f.merchant.handle(Envelope(requestID: .random(using: &generator), body: .settle(Settle(voucherID: f.voucher.id))), from: client, now: t0))
+        #expect(errorCode(pay(&f, [Coin(voucherID: f.voucher.id, index: 1, value: f.chain.element(at: 1))], vouchers: [f.voucher])) == .voucherClosed)
+        #expect(try f.store.allVouchers().isEmpty)
+    }
+
+    @Test mutating func finalRedemptionRefusalsAreWrittenOffAndTransientOnesRetried() throws {
+        var f = fixture()
+        _ = pay(&f, [Coin(voucherID: f.voucher.id, index: 3, value: f.chain.element(at: 3))], vouchers: [f.voucher])
+        guard case .request(_, let first, _)? = f.merchant.redeem(now: t0).first else { Issue.record("no redemption"); return }
+        let busy = first.reply(.redeemReply(RedeemReply(results: [RedeemResult(voucherID: f.voucher.id, credited: .zero, error: QuickPayError(.overloaded, "busy"))], totalCredited: .zero)))
+        _ = f.merchant.handlePeerReply(busy, requestID: first.requestID, from: .bank, now: t0)
+        guard case .request(_, let second, _)? = f.merchant.redeem(now: t0).first else { Issue.record("transient refusal not retried"); return }
+        let late = second.reply(.redeemReply(RedeemReply(results: [RedeemResult(voucherID: f.voucher.id, credited: .zero, error: QuickPayError(.deadlinePassed, "late"))], totalCredited: .zero)))
+        _ = f.merchant.handlePeerReply(late, requestID: second.requestID, from: .bank, now: t0)
+        #expect(f.merchant.redeem(now: t0).isEmpty)
+    }
+
+    @Test mutating func theMerchantRedeemsOnItsOwn() throws {
+        var f = fixture()
+        _ = pay(&f, [Coin(voucherID: f.voucher.id, index: 2, value: f.chain.element(at: 2))], vouchers: [f.voucher])
+        #expect(!f.merchant.tick(now: t0).isEmpty)
     }
 }
 

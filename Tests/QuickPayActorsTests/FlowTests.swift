@@ -97,7 +97,10 @@ struct FlowTests {
         var net = try InMemoryNetwork(merchants: [(shop, shopAccount, .offline)])
         _ = try logIn(&net)
         let challengeReply = net.send(.login(LoginRequest(username: try Username("alice"), password: try Password("correct horse battery"))), from: alice)
-        guard case .loginChallenge(let challenge)? = challengeReply.first, case .smsDelivery(let sms)? = net.pushes[alice]?.last else { return }
+        guard case .loginChallenge(let challenge)? = challengeReply.first, case .smsDelivery(let sms)? = net.pushes[alice]?.last else {
+            Issue.record("no challenge: \(challengeReply)")
+            return
+        }
         let code = try OneTimeCode(String(sms.text.split(separator: " ")[2].prefix(6)))
         net.now = net.now.adding(seconds: 301)
         #expect(errorCode(net.send(.otpSubmit(OtpSubmit(challengeID: challenge.challengeID, code: code)), from: alice).first) == .otpExpired)
@@ -124,7 +127,10 @@ struct FlowTests {
         var wallet = Wallet()
         var random = SeededGenerator(seed: 42)
         let prepared = try Wallet.prepareLoad(counts: [.rs5: 10], using: &random)
-        guard case .loadReply(let reply)? = net.send(.load(LoadRequest(session: session, receiverID: shop, chains: prepared.map(\.request))), from: alice).first else { return }
+        guard case .loadReply(let reply)? = net.send(.load(LoadRequest(session: session, receiverID: shop, chains: prepared.map(\.request))), from: alice).first else {
+            Issue.record("load refused")
+            return
+        }
         try wallet.acceptLoad(reply, prepared: prepared, keyring: BankKeyring([net.bankKey]), receiver: shop, now: net.now)
         let plan = try wallet.planPayment(to: shop, amount: rupees(10))
         wallet.markSent(plan)

@@ -7,8 +7,8 @@ public struct AppServerConfig: Sendable {
     public var otpMaximumTries = 5
     public var otpResendCooldownSeconds: Int64 = 30
     public var otpMaximumResends = 3
-    /// Challenges that end locked before the user is locked out, and for how long.
-    public var maximumFailedChallenges = 3
+    /// Wrong passwords and codes (together) before the user is locked out, and for how long.
+    public var maximumFailedAttempts = 10
     public var lockoutSeconds: Int64 = 900
     public var sessionLifetimeSeconds: Int64 = 3600
     public var peerDeadlineMilliseconds = 3000
@@ -42,8 +42,9 @@ public struct AppServerActor: ServerActor {
         self.hasher = PasswordHasher(rounds: config.passwordRounds)
         self.otpMAC = OneTimeCodeMAC(key: otpKey)
         self.random = random
-        var decoy = random
-        decoyHash = PasswordHasher(rounds: config.passwordRounds).hash(try! Password("decoy-password"), salt: .random(using: &decoy))
+        var random = random
+        decoyHash = PasswordHasher(rounds: config.passwordRounds).hash(try! Password("decoy-password"), salt: .random(using: &random))
+        self.random = random
     }
 
     public mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> [Output] {
@@ -107,17 +108,41 @@ public struct AppServerActor: ServerActor {
 
     mutating func login(_ request: LoginRequest, envelope: Envelope, client: ClientID, now: Timestamp) throws -> [Output] {
         let user = try store.user(request.username)
-        // The same work and the same answer whether the user is unknown or the password wrong.
+        // The same work whether the user is unknown or the password wrong, and the same answer.
         let passwordHolds = hasher.verify(request.password, against: user?.passwordHash ?? decoyHash)
-        guard let user, passwordHolds else { throw QuickPayError(.authenticationFailed, "wrong username or password") }
+        guard var user else { throw QuickPayError(.authenticationFailed, "wrong username or password") }
+        // A locked user gets LOCKED_OUT whether or not the password is right: the lockout is no
+        // oracle for guessing it.
         if let lockedUntil = user.lockedUntil, now < lockedUntil {
-            throw QuickPayError(.lockedOut, "too many failed codes; try again after \(lockedUntil)")
+            throw QuickPayError(.lockedOut, "too many failed attempts; try again after \(lockedUntil)")
+        }
+        guard passwordHolds else {
+            try recordFailure(&user, now: now)
+            throw QuickPayError(.authenticationFailed, "wrong username or password")
         }
         let code = OneTimeCode.random(using: &random)
         let challenge = ChallengeRecord(
             id: .random(using: &random), username: user.username, codeMAC: .zero, expiresAt: now.adding(seconds: config.otpLifetimeSeconds),
             tries: 0, used: false, sentAt: now, resends: 0)
         return try sendCode(code, challenge: challenge, phone: user.phone, envelope: envelope, client: client)
+    }
+
+    /// Counts a wrong password or code, locking the user out at the limit.
+    func recordFailure(_ user: inout UserRecord, now: Timestamp, with batch: AppServerBatch = AppServerBatch()) throws {
+        var batch = batch
+        user.failedAttempts += 1
+        if user.failedAttempts >= config.maximumFailedAttempts {
+            user.lockedUntil = now.adding(seconds: config.lockoutSeconds)
+            user.failedAttempts = 0
+        }
+        batch.users = [user]
+        try store.commit(batch)
+    }
+
+    func checkNotLocked(_ user: UserRecord, now: Timestamp) throws {
+        if let lockedUntil = user.lockedUntil, now < lockedUntil {
+            throw QuickPayError(.lockedOut, "too many failed attempts; try again after \(lockedUntil)")
+        }
     }
 
     mutating func sendCode(_ code: OneTimeCode, challenge: ChallengeRecord, phone: PhoneNumber, envelope: Envelope, client: ClientID) throws -> [Output] {
@@ -137,23 +162,20 @@ public struct AppServerActor: ServerActor {
         }
         guard now < challenge.expiresAt else { throw QuickPayError(.otpExpired, "the code expired at \(challenge.expiresAt)") }
         guard var user = try store.user(challenge.username) else { throw QuickPayError(.otpInvalid, "no such login attempt") }
+        try checkNotLocked(user, now: now)
         guard challenge.tries < config.otpMaximumTries else {
             throw QuickPayError(.lockedOut, "\(config.otpMaximumTries) wrong codes: this login attempt is locked")
         }
         var batch = AppServerBatch()
         challenge.tries += 1
         guard otpMAC.mac(submit.code, challenge: challenge.id) == challenge.codeMAC else {
-            if challenge.tries >= config.otpMaximumTries {
-                user.failedChallenges += 1
-                if user.failedChallenges >= config.maximumFailedChallenges {
-                    user.lockedUntil = now.adding(seconds: config.lockoutSeconds)
-                    user.failedChallenges = 0
-                }
-                batch.users = [user]
-            }
             batch.challenges = [challenge]
-            try store.commit(batch)
+            try recordFailure(&user, now: now, with: batch)
             return [.reply(to: client, envelope.fail(QuickPayError(.otpInvalid, "wrong code")))]
+        }
+        if user.failedAttempts > 0 {
+            user.failedAttempts = 0
+            batch.users = [user]
         }
         challenge.used = true
         let token = SessionToken.random(using: &random)
@@ -170,6 +192,7 @@ public struct AppServerActor: ServerActor {
             throw QuickPayError(.otpInvalid, "no such login attempt, or its code was used")
         }
         guard now < challenge.expiresAt else { throw QuickPayError(.otpExpired, "this login attempt expired") }
+        try checkNotLocked(user, now: now)
         guard challenge.tries < config.otpMaximumTries else { throw QuickPayError(.lockedOut, "this login attempt is locked") }
         guard now.secondsSinceEpoch - challenge.sentAt.secondsSinceEpoch >= config.otpResendCooldownSeconds else {
             throw QuickPayError(.rateLimited, "wait \(config.otpResendCooldownSeconds) s between codes")

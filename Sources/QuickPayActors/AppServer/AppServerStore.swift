@@ -19,18 +19,18 @@ public struct UserRecord: Hashable, Sendable {
     public let phone: PhoneNumber
     public let account: AccountID
     public let role: Role
-    /// OTP challenges that ended locked; at `AppServerConfig.maximumFailedChallenges` the user
-    /// is locked out until `lockedUntil`.
-    public var failedChallenges: Int
+    /// Wrong passwords and wrong codes since the last success; at
+    /// `AppServerConfig.maximumFailedAttempts` the user is locked out until `lockedUntil`.
+    public var failedAttempts: Int
     public var lockedUntil: Timestamp?
 
-    public init(username: Username, passwordHash: PasswordHash, phone: PhoneNumber, account: AccountID, role: Role, failedChallenges: Int = 0, lockedUntil: Timestamp? = nil) {
+    public init(username: Username, passwordHash: PasswordHash, phone: PhoneNumber, account: AccountID, role: Role, failedAttempts: Int = 0, lockedUntil: Timestamp? = nil) {
         self.username = username
         self.passwordHash = passwordHash
         self.phone = phone
         self.account = account
         self.role = role
-        self.failedChallenges = failedChallenges
+        self.failedAttempts = failedAttempts
         self.lockedUntil = lockedUntil
     }
 }

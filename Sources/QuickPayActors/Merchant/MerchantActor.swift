@@ -7,6 +7,8 @@ public struct MerchantConfig: Sendable {
     /// How long an online payment waits for the bank's verification.
     public var verifyDeadlineMilliseconds = 2000
     public var redeemDeadlineMilliseconds = 5000
+    /// How often the merchant redeems on its own (it also redeems on command).
+    public var redeemIntervalSeconds: Int64 = 30
     public init(receiverID: ReceiverID, mode: MerchantMode) {
         self.receiverID = receiverID
         self.mode = mode
@@ -35,12 +37,15 @@ public struct MerchantActor: ServerActor {
     /// The attack "take the coins and withhold the service": coins are accepted and stored,
     /// and no reply (no service, no receipt) goes back.
     public var withholdService = false
+    var lastRedemption: Timestamp?
 
     struct Accepted {
         var row: MerchantVoucher
         let coin: Coin
         let steps: Int
         let isNew: Bool
+        /// The payment carried the voucher: the wallet may have missed the receipt root.
+        let attached: Bool
     }
 
     struct PendingPayment {
@@ -113,6 +118,9 @@ public struct MerchantActor: ServerActor {
             if let known = try store.voucher(coin.voucherID) {
                 row = known
             } else if let voucher = attached[coin.voucherID] {
+                guard try !store.isClosedUnseen(voucher.id) else {
+                    throw QuickPayError(.voucherClosed, "voucher \(voucher.id) was settled with the bank")
+                }
                 try voucher.verify(keyring: keyring, receiver: config.receiverID, now: now)
                 row = MerchantVoucher(
                     voucher: voucher, last: .root(voucher.commitment.root), redeemedIndex: 0,
@@ -124,7 +132,7 @@ public struct MerchantActor: ServerActor {
             guard !row.closed else { throw QuickPayError(.voucherClosed, "voucher \(coin.voucherID) was settled") }
             guard now < row.voucher.commitment.expiry else { throw QuickPayError(.expired, "voucher \(coin.voucherID) has expired") }
             let steps = try ChainVerifier.verify(coin.position, after: row.last, length: row.voucher.commitment.length)
-            accepted.append(Accepted(row: row, coin: coin, steps: steps, isNew: isNew))
+            accepted.append(Accepted(row: row, coin: coin, steps: steps, isNew: isNew, attached: attached[coin.voucherID] != nil))
         }
         return accepted
     }
@@ -142,7 +150,7 @@ public struct MerchantActor: ServerActor {
             batch.vouchers.append(row)
             let chain = receiptChain(for: row)
             receipts.append(Receipt(voucherID: row.id, index: item.coin.index, value: chain.element(at: item.coin.index)))
-            if item.isNew {
+            if item.isNew || item.attached {
                 let commitment = ReceiptCommitment(voucherID: row.id, receiverID: config.receiverID, length: row.voucher.commitment.length, root: chain.root)
                 roots.append(.sign(commitment, with: receiptKey))
             }
@@ -166,13 +174,18 @@ public struct MerchantActor: ServerActor {
 
     func settle(_ settle: Settle, envelope: Envelope, client: ClientID) throws -> [Output] {
         guard var row = try store.voucher(settle.voucherID) else {
-            // Never paid with: nothing is held; the bank refunds everything.
+            // Never paid with: nothing is held, the bank refunds everything, and the voucher
+            // must not be taken here afterwards.
+            var batch = MerchantBatch()
+            batch.closedUnseen = [settle.voucherID]
+            try store.commit(batch)
             return [.reply(to: client, envelope.reply(.settleReply(SettleReply(voucherID: settle.voucherID, last: ChainPosition(index: 0, value: .zero)))))]
         }
         if !row.closed {
+            // Closed for payments. The redeemed index stays: if the bank never processes this
+            // answer, the ordinary redemption (allowed until the deposit deadline) still claims
+            // the coins; if it does, that redemption is refused as already done.
             row.closed = true
-            // The bank credits what this reply hands over: nothing is left to redeem.
-            row.redeemedIndex = row.last.index
             var batch = MerchantBatch()
             batch.vouchers = [row]
             try store.commit(batch)
@@ -184,11 +197,18 @@ public struct MerchantActor: ServerActor {
 
     /// Starts one redemption batch of the last coin of every voucher holding unredeemed coins.
     public mutating func redeem(now: Timestamp) -> [Output] {
+        lastRedemption = now
         guard pendingRedemptions.isEmpty, let rows = try? store.unredeemed(limit: Redeem.maximumCoins), !rows.isEmpty else { return [] }
         let coins = rows.map { Coin(voucherID: $0.id, index: $0.last.index, value: $0.last.value) }
         let request = Envelope(requestID: .random(using: &random), body: .redeem(Redeem(receiverID: config.receiverID, coins: coins)))
         pendingRedemptions[request.requestID] = coins
         return [.request(to: .bank, request, deadlineMilliseconds: config.redeemDeadlineMilliseconds)]
+    }
+
+    /// Redeems on its own every `redeemIntervalSeconds`.
+    public mutating func tick(now: Timestamp) -> [Output] {
+        if let last = lastRedemption, now.secondsSinceEpoch - last.secondsSinceEpoch < config.redeemIntervalSeconds { return [] }
+        return redeem(now: now)
     }
 
     public mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> [Output] {
@@ -218,14 +238,17 @@ public struct MerchantActor: ServerActor {
         return withholdService ? outputs.filter { if case .reply = $0 { false } else { true } } : outputs
     }
 
-    /// Records what the bank credited. A coin it refuses as already redeemed (or replayed) is
-    /// also done: the bank's index is at or past it.
+    /// Records what the bank credited. A coin the bank refuses for good (already redeemed,
+    /// closed, past the deadline, not a coin of that voucher) is done as well: retrying it
+    /// could never succeed, and keeping it would block the batches behind it. Only transient
+    /// refusals (storage, overload, unavailable) are tried again.
     func redeemed(_ coins: [Coin], reply: Envelope?) {
         guard case .redeemReply(let answer)? = reply?.body else { return }
+        let transient: Set<ErrorCode> = [.internal, .overloaded, .unavailable]
         var batch = MerchantBatch()
         for result in answer.results {
-            let done = result.error == nil || result.error?.code == .replayedCoin || result.error?.code == .voucherClosed
-            guard done, let coin = coins.first(where: { $0.voucherID == result.voucherID }),
+            if let error = result.error, transient.contains(error.code) { continue }
+            guard let coin = coins.first(where: { $0.voucherID == result.voucherID }),
                 var row = try? store.voucher(coin.voucherID), row.redeemedIndex < coin.index
             else { continue }
             row.redeemedIndex = coin.index

@@ -28,12 +28,15 @@ public struct MerchantVoucher: Hashable, Sendable {
 /// Everything one merchant step changes, committed in one transaction.
 public struct MerchantBatch: Sendable {
     public var vouchers: [MerchantVoucher] = []
+    /// Vouchers the bank closed before this merchant ever saw them: refused from now on.
+    public var closedUnseen: [VoucherID] = []
     public var reply: (key: RequestID, cached: CachedReply)?
     public init() {}
 }
 
 public protocol MerchantStore: AnyObject {
     func voucher(_ id: VoucherID) throws -> MerchantVoucher?
+    func isClosedUnseen(_ id: VoucherID) throws -> Bool
     func cachedReply(_ key: RequestID) throws -> CachedReply?
     func commit(_ batch: MerchantBatch) throws
     /// Vouchers holding coins not yet redeemed, at most `limit`.
@@ -45,10 +48,12 @@ public protocol MerchantStore: AnyObject {
 public final class MemoryMerchantStore: MerchantStore {
     var vouchers: [VoucherID: MerchantVoucher] = [:]
     var replies: [RequestID: CachedReply] = [:]
+    var closed: Set<VoucherID> = []
     public var failNextCommit = false
     public init() {}
 
     public func voucher(_ id: VoucherID) throws -> MerchantVoucher? { vouchers[id] }
+    public func isClosedUnseen(_ id: VoucherID) throws -> Bool { closed.contains(id) }
     public func cachedReply(_ key: RequestID) throws -> CachedReply? { replies[key] }
     public func commit(_ batch: MerchantBatch) throws {
         if failNextCommit {
@@ -56,10 +61,11 @@ public final class MemoryMerchantStore: MerchantStore {
             throw StoreError("injected commit failure")
         }
         for row in batch.vouchers { vouchers[row.id] = row }
+        closed.formUnion(batch.closedUnseen)
         if let (key, cached) = batch.reply { replies[key] = cached }
     }
     public func unredeemed(limit: Int) throws -> [MerchantVoucher] {
-        Array(vouchers.values.filter { $0.last.index > $0.redeemedIndex }.prefix(limit))
+        Array(vouchers.values.filter { $0.last.index > $0.redeemedIndex }.sorted { $0.id.raw.hex < $1.id.raw.hex }.prefix(limit))
     }
     public func allVouchers() throws -> [MerchantVoucher] { Array(vouchers.values) }
 }
