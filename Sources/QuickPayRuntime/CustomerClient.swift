@@ -136,13 +136,57 @@ public final class CustomerClient {
     }
 
     /// Makes one chain per denomination, loads them for `receiver`, and keeps the vouchers.
+    /// The chains and the request id are saved before the request leaves, so a load whose
+    /// outcome is unknown is finished (same request id, same answer) by the next load.
     public func load(receiver: ReceiverID, counts: [Denomination: Int]) throws -> LoadReply {
+        _ = try resumePendingLoad()
         let prepared = try Wallet.prepareLoad(counts: counts, using: &generator)
-        let reply = try expect(try appServer.request(.load(LoadRequest(session: try session, receiverID: receiver, chains: prepared.map(\.request))))) {
-            if case .loadReply(let r) = $0 { r } else { nil }
+        let requestID = RequestID.random(using: &generator)
+        try savePendingLoad(requestID: requestID, receiver: receiver, prepared: prepared)
+        return try finishLoad(requestID: requestID, receiver: receiver, prepared: prepared)
+    }
+
+    /// Finishes a load left unknown by a crash or a timeout; nil if there was none.
+    public func resumePendingLoad() throws -> LoadReply? {
+        guard let bytes = try store.setting("pending-load"), let saved = ControlJSON.decode(bytes),
+            let id = (saved["request_id"] as? String).flatMap(Bytes16.init(hex:)), let receiverName = saved["receiver"] as? String,
+            let chains = saved["chains"] as? [[String: Any]]
+        else { return nil }
+        var prepared: [PreparedChain] = []
+        for chain in chains {
+            guard let seed = (chain["seed"] as? String).flatMap(Bytes32.init(hex:)), let owner = (chain["owner"] as? String).flatMap(Bytes32.init(hex:)),
+                let rupees = chain["denomination"] as? Int, let denomination = Denomination(rupees: Int64(rupees)), let length = chain["length"] as? Int
+            else { throw QuickPayError(.internal, "the saved pending load is damaged") }
+            let hashChain = HashChain(seed: seed, length: try ChainLength(length))
+            prepared.append(PreparedChain(seed: seed, ownerSeed: owner, request: ChainRequest(
+                denomination: denomination, length: hashChain.length, root: hashChain.root, ownerKey: SigningPrivateKey(seed: owner).publicKey)))
         }
+        return try finishLoad(requestID: RequestID(id), receiver: try ReceiverID(receiverName), prepared: prepared)
+    }
+
+    func savePendingLoad(requestID: RequestID, receiver: ReceiverID, prepared: [PreparedChain]) throws {
+        let chains: [JSONObject] = prepared.map {
+            ["seed": $0.seed.hex, "owner": $0.ownerSeed.hex, "denomination": Int($0.request.denomination.rupees), "length": $0.request.length.value]
+        }
+        try store.setSetting("pending-load", ControlJSON.encode(["request_id": requestID.raw.hex, "receiver": receiver.value, "chains": chains]))
+    }
+
+    func finishLoad(requestID: RequestID, receiver: ReceiverID, prepared: [PreparedChain]) throws -> LoadReply {
+        let body: Body
+        do {
+            body = try appServer.request(.load(LoadRequest(session: try session, receiverID: receiver, chains: prepared.map(\.request))), requestID: requestID)
+        } catch let error as QuickPayError where error.code == .sessionInvalid {
+            try store.setSetting("pending-load", [])  // no session: the request never left
+            throw error
+        }
+        if case .error(let error) = body, error.code != .unavailable {
+            try store.setSetting("pending-load", [])  // refused: nothing was debited
+            throw error
+        }
+        let reply = try expect(body) { if case .loadReply(let r) = $0 { r } else { nil } }
         try wallet.acceptLoad(reply, prepared: prepared, keyring: keyring, receiver: receiver, now: clock.now)
         try store.save(reply.vouchers.compactMap { wallet.vouchers[$0.id] })
+        try store.setSetting("pending-load", [])
         return reply
     }
 
@@ -168,18 +212,27 @@ public final class CustomerClient {
         return reply
     }
 
-    /// Unloads every voucher with unspent coins; returns the bank's answers.
+    /// Unloads every voucher with unspent coins; returns the bank's answers. Each unload id is
+    /// derived from the voucher's owner key, so running this again after an unknown outcome
+    /// repeats the same requests. A failure on one voucher does not stop the others; the first
+    /// failure is thrown at the end.
     public func unloadAll(destination: UnloadDestination) throws -> [UnloadReply] {
         var replies: [UnloadReply] = []
+        var failure: Error?
         for entry in wallet.vouchers.values.sorted(by: { $0.id.raw.hex < $1.id.raw.hex }) where entry.remaining > 0 {
-            let authorization = try wallet.unload(entry.id, destination: destination, unloadID: .random(using: &generator))
-            let reply = try expect(try appServer.request(.unload(UnloadRequest(session: try session, authorization: authorization)))) {
-                if case .unloadReply(let r) = $0 { r } else { nil }
+            do {
+                let authorization = try wallet.unload(entry.id, destination: destination, unloadID: try wallet.unloadID(entry.id, destination: destination))
+                let reply = try expect(try appServer.request(.unload(UnloadRequest(session: try session, authorization: authorization)))) {
+                    if case .unloadReply(let r) = $0 { r } else { nil }
+                }
+                wallet.vouchers[entry.id]?.unloaded = true
+                try store.save([wallet.vouchers[entry.id]!])
+                replies.append(reply)
+            } catch {
+                failure = failure ?? error
             }
-            wallet.vouchers[entry.id]?.unloaded = true
-            try store.save([wallet.vouchers[entry.id]!])
-            replies.append(reply)
         }
+        if let failure { throw failure }
         return replies
     }
 

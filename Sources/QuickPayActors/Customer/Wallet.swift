@@ -36,6 +36,12 @@ public struct PreparedChain: Sendable {
     public let seed: Bytes32
     public let ownerSeed: Bytes32
     public let request: ChainRequest
+
+    public init(seed: Bytes32, ownerSeed: Bytes32, request: ChainRequest) {
+        self.seed = seed
+        self.ownerSeed = ownerSeed
+        self.request = request
+    }
 }
 
 /// The coins chosen for one payment, and what the wallet expects back.
@@ -109,7 +115,9 @@ public struct Wallet: Sendable {
             rest -= take * entry.denomination.rupees
             let index = entry.spent + Int(take)
             coins.append(Coin(voucherID: entry.id, index: index, value: entry.chain.element(at: index)))
-            if entry.spent == 0 { attach.append(entry.voucher) }
+            // Attach the voucher until a receipt proves the merchant has it (a first payment
+            // whose answer was lost leaves the merchant possibly without it).
+            if entry.lastReceipt == 0 { attach.append(entry.voucher) }
             previous[entry.id] = entry.spent
         }
         guard rest == 0 else { throw QuickPayError(.insufficientFunds, "the wallet cannot make \(amount) exactly at \(receiver)") }
@@ -147,6 +155,14 @@ public struct Wallet: Sendable {
             updated[coin.voucherID] = entry
         }
         vouchers = updated
+    }
+
+    /// The unload id of a voucher: derived from its owner key's secret, so a retry after an
+    /// unknown outcome is the same request (same id, same deterministic signature).
+    public func unloadID(_ id: VoucherID, destination: UnloadDestination) throws(QuickPayError) -> RequestID {
+        guard let entry = vouchers[id] else { throw QuickPayError(.unknownVoucher, "no voucher \(id) in the wallet") }
+        let digest = Bytes32.sha256(of: Array("QuickPay/unload-id".utf8) + entry.ownerSeed.bytes + [destination.rawValue])
+        return RequestID(Bytes16(digest.bytes.prefix(16))!)
     }
 
     /// Signs the unload of one voucher with its owner key.
