@@ -13,6 +13,6 @@ struct QuickPayCommand: ParsableCommand {
               quickpay bench core                         hashes/s, verifications/s, message sizes
               quickpay demo                               the core end to end over ZeroMQ
             """,
-        subcommands: [ChainCommand.self, KeysCommand.self, BenchCommand.self, DemoCommand.self, HappyPathCommand.self]
+        subcommands: [ChainCommand.self, KeysCommand.self, BenchCommand.self, DemoCommand.self, HappyPathCommand.self, RunCommand.self]
     )
 }

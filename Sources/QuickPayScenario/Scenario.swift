@@ -113,7 +113,7 @@ public struct Step {
     public static let actions: Set<String> = [
         "register", "login", "load", "pay", "redeem", "unload", "withdraw", "balance", "prepaid-issue", "prepaid-redeem",
         "attack", "merchant-attack", "raw", "flood", "withhold", "kill", "stop", "cont", "restart", "crash-point",
-        "sms-fault", "sms-release", "clock", "wait", "ledger", "otp",
+        "sms-fault", "sms-release", "clock", "wait", "ledger", "otp", "session", "nsp-state",
     ]
 
     public let index: Int

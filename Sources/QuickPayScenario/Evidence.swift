@@ -1,0 +1,105 @@
+import Foundation
+import QuickPayRuntime
+
+/// What the actors hold, read from their control sockets: the evidence a scenario is judged by.
+struct Evidence: Equatable {
+    /// Ledger balances in paise, by ledger account name.
+    var ledger: [String: Int] = [:]
+    var depositedPaise = 0
+    var floatPaise = 0
+    var bankInvariants: [String: Bool] = [:]
+    /// Per voucher at the bank: redeemed index, state, refunded paise, denomination, length, receiver.
+    var bankVouchers: [String: BankVoucherRow] = [:]
+    /// Per merchant, per voucher: last index accepted, redeemed index, closed.
+    var merchantVouchers: [String: [String: MerchantVoucherRow]] = [:]
+    /// Users at the app server with their lock state.
+    var users: [String: Int] = [:]
+
+    struct BankVoucherRow: Equatable {
+        let redeemed: Int
+        let state: String
+        let refunded: Int
+        let denomination: Int
+        let length: Int
+        let receiver: String
+    }
+
+    struct MerchantVoucherRow: Equatable {
+        let last: Int
+        let redeemed: Int
+        let closed: Bool
+    }
+
+    static func read(_ deployment: LocalDeployment, merchants: [String]) throws -> Evidence {
+        var evidence = Evidence()
+        let bank = try deployment.control("bank").must(["action": "state"])
+        evidence.ledger = bank["ledger"] as? [String: Int] ?? [:]
+        evidence.depositedPaise = bank["deposited_paise"] as? Int ?? 0
+        evidence.floatPaise = bank["float_paise"] as? Int ?? 0
+        evidence.bankInvariants = bank["invariants"] as? [String: Bool] ?? [:]
+        for row in bank["vouchers"] as? [[String: Any]] ?? [] {
+            guard let id = row["id"] as? String else { continue }
+            evidence.bankVouchers[id] = BankVoucherRow(
+                redeemed: row["redeemed_index"] as? Int ?? 0, state: row["state"] as? String ?? "", refunded: row["refunded_paise"] as? Int ?? 0,
+                denomination: row["denomination"] as? Int ?? 0, length: row["length"] as? Int ?? 0, receiver: row["receiver"] as? String ?? "")
+        }
+        for merchant in merchants {
+            let state = try deployment.control("merchant-\(merchant)").must(["action": "state"])
+            var rows: [String: MerchantVoucherRow] = [:]
+            for row in state["vouchers"] as? [[String: Any]] ?? [] {
+                guard let id = row["id"] as? String else { continue }
+                rows[id] = MerchantVoucherRow(last: row["last_index"] as? Int ?? 0, redeemed: row["redeemed_index"] as? Int ?? 0, closed: row["closed"] as? Bool ?? false)
+            }
+            evidence.merchantVouchers[merchant] = rows
+        }
+        let app = try deployment.control("appserver").must(["action": "state"])
+        for user in app["users"] as? [[String: Any]] ?? [] {
+            if let name = user["username"] as? String { evidence.users[name] = user["locked_until"] as? Int ?? 0 }
+        }
+        return evidence
+    }
+
+    /// The invariants every committed state must satisfy; each broken one is a line.
+    func invariantFailures(merchantAccounts: Set<String>, previous: Evidence?) -> [String] {
+        var failures: [String] = []
+        for (name, holds) in bankInvariants.sorted(by: { $0.key < $1.key }) where !holds { failures.append("bank invariant \(name) broken") }
+        // Conservation: everything held (balances and the float) is what was deposited.
+        let held = ledger.filter { !$0.key.hasPrefix("external:") }.values.reduce(0, +)
+        if held != depositedPaise { failures.append("conservation: Rs \(Double(held) / 100) held, Rs \(Double(depositedPaise) / 100) deposited") }
+        for (id, row) in bankVouchers {
+            // At most once: what the merchant was credited plus what was refunded is at most d x N.
+            let face = row.denomination * 100 * row.length
+            let credited = row.denomination * 100 * row.redeemed
+            if row.redeemed > row.length { failures.append("voucher \(id.prefix(8)): redeemed index \(row.redeemed) beyond N = \(row.length)") }
+            if credited + row.refunded > face { failures.append("voucher \(id.prefix(8)): credited \(credited) + refunded \(row.refunded) > face \(face)") }
+            if row.state == "closed" && credited + row.refunded != face { failures.append("voucher \(id.prefix(8)): closed with \(face - credited - row.refunded) paise unaccounted") }
+            // The bank never credits past what the merchant accepted.
+            if let held = merchantVouchers[row.receiver]?[id], row.redeemed > held.last {
+                failures.append("voucher \(id.prefix(8)): bank credited index \(row.redeemed), merchant accepted only \(held.last)")
+            }
+            if let before = previous?.bankVouchers[id], row.redeemed < before.redeemed {
+                failures.append("voucher \(id.prefix(8)): redeemed index went back from \(before.redeemed) to \(row.redeemed)")
+            }
+        }
+        // Every rupee a merchant holds came from coins the bank credited, once.
+        let creditedToMerchants = bankVouchers.values.reduce(0) { $0 + $1.denomination * 100 * $1.redeemed }
+        let merchantMoney = ledger.filter { entry in merchantAccounts.contains { entry.key.hasSuffix(":\($0)") } }.values.reduce(0, +)
+        if merchantMoney != creditedToMerchants {
+            failures.append("merchants hold Rs \(Double(merchantMoney) / 100), the bank credited coins worth Rs \(Double(creditedToMerchants) / 100)")
+        }
+        for (merchant, rows) in merchantVouchers {
+            for (id, row) in rows {
+                if let before = previous?.merchantVouchers[merchant]?[id], row.last < before.last {
+                    failures.append("merchant \(merchant): last index of \(id.prefix(8)) went back from \(before.last) to \(row.last)")
+                }
+            }
+        }
+        return failures
+    }
+
+    /// What a rejected request must not have changed: money, vouchers, merchant state.
+    func sameMoneyAndVouchers(as other: Evidence) -> Bool {
+        ledger.filter { $0.value != 0 } == other.ledger.filter { $0.value != 0 } && bankVouchers == other.bankVouchers
+            && merchantVouchers == other.merchantVouchers
+    }
+}

@@ -1,0 +1,312 @@
+import Foundation
+import QuickPayActors
+import QuickPayCore
+import QuickPayRuntime
+
+/// One scenario's live state: the deployment, what earlier steps produced (prepaid codes), the
+/// last evidence read, and the actors to restart when an armed crash point kills them.
+struct StepSession {
+    let scenario: Scenario
+    let deployment: LocalDeployment
+    var codes: [String] = []
+    var previous: Evidence?
+    var restartAfterCrash: Set<String> = []
+    var failures: [String] = []
+
+    init(scenario: Scenario, deployment: LocalDeployment) {
+        self.scenario = scenario
+        self.deployment = deployment
+    }
+
+    var merchantAccounts: Set<String> { Set(scenario.merchants.map(\.account)) }
+
+    mutating func run(_ step: Step) -> StepResult {
+        let started = Date()
+        failures = []
+        let expected: String
+        switch step.expect {
+        case .ok: expected = "OK"
+        case .error(let code): expected = code
+        }
+        let before = try? Evidence.read(deployment, merchants: scenario.merchants.map(\.id))
+        var actual: String
+        do {
+            actual = try perform(step)
+        } catch {
+            actual = "ERROR"
+            failures.append("\(error)")
+        }
+        if actual != expected && !(expected == "OK" && actual == "ERROR") { failures.append("expected \(expected), got \(actual)") }
+        do {
+            let after = try Evidence.read(deployment, merchants: scenario.merchants.map(\.id))
+            failures += after.invariantFailures(merchantAccounts: merchantAccounts, previous: previous)
+            // A refused request changes nothing anywhere (an unknown outcome may have).
+            if case .error(let code) = step.expect, !["UNAVAILABLE", "UNANSWERED"].contains(code), let before, !after.sameMoneyAndVouchers(as: before) {
+                failures.append("the refused request changed money, vouchers or merchant state")
+            }
+            previous = after
+        } catch {
+            failures.append("could not read the actors' state: \(error)")
+        }
+        return StepResult(index: step.index, summary: step.summary, expected: expected, actual: actual, failures: failures, milliseconds: Int(Date().timeIntervalSince(started) * 1000))
+    }
+
+    // MARK: Talking to actors
+
+    /// The control socket of an actor by scenario name: bank, appserver, nsp, a merchant id, or a
+    /// customer's name.
+    func processName(_ name: String) throws -> String {
+        if ["bank", "appserver", "nsp"].contains(name) || deployment.controls[name] != nil { return name }
+        if scenario.merchants.contains(where: { $0.id == name }) { return "merchant-\(name)" }
+        if scenario.users.contains(where: { $0.name == name }) { return "customer-\(name)" }
+        throw ScenarioError("no actor named \(name)")
+    }
+
+    /// Calls a control action; restarts actors killed by an armed crash point while waiting.
+    mutating func call(_ name: String, _ request: JSONObject) throws -> JSONObject {
+        try callProcess(try processName(name), request)
+    }
+
+    /// The customer process of a user (a merchant's owner included).
+    mutating func callUser(_ name: String, _ request: JSONObject) throws -> JSONObject {
+        guard scenario.users.contains(where: { $0.name == name }) else { throw ScenarioError("no customer named \(name)") }
+        return try callProcess("customer-\(name)", request)
+    }
+
+    mutating func callProcess(_ process: String, _ request: JSONObject) throws -> JSONObject {
+        let name = process
+        let control = try deployment.control(process)
+        var restart = restartAfterCrash
+        let deployment = self.deployment
+        guard let answer = try control.call(request, meanwhile: {
+            for actor in restart where deployment.processes[actor]?.isRunning == false {
+                try deployment.restart(actor)
+                restart.remove(actor)
+            }
+        }) else { throw ScenarioError("\(name) did not answer \(request["action"] ?? "")") }
+        restartAfterCrash = restart
+        return answer
+    }
+
+    static func outcome(_ answer: JSONObject) -> String {
+        answer["ok"] as? Bool == true ? "OK" : (answer["code"] as? String ?? "ERROR")
+    }
+
+    func string(_ step: Step, _ key: String) throws -> String {
+        if let value = step.params[key] as? String { return value }
+        if key == "customer" || key == "merchant", let value = step.params["target"] as? String { return value }
+        throw ScenarioError("step \(step.index) (\(step.action)) needs \(key)")
+    }
+
+    func int(_ step: Step, _ key: String) throws -> Int {
+        guard let value = step.params[key] as? Int else { throw ScenarioError("step \(step.index) (\(step.action)) needs a number \(key)") }
+        return value
+    }
+
+    func target(_ step: Step) throws -> String {
+        guard let value = step.params["target"] as? String ?? step.params["actor"] as? String else {
+            throw ScenarioError("step \(step.index) (\(step.action)) names no actor")
+        }
+        return value
+    }
+
+    // MARK: Steps
+
+    mutating func perform(_ step: Step) throws -> String {
+        let p = step.params
+        switch step.action {
+        case "register":
+            let user = try scenario.user(try string(step, "customer"))
+            return Self.outcome(try callUser(user.name, [
+                "action": "register", "username": p["username"] as? String ?? user.username, "password": user.password, "phone": user.phone,
+                "account": p["account"] as? String ?? user.account, "role": user.role == .merchant ? "merchant" : "customer",
+            ]))
+        case "login":
+            let user = try scenario.user(try string(step, "customer"))
+            let action = p["start_only"] as? Bool == true ? "login-start" : "login"
+            let answer = try callUser(user.name, ["action": action, "username": p["username"] as? String ?? user.username, "password": p["password"] as? String ?? user.password])
+            if action == "login-start", let arrived = p["sms_arrives"] as? Bool, (answer["sms_arrived"] as? Bool) != arrived {
+                failures.append("an SMS \(arrived ? "should have" : "should not have") arrived on \(user.name)'s phone")
+            }
+            return Self.outcome(answer)
+        case "otp":
+            let user = try string(step, "customer")
+            if p["resend"] as? Bool == true { return Self.outcome(try callUser(user, ["action": "otp-resend"])) }
+            return Self.outcome(try callUser(user, ["action": "otp", "code": "\(p["code"] ?? "right")"]))
+        case "session":
+            let user = try string(step, "customer")
+            var token = p["use"] as? String ?? "random"
+            if token == "random" { token = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined() }
+            return Self.outcome(try callUser(user, ["action": "session", "set": token]))
+        case "load":
+            let counts = (p["coins"] as? [AnyHashable: Any] ?? [:]).reduce(into: [String: Int]()) { $0["\($1.key)"] = $1.value as? Int }
+            return Self.outcome(try callUser(try string(step, "customer"), ["action": "load", "receiver": try string(step, "merchant"), "counts": counts]))
+        case "pay":
+            let times = p["times"] as? Int ?? 1
+            var last = "OK"
+            for _ in 0..<times {
+                last = Self.outcome(try callUser(try string(step, "customer"), [
+                    "action": "pay", "receiver": try string(step, "merchant"), "amount_paise": try int(step, "rupees") * 100, "order": p["order"] as? String ?? "",
+                ]))
+                if last != "OK" { break }
+            }
+            return last
+        case "redeem":
+            let merchant = try string(step, "merchant")
+            try call(merchant, ["action": "redeem"]).requireOK(merchant)
+            for _ in 0..<100 {
+                let state = try call(merchant, ["action": "state"])
+                if (state["unredeemed_paise"] as? Int) == 0 { return "OK" }
+                usleep(30_000)
+            }
+            return "UNREDEEMED"
+        case "unload":
+            let answer = try callUser(try string(step, "customer"), ["action": "unload", "destination": p["to"] as? String ?? "bank"])
+            if let rupees = p["refunded_rupees"] as? Int, answer["refunded_paise"] as? Int != rupees * 100 {
+                failures.append("refunded Rs \(Double(answer["refunded_paise"] as? Int ?? 0) / 100), expected Rs \(rupees)")
+            }
+            if let pending = p["pending"] as? Int, answer["pending"] as? Int != pending { failures.append("\(answer["pending"] ?? 0) unloads pending, expected \(pending)") }
+            return Self.outcome(answer)
+        case "withdraw":
+            return Self.outcome(try callUser(try string(step, "customer"), ["action": "withdraw", "amount_paise": try int(step, "rupees") * 100]))
+        case "balance":
+            let answer = try callUser(try string(step, "customer"), ["action": "balance"])
+            if let rupees = p["bank_rupees"] as? Int, answer["bank_paise"] as? Int != rupees * 100 { failures.append("bank balance \(answer["bank_paise"] ?? "-") paise, expected Rs \(rupees)") }
+            if let rupees = p["quickpay_rupees"] as? Int, answer["quickpay_paise"] as? Int != rupees * 100 { failures.append("Quick Pay balance \(answer["quickpay_paise"] ?? "-") paise, expected Rs \(rupees)") }
+            return Self.outcome(answer)
+        case "prepaid-issue":
+            let answer = try call("appserver", ["action": "prepaid-issue", "count": p["count"] as? Int ?? 1, "amount_paise": try int(step, "rupees") * 100])
+            codes += answer["codes"] as? [String] ?? []
+            return Self.outcome(answer)
+        case "prepaid-redeem":
+            let code: String
+            if let index = p["code"] as? Int { guard codes.indices.contains(index) else { throw ScenarioError("no prepaid code \(index) issued") }; code = codes[index] } else { code = "\(p["code"] ?? "")" }
+            return Self.outcome(try callUser(try string(step, "customer"), ["action": "redeem-code", "code": code]))
+        case "attack":
+            var request = p.reduce(into: JSONObject()) { $0["\($1.key)"] = $1.value }
+            request["action"] = "attack"
+            request["merchant"] = try string(step, "merchant")
+            return Self.outcome(try callUser(try string(step, "customer"), request))
+        case "merchant-attack":
+            var request: JSONObject = ["action": "attack", "kind": try string(step, "kind")]
+            if let from = p["coin_from"] as? String {
+                let coin = try callUser(from, ["action": "last-coin"])
+                request["voucher"] = coin["voucher"]
+                request["index"] = coin["index"]
+                request["value"] = coin["value"]
+            }
+            if let claimed = p["as_receiver"] as? String { request["as_receiver"] = claimed }
+            let answer = try call(try string(step, "merchant"), request)
+            if let rupees = p["credited_rupees"] as? Int, answer["credited_paise"] as? Int != rupees * 100 {
+                failures.append("the bank credited \(answer["credited_paise"] ?? 0) paise, expected Rs \(rupees)")
+            }
+            guard answer["ok"] as? Bool == true else { return Self.outcome(answer) }
+            let outcomes = Set(answer["codes"] as? [String] ?? [])
+            return outcomes.count == 1 ? outcomes.first! : outcomes.sorted().joined(separator: ",")
+        case "raw":
+            let endpoint = try deployment.endpoints[try processName(try string(step, "target"))].orThrow("no endpoint")
+            let answer = try callUser(try string(step, "customer"), ["action": "raw", "endpoint": endpoint, "hex": try string(step, "hex")])
+            if answer["answered"] as? Bool == false { return "UNANSWERED" }
+            return answer["code"] as? String ?? Self.outcome(answer)
+        case "flood":
+            let endpoint = try deployment.endpoints[try processName(try string(step, "target"))].orThrow("no endpoint")
+            return Self.outcome(try callUser(try string(step, "customer"), ["action": "flood", "endpoint": endpoint, "count": p["count"] as? Int ?? 1000]))
+        case "withhold":
+            return Self.outcome(try call(try string(step, "merchant"), ["action": "withhold", "on": p["on"] as? Bool ?? true]))
+        case "kill", "stop", "cont", "restart":
+            let name = try processName(try target(step))
+            guard let process = deployment.processes[name] else { throw ScenarioError("no process \(name)") }
+            switch step.action {
+            case "kill": deployment.kill9(name)
+            case "stop": kill(process.processIdentifier, SIGSTOP)
+            case "cont": kill(process.processIdentifier, SIGCONT)
+            default:
+                if process.isRunning {
+                    process.terminate()
+                    process.waitUntilExit()
+                }
+                try deployment.restart(name)
+                try deployment.waitUntilHealthy()
+            }
+            return "OK"
+        case "crash-point":
+            let name = try processName(try string(step, "actor"))
+            let answer = try call(name, ["action": "crash", "point": try string(step, "point")])
+            restartAfterCrash.insert(name)
+            return Self.outcome(answer)
+        case "sms-fault":
+            var request: JSONObject = ["action": "sms-fault", "fault": try string(step, "fault")]
+            if let to = p["to"] as? String { request["to"] = (try? scenario.user(to).phone) ?? to }
+            return Self.outcome(try call("nsp", request))
+        case "sms-release":
+            return Self.outcome(try call("nsp", ["action": "sms-release"]))
+        case "nsp-state":
+            let state = try call("nsp", ["action": "state"])
+            if let faults = p["faults"] as? Int, (state["faults"] as? [Any])?.count != faults { failures.append("the network provider reports \((state["faults"] as? [Any])?.count ?? 0) faulted SMS, expected \(faults)") }
+            if let misrouted = p["misrouted"] as? Int {
+                let count = (state["faults"] as? [[String: Any]] ?? []).filter { ($0["fault"] as? String)?.hasPrefix("misrouted") == true }.count
+                if count != misrouted { failures.append("\(count) misrouted SMS in the report, expected \(misrouted)") }
+            }
+            return Self.outcome(state)
+        case "clock":
+            let seconds = try int(step, "advance_seconds")
+            for name in ["bank", "appserver", "nsp"] + scenario.merchants.map(\.id) { try call(name, ["action": "clock", "advance_seconds": seconds]).requireOK(name) }
+            // Give the actors a tick to act on the new time (refunds at deadlines).
+            usleep(1_200_000)
+            return "OK"
+        case "wait":
+            usleep(UInt32((p["ms"] as? Int ?? p["target"] as? Int ?? 100) * 1000))
+            return "OK"
+        case "ledger":
+            failures += try ledgerFailures(p)
+            return "OK"
+        default:
+            throw ScenarioError("step \(step.index): \(step.action) is not implemented")
+        }
+    }
+
+    /// Compares ledger balances (rupees) by `name.bank`, `name.quickpay` or `float`.
+    func ledgerFailures(_ expected: [String: Any]) throws -> [String] {
+        let ledger = try Evidence.read(deployment, merchants: scenario.merchants.map(\.id)).ledger
+        var failures: [String] = []
+        for (key, value) in expected.sorted(by: { $0.key < $1.key }) {
+            guard let rupees = (value as? Double) ?? (value as? Int).map(Double.init) else { continue }
+            let account: String
+            if key == "float" {
+                account = "float:vouchers"
+            } else {
+                let parts = key.split(separator: ".").map(String.init)
+                guard parts.count == 2, let user = try? scenario.user(parts[0]) else { failures.append("ledger key \(key) is not name.bank or name.quickpay"); continue }
+                account = (parts[1] == "bank" ? "bank:" : "qp:") + user.account
+            }
+            let paise = ledger[account] ?? 0
+            if paise != Int((rupees * 100).rounded()) { failures.append("\(key) is Rs \(Double(paise) / 100), expected Rs \(rupees)") }
+        }
+        return failures
+    }
+
+    mutating func finalChecks() -> [String] {
+        var failures: [String] = []
+        do {
+            failures += try ledgerFailures(scenario.finalLedger.reduce(into: [String: Any]()) { $0[$1.key] = $1.value })
+            let evidence = try Evidence.read(deployment, merchants: scenario.merchants.map(\.id))
+            failures += evidence.invariantFailures(merchantAccounts: merchantAccounts, previous: previous)
+        } catch {
+            failures.append("could not read the final state: \(error)")
+        }
+        return failures
+    }
+}
+
+extension JSONObject {
+    func requireOK(_ name: String) throws {
+        guard self["ok"] as? Bool == true else { throw ScenarioError("\(name) refused: \(self["code"] ?? "") \(self["message"] ?? "")") }
+    }
+}
+
+extension Optional {
+    func orThrow(_ message: String) throws -> Wrapped {
+        guard let self else { throw ScenarioError(message) }
+        return self
+    }
+}
