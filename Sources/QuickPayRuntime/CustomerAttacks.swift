@@ -25,6 +25,20 @@ extension CustomerClient {
             // The last payment's coins again, under a new request id.
             guard let payment = lastPayment else { throw QuickPayError(.malformed, "no payment to replay yet") }
             body = try merchant(target).request(.payment(payment))
+        case "spend-unloaded":
+            // Keep spending a voucher after unloading it: the next honest coin, voucher attached.
+            let spent = (options["which"] as? String ?? "spent") == "spent"
+            guard let entry = wallet.vouchers.values.first(where: {
+                $0.voucher.commitment.receiverID == target && $0.unloaded && (spent ? $0.spent > 0 : $0.spent == 0)
+                    && $0.spent < $0.voucher.commitment.length.value
+            }) else { throw QuickPayError(.unknownVoucher, "no unloaded voucher with coins left at \(target)") }
+            let index = entry.spent + 1
+            body = try merchant(target).request(.payment(try Payment(coins: [Coin(voucherID: entry.id, index: index, value: entry.chain.element(at: index))], vouchers: [entry.voucher])))
+        case "retry-last":
+            // The last payment again under its own request id: the merchant answers from its
+            // cache, and nothing is paid twice.
+            guard let (envelope, receiver) = lastPaymentRequest else { throw QuickPayError(.malformed, "no payment to retry yet") }
+            body = try merchant(receiver).request(envelope)
         case "forge", "forge-off-by-one":
             let entry = try attackVoucher(at: (try? ReceiverID(options["voucher_of"] as? String ?? "")) ?? target)
             let index = entry.spent + 1
@@ -58,12 +72,16 @@ extension CustomerClient {
             body = try merchant(target).request(.payment(try Payment(coins: [Coin(voucherID: c.voucherID, index: 1, value: entry.chain.element(at: 1))], vouchers: [tampered])))
         case "self-made":
             // A voucher for a chain of our own, signed by a key the bank never had.
-            let rogue = BankSigner(privateKey: .random(using: &generator))
+            let rogue = SigningPrivateKey.random(using: &generator)
             let chain = HashChain(seed: .random(using: &generator), length: try ChainLength(10))
-            let voucher = rogue.sign(VoucherCommitment(
+            // Naming the real bank's key id (borrow_key_id) does not help: the signature is checked.
+            let keyID = options["borrow_key_id"] as? Bool == true
+                ? (wallet.vouchers.values.first?.voucher.commitment.keyID ?? rogue.publicKey.keyID) : rogue.publicKey.keyID
+            let commitment = VoucherCommitment(
                 voucherID: .random(using: &generator), receiverID: target, denomination: .rs50, length: chain.length, root: chain.root,
                 expiry: Timestamp(secondsSinceEpoch: Int64(Date().timeIntervalSince1970) + 86_400),
-                ownerKey: SigningPrivateKey.random(using: &generator).publicKey, keyID: options["borrow_key_id"] as? Bool == true ? wallet.vouchers.values.first?.voucher.commitment.keyID ?? rogue.keyID : rogue.keyID))
+                ownerKey: SigningPrivateKey.random(using: &generator).publicKey, keyID: keyID)
+            let voucher = SignedVoucher(commitment: commitment, signature: rogue.sign(commitment.signingBytes))
             body = try merchant(target).request(.payment(try Payment(coins: [Coin(voucherID: voucher.id, index: 1, value: chain.element(at: 1))], vouchers: [voucher])))
         default:
             throw QuickPayError(.malformed, "unknown attack \(kind)")

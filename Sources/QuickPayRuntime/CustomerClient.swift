@@ -31,8 +31,9 @@ public final class CustomerClient {
     var merchants: [ReceiverID: Requester] = [:]
     var device: Device?
     var generator = SystemRandomNumberGenerator()
-    /// The last payment sent, for the replay attack.
+    /// The last payment sent (and its request id), for the replay and retry attacks.
     var lastPayment: Payment?
+    var lastPaymentRequest: (Envelope, ReceiverID)?
 
     public init(walletPath: String, endpoints: ClientEndpoints, bankKey: SigningPublicKey, clock: DeploymentClock = DeploymentClock()) throws {
         context = try Context()
@@ -199,7 +200,9 @@ public final class CustomerClient {
         // An unknown outcome (no answer) throws here and the coins stay spent: an unload later
         // refunds whatever the merchant did not redeem, so nothing is lost.
         lastPayment = plan.payment
-        let body = try merchant(receiver).request(.payment(plan.payment))
+        let envelope = Envelope(requestID: .random(using: &generator), body: .payment(plan.payment))
+        lastPaymentRequest = (envelope, receiver)
+        let body = try merchant(receiver).request(envelope)
         if case .error(let error) = body, error.code != .unavailable {
             // The merchant refused and changed nothing: the coins are still ours.
             wallet = before

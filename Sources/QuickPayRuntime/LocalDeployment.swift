@@ -33,6 +33,8 @@ public final class LocalDeployment {
     public var controls: [String: ControlClient] = [:]
     public var endpoints: [String: String] = [:]
     var launches: [String: (executable: String, arguments: [String], serverFlags: Bool)] = [:]
+    /// Actors a scenario has stopped with SIGSTOP (alive, but not answering).
+    public var stopped: Set<String> = []
     public let bankPublicKey: SigningPublicKey
     let passwordRounds: Int
 

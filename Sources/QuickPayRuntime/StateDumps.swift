@@ -84,6 +84,9 @@ public enum MerchantAttacks {
         case "redeem-beyond-n":
             guard let row = try store.allVouchers().first else { throw QuickPayError(.unknownVoucher, "no voucher held") }
             coins = [Coin(voucherID: row.id, index: row.voucher.commitment.length.value + 1, value: .random(using: &generator))]
+        case "redeem-unknown":
+            // A voucher id the bank never issued.
+            coins = [Coin(voucherID: .random(using: &generator), index: 1, value: .random(using: &generator))]
         case "redeem-coin":
             // A coin handed over by the scenario (say, of a voucher naming another merchant).
             guard let voucher = (request["voucher"] as? String).flatMap(Bytes16.init(hex:)), let index = request["index"] as? Int,

@@ -30,7 +30,14 @@ struct Evidence: Equatable {
         let closed: Bool
     }
 
-    static func read(_ deployment: LocalDeployment, merchants: [String]) throws -> Evidence {
+    /// Reads every running actor's state; an actor a step has killed or stopped is skipped
+    /// (its rows are then simply not compared), and nil means the bank itself is down.
+    static func read(_ deployment: LocalDeployment, merchants: [String]) throws -> Evidence? {
+        func up(_ name: String) -> Bool {
+            guard let process = deployment.processes[name], process.isRunning else { return false }
+            return !deployment.stopped.contains(name)
+        }
+        guard up("bank") else { return nil }
         var evidence = Evidence()
         let bank = try deployment.control("bank").must(["action": "state"])
         evidence.ledger = bank["ledger"] as? [String: Int] ?? [:]
@@ -43,7 +50,7 @@ struct Evidence: Equatable {
                 redeemed: row["redeemed_index"] as? Int ?? 0, state: row["state"] as? String ?? "", refunded: row["refunded_paise"] as? Int ?? 0,
                 denomination: row["denomination"] as? Int ?? 0, length: row["length"] as? Int ?? 0, receiver: row["receiver"] as? String ?? "")
         }
-        for merchant in merchants {
+        for merchant in merchants where up("merchant-\(merchant)") {
             let state = try deployment.control("merchant-\(merchant)").must(["action": "state"])
             var rows: [String: MerchantVoucherRow] = [:]
             for row in state["vouchers"] as? [[String: Any]] ?? [] {
@@ -52,6 +59,7 @@ struct Evidence: Equatable {
             }
             evidence.merchantVouchers[merchant] = rows
         }
+        guard up("appserver") else { return evidence }
         let app = try deployment.control("appserver").must(["action": "state"])
         for user in app["users"] as? [[String: Any]] ?? [] {
             if let name = user["username"] as? String { evidence.users[name] = user["locked_until"] as? Int ?? 0 }

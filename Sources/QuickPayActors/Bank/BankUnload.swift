@@ -81,7 +81,8 @@ extension BankActor {
             // Credit the merchant for what it holds beyond what it redeemed, if that checks out;
             // a bad settle coin credits nothing more (the merchant loses it, the owner does not).
             var batch = BankBatch()
-            if settled.last.index > row.redeemed.index,
+            // A settle answer is a merchant's claim like a redemption: only before the deadline.
+            if settled.last.index > row.redeemed.index, now < depositDeadline(row),
                 let steps = try? ChainVerifier.verify(settled.last, after: row.redeemed, length: row.commitment.length)
             {
                 let value = try row.commitment.denomination.value(ofCoins: steps)
