@@ -60,9 +60,18 @@ public final class LocalDeployment {
         try Self.write("\(runFolder)/bank-seed.yaml", seed)
 
         let names = ["bank", "appserver", "nsp"] + merchants.map({ "merchant-\($0.id)" }) + customers.map({ "customer-\($0.name)" })
+        // The kernel may hand the same free port out twice once the probe socket closes, so
+        // every port of the deployment is checked to be distinct.
+        var taken: Set<Int> = []
+        func distinctPort() throws -> Int {
+            while true {
+                let port = try Self.freePort()
+                if taken.insert(port).inserted { return port }
+            }
+        }
         for name in names {
-            endpoints[name] = "tcp://127.0.0.1:\(try Self.freePort())"
-            endpoints["\(name)-control"] = "tcp://127.0.0.1:\(try Self.freePort())"
+            endpoints[name] = "tcp://127.0.0.1:\(try distinctPort())"
+            endpoints["\(name)-control"] = "tcp://127.0.0.1:\(try distinctPort())"
         }
         let merchantFlags = merchants.flatMap { ["--merchant", "\($0.id)=\(endpoints["merchant-\($0.id)"]!)"] }
         try start("nsp", "qp-nsp", [])

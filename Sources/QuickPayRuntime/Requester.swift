@@ -71,6 +71,14 @@ public final class Device {
         guard answer == .ack else { throw QuickPayError(.unavailable, "the network provider refused the device: \(answer)") }
     }
 
+    /// Forgets SMS that arrived before now (a login then reads only its own code).
+    public func discardInbox() throws {
+        inbox = []
+        while let frames = try requester.socket.receive(flags: .dontWait, maximumFrames: 1) {
+            if let envelope = try? requester.codec.decode(frames[0]), case .smsDelivery = envelope.body { try requester.post(envelope.reply(.ack)) }
+        }
+    }
+
     /// Waits up to `milliseconds` for the next SMS.
     public func nextSMS(milliseconds: Int) throws -> SmsDelivery? {
         if !inbox.isEmpty { return inbox.removeFirst() }

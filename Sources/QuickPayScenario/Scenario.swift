@@ -33,9 +33,18 @@ public struct Scenario {
     public static func load(_ path: String) throws -> [Scenario] {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         var scenarios: [Scenario] = []
-        for document in try Yams.load_all(yaml: text) {
-            guard let object = document as? [String: Any] else { throw ScenarioError("\(path): a scenario is a mapping") }
-            scenarios.append(try Scenario(object, path: path))
+        // The parser's own loop: Yams' load_all sequence ends quietly at a syntax error, which
+        // would drop the rest of a file; here a broken file is an error.
+        let parser = try Parser(yaml: text)
+        do {
+            while let node = try parser.nextRoot() {
+                guard let object = node.any as? [String: Any] else { throw ScenarioError("\(path): a scenario is a mapping") }
+                scenarios.append(try Scenario(object, path: path))
+            }
+        } catch let error as ScenarioError {
+            throw error
+        } catch {
+            throw ScenarioError("\(path): not valid YAML after \(scenarios.count) scenario(s): \(error)")
         }
         return scenarios
     }

@@ -76,7 +76,16 @@ struct StepSession {
         return try callProcess("customer-\(name)", request)
     }
 
+    /// Restarts actors that an armed crash point has killed.
+    mutating func supervise() throws {
+        for actor in restartAfterCrash where deployment.processes[actor]?.isRunning == false {
+            try deployment.restart(actor)
+            restartAfterCrash.remove(actor)
+        }
+    }
+
     mutating func callProcess(_ process: String, _ request: JSONObject) throws -> JSONObject {
+        try supervise()
         let name = process
         let control = try deployment.control(process)
         var restart = restartAfterCrash
