@@ -1,6 +1,7 @@
 # QuickPay. Two commands do everything on a fresh Debian machine:
-#   make run    the main job: the five actors as processes, the happy path in both merchant modes
-#               (the scenario suite takes this place when it lands)
+#   make run    the main job: the scenario suite (flows, every attack, faults) against the five
+#               actors as real processes, on the embedded SQLite default
+#   make test   unit and process tests, then the whole suite; JUnit in runs/junit.xml
 #   make test   every test
 # Both install what they need (libzmq3-dev, pkg-config) with apt-get when it is missing.
 
@@ -8,9 +9,12 @@ SWIFT ?= swift
 APT_PACKAGES := libzmq3-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run demo test deps build release bench proto format clean
+.PHONY: run happy-path demo test deps build release bench proto format clean
 
 run: release
+	.build/release/quickpay run scenarios --junit runs/junit.xml --json runs/results.json
+
+happy-path: release
 	.build/release/quickpay happy-path --mode offline --mode online
 
 demo: release
@@ -19,6 +23,7 @@ demo: release
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	.build/debug/quickpay run scenarios --junit runs/junit.xml --json runs/results.json
 
 deps:
 	@if ! pkg-config --exists libzmq 2>/dev/null; then \
