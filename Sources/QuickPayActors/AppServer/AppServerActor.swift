@@ -12,6 +12,8 @@ public struct AppServerConfig: Sendable {
     public var lockoutSeconds: Int64 = 900
     public var sessionLifetimeSeconds: Int64 = 3600
     public var peerDeadlineMilliseconds = 3000
+    /// Requests waiting for the bank or the network provider at once; beyond it, OVERLOADED.
+    public var maximumPending = 10_000
     public init() {}
 }
 
@@ -51,6 +53,9 @@ public struct AppServerActor: ServerActor {
         let digest = requestDigest(envelope)
         return answering(envelope, to: client) {
             if pending[envelope.requestID] != nil { return [] }  // a retry while a peer is asked
+            guard pending.count < config.maximumPending else {
+                throw QuickPayError(.overloaded, "\(pending.count) requests are waiting for the bank; try again shortly")
+            }
             if let cached = try store.cachedReply(envelope.requestID) {
                 guard cached.requestDigest == digest else { throw QuickPayError(.conflict, "request id reused") }
                 return [.reply(to: client, envelope.reply(cached.reply))]

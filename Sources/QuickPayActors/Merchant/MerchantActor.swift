@@ -9,6 +9,8 @@ public struct MerchantConfig: Sendable {
     public var redeemDeadlineMilliseconds = 5000
     /// How often the merchant redeems on its own (it also redeems on command).
     public var redeemIntervalSeconds: Int64 = 30
+    /// Online payments waiting for the bank at once; beyond it, OVERLOADED.
+    public var maximumPending = 10_000
     public init(receiverID: ReceiverID, mode: MerchantMode) {
         self.receiverID = receiverID
         self.mode = mode
@@ -94,6 +96,9 @@ public struct MerchantActor: ServerActor {
             case .offline:
                 return [.reply(to: client, envelope.reply(try deliver(accepted, amount: amount, order: payment.order, envelope: envelope, digest: digest)))]
             case .online:
+                guard pendingPayments.count < config.maximumPending else {
+                    throw QuickPayError(.overloaded, "\(pendingPayments.count) payments are waiting for the bank")
+                }
                 let ids = Set(accepted.map(\.coin.voucherID))
                 guard vouchersInFlight.isDisjoint(with: ids) else {
                     throw QuickPayError(.overloaded, "a payment on this voucher is already with the bank")

@@ -15,6 +15,8 @@ public enum SmsFault: Sendable, Equatable {
 
 public struct NetworkProviderActor: ServerActor {
     public static let maximumQueuedPerPhone = 32
+    /// The report keeps the most recent SMS and faults only.
+    public static let maximumLog = 10_000
     var devices: [PhoneNumber: ClientID] = [:]
     var queued: [PhoneNumber: [SmsDelivery]] = [:]
     var random: any RandomNumberGenerator
@@ -39,6 +41,7 @@ public struct NetworkProviderActor: ServerActor {
             }
             return outputs
         case .smsSubmit(let submit):
+            trimLog()
             let sms = SmsDelivery(smsID: .random(using: &random), phone: submit.phone, text: submit.text)
             var outputs: [Output] = [.reply(to: client, envelope.reply(.smsAccepted(smsID: sms.smsID)))]
             let fault = nextFault
@@ -103,6 +106,11 @@ public struct NetworkProviderActor: ServerActor {
             outputs += deliver(sms)
         }
         return outputs
+    }
+
+    mutating func trimLog() {
+        if log.count > Self.maximumLog { log.removeFirst(log.count - Self.maximumLog) }
+        if faults.count > Self.maximumLog { faults.removeFirst(faults.count - Self.maximumLog) }
     }
 
     mutating func markDelivered(_ id: Bytes16) {
