@@ -54,7 +54,6 @@ public struct MerchantActor: ServerActor {
         let client: ClientID
         let envelope: Envelope
         let accepted: [Accepted]
-        let amount: Amount
     }
 
     public init(
@@ -104,7 +103,7 @@ public struct MerchantActor: ServerActor {
                     throw QuickPayError(.overloaded, "a payment on this voucher is already with the bank")
                 }
                 vouchersInFlight.formUnion(ids)
-                pendingPayments[envelope.requestID] = PendingPayment(client: client, envelope: envelope, accepted: accepted, amount: amount)
+                pendingPayments[envelope.requestID] = PendingPayment(client: client, envelope: envelope, accepted: accepted)
                 let verify = VerifyCoins(
                     receiverID: config.receiverID, coins: payment.coins, vouchers: accepted.filter(\.isNew).map(\.row.voucher))
                 return [.request(to: .bank, Envelope(requestID: envelope.requestID, body: .verifyCoins(verify)), deadlineMilliseconds: config.verifyDeadlineMilliseconds)]
@@ -226,10 +225,13 @@ public struct MerchantActor: ServerActor {
         let envelope = pending.envelope
         let outputs = answering(envelope, to: pending.client) {
             switch reply?.body {
-            case .verifyCoinsReply?:
+            case .verifyCoinsReply(let credited)?:
                 guard case .payment(let payment) = envelope.body else { return [] }
+                // The bank's word on the amount: if an earlier verification timed out here but
+                // committed at the bank, the bank's index is ahead of ours and it credited less
+                // than we computed; the customer paid (and is told) what the bank credited.
                 let body = try deliver(
-                    pending.accepted, amount: pending.amount, order: payment.order, envelope: envelope,
+                    pending.accepted, amount: credited, order: payment.order, envelope: envelope,
                     digest: requestDigest(envelope), creditedByBank: true)
                 return [.reply(to: pending.client, envelope.reply(body))]
             case .error(let error)?:
