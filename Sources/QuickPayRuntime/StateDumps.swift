@@ -63,9 +63,12 @@ public enum StateDump {
         return ["ok": true, "users": users]
     }
 
-    public static func networkProvider(_ actor: NetworkProviderActor) -> JSONObject {
-        let sms: [JSONObject] = actor.log.map { ["sms_id": $0.smsID.hex, "phone": $0.phone.value, "delivered": $0.delivered] }
-        let faults: [JSONObject] = actor.faults.map { ["sms_id": $0.smsID.hex, "phone": $0.phone.value, "fault": $0.fault] }
+    public static func networkProvider(_ actor: NetworkProviderActor) throws -> JSONObject {
+        let records = try actor.report()
+        let sms: [JSONObject] = records.map { ["sms_id": $0.smsID.hex, "phone": $0.phone.value, "delivered": $0.delivered] }
+        let faults: [JSONObject] = records.compactMap { record in
+            record.fault.map { ["sms_id": record.smsID.hex, "phone": record.phone.value, "fault": $0] }
+        }
         return ["ok": true, "sms": sms, "faults": faults, "held": actor.held.count]
     }
 }

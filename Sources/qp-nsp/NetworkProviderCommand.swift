@@ -2,6 +2,7 @@ import ArgumentParser
 import QuickPayActors
 import QuickPayCore
 import QuickPayRuntime
+import QuickPayStore
 
 @main
 struct NetworkProviderCommand: ParsableCommand {
@@ -21,8 +22,9 @@ struct NetworkProviderCommand: ParsableCommand {
     func run() throws {
         JSONLogHandler.bootstrap()
         Signals.install()
-        let host = try ActorHost(actor: NetworkProviderActor(random: SystemRandomNumberGenerator()), config: options.hostConfig(name: "nsp"))
-        host.controlActions["state"] = { actor, _, _ in (StateDump.networkProvider(actor), []) }
+        let store = try SQLiteNetworkProviderStore(path: "\(options.dataDir)/nsp.sqlite")
+        let host = try ActorHost(actor: NetworkProviderActor(store: store, random: SystemRandomNumberGenerator()), config: options.hostConfig(name: "nsp"))
+        host.controlActions["state"] = { actor, _, _ in (try StateDump.networkProvider(actor), []) }
         host.controlActions["sms-fault"] = { actor, request, _ in
             switch request["fault"] as? String {
             case "drop": actor.nextFault = .drop
@@ -33,7 +35,7 @@ struct NetworkProviderCommand: ParsableCommand {
             }
             return (["ok": true], [])
         }
-        host.controlActions["sms-release"] = { actor, _, _ in (["ok": true], actor.releaseHeld()) }
+        host.controlActions["sms-release"] = { actor, _, _ in (["ok": true], try actor.releaseHeld()) }
         host.run()
     }
 }

@@ -225,7 +225,7 @@ extension MerchantRejectionTests {
 
 struct NetworkProviderTests {
     @Test func anSMSReachesOnlyTheDeviceAttachedForItsPhone() throws {
-        var nsp = NetworkProviderActor(random: SeededGenerator(seed: 70))
+        var nsp = NetworkProviderActor(store: MemoryNetworkProviderStore(), random: SeededGenerator(seed: 70))
         let phone = try PhoneNumber("+919800000001")
         let other = try PhoneNumber("+919800000009")
         let device = ClientID([9])
@@ -240,6 +240,7 @@ struct NetworkProviderTests {
         let now = nsp.handle(Envelope(requestID: RequestID(Bytes16(high: 0, low: 4)), body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code 654321"))), from: app, now: t0)
         let targets = now.compactMap { output -> ClientID? in if case .push(let to, _) = output { return to } else { return nil } }
         #expect(targets == [device])
-        #expect(nsp.log.count == 2 && nsp.log.allSatisfy(\.delivered))
+        let report = try nsp.report()
+        #expect(report.count == 2 && report.allSatisfy(\.delivered))
     }
 }

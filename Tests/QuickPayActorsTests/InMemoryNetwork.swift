@@ -8,7 +8,7 @@ import Testing
 struct InMemoryNetwork {
     var bank: BankActor
     var appServer: AppServerActor
-    var nsp = NetworkProviderActor(random: SeededGenerator(seed: 30))
+    var nsp = NetworkProviderActor(store: MemoryNetworkProviderStore(), random: SeededGenerator(seed: 30))
     var merchants: [ReceiverID: MerchantActor] = [:]
     let bankStore = MemoryBankStore()
     let appStore = MemoryAppServerStore()

@@ -101,6 +101,7 @@ struct MigrationTests {
             ("merchant", { path in _ = try SQLiteMerchantStore(path: path) }),
             ("appserver", { path in _ = try SQLiteAppServerStore(path: path) }),
             ("wallet", { path in _ = try SQLiteWalletStore(path: path) }),
+            ("nsp", { path in _ = try SQLiteNetworkProviderStore(path: path) }),
         ] as [(String, (String) throws -> Void)] {
             let path = temporaryPath("\(name).sqlite")
             try open(path)  // empty file: creates the schema
@@ -142,5 +143,26 @@ struct SQLiteMerchantAndWalletTests {
         let attributes = try FileManager.default.attributesOfItem(atPath: walletPath)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         #expect(try SQLiteWalletStore(path: walletPath).load().vouchers[voucher.id] == entry)
+    }
+}
+
+struct SQLiteNetworkProviderStoreTests {
+    @Test func undeliveredSMSSurviveARestartAndLeaveOnce() throws {
+        let path = temporaryPath("nsp.sqlite")
+        let phone = try PhoneNumber("+919800000001")
+        let sms = SmsDelivery(smsID: Bytes16(high: 1, low: 1), phone: phone, text: "QuickPay code 123456")
+        do {
+            var batch = NetworkProviderBatch()
+            batch.enqueue = [sms]
+            batch.records = [SmsRecord(smsID: sms.smsID, phone: phone, delivered: false, fault: nil)]
+            try SQLiteNetworkProviderStore(path: path).commit(batch)
+        }
+        let store = try SQLiteNetworkProviderStore(path: path)
+        #expect(try store.queued(for: phone) == [sms])
+        var delivered = NetworkProviderBatch()
+        delivered.delivered = [sms.smsID]
+        try store.commit(delivered)
+        #expect(try store.queued(for: phone).isEmpty)
+        #expect(try store.report(limit: 10) == [SmsRecord(smsID: sms.smsID, phone: phone, delivered: true, fault: nil)])
     }
 }

@@ -1,9 +1,6 @@
 import QuickPayCore
 import QuickPayProtocol
 
-/// The mobile network: it takes SMS from the app server and delivers each to the device that
-/// attached for the phone number (a device attaches by sending DeviceAttach from its socket).
-/// An SMS for a phone with no device attached waits in a bounded queue until one attaches.
 /// A fault a scenario sets for the next SMS the network provider takes.
 public enum SmsFault: Sendable, Equatable {
     case drop
@@ -13,107 +10,105 @@ public enum SmsFault: Sendable, Equatable {
     case misroute(PhoneNumber)
 }
 
+/// The mobile network: it takes SMS from the app server and delivers each to the device that
+/// attached for the phone number (a device attaches by sending DeviceAttach from its socket).
+/// An SMS for a phone with no device attached waits in a bounded, durable queue until one
+/// attaches; SmsAccepted goes back only after the SMS is committed.
 public struct NetworkProviderActor: ServerActor {
     public static let maximumQueuedPerPhone = 32
-    /// The report keeps the most recent SMS and faults only.
-    public static let maximumLog = 10_000
+    /// The report shows the most recent SMS only.
+    public static let reportLimit = 1000
+    let store: any NetworkProviderStore
     var devices: [PhoneNumber: ClientID] = [:]
-    var queued: [PhoneNumber: [SmsDelivery]] = [:]
     var random: any RandomNumberGenerator
-    /// Every SMS handled, for the state dump: (sms id, phone, delivered to a device?).
-    public private(set) var log: [(smsID: Bytes16, phone: PhoneNumber, delivered: Bool)] = []
     /// Applied to the next SMS, then cleared.
     public var nextFault: SmsFault?
-    /// SMS held by a fault until released; and what the faults did, for the report.
+    /// SMS held by a fault until released (a fault's state: not kept across a restart).
     public private(set) var held: [SmsDelivery] = []
-    public private(set) var faults: [(smsID: Bytes16, phone: PhoneNumber, fault: String)] = []
 
-    public init(random: any RandomNumberGenerator) { self.random = random }
+    public init(store: any NetworkProviderStore, random: any RandomNumberGenerator) {
+        self.store = store
+        self.random = random
+    }
+
+    public func report() throws -> [SmsRecord] { try store.report(limit: Self.reportLimit) }
 
     public mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> [Output] {
-        switch envelope.body {
-        case .deviceAttach(let phone):
-            devices[phone] = client
-            var outputs: [Output] = [.reply(to: client, envelope.reply(.ack))]
-            for sms in queued.removeValue(forKey: phone) ?? [] {
-                outputs.append(.push(to: client, Envelope(requestID: .random(using: &random), body: .smsDelivery(sms))))
-                markDelivered(sms.smsID)
-            }
-            return outputs
-        case .smsSubmit(let submit):
-            trimLog()
-            let sms = SmsDelivery(smsID: .random(using: &random), phone: submit.phone, text: submit.text)
-            var outputs: [Output] = [.reply(to: client, envelope.reply(.smsAccepted(smsID: sms.smsID)))]
-            let fault = nextFault
-            nextFault = nil
-            switch fault {
-            case .drop?:
-                faults.append((sms.smsID, sms.phone, "dropped"))
-                log.append((sms.smsID, sms.phone, false))
+        answering(envelope, to: client) {
+            switch envelope.body {
+            case .deviceAttach(let phone):
+                devices[phone] = client
+                let waiting = try store.queued(for: phone)
+                var batch = NetworkProviderBatch()
+                batch.delivered = waiting.map(\.smsID)
+                try store.commit(batch)
+                var outputs: [Output] = [.reply(to: client, envelope.reply(.ack))]
+                for sms in waiting { outputs.append(push(sms, to: client)) }
                 return outputs
-            case .hold?:
-                faults.append((sms.smsID, sms.phone, "held"))
-                held.append(sms)
-                log.append((sms.smsID, sms.phone, false))
-                return outputs
-            case .misroute(let other)?:
-                faults.append((sms.smsID, sms.phone, "misrouted to \(other)"))
-                log.append((sms.smsID, sms.phone, false))
-                if let device = devices[other] {
-                    outputs.append(.push(to: device, Envelope(requestID: .random(using: &random), body: .smsDelivery(sms))))
+            case .smsSubmit(let submit):
+                let sms = SmsDelivery(smsID: .random(using: &random), phone: submit.phone, text: submit.text)
+                let fault = nextFault
+                nextFault = nil
+                var batch = NetworkProviderBatch()
+                var outputs: [Output] = []
+                switch fault {
+                case .drop?:
+                    batch.records = [SmsRecord(smsID: sms.smsID, phone: sms.phone, delivered: false, fault: "dropped")]
+                case .hold?:
+                    held.append(sms)
+                    batch.records = [SmsRecord(smsID: sms.smsID, phone: sms.phone, delivered: false, fault: "held")]
+                case .misroute(let other)?:
+                    batch.records = [SmsRecord(smsID: sms.smsID, phone: sms.phone, delivered: false, fault: "misrouted to \(other)")]
+                    if let device = devices[other] { outputs.append(push(sms, to: device)) }
+                case .duplicate?:
+                    outputs = try deliver(sms, into: &batch, fault: "duplicated")
+                    if let device = devices[sms.phone] { outputs.append(push(sms, to: device)) }
+                case nil:
+                    let waiting = try store.queued(for: sms.phone).count
+                    guard devices[sms.phone] != nil || waiting < Self.maximumQueuedPerPhone else {
+                        throw QuickPayError(.overloaded, "too many undelivered SMS for this phone")
+                    }
+                    outputs = try deliver(sms, into: &batch, fault: nil)
                 }
-                return outputs
-            case .duplicate?:
-                faults.append((sms.smsID, sms.phone, "duplicated"))
-                outputs += deliver(sms)
-                outputs += deliver(sms)
-                return outputs
-            case nil:
-                guard !isQueueFull(sms.phone) else {
-                    return [.reply(to: client, envelope.fail(QuickPayError(.overloaded, "too many undelivered SMS for this phone")))]
-                }
-                return outputs + deliver(sms)
+                try store.commit(batch)
+                return [.reply(to: client, envelope.reply(.smsAccepted(smsID: sms.smsID)))] + outputs
+            case .ack:
+                return []
+            default:
+                throw QuickPayError(.malformed, "the network provider does not take \(envelope.body.typeName)")
             }
-        case .ack:
-            return []
-        default:
-            return [.reply(to: client, envelope.fail(QuickPayError(.malformed, "the network provider does not take \(envelope.body.typeName)")))]
         }
     }
 
-    func isQueueFull(_ phone: PhoneNumber) -> Bool {
-        devices[phone] == nil && (queued[phone]?.count ?? 0) >= Self.maximumQueuedPerPhone
+    mutating func push(_ sms: SmsDelivery, to device: ClientID) -> Output {
+        .push(to: device, Envelope(requestID: .random(using: &random), body: .smsDelivery(sms)))
     }
 
     /// Pushes an SMS to the phone's device, or queues it until one attaches.
-    mutating func deliver(_ sms: SmsDelivery) -> [Output] {
-        if let device = devices[sms.phone] {
-            log.append((sms.smsID, sms.phone, true))
-            return [.push(to: device, Envelope(requestID: .random(using: &random), body: .smsDelivery(sms)))]
+    mutating func deliver(_ sms: SmsDelivery, into batch: inout NetworkProviderBatch, fault: String?) throws -> [Output] {
+        guard let device = devices[sms.phone] else {
+            batch.enqueue.append(sms)
+            batch.records.append(SmsRecord(smsID: sms.smsID, phone: sms.phone, delivered: false, fault: fault))
+            return []
         }
-        queued[sms.phone, default: []].append(sms)
-        log.append((sms.smsID, sms.phone, false))
-        return []
+        batch.records.append(SmsRecord(smsID: sms.smsID, phone: sms.phone, delivered: true, fault: fault))
+        return [push(sms, to: device)]
     }
 
-    /// Delivers every held SMS now.
-    public mutating func releaseHeld() -> [Output] {
-        let release = held
-        held = []
+    /// Delivers every held SMS now (or queues it for its phone).
+    public mutating func releaseHeld() throws -> [Output] {
+        var batch = NetworkProviderBatch()
         var outputs: [Output] = []
-        for sms in release {
-            if let index = log.firstIndex(where: { $0.smsID == sms.smsID }) { log.remove(at: index) }
-            outputs += deliver(sms)
+        for sms in held {
+            if let device = devices[sms.phone] {
+                batch.delivered.append(sms.smsID)
+                outputs.append(push(sms, to: device))
+            } else {
+                batch.enqueue.append(sms)
+            }
         }
+        held = []
+        try store.commit(batch)
         return outputs
-    }
-
-    mutating func trimLog() {
-        if log.count > Self.maximumLog { log.removeFirst(log.count - Self.maximumLog) }
-        if faults.count > Self.maximumLog { faults.removeFirst(faults.count - Self.maximumLog) }
-    }
-
-    mutating func markDelivered(_ id: Bytes16) {
-        if let index = log.firstIndex(where: { $0.smsID == id }) { log[index].delivered = true }
     }
 }

@@ -1,0 +1,60 @@
+import Foundation
+import GRDB
+import QuickPayActors
+import QuickPayCore
+import QuickPayProtocol
+
+/// The network provider's SQLite store: undelivered SMS (in arrival order) and the report.
+public final class SQLiteNetworkProviderStore: NetworkProviderStore {
+    let pool: DatabasePool
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE sms_queue (seq INTEGER PRIMARY KEY, sms_id BLOB NOT NULL UNIQUE, phone TEXT NOT NULL, text TEXT NOT NULL);
+                CREATE INDEX sms_queue_phone ON sms_queue(phone);
+                CREATE TABLE sms_report (seq INTEGER PRIMARY KEY, sms_id BLOB NOT NULL, phone TEXT NOT NULL, delivered INTEGER NOT NULL, fault TEXT);
+                CREATE INDEX sms_report_id ON sms_report(sms_id);
+                """)
+        }
+        return migrator
+    }
+
+    public init(path: String) throws { pool = try SQLite.open(path: path, migrator: Self.migrator) }
+
+    public func queued(for phone: PhoneNumber) throws -> [SmsDelivery] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT sms_id, text FROM sms_queue WHERE phone = ? ORDER BY seq", arguments: [phone.value]).map { row in
+                SmsDelivery(smsID: try Bytes16(data: row["sms_id"]), phone: phone, text: row["text"])
+            }
+        }
+    }
+
+    public func commit(_ batch: NetworkProviderBatch) throws {
+        try pool.write { db in
+            for sms in batch.enqueue {
+                try db.execute(sql: "INSERT OR IGNORE INTO sms_queue (sms_id, phone, text) VALUES (?, ?, ?)", arguments: [sms.smsID.data, sms.phone.value, sms.text])
+            }
+            for record in batch.records {
+                try db.execute(
+                    sql: "INSERT INTO sms_report (sms_id, phone, delivered, fault) VALUES (?, ?, ?, ?)",
+                    arguments: [record.smsID.data, record.phone.value, record.delivered, record.fault])
+            }
+            for id in batch.delivered {
+                try db.execute(sql: "DELETE FROM sms_queue WHERE sms_id = ?", arguments: [id.data])
+                try db.execute(sql: "UPDATE sms_report SET delivered = 1 WHERE sms_id = ?", arguments: [id.data])
+            }
+        }
+    }
+
+    public func report(limit: Int) throws -> [SmsRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM sms_report ORDER BY seq DESC LIMIT ?) ORDER BY seq", arguments: [limit]).map { row in
+                SmsRecord(
+                    smsID: try Bytes16(data: row["sms_id"]), phone: try valid { try PhoneNumber(row["phone"]) }, delivered: row["delivered"],
+                    fault: row["fault"])
+            }
+        }
+    }
+}
