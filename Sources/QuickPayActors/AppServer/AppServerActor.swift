@@ -156,7 +156,9 @@ public struct AppServerActor: ServerActor {
         var batch = AppServerBatch()
         batch.challenges = [challenge]
         try store.commit(batch)
-        let sms = Envelope(requestID: .random(using: &random), body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code \(code.digits). Never share it.")))
+        // The SMS goes out under the client's request id, so a retry of the same login (same
+        // id) finds it pending and starts no second challenge.
+        let sms = Envelope(requestID: envelope.requestID, body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code \(code.digits). Never share it.")))
         pending[sms.requestID] = .login(client, envelope, LoginChallenge(challengeID: challenge.id, expiresAt: challenge.expiresAt))
         return [.request(to: .networkProvider, sms, deadlineMilliseconds: config.peerDeadlineMilliseconds)]
     }
