@@ -38,7 +38,21 @@ public final class LocalDeployment {
     public let bankPublicKey: SigningPublicKey
     let passwordRounds: Int
 
-    public init(runFolder: String, binFolder: String, customers: [Customer], merchants: [Merchant], passwordRounds: Int = PasswordHasher.owaspRounds) throws {
+    /// Links ("from->to", by process name) whose traffic goes through a fault proxy: `from` is
+    /// given the endpoint `endpoints["proxy:from->to"]` for `to`; whoever runs the proxy binds it.
+    public let proxiedLinks: Set<String>
+    let customers: [Customer]
+    let merchants: [Merchant]
+
+    /// Prepares keys, the bank's seed and distinct ports; starts every process unless `launch`
+    /// is false (then call `launchAll()`, after starting the proxies of `proxiedLinks`).
+    public init(
+        runFolder: String, binFolder: String, customers: [Customer], merchants: [Merchant], passwordRounds: Int = PasswordHasher.owaspRounds,
+        proxiedLinks: Set<String> = [], launch: Bool = true
+    ) throws {
+        self.proxiedLinks = proxiedLinks
+        self.customers = customers
+        self.merchants = merchants
         self.runFolder = runFolder
         self.binFolder = binFolder
         self.passwordRounds = passwordRounds
@@ -73,24 +87,38 @@ public final class LocalDeployment {
             endpoints[name] = "tcp://127.0.0.1:\(try distinctPort())"
             endpoints["\(name)-control"] = "tcp://127.0.0.1:\(try distinctPort())"
         }
-        let merchantFlags = merchants.flatMap { ["--merchant", "\($0.id)=\(endpoints["merchant-\($0.id)"]!)"] }
+        for link in proxiedLinks { endpoints["proxy:\(link)"] = "tcp://127.0.0.1:\(try distinctPort())" }
+        if launch { try launchAll() }
+    }
+
+    /// Where process `from` finds process `to`: the proxy's endpoint if the link is proxied.
+    public func peer(_ from: String, _ to: String) -> String {
+        endpoints[proxiedLinks.contains("\(from)->\(to)") ? "proxy:\(from)->\(to)" : to]!
+    }
+
+    public func launchAll() throws {
+        func merchantFlags(_ from: String) -> [String] {
+            merchants.flatMap { ["--merchant", "\($0.id)=\(peer(from, "merchant-\($0.id)"))"] }
+        }
         try start("nsp", "qp-nsp", [])
-        try start("bank", "qp-bank", ["--signing-key", "\(runFolder)/keys/bank.key", "--seed", "\(runFolder)/bank-seed.yaml"] + merchantFlags)
+        try start("bank", "qp-bank", ["--signing-key", "\(runFolder)/keys/bank.key", "--seed", "\(runFolder)/bank-seed.yaml"] + merchantFlags("bank"))
         try start("appserver", "qp-appserver", [
-            "--bank", endpoints["bank"]!, "--nsp", endpoints["nsp"]!, "--otp-key", "\(runFolder)/keys/otp.key",
+            "--bank", peer("appserver", "bank"), "--nsp", peer("appserver", "nsp"), "--otp-key", "\(runFolder)/keys/otp.key",
             "--password-rounds", String(passwordRounds),
         ])
         for merchant in merchants {
-            try start("merchant-\(merchant.id)", "qp-merchant", [
-                "--id", merchant.id, "--mode", merchant.mode.rawValue, "--bank", endpoints["bank"]!,
+            let name = "merchant-\(merchant.id)"
+            try start(name, "qp-merchant", [
+                "--id", merchant.id, "--mode", merchant.mode.rawValue, "--bank", peer(name, "bank"),
                 "--bank-key", "\(runFolder)/keys/bank.pub", "--receipt-key", "\(runFolder)/keys/\(merchant.id).key",
             ])
         }
         for customer in customers {
-            try start("customer-\(customer.name)", "qp-customer", [
-                "serve", "--wallet", "\(runFolder)/data/customer-\(customer.name)/wallet.sqlite", "--app-server", endpoints["appserver"]!,
-                "--nsp", endpoints["nsp"]!, "--bank-key", "\(runFolder)/keys/bank.pub", "--phone", customer.phone,
-            ] + merchantFlags, serverFlags: false)
+            let name = "customer-\(customer.name)"
+            try start(name, "qp-customer", [
+                "serve", "--wallet", "\(runFolder)/data/\(name)/wallet.sqlite", "--app-server", peer(name, "appserver"),
+                "--nsp", peer(name, "nsp"), "--bank-key", "\(runFolder)/keys/bank.pub", "--phone", customer.phone,
+            ] + merchantFlags(name), serverFlags: false)
         }
     }
 

@@ -27,6 +27,9 @@ public struct Scenario {
     public let users: [User]
     public let merchants: [Merchant]
     public let steps: [Step]
+    /// Links whose messages pass through a fault proxy: "from->to" by scenario name
+    /// (appserver, bank, nsp, a merchant id, a customer name).
+    public let proxies: [String]
     /// Ledger balances in rupees at the end, by `name.bank` / `name.quickpay` / `float`.
     public let finalLedger: [String: Double]
 
@@ -77,6 +80,7 @@ public struct Scenario {
         }
         self.users = users
         self.merchants = merchants
+        proxies = object["proxies"] as? [String] ?? []
         var steps: [Step] = []
         for (position, entry) in (object["steps"] as? [Any] ?? []).enumerated() {
             steps.append(try Step(entry, index: position + 1, scenario: name))
@@ -106,6 +110,21 @@ public struct Scenario {
         return nil
     }
 
+    /// The process name of an actor named in a scenario.
+    func process(_ name: String) throws -> String {
+        if ["bank", "appserver", "nsp"].contains(name) { return name }
+        if merchants.contains(where: { $0.id == name }) { return "merchant-\(name)" }
+        if users.contains(where: { $0.name == name }) { return "customer-\(name)" }
+        throw ScenarioError("\(self.name): no actor named \(name)")
+    }
+
+    /// A proxied link by process names ("customer-alice->merchant-chai-stall").
+    func processLink(_ link: String) throws -> String {
+        let parts = link.components(separatedBy: "->").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 2 else { throw ScenarioError("\(name): a proxied link is from->to, got \(link)") }
+        return "\(try process(parts[0]))->\(try process(parts[1]))"
+    }
+
     func user(_ name: String) throws -> User {
         guard let user = users.first(where: { $0.name == name }) else { throw ScenarioError("\(self.name): no customer or merchant named \(name)") }
         return user
@@ -122,7 +141,7 @@ public struct Step {
     public static let actions: Set<String> = [
         "register", "login", "load", "pay", "redeem", "unload", "withdraw", "balance", "prepaid-issue", "prepaid-redeem",
         "attack", "merchant-attack", "raw", "flood", "withhold", "kill", "stop", "cont", "restart", "crash-point",
-        "sms-fault", "sms-release", "clock", "wait", "ledger", "otp", "session", "nsp-state",
+        "sms-fault", "sms-release", "clock", "wait", "ledger", "otp", "session", "nsp-state", "proxy",
     ]
 
     public let index: Int

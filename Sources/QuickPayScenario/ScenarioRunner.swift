@@ -24,13 +24,26 @@ public final class ScenarioRunner {
         var result = ScenarioResult(name: scenario.name, path: scenario.path, runFolder: folder)
         print("== \(scenario.name)\(scenario.description.isEmpty ? "" : ": \(scenario.description)")")
         do {
+            var links: [String: String] = [:]
+            for link in scenario.proxies { links[link] = try scenario.processLink(link) }
             let deployment = try LocalDeployment(
                 runFolder: folder, binFolder: binFolder,
                 customers: scenario.users.map { .init(name: $0.name, phone: $0.phone, account: $0.account, deposit: $0.depositRupees) },
-                merchants: scenario.merchants.map { .init(id: $0.id, account: $0.account, mode: $0.mode) }, passwordRounds: passwordRounds)
-            defer { deployment.stopAll() }
+                merchants: scenario.merchants.map { .init(id: $0.id, account: $0.account, mode: $0.mode) }, passwordRounds: passwordRounds,
+                proxiedLinks: Set(links.values), launch: false)
+            var proxies: [String: FaultProxy] = [:]
+            defer {
+                deployment.stopAll()
+                for proxy in proxies.values { proxy.stop() }
+            }
+            for (link, processLink) in links {
+                let to = String(processLink.split(separator: ">").last!)
+                proxies[link] = try FaultProxy(name: link, frontend: deployment.endpoints["proxy:\(processLink)"]!, backend: deployment.endpoints[to]!)
+            }
+            try deployment.launchAll()
             try deployment.waitUntilHealthy()
             var session = StepSession(scenario: scenario, deployment: deployment)
+            session.proxies = proxies
             for step in scenario.steps {
                 let outcome = session.run(step)
                 result.steps.append(outcome)
@@ -39,6 +52,11 @@ public final class ScenarioRunner {
                 for failure in outcome.failures { print("         \(failure)") }
             }
             result.finalFailures = session.finalChecks()
+            for (link, proxy) in proxies.sorted(by: { $0.key < $1.key }) {
+                let applied = proxy.report.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ")
+                print("  proxy \(link): \(applied.isEmpty ? "no fault applied" : applied)")
+                result.finalFailures += proxy.unusedRules.map { "proxy \(link): the fault \($0) never met its message" }
+            }
             for failure in result.finalFailures { print("  FAIL final: \(failure)") }
         } catch {
             result.setupFailure = "\(error)"

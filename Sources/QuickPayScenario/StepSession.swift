@@ -12,6 +12,7 @@ struct StepSession {
     var previous: Evidence?
     var restartAfterCrash: Set<String> = []
     var failures: [String] = []
+    var proxies: [String: FaultProxy] = [:]
 
     init(scenario: Scenario, deployment: LocalDeployment) {
         self.scenario = scenario
@@ -275,6 +276,20 @@ struct StepSession {
             return "OK"
         case "ledger":
             failures += try ledgerFailures(p)
+            return "OK"
+        case "proxy":
+            let link = try string(step, "link")
+            guard let proxy = proxies[link] else { throw ScenarioError("no proxy on \(link); list it under proxies") }
+            guard let direction = FaultProxy.Direction(rawValue: p["direction"] as? String ?? "request") else { throw ScenarioError("direction is request or reply") }
+            let action: FaultProxy.Action
+            switch try string(step, "fault") {
+            case "drop": action = .drop
+            case "delay": action = .delay(milliseconds: p["ms"] as? Int ?? 500)
+            case "duplicate": action = .duplicate
+            case "reorder": action = .reorder
+            default: throw ScenarioError("fault is drop, delay, duplicate or reorder")
+            }
+            proxy.add(.init(type: try string(step, "type"), direction: direction, action: action, count: p["count"] as? Int ?? 1))
             return "OK"
         default:
             throw ScenarioError("step \(step.index): \(step.action) is not implemented")

@@ -25,6 +25,10 @@ public struct NetworkProviderActor: ServerActor {
     public var nextFault: SmsFault?
     /// SMS held by a fault until released (a fault's state: not kept across a restart).
     public private(set) var held: [SmsDelivery] = []
+    /// Recent submissions by request id: a retried SmsSubmit gets the same answer and sends no
+    /// second SMS. Bounded; a retry comes within seconds.
+    var recentSubmits: [RequestID: Bytes16] = [:]
+    static let recentSubmitLimit = 10_000
 
     public init(store: any NetworkProviderStore, random: any RandomNumberGenerator) {
         self.store = store
@@ -46,6 +50,10 @@ public struct NetworkProviderActor: ServerActor {
                 for sms in waiting { outputs.append(push(sms, to: client)) }
                 return outputs
             case .smsSubmit(let submit):
+                if let smsID = recentSubmits[envelope.requestID] {
+                    return [.reply(to: client, envelope.reply(.smsAccepted(smsID: smsID)))]
+                }
+                if recentSubmits.count >= Self.recentSubmitLimit { recentSubmits.removeAll(keepingCapacity: true) }
                 let sms = SmsDelivery(smsID: .random(using: &random), phone: submit.phone, text: submit.text)
                 let fault = nextFault
                 nextFault = nil
@@ -71,6 +79,7 @@ public struct NetworkProviderActor: ServerActor {
                     outputs = try deliver(sms, into: &batch, fault: nil)
                 }
                 try store.commit(batch)
+                recentSubmits[envelope.requestID] = sms.smsID
                 return [.reply(to: client, envelope.reply(.smsAccepted(smsID: sms.smsID)))] + outputs
             case .ack:
                 return []
