@@ -54,7 +54,7 @@ struct HappyPath {
         let folder = "\(runs)/happy-path-\(mode.rawValue)-\(stamp)"
         let bin = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         print("== happy path, \(mode) merchant; run folder \(folder)")
-        let deployment = try LocalDeployment(
+        let deployment = try ActorDeployment(
             runFolder: folder, binFolder: bin,
             customers: [
                 .init(name: "alice", phone: "+919800000001", account: "ACC-ALICE", deposit: 1000),

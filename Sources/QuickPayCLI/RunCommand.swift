@@ -23,6 +23,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Write a JSON report here.") var json: String?
     @Option(help: "Folder for run folders.") var runs = "runs"
     @Option(help: "Seed for the runner's own choices (recorded in the report).") var seed: UInt64 = 1
+    @Option(help: "A deployment file (actors: name: {endpoint, control}): run against actors already running there.")
+    var deployment: String?
     @Option(help: "PBKDF2 rounds for the app server (600,000 is OWASP's figure; lower only for quick local runs).")
     var passwordRounds = PasswordHasher.owaspRounds
 
@@ -45,6 +47,7 @@ struct RunCommand: ParsableCommand {
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
         let bin = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         let runner = ScenarioRunner(binFolder: bin, runsFolder: "\(runs)/\(stamp)", passwordRounds: passwordRounds)
+        runner.remoteDeployment = deployment
         let started = Date()
         var results: [ScenarioResult] = []
         for scenario in scenarios { results.append(runner.run(scenario)) }

@@ -32,8 +32,9 @@ struct Evidence: Equatable {
 
     /// Reads every running actor's state; an actor a step has killed or stopped is skipped
     /// (its rows are then simply not compared), and nil means the bank itself is down.
-    static func read(_ deployment: LocalDeployment, merchants: [String]) throws -> Evidence? {
+    static func read(_ deployment: ActorDeployment, merchants: [String]) throws -> Evidence? {
         func up(_ name: String) -> Bool {
+            if deployment.isRemote { return deployment.controls[name] != nil }
             guard let process = deployment.processes[name], process.isRunning else { return false }
             return !deployment.stopped.contains(name)
         }

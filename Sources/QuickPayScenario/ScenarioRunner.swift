@@ -11,6 +11,8 @@ public final class ScenarioRunner {
     public let runsFolder: String
     public let passwordRounds: Int
     public var print: (String) -> Void = { Swift.print($0); fflush(nil) }
+    /// A deployment file: run against actors already running there instead of starting them.
+    public var remoteDeployment: String?
 
     public init(binFolder: String, runsFolder: String, passwordRounds: Int) {
         self.binFolder = binFolder
@@ -23,10 +25,32 @@ public final class ScenarioRunner {
         let folder = "\(runsFolder)/\(scenario.name)"
         var result = ScenarioResult(name: scenario.name, path: scenario.path, runFolder: folder)
         print("== \(scenario.name)\(scenario.description.isEmpty ? "" : ": \(scenario.description)")")
+        if let remoteDeployment {
+            do {
+                guard scenario.proxies.isEmpty else { throw ScenarioError("fault proxies need actors this runner starts (not --deployment)") }
+                let deployment = try ActorDeployment(remoteFile: remoteDeployment)
+                try deployment.waitUntilHealthy()
+                var session = StepSession(scenario: scenario, deployment: deployment)
+                result.steps = scenario.steps.map { step in
+                    let outcome = session.run(step)
+                    print("  \(outcome.passed ? "ok  " : "FAIL") [\(String(format: "%2d", step.index))] \(step.summary) -> \(outcome.actual) (\(outcome.milliseconds) ms)")
+                    for failure in outcome.failures { print("         \(failure)") }
+                    return outcome
+                }
+                result.finalFailures = session.finalChecks()
+                for failure in result.finalFailures { print("  FAIL final: \(failure)") }
+            } catch {
+                result.setupFailure = "\(error)"
+                print("  FAIL could not run: \(error)")
+            }
+            result.seconds = Date().timeIntervalSince(started)
+            print("   \(result.passed ? "passed" : "FAILED") in \(String(format: "%.1f", result.seconds)) s (remote actors from \(remoteDeployment))")
+            return result
+        }
         do {
             var links: [String: String] = [:]
             for link in scenario.proxies { links[link] = try scenario.processLink(link) }
-            let deployment = try LocalDeployment(
+            let deployment = try ActorDeployment(
                 runFolder: folder, binFolder: binFolder,
                 customers: scenario.users.map { .init(name: $0.name, phone: $0.phone, account: $0.account, deposit: $0.depositRupees) },
                 merchants: scenario.merchants.map { .init(id: $0.id, account: $0.account, mode: $0.mode) }, passwordRounds: passwordRounds,

@@ -7,14 +7,14 @@ import QuickPayRuntime
 /// last evidence read, and the actors to restart when an armed crash point kills them.
 struct StepSession {
     let scenario: Scenario
-    let deployment: LocalDeployment
+    let deployment: ActorDeployment
     var codes: [String] = []
     var previous: Evidence?
     var restartAfterCrash: Set<String> = []
     var failures: [String] = []
     var proxies: [String: FaultProxy] = [:]
 
-    init(scenario: Scenario, deployment: LocalDeployment) {
+    init(scenario: Scenario, deployment: ActorDeployment) {
         self.scenario = scenario
         self.deployment = deployment
     }
@@ -228,6 +228,7 @@ struct StepSession {
             return Self.outcome(try call(try string(step, "merchant"), ["action": "withhold", "on": p["on"] as? Bool ?? true]))
         case "kill", "stop", "cont", "restart":
             let name = try processName(try target(step))
+            guard !deployment.isRemote else { throw ScenarioError("\(step.action) needs actors this runner started (not --deployment)") }
             guard let process = deployment.processes[name] else { throw ScenarioError("no process \(name)") }
             switch step.action {
             case "kill": deployment.kill9(name)

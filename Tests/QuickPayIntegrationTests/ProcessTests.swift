@@ -22,8 +22,8 @@ func runFolder(_ name: String) -> String {
 
 /// A deployment with alice (Rs 1000) and one merchant, with fast password hashing (explicit
 /// test configuration), everyone healthy, alice registered and logged in.
-func aliceAndShop(_ name: String, mode: MerchantMode = .offline) throws -> LocalDeployment {
-    let deployment = try LocalDeployment(
+func aliceAndShop(_ name: String, mode: MerchantMode = .offline) throws -> ActorDeployment {
+    let deployment = try ActorDeployment(
         runFolder: runFolder(name), binFolder: binFolder(),
         customers: [.init(name: "alice", phone: "+919800000001", account: "ACC-ALICE", deposit: 1000)],
         merchants: [.init(id: "chai-stall", account: "ACC-CHAI", mode: mode)], passwordRounds: 1000)
@@ -41,7 +41,7 @@ func aliceAndShop(_ name: String, mode: MerchantMode = .offline) throws -> Local
     return deployment
 }
 
-func ledger(_ deployment: LocalDeployment) throws -> [String: Int] {
+func ledger(_ deployment: ActorDeployment) throws -> [String: Int] {
     try deployment.control("bank").must(["action": "state"])["ledger"] as? [String: Int] ?? [:]
 }
 
@@ -151,4 +151,39 @@ final class LoadResult: @unchecked Sendable {
     var answer: [UInt8]?
     var failure: String?
     let done = DispatchSemaphore(value: 0)
+}
+
+import QuickPayScenario
+
+@Suite(.serialized) struct ScenarioRunnerTests {
+    /// The runner drives actors it did not start, found by the addresses of a deployment file.
+    @Test func runnerDrivesActorsAtGivenAddresses() throws {
+        let deployment = try ActorDeployment(
+            runFolder: runFolder("remote"), binFolder: binFolder(),
+            customers: [
+                .init(name: "alice", phone: "+919800000001", account: "ACC-ALICE", deposit: 1000),
+                .init(name: "chai-stall", phone: "+919700000001", account: "ACC-CHAI", deposit: 0),
+            ],
+            merchants: [.init(id: "chai-stall", account: "ACC-CHAI", mode: .offline)], passwordRounds: 1000)
+        defer { deployment.stopAll() }
+        try deployment.waitUntilHealthy()
+        var file = "actors:\n"
+        for name in ["bank", "appserver", "nsp", "merchant-chai-stall", "customer-alice", "customer-chai-stall"] {
+            let endpoint = deployment.endpoints[name].map { "endpoint: \"\($0)\", " } ?? ""
+            file += "  \(name): {\(endpoint)control: \"\(deployment.endpoints["\(name)-control"]!)\"}\n"
+        }
+        let path = deployment.runFolder + "/deployment.yaml"
+        try file.write(toFile: path, atomically: true, encoding: .utf8)
+        let scenarioPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scenarios/flows/smoke.yaml").path
+        let runner = ScenarioRunner(binFolder: binFolder(), runsFolder: deployment.runFolder + "/runs", passwordRounds: 1000)
+        runner.remoteDeployment = path
+        var printed: [String] = []
+        runner.print = { printed.append($0) }
+        let result = runner.run(try #require(try Scenario.load(scenarioPath).first))
+        #expect(result.passed, "\(printed.joined(separator: "\n"))")
+        #expect(result.steps.count == 8)
+        // The actors were the deployment's own: its bank holds the result.
+        #expect(try ledger(deployment)["qp:ACC-CHAI"] == 1500)
+    }
 }

@@ -1,12 +1,15 @@
 import Foundation
 import QuickPayActors
 import QuickPayCore
+import Yams
 import ZeroMQ
 
-/// The five actors as separate processes on loopback, each on free ports with its own data
-/// folder and log file in a run folder; keys and the bank's seed made for the run. Stopping
-/// (or deinit) sends SIGTERM, then SIGKILL to what is still alive.
-public final class LocalDeployment {
+/// The actors a scenario runs against. Local (the usual case): the five actors as separate
+/// processes on loopback, each on free ports with its own data folder and log file in a run
+/// folder; keys and the bank's seed made for the run; stopping (or deinit) sends SIGTERM, then
+/// SIGKILL to what is still alive. Remote (`init(remoteFile:)`): actors already running, on this
+/// host or others, found by the endpoints of a deployment file; nothing is started or killed.
+public final class ActorDeployment {
     public struct Customer {
         public let name: String, phone: String, account: String, deposit: Int64
         public init(name: String, phone: String, account: String, deposit: Int64) {
@@ -122,6 +125,41 @@ public final class LocalDeployment {
         }
     }
 
+    /// Actors already running elsewhere, from a deployment file:
+    ///
+    /// ```yaml
+    /// actors:
+    ///   bank: {endpoint: "tcp://10.7.0.2:7001", control: "tcp://10.7.0.2:7101"}
+    ///   appserver: {endpoint: "tcp://10.7.0.3:7002", control: "tcp://10.7.0.3:7102"}
+    ///   nsp: {endpoint: "tcp://10.7.0.4:7003", control: "tcp://10.7.0.4:7103"}
+    ///   merchant-chai-stall: {endpoint: "tcp://10.7.0.5:7004", control: "tcp://10.7.0.5:7104"}
+    ///   customer-alice: {control: "tcp://10.7.0.6:7105"}
+    /// ```
+    public init(remoteFile path: String) throws {
+        runFolder = ""
+        binFolder = ""
+        passwordRounds = 0
+        proxiedLinks = []
+        customers = []
+        merchants = []
+        context = try Context()
+        bankPublicKey = SigningPrivateKey(seed: .zero).publicKey
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        guard let actors = (try Yams.load(yaml: text) as? [String: Any])?["actors"] as? [String: [String: String]] else {
+            throw ControlFailure(endpoint: path, answer: ["message": "a deployment file holds actors: {name: {endpoint, control}}"])
+        }
+        for (name, entry) in actors {
+            if let endpoint = entry["endpoint"] { endpoints[name] = endpoint }
+            guard let control = entry["control"] else { throw ControlFailure(endpoint: path, answer: ["message": "\(name) has no control endpoint"]) }
+            endpoints["\(name)-control"] = control
+            controls[name] = try ControlClient(context: context, endpoint: control)
+        }
+        isRemote = true
+    }
+
+    /// Actors found by address: they cannot be started, killed or stopped from here.
+    public private(set) var isRemote = false
+
     deinit { stopAll() }
 
     /// Starts (or restarts) one actor process; its stderr goes to logs/NAME.log.
@@ -151,6 +189,12 @@ public final class LocalDeployment {
     public func waitUntilHealthy(timeoutSeconds: Double = 20) throws {
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         for (name, control) in controls.sorted(by: { $0.key < $1.key }) {
+            if isRemote {
+                guard let answer = try control.call(["action": "health"]), answer["ok"] as? Bool == true else {
+                    throw ControlFailure(endpoint: name, answer: ["message": "did not answer health at \(control.endpoint)"])
+                }
+                continue
+            }
             control.timeoutMilliseconds = 500
             defer { control.timeoutMilliseconds = 15_000 }
             while true {
@@ -177,6 +221,7 @@ public final class LocalDeployment {
 
     /// Starts a stopped (or killed) actor again with the same flags and data folder.
     public func restart(_ name: String) throws {
+        guard !isRemote else { throw ControlFailure(endpoint: name, answer: ["message": "a remote actor cannot be restarted from here"]) }
         guard let launch = launches[name] else { throw ControlFailure(endpoint: name, answer: ["message": "never started"]) }
         try start(name, launch.executable, launch.arguments, serverFlags: launch.serverFlags)
     }
