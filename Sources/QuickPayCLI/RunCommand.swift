@@ -48,6 +48,7 @@ struct RunCommand: ParsableCommand {
         let bin = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         let runner = ScenarioRunner(binFolder: bin, runsFolder: "\(runs)/\(stamp)", passwordRounds: passwordRounds)
         runner.remoteDeployment = deployment
+        runner.seed = seed
         let started = Date()
         var results: [ScenarioResult] = []
         for scenario in scenarios { results.append(runner.run(scenario)) }

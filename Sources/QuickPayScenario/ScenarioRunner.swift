@@ -13,6 +13,8 @@ public final class ScenarioRunner {
     public var print: (String) -> Void = { Swift.print($0); fflush(nil) }
     /// A deployment file: run against actors already running there instead of starting them.
     public var remoteDeployment: String?
+    /// Seeds the runner's own random choices.
+    public var seed: UInt64 = 1
 
     public init(binFolder: String, runsFolder: String, passwordRounds: Int) {
         self.binFolder = binFolder
@@ -30,7 +32,7 @@ public final class ScenarioRunner {
                 guard scenario.proxies.isEmpty else { throw ScenarioError("fault proxies need actors this runner starts (not --deployment)") }
                 let deployment = try ActorDeployment(remoteFile: remoteDeployment)
                 try deployment.waitUntilHealthy()
-                var session = StepSession(scenario: scenario, deployment: deployment)
+                var session = StepSession(scenario: scenario, deployment: deployment, seed: seed)
                 result.steps = scenario.steps.map { step in
                     let outcome = session.run(step)
                     print("  \(outcome.passed ? "ok  " : "FAIL") [\(String(format: "%2d", step.index))] \(step.summary) -> \(outcome.actual) (\(outcome.milliseconds) ms)")
@@ -66,7 +68,7 @@ public final class ScenarioRunner {
             }
             try deployment.launchAll()
             try deployment.waitUntilHealthy()
-            var session = StepSession(scenario: scenario, deployment: deployment)
+            var session = StepSession(scenario: scenario, deployment: deployment, seed: seed)
             session.proxies = proxies
             for step in scenario.steps {
                 let outcome = session.run(step)

@@ -13,10 +13,13 @@ struct StepSession {
     var restartAfterCrash: Set<String> = []
     var failures: [String] = []
     var proxies: [String: FaultProxy] = [:]
+    /// The runner's own randomness (forged tokens), from --seed, so a run can be replayed.
+    var random: SplitMix64
 
-    init(scenario: Scenario, deployment: ActorDeployment) {
+    init(scenario: Scenario, deployment: ActorDeployment, seed: UInt64 = 1) {
         self.scenario = scenario
         self.deployment = deployment
+        random = SplitMix64(seed: seed)
     }
 
     var merchantAccounts: Set<String> { Set(scenario.merchants.map(\.account)) }
@@ -149,7 +152,7 @@ struct StepSession {
         case "session":
             let user = try string(step, "customer")
             var token = p["use"] as? String ?? "random"
-            if token == "random" { token = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined() }
+            if token == "random" { token = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined() }
             return Self.outcome(try callUser(user, ["action": "session", "set": token]))
         case "load":
             let counts = (p["coins"] as? [AnyHashable: Any] ?? [:]).reduce(into: [String: Int]()) { $0["\($1.key)"] = $1.value as? Int }
@@ -255,6 +258,7 @@ struct StepSession {
         case "sms-fault":
             var request: JSONObject = ["action": "sms-fault", "fault": try string(step, "fault")]
             if let to = p["to"] as? String { request["to"] = (try? scenario.user(to).phone) ?? to }
+            if let seconds = p["seconds"] as? Int { request["seconds"] = seconds }
             return Self.outcome(try call("nsp", request))
         case "sms-release":
             return Self.outcome(try call("nsp", ["action": "sms-release"]))
@@ -342,5 +346,18 @@ extension Optional {
     func orThrow(_ message: String) throws -> Wrapped {
         guard let self else { throw ScenarioError(message) }
         return self
+    }
+}
+
+/// SplitMix64: the runner's seeded generator.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

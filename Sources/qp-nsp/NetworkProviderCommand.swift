@@ -13,7 +13,7 @@ struct NetworkProviderCommand: ParsableCommand {
             Example:
               qp-nsp --bind tcp://127.0.0.1:7003 --control tcp://127.0.0.1:7103
             Control actions: health, state, clock {advance_seconds},
-              sms-fault {fault: drop | hold | duplicate | misroute, to: phone} (applies to the next SMS), sms-release.
+              sms-fault {fault: drop | hold | duplicate | misroute, to: phone | delay, seconds} (the next SMS), sms-release.
             """
     )
 
@@ -31,7 +31,8 @@ struct NetworkProviderCommand: ParsableCommand {
             case "hold": actor.nextFault = .hold
             case "duplicate": actor.nextFault = .duplicate
             case "misroute": actor.nextFault = .misroute(try PhoneNumber(request["to"] as? String ?? ""))
-            default: throw QuickPayError(.malformed, "fault is drop, hold, duplicate or misroute (with to)")
+            case "delay": actor.nextFault = .delay(seconds: Int64(request["seconds"] as? Int ?? 5))
+            default: throw QuickPayError(.malformed, "fault is drop, hold, duplicate, misroute (with to) or delay (with seconds)")
             }
             return (["ok": true], [])
         }

@@ -8,6 +8,8 @@ public enum SmsFault: Sendable, Equatable {
     case duplicate
     /// Deliver it to the device of another phone.
     case misroute(PhoneNumber)
+    /// Deliver it this many seconds late.
+    case delay(seconds: Int64)
 }
 
 /// The mobile network: it takes SMS from the app server and delivers each to the device that
@@ -23,8 +25,9 @@ public struct NetworkProviderActor: ServerActor {
     var random: any RandomNumberGenerator
     /// Applied to the next SMS, then cleared.
     public var nextFault: SmsFault?
-    /// SMS held by a fault until released (a fault's state: not kept across a restart).
-    public private(set) var held: [SmsDelivery] = []
+    /// SMS held by a fault until released, or until a delay is over (a fault's state: not kept
+    /// across a restart).
+    public private(set) var held: [(sms: SmsDelivery, due: Timestamp?)] = []
     /// Recent submissions by request id: a retried SmsSubmit gets the same answer and sends no
     /// second SMS. Bounded; a retry comes within seconds.
     var recentSubmits: [RequestID: Bytes16] = [:]
@@ -63,8 +66,11 @@ public struct NetworkProviderActor: ServerActor {
                 case .drop?:
                     batch.records = [SmsRecord(smsID: sms.smsID, phone: sms.phone, delivered: false, fault: "dropped")]
                 case .hold?:
-                    held.append(sms)
+                    held.append((sms, nil))
                     batch.records = [SmsRecord(smsID: sms.smsID, phone: sms.phone, delivered: false, fault: "held")]
+                case .delay(let seconds)?:
+                    held.append((sms, now.adding(seconds: seconds)))
+                    batch.records = [SmsRecord(smsID: sms.smsID, phone: sms.phone, delivered: false, fault: "delayed \(seconds) s")]
                 case .misroute(let other)?:
                     batch.records = [SmsRecord(smsID: sms.smsID, phone: sms.phone, delivered: false, fault: "misrouted to \(other)")]
                     if let device = devices[other] { outputs.append(push(sms, to: device)) }
@@ -106,9 +112,23 @@ public struct NetworkProviderActor: ServerActor {
 
     /// Delivers every held SMS now (or queues it for its phone).
     public mutating func releaseHeld() throws -> [Output] {
+        let waiting = held.map(\.sms)
+        held = []
+        return try release(waiting)
+    }
+
+    /// Delivers delayed SMS whose time has come.
+    public mutating func tick(now: Timestamp) -> [Output] {
+        let due = held.filter { $0.due.map { $0 <= now } ?? false }.map(\.sms)
+        guard !due.isEmpty else { return [] }
+        held.removeAll { $0.due.map { $0 <= now } ?? false }
+        return (try? release(due)) ?? []
+    }
+
+    mutating func release(_ messages: [SmsDelivery]) throws -> [Output] {
         var batch = NetworkProviderBatch()
         var outputs: [Output] = []
-        for sms in held {
+        for sms in messages {
             if let device = devices[sms.phone] {
                 batch.delivered.append(sms.smsID)
                 outputs.append(push(sms, to: device))
@@ -116,7 +136,6 @@ public struct NetworkProviderActor: ServerActor {
                 batch.enqueue.append(sms)
             }
         }
-        held = []
         try store.commit(batch)
         return outputs
     }
