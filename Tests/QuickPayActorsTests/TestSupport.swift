@@ -3,17 +3,7 @@ import QuickPayProtocol
 import Testing
 @testable import QuickPayActors
 
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+typealias SeededGenerator = SplitMix64
 
 let client = ClientID([0, 1, 2, 3])
 let t0 = Timestamp(secondsSinceEpoch: 1_800_000_000)

@@ -11,23 +11,13 @@ func temporaryPath(_ name: String) -> String {
     return "\(folder)/\(name)"
 }
 
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 struct SQLiteBankStoreTests {
     @Test func aLoadSurvivesCloseAndReopen() throws {
         let path = temporaryPath("bank.sqlite")
         let alice = try AccountID("ACC-ALICE")
         let shop = try ReceiverID("chai-stall")
-        var generator = SplitMix(state: 1)
+        var generator = SplitMix64(seed: 1)
         let signer = BankSigner(privateKey: .random(using: &generator))
         let chain = HashChain(seed: .random(using: &generator), length: try ChainLength(10))
         let owner = SigningPrivateKey.random(using: &generator)
@@ -36,7 +26,7 @@ struct SQLiteBankStoreTests {
             let store = try SQLiteBankStore(path: path)
             try store.seed(alice, deposit: Amount(paise: 100_000), receiver: nil)
             try store.seed(try AccountID("ACC-CHAI"), deposit: .zero, receiver: (shop, .offline))
-            var bank = BankActor(store: store, signer: signer, random: SplitMix(state: 2))
+            var bank = BankActor(store: store, signer: signer, random: SplitMix64(seed: 2))
             let request = Envelope(requestID: RequestID(Bytes16(high: 1, low: 2)), body: .bankLoad(LoadRequest(
                 account: alice, receiverID: shop, chains: [ChainRequest(denomination: .rs5, length: chain.length, root: chain.root, ownerKey: owner.publicKey)])))
             guard case .reply(_, let reply)? = bank.handle(request, from: ClientID([1]), now: Timestamp(secondsSinceEpoch: 1_800_000_000)).first,
@@ -76,7 +66,7 @@ struct SQLiteBankStoreTests {
 
     @Test func voucherStatesRoundTrip() throws {
         let store = try SQLiteBankStore(path: temporaryPath("bank.sqlite"))
-        var generator = SplitMix(state: 3)
+        var generator = SplitMix64(seed: 3)
         let alice = try AccountID("ACC-ALICE")
         try store.seed(alice, deposit: .zero, receiver: nil)
         let chain = HashChain(seed: .random(using: &generator), length: try ChainLength(4))
@@ -117,7 +107,7 @@ struct MigrationTests {
 
 struct SQLiteMerchantAndWalletTests {
     @Test func merchantAndWalletStateSurviveReopen() throws {
-        var generator = SplitMix(state: 4)
+        var generator = SplitMix64(seed: 4)
         let signer = BankSigner(privateKey: .random(using: &generator))
         let chain = HashChain(seed: .random(using: &generator), length: try ChainLength(8))
         let ownerSeed = Bytes32.random(using: &generator)
