@@ -49,7 +49,10 @@ public final class Requester {
             while let frames = try socket.receive(flags: .dontWait, maximumFrames: 1) {
                 guard let answer = try? codec.decode(frames[0]) else { continue }
                 if answer.requestID == envelope.requestID { return answer.body }
-                if case .voucherNotice = answer.body { pushes.append(answer) }
+                if case .voucherNotice = answer.body {
+                    pushes.append(answer)
+                    if pushes.count > 100 { pushes.removeFirst(pushes.count - 100) }  // keep the latest only
+                }
             }
         }
     }
