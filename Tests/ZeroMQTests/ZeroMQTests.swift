@@ -220,3 +220,47 @@ import Testing
         #expect(received == [Array("qp.tick".utf8)])
     }
 }
+
+/// CURVE with a ZAP allow-list: only listed client keys get through.
+@Suite struct ZAPTests {
+    @Test func onlyAllowListedClientKeysGetThrough() throws {
+        let context = try Context()
+        let zap = try ZAPHandler(context: context)
+        let serverKeys = try CurveKeyPair.generate()
+        let allowedKeys = try CurveKeyPair.generate()
+        let server = try context.socket(.router)
+        try server.makeCurveServer(serverKeys)
+        try server.setZAPDomain("bank")
+        try server.bind("tcp://127.0.0.1:*")
+        let endpoint = try server.lastEndpoint()
+
+        let allowed = try context.socket(.dealer)
+        try allowed.makeCurveClient(allowedKeys, serverKey: serverKeys.publicKey)
+        try allowed.connect(endpoint)
+        let stranger = try context.socket(.dealer)
+        try stranger.makeCurveClient(try CurveKeyPair.generate(), serverKey: serverKeys.publicKey)
+        try stranger.setHandshakeInterval(milliseconds: 1000)
+        try stranger.connect(endpoint)
+        try allowed.send(Array("from the app server".utf8), flags: .dontWait)
+        try stranger.send(Array("from a stranger".utf8), flags: .dontWait)
+
+        var received: [[UInt8]] = []
+        var decisions: [(ZAPHandler.Request, Bool)] = []
+        let clock = ContinuousClock()
+        let deadline = clock.now + .milliseconds(1500)
+        while clock.now < deadline {
+            var poller = Poller()
+            poller.register(zap.socket)
+            poller.register(server)
+            let events = try poller.poll(timeoutMilliseconds: 50)
+            if events[0].contains(.readable) {
+                decisions += try zap.answerPending { $0.domain == "bank" && $0.clientKey == allowedKeys.publicKey }
+            }
+            if events[1].contains(.readable), let frames = try server.receive(flags: .dontWait) { received.append(frames.last ?? []) }
+        }
+        #expect(received == [Array("from the app server".utf8)])
+        #expect(decisions.contains { $0.0.clientKey == allowedKeys.publicKey && $0.1 })
+        #expect(decisions.contains { $0.0.clientKey != allowedKeys.publicKey && !$0.1 })
+        #expect(decisions.allSatisfy { $0.0.mechanism == "CURVE" && $0.0.domain == "bank" })
+    }
+}
