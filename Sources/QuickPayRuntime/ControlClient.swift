@@ -7,7 +7,10 @@ public final class ControlClient {
     let context: Context
     public let endpoint: String
     var socket: Socket
-    public var timeoutMilliseconds: Int32
+    /// How long a call waits for its answer (applied to the socket at once).
+    public var timeoutMilliseconds: Int32 {
+        didSet { try? socket.setReceiveTimeout(milliseconds: timeoutMilliseconds) }
+    }
 
     public init(context: Context, endpoint: String, timeoutMilliseconds: Int32 = 15_000) throws {
         self.context = context
@@ -45,7 +48,14 @@ public final class ControlClient {
             if try poller.poll(timeoutMilliseconds: 100)[0].contains(.readable), let frames = try socket.receive(flags: .dontWait) {
                 return ControlJSON.decode(frames[0])
             }
-            try meanwhile()
+            do {
+                try meanwhile()
+            } catch {
+                // The REQ socket still waits for its answer: replace it before giving up.
+                socket.close()
+                socket = try Self.connect(context, endpoint, timeoutMilliseconds)
+                throw error
+            }
         }
         socket.close()
         socket = try Self.connect(context, endpoint, timeoutMilliseconds)

@@ -74,6 +74,7 @@ public final class CustomerClient {
     /// Username and password, then the OTP that arrives on this client's phone.
     public func login(username: Username, password: Password) throws -> SessionGranted {
         guard let device else { throw QuickPayError(.internal, "attach a phone before logging in") }
+        try device.attach()
         try device.discardInbox()
         let challenge = try expect(try appServer.request(.login(LoginRequest(username: username, password: password)))) {
             if case .loginChallenge(let c) = $0 { c } else { nil }
@@ -93,6 +94,7 @@ public final class CustomerClient {
     var pendingLogin: (challenge: ChallengeID, code: OneTimeCode?)?
 
     public func startLogin(username: Username, password: Password) throws -> Bool {
+        try device?.attach()
         try device?.discardInbox()
         let challenge = try expect(try appServer.request(.login(LoginRequest(username: username, password: password)))) {
             if case .loginChallenge(let c) = $0 { c } else { nil }

@@ -70,6 +70,12 @@ public final class Device {
     public init(context: Context, endpoint: String, phone: PhoneNumber) throws {
         requester = try Requester(context: context, endpoint: endpoint)
         self.phone = phone
+        try attach()
+    }
+
+    /// Tells the network provider (again) that this connection holds the phone: it keeps the
+    /// attachment in memory, so a device attaches before every login, in case it restarted.
+    public func attach() throws {
         let answer = try requester.request(.deviceAttach(phone: phone))
         guard answer == .ack else { throw QuickPayError(.unavailable, "the network provider refused the device: \(answer)") }
     }

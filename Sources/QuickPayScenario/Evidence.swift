@@ -69,8 +69,14 @@ struct Evidence: Equatable {
     }
 
     /// The invariants every committed state must satisfy; each broken one is a line.
-    func invariantFailures(merchantAccounts: Set<String>, previous: Evidence?) -> [String] {
+    func invariantFailures(merchantAccounts: Set<String>, previous: Evidence?, expectedDepositsPaise: Int? = nil) -> [String] {
         var failures: [String] = []
+        if bankInvariants.count < 3 { failures.append("the bank's state dump carries no invariants") }
+        // Money enters only as the scenario's deposits (and prepaid sales): minting out of the
+        // deposits account would show here, not only as a ledger that still sums to zero.
+        if let expectedDepositsPaise, -(ledger["external:deposits"] ?? 0) != expectedDepositsPaise {
+            failures.append("deposits: Rs \(Double(-(ledger["external:deposits"] ?? 0)) / 100) entered, the scenario deposited Rs \(Double(expectedDepositsPaise) / 100)")
+        }
         for (name, holds) in bankInvariants.sorted(by: { $0.key < $1.key }) where !holds { failures.append("bank invariant \(name) broken") }
         // Conservation: everything held (balances and the float) is what was deposited.
         let held = ledger.filter { !$0.key.hasPrefix("external:") }.values.reduce(0, +)
@@ -83,8 +89,8 @@ struct Evidence: Equatable {
             if credited + row.refunded > face { failures.append("voucher \(id.prefix(8)): credited \(credited) + refunded \(row.refunded) > face \(face)") }
             if row.state == "closed" && credited + row.refunded != face { failures.append("voucher \(id.prefix(8)): closed with \(face - credited - row.refunded) paise unaccounted") }
             // The bank never credits past what the merchant accepted.
-            if let held = merchantVouchers[row.receiver]?[id], row.redeemed > held.last {
-                failures.append("voucher \(id.prefix(8)): bank credited index \(row.redeemed), merchant accepted only \(held.last)")
+            if let rows = merchantVouchers[row.receiver], row.redeemed > (rows[id]?.last ?? 0) {
+                failures.append("voucher \(id.prefix(8)): bank credited index \(row.redeemed), merchant accepted only \(rows[id]?.last ?? 0)")
             }
             if let before = previous?.bankVouchers[id], row.redeemed < before.redeemed {
                 failures.append("voucher \(id.prefix(8)): redeemed index went back from \(before.redeemed) to \(row.redeemed)")

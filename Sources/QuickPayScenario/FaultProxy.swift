@@ -55,7 +55,7 @@ public final class FaultProxy: @unchecked Sendable {
                 self.lock.lock()
                 self.failure = "\(error)"
                 self.lock.unlock()
-                ready.signal()
+                ready.signal()  // harmless if the proxy had started: nobody waits any more
             }
             self.stopped.signal()
         }
@@ -87,6 +87,19 @@ public final class FaultProxy: @unchecked Sendable {
         return rules.filter { $0.remaining > 0 }.map { "\($0.direction.rawValue) \($0.type) \($0.action) (\($0.remaining) left)" }
     }
 
+    /// False once the forwarding thread has ended on an error.
+    public var isAlive: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return failure == nil
+    }
+
+    public var failureText: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return failure
+    }
+
     public func stop() {
         lock.lock()
         stopping = true
@@ -100,7 +113,7 @@ public final class FaultProxy: @unchecked Sendable {
         let type = envelope.body.typeName
         lock.lock()
         defer { lock.unlock() }
-        // A reply is matched by the type of the request it answers or by its own type.
+        // A message is matched by its own type (a reply by the reply's type, e.g. load_reply).
         guard let index = rules.firstIndex(where: { $0.direction == direction && $0.remaining > 0 && ($0.type == type || $0.type == "*") }) else { return nil }
         rules[index].remaining -= 1
         applied["\(direction.rawValue) \(type) \(rules[index].action)", default: 0] += 1
@@ -145,6 +158,7 @@ public final class FaultProxy: @unchecked Sendable {
                 try forward(message)
                 try forward(message)
             case .reorder?:
+                if let earlier = reordered[direction] { try forward(earlier) }
                 reordered[direction] = message
                 return
             case nil:

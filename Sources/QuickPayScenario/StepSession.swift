@@ -13,6 +13,8 @@ struct StepSession {
     var restartAfterCrash: Set<String> = []
     var failures: [String] = []
     var proxies: [String: FaultProxy] = [:]
+    /// Armed crash points: the actor and its pid when armed; each must have fired by the end.
+    var armed: [(actor: String, point: String, pid: Int32)] = []
     /// The runner's own randomness (forged tokens), from --seed, so a run can be replayed.
     var random: SplitMix64
 
@@ -23,6 +25,10 @@ struct StepSession {
     }
 
     var merchantAccounts: Set<String> { Set(scenario.merchants.map(\.account)) }
+    /// What the scenario deposited (remote deployments hold their own seed: not compared).
+    var expectedDeposits: Int? {
+        deployment.isRemote ? nil : Int(scenario.users.filter { !merchantAccounts.contains($0.account) }.reduce(0) { $0 + $1.depositRupees }) * 100
+    }
 
     mutating func run(_ step: Step) -> StepResult {
         let started = Date()
@@ -32,7 +38,12 @@ struct StepSession {
         case .ok: expected = "OK"
         case .error(let code): expected = code
         }
-        let before = (try? Evidence.read(deployment, merchants: scenario.merchants.map(\.id))) ?? nil
+        var before: Evidence?
+        do {
+            before = try Evidence.read(deployment, merchants: scenario.merchants.map(\.id))
+        } catch {
+            failures.append("could not read the actors' state before the step: \(error)")
+        }
         var actual: String
         do {
             actual = try perform(step)
@@ -40,13 +51,19 @@ struct StepSession {
             actual = "ERROR"
             failures.append("\(error)")
         }
-        if actual != expected && !(expected == "OK" && actual == "ERROR") { failures.append("expected \(expected), got \(actual)") }
+        if actual != expected { failures.append("expected \(expected), got \(actual)") }
         do {
             // With the bank down (a step killed it) there is no ledger to judge until it is back.
-            guard let after = try Evidence.read(deployment, merchants: scenario.merchants.map(\.id)) else {
+            guard let read = try Evidence.read(deployment, merchants: scenario.merchants.map(\.id)) else {
                 return StepResult(index: step.index, summary: step.summary, expected: expected, actual: actual, failures: failures, milliseconds: Int(Date().timeIntervalSince(started) * 1000))
             }
-            failures += after.invariantFailures(merchantAccounts: merchantAccounts, previous: previous)
+            var after = read
+            // A merchant that is down keeps its last known rows, so the checks pick it up again
+            // (against what it held) once it is back.
+            for (merchant, rows) in previous?.merchantVouchers ?? [:] where after.merchantVouchers[merchant] == nil {
+                after.merchantVouchers[merchant] = rows
+            }
+            failures += after.invariantFailures(merchantAccounts: merchantAccounts, previous: previous, expectedDepositsPaise: expectedDeposits)
             // A refused request changes nothing anywhere (an unknown outcome may have).
             if case .error(let code) = step.expect, !["UNAVAILABLE", "UNANSWERED"].contains(code), let before, !after.sameMoneyAndVouchers(as: before) {
                 failures.append("the refused request changed money, vouchers or merchant state")
@@ -234,7 +251,10 @@ struct StepSession {
             guard !deployment.isRemote else { throw ScenarioError("\(step.action) needs actors this runner started (not --deployment)") }
             guard let process = deployment.processes[name] else { throw ScenarioError("no process \(name)") }
             switch step.action {
-            case "kill": deployment.kill9(name)
+            case "kill":
+                kill(process.processIdentifier, SIGCONT)
+                deployment.kill9(name)
+                deployment.stopped.remove(name)
             case "stop":
                 kill(process.processIdentifier, SIGSTOP)
                 deployment.stopped.insert(name)
@@ -243,17 +263,24 @@ struct StepSession {
                 deployment.stopped.remove(name)
             default:
                 if process.isRunning {
+                    kill(process.processIdentifier, SIGCONT)  // a stopped process cannot act on SIGTERM
                     process.terminate()
+                    let deadline = Date().addingTimeInterval(3)
+                    while process.isRunning && Date() < deadline { usleep(20_000) }
+                    if process.isRunning { deployment.kill9(name) }
                     process.waitUntilExit()
                 }
+                deployment.stopped.remove(name)
                 try deployment.restart(name)
                 try deployment.waitUntilHealthy()
             }
             return "OK"
         case "crash-point":
             let name = try processName(try string(step, "actor"))
-            let answer = try call(name, ["action": "crash", "point": try string(step, "point")])
+            let point = try string(step, "point")
+            let answer = try call(name, ["action": "crash", "point": point])
             restartAfterCrash.insert(name)
+            if let pid = deployment.processes[name]?.processIdentifier { armed.append((name, point, pid)) }
             return Self.outcome(answer)
         case "sms-fault":
             var request: JSONObject = ["action": "sms-fault", "fault": try string(step, "fault")]
@@ -308,13 +335,19 @@ struct StepSession {
         }
         var failures: [String] = []
         for (key, value) in expected.sorted(by: { $0.key < $1.key }) {
-            guard let rupees = (value as? Double) ?? (value as? Int).map(Double.init) else { continue }
+            guard let rupees = (value as? Double) ?? (value as? Int).map(Double.init) else {
+                failures.append("ledger \(key): \(value) is not a number")
+                continue
+            }
             let account: String
             if key == "float" {
                 account = "float:vouchers"
             } else {
                 let parts = key.split(separator: ".").map(String.init)
-                guard parts.count == 2, let user = try? scenario.user(parts[0]) else { failures.append("ledger key \(key) is not name.bank or name.quickpay"); continue }
+                guard parts.count == 2, ["bank", "quickpay"].contains(parts[1]), let user = try? scenario.user(parts[0]) else {
+                    failures.append("ledger key \(key) is not name.bank or name.quickpay of a scenario user")
+                    continue
+                }
                 account = (parts[1] == "bank" ? "bank:" : "qp:") + user.account
             }
             let paise = ledger[account] ?? 0
@@ -325,10 +358,14 @@ struct StepSession {
 
     mutating func finalChecks() -> [String] {
         var failures: [String] = []
+        for crash in armed where deployment.processes[crash.actor]?.processIdentifier == crash.pid {
+            failures.append("the crash point \(crash.point) of \(crash.actor) never fired")
+        }
+        for (link, proxy) in proxies where !proxy.isAlive { failures.append("the fault proxy on \(link) died: \(proxy.failureText ?? "")") }
         do {
             failures += try ledgerFailures(scenario.finalLedger.reduce(into: [String: Any]()) { $0[$1.key] = $1.value })
             guard let evidence = try Evidence.read(deployment, merchants: scenario.merchants.map(\.id)) else { return failures + ["the bank is down at the end"] }
-            failures += evidence.invariantFailures(merchantAccounts: merchantAccounts, previous: previous)
+            failures += evidence.invariantFailures(merchantAccounts: merchantAccounts, previous: previous, expectedDepositsPaise: expectedDeposits)
         } catch {
             failures.append("could not read the final state: \(error)")
         }
