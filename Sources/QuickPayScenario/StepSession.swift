@@ -238,7 +238,11 @@ struct StepSession {
             return outcomes.count == 1 ? outcomes.first! : outcomes.sorted().joined(separator: ",")
         case "raw":
             let endpoint = try deployment.endpoints[try processName(try string(step, "target"))].orThrow("no endpoint")
-            let answer = try callUser(try string(step, "customer"), ["action": "raw", "endpoint": endpoint, "hex": try string(step, "hex")])
+            // `oversized_bytes: n` sends n zero bytes: above the frame limit, libzmq disconnects
+            // the sender before the actor sees anything.
+            let hex: String
+            if let size = p["oversized_bytes"] as? Int { hex = String(repeating: "00", count: size) } else { hex = try string(step, "hex") }
+            let answer = try callUser(try string(step, "customer"), ["action": "raw", "endpoint": endpoint, "hex": hex])
             if answer["answered"] as? Bool == false { return "UNANSWERED" }
             return answer["code"] as? String ?? Self.outcome(answer)
         case "flood":
