@@ -75,11 +75,7 @@ public final class SQLiteBankStore: BankStore {
     }
 
     public func cachedReply(_ key: RequestID) throws -> CachedReply? {
-        try pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT digest, reply FROM replies WHERE request_id = ?", arguments: [key.raw.data]) else { return nil }
-            let reply: Data = row["reply"]
-            return CachedReply(requestDigest: try Bytes32(data: row["digest"]), reply: try valid { try Body(serializedBytes: Array(reply)) })
-        }
+        try pool.read { db in try ReplyCache.fetch(db, key) }
     }
 
     public func isCodeCredited(_ codeHash: Bytes32) throws -> Bool {
@@ -100,11 +96,7 @@ public final class SQLiteBankStore: BankStore {
             for code in batch.creditedCodes {
                 try db.execute(sql: "INSERT INTO credited_codes (code_hash) VALUES (?)", arguments: [code.data])
             }
-            if let (key, cached) = batch.reply {
-                try db.execute(
-                    sql: "INSERT OR REPLACE INTO replies (request_id, digest, reply) VALUES (?, ?, ?)",
-                    arguments: [key.raw.data, cached.requestDigest.data, Data(cached.reply.serializedBytes())])
-            }
+            if let (key, cached) = batch.reply { try ReplyCache.store(db, key, cached) }
         }
     }
 

@@ -73,7 +73,7 @@ public final class SQLiteMerchantStore: MerchantStore {
     }
 }
 
-/// The reply cache table every actor store shares the shape of.
+/// The reply cache table (request id, request digest, answer) of the bank, merchant and app server stores.
 enum ReplyCache {
     static func fetch(_ db: Database, _ key: RequestID) throws -> CachedReply? {
         guard let row = try Row.fetchOne(db, sql: "SELECT digest, reply FROM replies WHERE request_id = ?", arguments: [key.raw.data]) else { return nil }
