@@ -63,7 +63,8 @@ struct StepSession {
             for (merchant, rows) in previous?.merchantVouchers ?? [:] where after.merchantVouchers[merchant] == nil {
                 after.merchantVouchers[merchant] = rows
             }
-            failures += after.invariantFailures(merchantAccounts: merchantAccounts, previous: previous, expectedDepositsPaise: expectedDeposits)
+            failures += after.invariantFailures(merchantAccounts: merchantAccounts, previous: previous, expectedDepositsPaise: expectedDeposits,
+                offlineMerchants: Set(scenario.merchants.filter { $0.mode == .offline }.map(\.id)))
             // A refused request changes nothing anywhere (an unknown outcome may have).
             if case .error(let code) = step.expect, !["UNAVAILABLE", "UNANSWERED"].contains(code), let before, !after.sameMoneyAndVouchers(as: before) {
                 failures.append("the refused request changed money, vouchers or merchant state")
@@ -369,7 +370,8 @@ struct StepSession {
         do {
             failures += try ledgerFailures(scenario.finalLedger.reduce(into: [String: Any]()) { $0[$1.key] = $1.value })
             guard let evidence = try Evidence.read(deployment, merchants: scenario.merchants.map(\.id)) else { return failures + ["the bank is down at the end"] }
-            failures += evidence.invariantFailures(merchantAccounts: merchantAccounts, previous: previous, expectedDepositsPaise: expectedDeposits)
+            failures += evidence.invariantFailures(merchantAccounts: merchantAccounts, previous: previous, expectedDepositsPaise: expectedDeposits,
+                offlineMerchants: Set(scenario.merchants.filter { $0.mode == .offline }.map(\.id)))
         } catch {
             failures.append("could not read the final state: \(error)")
         }
