@@ -130,6 +130,10 @@ public final class Socket {
     /// Receives one frame; nil if `.dontWait` was given (or a receive timeout expired) and none
     /// was waiting. `more` tells whether further frames of the same message follow.
     public func receiveFrame(flags: Flags = []) throws(ZMQError) -> (bytes: [UInt8], more: Bool)? {
+        try receiveFrame(flags: flags, userID: nil)
+    }
+
+    func receiveFrame(flags: Flags, userID userIDTarget: UnsafeMutablePointer<String?>?) throws(ZMQError) -> (bytes: [UInt8], more: Bool)? {
         let handle = try liveHandle("zmq_msg_recv")
         zmq_msg_init(message)
         defer { zmq_msg_close(message) }
@@ -138,6 +142,9 @@ public final class Socket {
             if error.isWouldBlock { return nil }
             if error.isInterrupted { continue }
             throw error
+        }
+        if let userIDTarget {
+            userIDTarget.pointee = zmq_msg_gets(message, "User-Id").map { String(cString: $0) }
         }
         let size = zmq_msg_size(message)
         let bytes: [UInt8]
@@ -154,17 +161,29 @@ public final class Socket {
     /// a receive timeout). `maximumFrames` bounds what one peer can make us hold: the rest of an
     /// over-long message is read and dropped, and the call throws EMSGSIZE.
     public func receive(flags: Flags = [], maximumFrames: Int = 64) throws(ZMQError) -> [[UInt8]]? {
-        guard let first = try receiveFrame(flags: flags) else { return nil }
+        try receiveAuthenticated(flags: flags, maximumFrames: maximumFrames)?.frames
+    }
+
+    /// Like ``receive(flags:maximumFrames:)``, with the message's `User-Id` property: what the
+    /// ZAP handler named the authenticated peer (``ZAPHandler`` gives the client's CURVE public
+    /// key in Z85); nil on a connection no ZAP handler saw.
+    public func receiveAuthenticated(flags: Flags = [], maximumFrames: Int = 64) throws(ZMQError) -> (frames: [[UInt8]], userID: String?)? {
+        var userID: String?
+        guard let first = try receiveFrame(flags: flags, userID: &userID) else { return nil }
         var frames = [first.bytes]
         var more = first.more
         var overflow = false
         while more {
             // The remaining frames of a message are already here: receive them without waiting.
-            guard let next = try receiveFrame() else { break }
+            // (A ROUTER makes the routing-id frame itself: only the frames off the wire carry
+            // the connection's properties.)
+            var frameUserID: String?
+            guard let next = try receiveFrame(flags: [], userID: &frameUserID) else { break }
+            if userID == nil { userID = frameUserID }
             if frames.count < maximumFrames { frames.append(next.bytes) } else { overflow = true }
             more = next.more
         }
         if overflow { throw ZMQError(errno: EMSGSIZE, operation: "receive(maximumFrames: \(maximumFrames))") }
-        return frames
+        return (frames, userID)
     }
 }

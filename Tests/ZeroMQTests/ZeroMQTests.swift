@@ -263,4 +263,52 @@ import Testing
         #expect(decisions.contains { $0.0.clientKey != allowedKeys.publicKey && !$0.1 })
         #expect(decisions.allSatisfy { $0.0.mechanism == "CURVE" && $0.0.domain == "bank" })
     }
+
+    /// The message carries the ZAP handler's User-Id (the client's key); the monitor reports a
+    /// plaintext client and a client holding the wrong server key, and nothing of theirs arrives.
+    @Test func userIDAndFailedHandshakesAreVisible() throws {
+        let context = try Context()
+        let zap = try ZAPHandler(context: context)
+        let serverKeys = try CurveKeyPair.generate()
+        let clientKeys = try CurveKeyPair.generate()
+        let server = try context.socket(.router)
+        try server.makeCurveServer(serverKeys)
+        let monitor = try SocketMonitor(server, endpoint: "inproc://monitor-test", events: MonitorEvent.Kind.handshakeFailures)
+        try server.bind("tcp://127.0.0.1:*")
+        let endpoint = try server.lastEndpoint()
+
+        let good = try context.socket(.dealer)
+        try good.makeCurveClient(clientKeys, serverKey: serverKeys.publicKey)
+        try good.connect(endpoint)
+        let plaintext = try context.socket(.dealer)
+        try plaintext.connect(endpoint)
+        let wrongServer = try context.socket(.dealer)
+        try wrongServer.makeCurveClient(try CurveKeyPair.generate(), serverKey: try CurveKeyPair.generate().publicKey)
+        try wrongServer.connect(endpoint)
+        try good.send(Array("good".utf8), flags: .dontWait)
+        try plaintext.send(Array("plain".utf8), flags: .dontWait)
+        try wrongServer.send(Array("wrong".utf8), flags: .dontWait)
+
+        var received: [(String, String?)] = []
+        var failures: [MonitorEvent] = []
+        let clock = ContinuousClock()
+        let deadline = clock.now + .milliseconds(1500)
+        while clock.now < deadline {
+            var poller = Poller()
+            poller.register(zap.socket)
+            poller.register(server)
+            poller.register(monitor.socket)
+            let events = try poller.poll(timeoutMilliseconds: 50)
+            if events[0].contains(.readable) { try zap.answerPending { _ in true } }
+            if events[1].contains(.readable), let message = try server.receiveAuthenticated(flags: .dontWait) {
+                received.append((String(decoding: message.frames.last ?? [], as: UTF8.self), message.userID))
+            }
+            if events[2].contains(.readable) { failures += try monitor.drain() }
+        }
+        #expect(received.count == 1)
+        #expect(received.first?.0 == "good")
+        #expect(received.first?.1 == clientKeys.publicKey.z85)
+        #expect(failures.contains { $0.kind == .handshakeFailedProtocol && $0.detail.contains("mechanism mismatch") })
+        #expect(failures.contains { $0.kind == .handshakeFailedProtocol && $0.detail.contains("cryptographic") })
+    }
 }
