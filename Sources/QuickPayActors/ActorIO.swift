@@ -1,12 +1,55 @@
 import QuickPayCore
 import QuickPayProtocol
 
-/// Who sent a request to an actor's server socket: the ROUTER routing id of the connection.
-/// Opaque to the actor; it only hands it back in a reply or a push.
+/// Who sent a request to an actor's server socket: the ROUTER routing id of the connection,
+/// which the actor only hands back in a reply or a push, and the CURVE public key the
+/// connection authenticated with (nil on a plaintext, `--insecure` deployment). Actors that
+/// serve only certain peers check the key against a `CallerPolicy`.
 public struct ClientID: Hashable, Sendable, CustomStringConvertible {
     public let routingID: [UInt8]
-    public init(_ routingID: [UInt8]) { self.routingID = routingID }
+    public let key: Bytes32?
+    public init(_ routingID: [UInt8], key: Bytes32? = nil) {
+        self.routingID = routingID
+        self.key = key
+    }
     public var description: String { HexCoding.encode(routingID) }
+}
+
+/// Which authenticated keys may ask an actor for what. The transport (CurveZMQ with a ZAP
+/// allow-list) proves the key; the actor decides what that key may do, so a merchant cannot
+/// redeem as another merchant and only the app server moves customers' money.
+public struct CallerPolicy: Sendable, Equatable {
+    /// The app server's key(s).
+    public var appServers: Set<Bytes32>
+    /// Each registered merchant's key and the receiver id it may act as.
+    public var merchants: [Bytes32: ReceiverID]
+    /// The bank's key (merchants take Settle only from it).
+    public var bank: Bytes32?
+
+    public init(appServers: Set<Bytes32> = [], merchants: [Bytes32: ReceiverID] = [:], bank: Bytes32? = nil) {
+        self.appServers = appServers
+        self.merchants = merchants
+        self.bank = bank
+    }
+
+    /// Refuses a caller that is not the app server.
+    public func requireAppServer(_ client: ClientID, for what: String) throws(QuickPayError) {
+        guard let key = client.key, appServers.contains(key) else {
+            throw QuickPayError(.forbidden, "only the app server may send \(what)")
+        }
+    }
+
+    /// Refuses a caller that is not the merchant `receiver`.
+    public func requireMerchant(_ client: ClientID, as receiver: ReceiverID, for what: String) throws(QuickPayError) {
+        guard let key = client.key, merchants[key] == receiver else {
+            throw QuickPayError(.forbidden, "only merchant \(receiver) may send \(what) for itself")
+        }
+    }
+
+    /// Refuses a caller that is not the bank.
+    public func requireBank(_ client: ClientID, for what: String) throws(QuickPayError) {
+        guard let key = client.key, key == bank else { throw QuickPayError(.forbidden, "only the bank may send \(what)") }
+    }
 }
 
 /// A named peer an actor sends requests to over its own client socket.

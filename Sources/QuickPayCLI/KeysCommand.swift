@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import QuickPayCore
+import QuickPayRuntime
 import ZeroMQ
 
 #if canImport(Glibc)
@@ -12,8 +13,47 @@ struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Create key material for QuickPay actors.",
-        subcommands: [Generate.self]
+        subcommands: [Deployment.self, Generate.self]
     )
+
+    struct Deployment: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create every key of a deployment: CURVE pairs for each actor and the operator, and the signing keys.",
+            discussion: """
+                Layout (secrets mode 0600 in 0700 folders):
+                  public/<actor>.curve        CURVE public keys (Z85): copy public/ to every host
+                  public/bank.signing         the bank's Ed25519 voucher key
+                  public/merchant-ID.receipt  each merchant's receipt key
+                  bank/curve.secret bank/signing.key
+                  appserver/curve.secret appserver/otp.key
+                  nsp/curve.secret
+                  merchant-ID/curve.secret merchant-ID/receipt.key
+                  customer-NAME/curve.secret  (the customer's control socket only; payments use fresh keys)
+                  operator/curve.secret       the key the control sockets admit: keep it with the runner
+                Each host gets public/ and its own actor's folder, nothing else.
+
+                Example:
+                  quickpay keys deployment --out keys --merchant chai-stall --merchant book-shop --customer alice
+                """
+        )
+
+        @Option(help: "Folder to write the keys into (created if missing).") var out: String
+        @Option(help: "A merchant's receiver id (repeatable).") var merchant: [String] = []
+        @Option(help: "A customer's name, for its control socket's key (repeatable).") var customer: [String] = []
+        @Flag(help: "Replace existing key files.") var force = false
+
+        func run() throws {
+            for id in merchant { _ = try ReceiverID(id) }
+            let written = try KeyDirectory.create(at: out, merchants: merchant, customers: customer, force: force)
+            let keys = KeyDirectory(out)
+            for file in written where file.hasPrefix("public/") && file.hasSuffix(".curve") {
+                let actor = String(file.dropFirst("public/".count).dropLast(".curve".count))
+                print("\(actor.padding(toLength: 24, withPad: " ", startingAt: 0)) curve \(try keys.publicKey(actor).z85)")
+            }
+            print("bank signing key \(try readPublicKey(keys.bankSigningPublicKeyFile).raw.hex)")
+            print("\(written.count) files written to \(out)/; give each host public/ and its own actor's folder")
+        }
+    }
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -60,31 +100,3 @@ struct KeysCommand: ParsableCommand {
     }
 }
 
-/// Writes key files so that no other user can read them, at any moment.
-enum KeyFiles {
-    struct WriteError: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    static func createFolder(_ path: String) throws {
-        var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
-            guard isFolder.boolValue else { throw WriteError(description: "\(path) is not a folder") }
-            return
-        }
-        try FileManager.default.createDirectory(
-            atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    }
-
-    /// Creates (or truncates) `path` with mode 0600 from the start: the secret is never readable
-    /// by others, not even between create and chmod.
-    static func writePrivate(_ path: String, _ contents: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw WriteError(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        guard fchmod(descriptor, 0o600) == 0 else { throw WriteError(description: "cannot chmod \(path)") }
-        let bytes = Array(contents.utf8)
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        guard written == bytes.count else { throw WriteError(description: "short write to \(path)") }
-    }
-}

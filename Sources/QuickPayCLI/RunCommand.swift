@@ -23,8 +23,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Write a JSON report here.") var json: String?
     @Option(help: "Folder for run folders.") var runs = "runs"
     @Option(help: "Seed for the runner's own choices (recorded in the report).") var seed: UInt64 = 1
-    @Option(help: "A deployment file (actors: name: {endpoint, control}): run against actors already running there.")
+    @Option(help: "A deployment file (keys, actors: name: {endpoint, control}): run against actors already running there.")
     var deployment: String?
+    @Flag(help: "Start the actors with plaintext ZeroMQ (default: CurveZMQ, with keys made for each run).")
+    var insecure = false
     @Option(help: "PBKDF2 rounds for the app server (600,000 is OWASP's figure; lower only for quick local runs).")
     var passwordRounds = PasswordHasher.owaspRounds
 
@@ -49,6 +51,7 @@ struct RunCommand: ParsableCommand {
         let runner = ScenarioRunner(binFolder: bin, runsFolder: "\(runs)/\(stamp)", passwordRounds: passwordRounds)
         runner.remoteDeployment = deployment
         runner.seed = seed
+        runner.insecure = insecure
         let started = Date()
         var results: [ScenarioResult] = []
         for scenario in scenarios { results.append(runner.run(scenario)) }

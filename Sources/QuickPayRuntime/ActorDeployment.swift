@@ -40,6 +40,10 @@ public final class ActorDeployment {
     public var stopped: Set<String> = []
     public let bankPublicKey: SigningPublicKey
     let passwordRounds: Int
+    /// The deployment's keys (nil: plaintext, `insecure`).
+    public let keys: KeyDirectory?
+    /// How this process reaches the control sockets: as the operator, over CURVE.
+    let makeControlSecurity: (_ actor: String, _ endpoint: String) throws -> ClientSecurity
 
     /// Links ("from->to", by process name) whose traffic goes through a fault proxy: `from` is
     /// given the endpoint `endpoints["proxy:from->to"]` for `to`; whoever runs the proxy binds it.
@@ -51,7 +55,7 @@ public final class ActorDeployment {
     /// is false (then call `launchAll()`, after starting the proxies of `proxiedLinks`).
     public init(
         runFolder: String, binFolder: String, customers: [Customer], merchants: [Merchant], passwordRounds: Int = PasswordHasher.owaspRounds,
-        proxiedLinks: Set<String> = [], launch: Bool = true
+        proxiedLinks: Set<String> = [], insecure: Bool = false, launch: Bool = true
     ) throws {
         self.proxiedLinks = proxiedLinks
         self.customers = customers
@@ -61,17 +65,21 @@ public final class ActorDeployment {
         self.passwordRounds = passwordRounds
         context = try Context()
         try FileManager.default.createDirectory(atPath: "\(runFolder)/logs", withIntermediateDirectories: true)
-        var generator = SystemRandomNumberGenerator()
-        let bankKey = SigningPrivateKey.random(using: &generator)
-        bankPublicKey = bankKey.publicKey
-        try Self.write("\(runFolder)/keys/bank.key", bankKey.seed.hex)
-        try Self.write("\(runFolder)/keys/bank.pub", bankKey.publicKey.raw.hex)
-        try Self.write("\(runFolder)/keys/otp.key", Bytes32.random(using: &generator).hex)
+        // The same keys `quickpay keys deployment` makes; used over CURVE unless `insecure`.
+        let keyFolder = KeyDirectory("\(runFolder)/keys")
+        try KeyDirectory.create(at: keyFolder.path, merchants: merchants.map(\.id), customers: customers.map(\.name), force: true)
+        bankPublicKey = try readPublicKey(keyFolder.bankSigningPublicKeyFile)
+        keys = insecure ? nil : keyFolder
+        if insecure {
+            makeControlSecurity = { _, _ in .plaintext }
+        } else {
+            let operatorKeys = try keyFolder.keyPair("operator")
+            makeControlSecurity = { actor, endpoint in .curve(ownKeys: operatorKeys, serverKeys: [endpoint: try keyFolder.publicKey(actor)]) }
+        }
         var seed = "accounts:\n"
         let merchantAccounts = Set(merchants.map(\.account))
         for customer in customers where !merchantAccounts.contains(customer.account) { seed += "  - id: \(customer.account)\n    deposit_rupees: \(customer.deposit)\n" }
         for merchant in merchants {
-            try Self.write("\(runFolder)/keys/\(merchant.id).key", SigningPrivateKey.random(using: &generator).seed.hex)
             seed += "  - id: \(merchant.account)\n    deposit_rupees: 0\n    receiver: \(merchant.id)\n    mode: \(merchant.mode.rawValue)\n"
         }
         try Self.write("\(runFolder)/bank-seed.yaml", seed)
@@ -99,29 +107,54 @@ public final class ActorDeployment {
         endpoints[proxiedLinks.contains("\(from)->\(to)") ? "proxy:\(from)->\(to)" : to]!
     }
 
+    /// How the fault proxy of link `from->to` speaks CURVE: to `from` it is `to` (it holds
+    /// `to`'s key pair), and to `to` it is `from` (with `from`'s key, or a fresh one for a
+    /// customer), so both actors' checks see what they would without the proxy. nil: plaintext.
+    public func proxyKeys(_ link: String) throws -> (front: CurveKeyPair, back: ClientSecurity)? {
+        guard let keys else { return nil }
+        let parts = link.components(separatedBy: "->")
+        let (from, to) = (parts[0], parts[1])
+        let own = from.hasPrefix("customer-") ? nil : try keys.keyPair(from)
+        return (try keys.keyPair(to), .curve(ownKeys: own, serverKeys: [endpoints[to]!: try keys.publicKey(to)]))
+    }
+
+    /// How this process reaches `actor`'s control socket (as the operator).
+    public func controlSecurity(_ actor: String) throws -> ClientSecurity {
+        try makeControlSecurity(actor, endpoints["\(actor)-control"]!)
+    }
+
+    /// How a client in this process reaches actor `to`: as `as` (an actor of the deployment,
+    /// with its key pair) or, when `as` is nil, with a fresh key as a customer would.
+    public func clientSecurity(to: String, as actor: String? = nil) throws -> ClientSecurity {
+        guard let keys else { return .plaintext }
+        return .curve(ownKeys: try actor.map { try keys.keyPair($0) }, serverKeys: [endpoints[to]!: try keys.publicKey(to)])
+    }
+
     public func launchAll() throws {
         func merchantFlags(_ from: String) -> [String] {
             merchants.flatMap { ["--merchant", "\($0.id)=\(peer(from, "merchant-\($0.id)"))"] }
         }
-        try start("nsp", "qp-nsp", [])
-        try start("bank", "qp-bank", ["--signing-key", "\(runFolder)/keys/bank.key", "--seed", "\(runFolder)/bank-seed.yaml"] + merchantFlags("bank"))
-        try start("appserver", "qp-appserver", [
-            "--bank", peer("appserver", "bank"), "--nsp", peer("appserver", "nsp"), "--otp-key", "\(runFolder)/keys/otp.key",
+        let keyFolder = "\(runFolder)/keys"
+        let security = keys == nil ? ["--insecure"] : ["--keys", keyFolder]
+        try start("nsp", "qp-nsp", security)
+        try start("bank", "qp-bank", security + ["--signing-key", "\(keyFolder)/bank/signing.key", "--seed", "\(runFolder)/bank-seed.yaml"] + merchantFlags("bank"))
+        try start("appserver", "qp-appserver", security + [
+            "--bank", peer("appserver", "bank"), "--nsp", peer("appserver", "nsp"), "--otp-key", "\(keyFolder)/appserver/otp.key",
             "--password-rounds", String(passwordRounds),
         ])
         for merchant in merchants {
             let name = "merchant-\(merchant.id)"
-            try start(name, "qp-merchant", [
+            try start(name, "qp-merchant", security + [
                 "--id", merchant.id, "--mode", merchant.mode.rawValue, "--bank", peer(name, "bank"),
-                "--bank-key", "\(runFolder)/keys/bank.pub", "--receipt-key", "\(runFolder)/keys/\(merchant.id).key",
+                "--bank-key", "\(keyFolder)/public/bank.signing", "--receipt-key", "\(keyFolder)/\(name)/receipt.key",
             ])
         }
         for customer in customers {
             let name = "customer-\(customer.name)"
             try start(name, "qp-customer", [
-                "serve", "--wallet", "\(runFolder)/data/\(name)/wallet.sqlite", "--app-server", peer(name, "appserver"),
-                "--nsp", peer(name, "nsp"), "--bank-key", "\(runFolder)/keys/bank.pub", "--phone", customer.phone,
-            ] + merchantFlags(name), serverFlags: false)
+                "serve", "--name", customer.name, "--wallet", "\(runFolder)/data/\(name)/wallet.sqlite", "--app-server", peer(name, "appserver"),
+                "--nsp", peer(name, "nsp"), "--bank-key", "\(keyFolder)/public/bank.signing", "--phone", customer.phone,
+            ] + security + merchantFlags(name), serverFlags: false)
         }
     }
 
@@ -143,16 +176,24 @@ public final class ActorDeployment {
         customers = []
         merchants = []
         context = try Context()
-        bankPublicKey = SigningPrivateKey(seed: .zero).publicKey
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        guard let actors = (try Yams.load(yaml: text) as? [String: Any])?["actors"] as? [String: [String: String]] else {
-            throw ControlFailure(endpoint: path, answer: ["message": "a deployment file holds actors: {name: {endpoint, control}}"])
+        let file = try DeploymentFile(path: path)
+        keys = file.insecure ? nil : file.keys
+        if let keys = file.keys, FileManager.default.fileExists(atPath: keys.bankSigningPublicKeyFile) {
+            bankPublicKey = try readPublicKey(keys.bankSigningPublicKeyFile)
+        } else {
+            bankPublicKey = SigningPrivateKey(seed: .zero).publicKey
         }
-        for (name, entry) in actors {
-            if let endpoint = entry["endpoint"] { endpoints[name] = endpoint }
-            guard let control = entry["control"] else { throw ControlFailure(endpoint: path, answer: ["message": "\(name) has no control endpoint"]) }
+        if file.insecure {
+            makeControlSecurity = { _, _ in .plaintext }
+        } else {
+            let operatorKeys = try file.keys!.keyPair("operator")
+            makeControlSecurity = { actor, endpoint in .curve(ownKeys: operatorKeys, serverKeys: [endpoint: try file.curveKey(actor)]) }
+        }
+        for (name, entry) in file.actors {
+            if let endpoint = entry.endpoint { endpoints[name] = endpoint }
+            guard let control = entry.control else { throw ControlFailure(endpoint: path, answer: ["message": "\(name) has no control endpoint"]) }
             endpoints["\(name)-control"] = control
-            controls[name] = try ControlClient(context: context, endpoint: control)
+            controls[name] = try ControlClient(context: context, endpoint: control, security: try makeControlSecurity(name, control))
         }
         isRemote = true
     }
@@ -182,7 +223,8 @@ public final class ActorDeployment {
         process.standardOutput = log
         try process.run()
         processes[name] = process
-        controls[name] = try ControlClient(context: context, endpoint: endpoints["\(name)-control"]!)
+        let control = endpoints["\(name)-control"]!
+        controls[name] = try ControlClient(context: context, endpoint: control, security: try makeControlSecurity(name, control))
     }
 
     /// Waits until every process answers `health`.

@@ -6,7 +6,7 @@ import QuickPayProtocol
 import ZeroMQ
 
 /// Where an actor process listens and whom it talks to.
-public struct HostConfig: Sendable {
+public struct HostConfig {
     public var name: String
     /// The ROUTER endpoint this actor serves, such as `tcp://127.0.0.1:7001`.
     public var bind: String
@@ -17,6 +17,10 @@ public struct HostConfig: Sendable {
     /// How often an unanswered peer request is sent again (same request id) before its deadline.
     public var retryIntervalMilliseconds = 500
     public var tickIntervalMilliseconds = 1000
+    /// CURVE on the server and control sockets; nil: plaintext (`--insecure`).
+    public var serverSecurity: ServerSecurity?
+    /// How the peer sockets connect.
+    public var clientSecurity: ClientSecurity = .plaintext
 
     public init(name: String, bind: String, control: String?) {
         self.name = name
@@ -35,6 +39,7 @@ public final class ActorHost<Actor: ServerActor> {
     let context: Context
     let server: Socket
     let controlSocket: Socket?
+    let gate: CurveGate?
     var peerSockets: [PeerName: Socket] = [:]
     var inFlight: [RequestID: Outgoing] = [:]
     let codec: WireCodec
@@ -60,15 +65,19 @@ public final class ActorHost<Actor: ServerActor> {
         self.codec = WireCodec(maximumFrameBytes: config.maximumFrameBytes)
         self.logger = Logger(label: config.name)
         self.crashPoints = Set((ProcessInfo.processInfo.environment["QUICKPAY_CRASH_POINTS"] ?? "").split(separator: ",").map(String.init))
-        context = try Context()
+        let context = try Context()
+        self.context = context
+        gate = try config.serverSecurity.map { try CurveGate(context: context, security: $0, logger: Logger(label: config.name)) }
         server = try context.socket(.router)
         try server.setMaximumMessageSize(bytes: Int64(config.maximumFrameBytes))
         try server.setReceiveHighWaterMark(10_000)
         try server.setSendHighWaterMark(10_000)
         try server.setRouterMandatory(true)
+        try gate?.serve(server, domain: ServerSecurity.publicDomain)
         try server.bind(config.bind)
         if let endpoint = config.control {
             let socket = try context.socket(.reply)
+            try gate?.serve(socket, domain: ServerSecurity.controlDomain)
             try socket.bind(endpoint)
             controlSocket = socket
         } else {
@@ -81,7 +90,9 @@ public final class ActorHost<Actor: ServerActor> {
 
     /// Runs until SIGTERM or SIGINT.
     public func run() {
-        logger.info("serving", metadata: ["bind": "\(boundEndpoint)", "control": "\(config.control ?? "-")"])
+        logger.info(
+            "serving",
+            metadata: ["bind": "\(boundEndpoint)", "control": "\(config.control ?? "-")", "transport": "\(gate == nil ? "plaintext (--insecure)" : "CURVE")"])
         while !Signals.stopRequested {
             do {
                 try step()
@@ -98,7 +109,11 @@ public final class ActorHost<Actor: ServerActor> {
         if let controlSocket { poller.register(controlSocket) }
         let peers = Array(peerSockets)
         for (_, socket) in peers { poller.register(socket) }
+        let gateSockets = gate?.sockets ?? []
+        for socket in gateSockets { poller.register(socket) }
         let events = try poller.poll(timeoutMilliseconds: nextTimeout())
+        // Authentication first: a handshake waits on the ZAP answer.
+        if let gate, events.suffix(gateSockets.count).contains(where: { $0.contains(.readable) }) { try gate.service() }
         if events[0].contains(.readable) { try drainServer() }
         var position = 1
         if let controlSocket {
@@ -122,19 +137,19 @@ public final class ActorHost<Actor: ServerActor> {
 
     func drainServer() throws {
         for _ in 0..<256 {
-            let received: Result<[[UInt8]]?, ZMQError> = Result { () throws(ZMQError) in
-                try server.receive(flags: .dontWait, maximumFrames: 3)
+            let received: Result<(frames: [[UInt8]], userID: String?)?, ZMQError> = Result { () throws(ZMQError) in
+                try server.receiveAuthenticated(flags: .dontWait, maximumFrames: 3)
             }
-            guard case .success(let maybeFrames) = received else {
+            guard case .success(let maybeMessage) = received else {
                 logger.warning("refused a message", metadata: ["error": "\(received)"])
                 continue
             }
-            guard let frames = maybeFrames else { return }
+            guard let (frames, userID) = maybeMessage else { return }
             guard frames.count == 2 else {
                 logger.warning("refused a message of \(frames.count - 1) frames; a QuickPay message is one frame")
                 continue
             }
-            let client = ClientID(frames[0])
+            let client = ClientID(frames[0], key: userID.flatMap(CurveKey.init(z85:)).map(Bytes32.init))
             let envelope: Envelope
             do {
                 envelope = try codec.decode(frames[1])
@@ -178,6 +193,7 @@ public final class ActorHost<Actor: ServerActor> {
         try socket.setMaximumMessageSize(bytes: Int64(config.maximumFrameBytes))
         try socket.setSendHighWaterMark(10_000)
         try socket.setReceiveHighWaterMark(10_000)
+        try config.clientSecurity.secure(socket, for: endpoint)
         try socket.connect(endpoint)
         peerSockets[peer] = socket
         return socket
@@ -230,7 +246,10 @@ public final class ActorHost<Actor: ServerActor> {
     func control(_ action: String, _ request: JSONObject) -> JSONObject {
         switch action {
         case "health":
-            return ["ok": true, "actor": config.name, "pid": Int(getpid()), "bind": boundEndpoint, "clock_offset": clock.offset]
+            return [
+                "ok": true, "actor": config.name, "pid": Int(getpid()), "bind": boundEndpoint, "clock_offset": clock.offset,
+                "transport": gate == nil ? "plaintext" : "curve", "refused_handshakes": gate?.refused ?? 0,
+            ]
         case "clock":
             clock.advance(seconds: (request["advance_seconds"] as? NSNumber)?.int64Value ?? 0)
             return ["ok": true, "clock_offset": clock.offset, "now": clock.now.secondsSinceEpoch]

@@ -12,16 +12,21 @@ public final class ControlClient {
         didSet { try? socket.setReceiveTimeout(milliseconds: timeoutMilliseconds) }
     }
 
-    public init(context: Context, endpoint: String, timeoutMilliseconds: Int32 = 15_000) throws {
+    /// The operator's CURVE key and the actor's server key (or plaintext).
+    let security: ClientSecurity
+
+    public init(context: Context, endpoint: String, security: ClientSecurity, timeoutMilliseconds: Int32 = 15_000) throws {
         self.context = context
         self.endpoint = endpoint
+        self.security = security
         self.timeoutMilliseconds = timeoutMilliseconds
-        socket = try Self.connect(context, endpoint, timeoutMilliseconds)
+        socket = try Self.connect(context, endpoint, timeoutMilliseconds, security)
     }
 
-    static func connect(_ context: Context, _ endpoint: String, _ timeout: Int32) throws -> Socket {
+    static func connect(_ context: Context, _ endpoint: String, _ timeout: Int32, _ security: ClientSecurity) throws -> Socket {
         let socket = try context.socket(.request)
         try socket.setReceiveTimeout(milliseconds: timeout)
+        try security.secure(socket, for: endpoint)
         try socket.connect(endpoint)
         return socket
     }
@@ -31,7 +36,7 @@ public final class ControlClient {
         try socket.send(ControlJSON.encode(request))
         guard let frames = try socket.receive() else {
             socket.close()
-            socket = try Self.connect(context, endpoint, timeoutMilliseconds)
+            socket = try Self.connect(context, endpoint, timeoutMilliseconds, security)
             return nil
         }
         return ControlJSON.decode(frames[0])
@@ -53,12 +58,12 @@ public final class ControlClient {
             } catch {
                 // The REQ socket still waits for its answer: replace it before giving up.
                 socket.close()
-                socket = try Self.connect(context, endpoint, timeoutMilliseconds)
+                socket = try Self.connect(context, endpoint, timeoutMilliseconds, security)
                 throw error
             }
         }
         socket.close()
-        socket = try Self.connect(context, endpoint, timeoutMilliseconds)
+        socket = try Self.connect(context, endpoint, timeoutMilliseconds, security)
         return nil
     }
 

@@ -93,16 +93,7 @@ extension CustomerClient {
     /// Sends one raw frame (hex) to an endpoint and returns what came back (hex, and the decoded
     /// error code if it is an error), or that nothing came back within `timeoutMilliseconds`.
     public func raw(endpoint: String, hex: String, timeoutMilliseconds: Int32 = 2000) throws -> JSONObject {
-        guard let frame = HexCoding.decode(hex) else { throw QuickPayError(.malformed, "hex is not hex") }
-        let socket = try context.socket(.dealer)
-        defer { socket.close() }
-        try socket.setReceiveTimeout(milliseconds: timeoutMilliseconds)
-        try socket.connect(endpoint)
-        try socket.send(frame)
-        guard let reply = try socket.receive() else { return ["ok": true, "answered": false] }
-        var answer: JSONObject = ["ok": true, "answered": true, "reply_hex": HexCoding.encode(reply.last ?? [])]
-        if let envelope = try? WireCodec().decode(reply.last ?? []), case .error(let error) = envelope.body { answer["code"] = error.code.name }
-        return answer
+        try sendRaw(context: context, endpoint: endpoint, hex: hex, security: endpoints.security, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     /// Floods an endpoint with `count` balance requests from a thread of its own, without
@@ -110,8 +101,11 @@ extension CustomerClient {
     public func flood(endpoint: String, count: Int) throws -> JSONObject {
         let token = ((try? session) ?? SessionToken(Bytes16(high: 0, low: 0))).raw
         let context = self.context
+        let socket = try context.socket(.dealer)
+        try endpoints.security.secure(socket, for: endpoint)
+        nonisolated(unsafe) let flooder = socket
         let thread = Thread {
-            guard let socket = try? context.socket(.dealer) else { return }
+            let socket = flooder
             defer { socket.close() }
             try? socket.setSendHighWaterMark(Int32(max(count, 1000)))
             try? socket.connect(endpoint)
@@ -127,4 +121,21 @@ extension CustomerClient {
         thread.start()
         return ["ok": true, "sending": count]
     }
+}
+
+/// Sends one raw frame (hex) to an endpoint over a fresh socket secured by `security`, and
+/// returns what came back (hex, and the decoded error code if it is an error), or that nothing
+/// came back within `timeoutMilliseconds`.
+public func sendRaw(context: Context, endpoint: String, hex: String, security: ClientSecurity, timeoutMilliseconds: Int32 = 2000) throws -> JSONObject {
+    guard let frame = HexCoding.decode(hex) else { throw QuickPayError(.malformed, "hex is not hex") }
+    let socket = try context.socket(.dealer)
+    defer { socket.close() }
+    try socket.setReceiveTimeout(milliseconds: timeoutMilliseconds)
+    try security.secure(socket, for: endpoint)
+    try socket.connect(endpoint)
+    try socket.send(frame)
+    guard let reply = try socket.receive() else { return ["ok": true, "answered": false] }
+    var answer: JSONObject = ["ok": true, "answered": true, "reply_hex": HexCoding.encode(reply.last ?? [])]
+    if let envelope = try? WireCodec().decode(reply.last ?? []), case .error(let error) = envelope.body { answer["code"] = error.code.name }
+    return answer
 }

@@ -10,10 +10,13 @@ public struct ClientEndpoints: Sendable {
     public var appServer: String
     public var networkProvider: String
     public var merchants: [ReceiverID: String]
-    public init(appServer: String, networkProvider: String, merchants: [ReceiverID: String]) {
+    /// CURVE with a fresh key per connection, and the servers' keys by endpoint (or plaintext).
+    public var security: ClientSecurity
+    public init(appServer: String, networkProvider: String, merchants: [ReceiverID: String], security: ClientSecurity) {
         self.appServer = appServer
         self.networkProvider = networkProvider
         self.merchants = merchants
+        self.security = security
     }
 }
 
@@ -42,7 +45,7 @@ public final class CustomerClient {
         keyring = BankKeyring([bankKey])
         self.clock = clock
         wallet = try store.load()
-        appServer = try Requester(context: context, endpoint: endpoints.appServer)
+        appServer = try Requester(context: context, endpoint: endpoints.appServer, security: endpoints.security)
     }
 
     /// The session token saved by the last login.
@@ -63,7 +66,7 @@ public final class CustomerClient {
 
     /// Attaches this client as the phone for `phone` on the network provider.
     public func attachPhone(_ phone: PhoneNumber) throws {
-        device = try Device(context: context, endpoint: endpoints.networkProvider, phone: phone)
+        device = try Device(context: context, endpoint: endpoints.networkProvider, phone: phone, security: endpoints.security)
         try store.setSetting("phone", Array(phone.value.utf8))
     }
 
@@ -256,7 +259,7 @@ public final class CustomerClient {
     func merchant(_ receiver: ReceiverID) throws -> Requester {
         if let requester = merchants[receiver] { return requester }
         guard let endpoint = endpoints.merchants[receiver] else { throw QuickPayError(.unknownReceiver, "no endpoint for merchant \(receiver)") }
-        let requester = try Requester(context: context, endpoint: endpoint)
+        let requester = try Requester(context: context, endpoint: endpoint, security: endpoints.security)
         merchants[receiver] = requester
         return requester
     }

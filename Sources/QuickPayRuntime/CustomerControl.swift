@@ -13,10 +13,16 @@ public final class CustomerControl {
     let context: Context
     var logger = Logger(label: "customer")
 
-    public init(client: CustomerClient, endpoint: String) throws {
+    let gate: CurveGate?
+
+    /// `security`: CURVE with the operator's key as the only one admitted; nil: plaintext.
+    public init(client: CustomerClient, endpoint: String, security: ServerSecurity?) throws {
         self.client = client
-        context = try Context()
+        let context = try Context()
+        self.context = context
+        gate = try security.map { try CurveGate(context: context, security: $0, logger: Logger(label: "customer")) }
         socket = try context.socket(.reply)
+        try gate?.serve(socket, domain: ServerSecurity.controlDomain)
         try socket.bind(endpoint)
     }
 
@@ -26,7 +32,10 @@ public final class CustomerControl {
             do {
                 var poller = Poller()
                 poller.register(socket)
-                guard try poller.poll(timeoutMilliseconds: 100)[0].contains(.readable),
+                for gateSocket in gate?.sockets ?? [] { poller.register(gateSocket) }
+                let events = try poller.poll(timeoutMilliseconds: 100)
+                if let gate, events.dropFirst().contains(where: { $0.contains(.readable) }) { try gate.service() }
+                guard events[0].contains(.readable),
                     let frames = try socket.receive(flags: .dontWait)
                 else { continue }
                 let answer: JSONObject

@@ -6,22 +6,118 @@ import ZeroMQ
 
 func environment(_ name: String) -> String? { ProcessInfo.processInfo.environment[name] }
 
-/// What every actor executable takes: its endpoints and its data folder. Each flag falls back
-/// to an environment variable, so a container or a systemd unit can configure it either way.
+/// What every actor executable takes: its endpoints, its data folder and its keys. Each
+/// comes from a flag, else an environment variable, else the deployment file (`--deployment`),
+/// so a container, a systemd unit or an operator by hand can configure it either way.
 public struct ActorOptions: ParsableArguments {
-    @Option(help: "ROUTER endpoint this actor serves (env QUICKPAY_BIND).")
-    public var bind: String = environment("QUICKPAY_BIND") ?? "tcp://127.0.0.1:0"
+    @Option(help: "ROUTER endpoint this actor serves (env QUICKPAY_BIND; else the deployment file's).")
+    public var bind: String?
 
-    @Option(help: "REP endpoint for the control socket: health, state, actions (env QUICKPAY_CONTROL; empty: none).")
-    public var control: String = environment("QUICKPAY_CONTROL") ?? ""
+    @Option(help: "REP endpoint for the control socket: health, state, actions (env QUICKPAY_CONTROL; else the deployment file's; empty: none).")
+    public var control: String?
 
     @Option(help: "Folder for this actor's SQLite file (env QUICKPAY_DATA_DIR).")
     public var dataDir: String = environment("QUICKPAY_DATA_DIR") ?? "data"
 
+    @Option(help: "A YAML deployment file: every actor's endpoints, and the keys folder (env QUICKPAY_DEPLOYMENT).")
+    public var deployment: String?
+
+    @Option(help: "The keys folder from `quickpay keys deployment`: this actor's secret, everyone's public keys (env QUICKPAY_KEYS).")
+    public var keys: String?
+
+    @Flag(help: "Plaintext ZeroMQ: no encryption, no authentication of peers. Tests on one host only (env QUICKPAY_INSECURE=1).")
+    public var insecure = false
+
     public init() {}
 
-    public func hostConfig(name: String) -> HostConfig {
-        HostConfig(name: name, bind: bind, control: control.isEmpty ? nil : control)
+    /// The settings of actor `name` (`bank`, `merchant-chai-stall`, ...), resolved.
+    public func resolve(_ name: String) throws -> ActorSetup {
+        try ActorSetup.resolve(name, bind: bind, control: control, deployment: deployment, keys: keys, insecure: insecure)
+    }
+}
+
+/// One actor's resolved settings: endpoints, deployment file and keys (nil keys: `--insecure`).
+public struct ActorSetup {
+    public let name: String
+    public let bind: String
+    public let control: String?
+    public let deployment: DeploymentFile?
+    public let keys: KeyDirectory?
+
+    /// Flag values (nil: not given) over environment over the deployment file.
+    public static func resolve(
+        _ name: String, bind: String? = nil, control: String? = nil, deployment: String?, keys: String?, insecure: Bool
+    ) throws -> ActorSetup {
+        let file = try (deployment ?? environment("QUICKPAY_DEPLOYMENT")).map { try DeploymentFile(path: $0) }
+        let entry = file?.actors[name]
+        let bind = bind ?? environment("QUICKPAY_BIND") ?? entry?.bind ?? entry?.endpoint ?? "tcp://127.0.0.1:0"
+        let control = control ?? environment("QUICKPAY_CONTROL") ?? entry?.controlBind ?? entry?.control ?? ""
+        let insecure = insecure || environment("QUICKPAY_INSECURE") == "1" || (file?.insecure ?? false)
+        let keys = (keys ?? environment("QUICKPAY_KEYS")).map(KeyDirectory.init) ?? file?.keys
+        if !insecure && keys == nil {
+            throw ValidationError("give --keys FOLDER (made by `quickpay keys deployment`), a --deployment file naming one, or --insecure for plaintext")
+        }
+        return ActorSetup(name: name, bind: bind, control: control.isEmpty ? nil : control, deployment: file, keys: insecure ? nil : keys)
+    }
+
+    /// A peer's endpoint: the flag's value if given, else the deployment file's.
+    public func peer(_ flag: String?, _ actor: String, flagName: String) throws -> String {
+        if let flag { return flag }
+        guard let deployment else { throw ValidationError("give --\(flagName), or a --deployment file that places \(actor)") }
+        return try deployment.endpoint(actor)
+    }
+
+    /// A peer's CURVE public key: the deployment file's, else the keys folder's.
+    public func publicKey(_ actor: String) throws -> CurveKey {
+        if let key = deployment?.actors[actor]?.curveKey { return key }
+        guard let keys else { throw ValidationError("no keys folder for \(actor)'s public key") }
+        return try keys.publicKey(actor)
+    }
+
+    /// Every merchant's CURVE key, by receiver id (keys folder, then the deployment file).
+    public func merchantKeys() throws -> [ReceiverID: CurveKey] {
+        var out = try keys?.merchantKeys() ?? [:]
+        for name in deployment?.merchantNames ?? [] {
+            if let key = deployment?.actors["merchant-\(name)"]?.curveKey { out[try ReceiverID(name)] = key }
+        }
+        return out
+    }
+
+    /// A secret file of this actor's: the flag's path if given, else the keys folder's.
+    public func secretFile(_ flag: String?, _ name: String, flagName: String) throws -> String {
+        if let flag { return flag }
+        guard let keys else { throw ValidationError("give --\(flagName) (or --keys FOLDER holding \(self.name)/\(name))") }
+        return keys.secretFile(self.name, name)
+    }
+
+    /// The bank's Ed25519 public key: the flag's value, else the keys folder's.
+    public func bankSigningKey(_ flag: String?) throws -> SigningPublicKey {
+        if let flag { return try readPublicKey(flag) }
+        guard let keys else { throw ValidationError("give --bank-key (or --keys FOLDER holding public/bank.signing)") }
+        return try readPublicKey(keys.bankSigningPublicKeyFile)
+    }
+
+    /// The CURVE policy of this actor's server sockets; nil when plaintext.
+    public func serverSecurity(admit: @escaping (CurveKey) -> Bool = { _ in true }) throws -> ServerSecurity? {
+        guard let keys else { return nil }
+        return ServerSecurity(keys: try keys.keyPair(name), operatorKey: try publicKey("operator"), admit: admit)
+    }
+
+    /// How this actor connects to `peers` (endpoint: actor name): with its own long-term key
+    /// (`fresh`: a new key per connection, for customers).
+    public func clientSecurity(peers: [String: String], fresh: Bool = false) throws -> ClientSecurity {
+        guard let keys else { return .plaintext }
+        var serverKeys: [String: CurveKey] = [:]
+        for (endpoint, actor) in peers { serverKeys[endpoint] = try publicKey(actor) }
+        return .curve(ownKeys: fresh ? nil : try keys.keyPair(name), serverKeys: serverKeys)
+    }
+
+    public func hostConfig(peers: [PeerName: (endpoint: String, actor: String)], admit: @escaping (CurveKey) -> Bool = { _ in true }) throws -> HostConfig {
+        var config = HostConfig(name: name, bind: bind, control: control)
+        config.peers = peers.mapValues(\.endpoint)
+        config.serverSecurity = try serverSecurity(admit: admit)
+        config.clientSecurity = try clientSecurity(peers: Dictionary(peers.values.map { ($0.endpoint, $0.actor) }, uniquingKeysWith: { a, _ in a }))
+        return config
     }
 }
 

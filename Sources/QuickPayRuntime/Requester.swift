@@ -15,10 +15,11 @@ public final class Requester {
     /// Messages that arrived unasked on this socket (voucher notices), oldest first.
     public private(set) var pushes: [Envelope] = []
 
-    public init(context: Context, endpoint: String) throws {
+    public init(context: Context, endpoint: String, security: ClientSecurity) throws {
         self.endpoint = endpoint
         socket = try context.socket(.dealer)
         try socket.setMaximumMessageSize(bytes: Int64(ProtocolLimits.defaultMaximumFrameBytes))
+        try security.secure(socket, for: endpoint)
         try socket.connect(endpoint)
     }
 
@@ -67,8 +68,8 @@ public final class Device {
     public let phone: PhoneNumber
     var inbox: [SmsDelivery] = []
 
-    public init(context: Context, endpoint: String, phone: PhoneNumber) throws {
-        requester = try Requester(context: context, endpoint: endpoint)
+    public init(context: Context, endpoint: String, phone: PhoneNumber, security: ClientSecurity) throws {
+        requester = try Requester(context: context, endpoint: endpoint, security: security)
         self.phone = phone
         try attach()
     }

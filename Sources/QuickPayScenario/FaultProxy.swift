@@ -35,6 +35,7 @@ public final class FaultProxy: @unchecked Sendable {
     public let name: String
     public let frontend: String
     let backend: String
+    let curve: (front: CurveKeyPair, back: ClientSecurity)?
     private let lock = NSLock()
     private var rules: [Rule] = []
     private var applied: [String: Int] = [:]
@@ -43,10 +44,13 @@ public final class FaultProxy: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
 
     /// Starts forwarding from `frontend` (which it binds) to `backend`.
-    public init(name: String, frontend: String, backend: String) throws {
+    /// `curve`: the key pair the proxy shows upstream and how it connects downstream (see
+    /// `ActorDeployment.proxyKeys`); nil: plaintext.
+    public init(name: String, frontend: String, backend: String, curve: (front: CurveKeyPair, back: ClientSecurity)? = nil) throws {
         self.name = name
         self.frontend = frontend
         self.backend = backend
+        self.curve = curve
         let ready = DispatchSemaphore(value: 0)
         let thread = Thread { [self] in
             do {
@@ -131,6 +135,7 @@ public final class FaultProxy: @unchecked Sendable {
         let context = try Context()
         let front = try context.socket(.router)
         try front.setRouterMandatory(false)
+        if let curve { try front.makeCurveServer(curve.front) }
         try front.bind(frontend)
         ready.signal()
         var backs: [[UInt8]: Socket] = [:]
@@ -140,6 +145,7 @@ public final class FaultProxy: @unchecked Sendable {
         func back(_ client: [UInt8]) throws -> Socket {
             if let socket = backs[client] { return socket }
             let socket = try context.socket(.dealer)
+            try curve?.back.secure(socket, for: backend)
             try socket.connect(backend)
             backs[client] = socket
             return socket

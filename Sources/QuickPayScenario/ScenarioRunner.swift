@@ -15,6 +15,8 @@ public final class ScenarioRunner {
     public var remoteDeployment: String?
     /// Seeds the runner's own random choices.
     public var seed: UInt64 = 1
+    /// Plaintext ZeroMQ between the actors it starts (CURVE with fresh keys per run otherwise).
+    public var insecure = false
 
     public init(binFolder: String, runsFolder: String, passwordRounds: Int) {
         self.binFolder = binFolder
@@ -56,7 +58,7 @@ public final class ScenarioRunner {
                 runFolder: folder, binFolder: binFolder,
                 customers: scenario.users.map { .init(name: $0.name, phone: $0.phone, account: $0.account, deposit: $0.depositRupees) },
                 merchants: scenario.merchants.map { .init(id: $0.id, account: $0.account, mode: $0.mode) }, passwordRounds: passwordRounds,
-                proxiedLinks: Set(links.values), launch: false)
+                proxiedLinks: Set(links.values), insecure: insecure, launch: false)
             var proxies: [String: FaultProxy] = [:]
             defer {
                 deployment.stopAll()
@@ -64,7 +66,9 @@ public final class ScenarioRunner {
             }
             for (link, processLink) in links {
                 let to = String(processLink.split(separator: ">").last!)
-                proxies[link] = try FaultProxy(name: link, frontend: deployment.endpoints["proxy:\(processLink)"]!, backend: deployment.endpoints[to]!)
+                proxies[link] = try FaultProxy(
+                    name: link, frontend: deployment.endpoints["proxy:\(processLink)"]!, backend: deployment.endpoints[to]!,
+                    curve: try deployment.proxyKeys(processLink))
             }
             try deployment.launchAll()
             try deployment.waitUntilHealthy()

@@ -243,7 +243,15 @@ struct StepSession {
             // the sender before the actor sees anything.
             let hex: String
             if let size = p["oversized_bytes"] as? Int { hex = String(repeating: "00", count: size) } else { hex = try string(step, "hex") }
-            let answer = try callUser(try string(step, "customer"), ["action": "raw", "endpoint": endpoint, "hex": hex])
+            // From a customer (a fresh key), or from a merchant's own key toward the bank: over
+            // CURVE only admitted peers reach the bank at all.
+            let answer: JSONObject
+            if let merchant = p["merchant"] as? String {
+                guard try processName(try string(step, "target")) == "bank" else { throw ScenarioError("a merchant sends raw frames to the bank only") }
+                answer = try call(merchant, ["action": "attack", "kind": "raw", "hex": hex])
+            } else {
+                answer = try callUser(try string(step, "customer"), ["action": "raw", "endpoint": endpoint, "hex": hex])
+            }
             if answer["answered"] as? Bool == false { return "UNANSWERED" }
             return answer["code"] as? String ?? Self.outcome(answer)
         case "flood":

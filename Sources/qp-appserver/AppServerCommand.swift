@@ -10,29 +10,34 @@ struct AppServerCommand: ParsableCommand {
         commandName: "qp-appserver",
         abstract: "The QuickPay app server: users, OTP login through the network provider, sessions, relays to the bank, prepaid codes.",
         discussion: """
-            Example:
-              qp-appserver --bind tcp://127.0.0.1:7002 --control tcp://127.0.0.1:7102 --data-dir data/app \\
-                --bank tcp://127.0.0.1:7001 --nsp tcp://127.0.0.1:7003 --otp-key keys/app/signing.key
+            Example (keys from `quickpay keys deployment`):
+              qp-appserver --bind tcp://10.77.0.3:7002 --control tcp://10.77.0.3:7102 --data-dir data/app --keys keys \\
+                --bank tcp://10.77.0.2:7001 --nsp tcp://10.77.0.4:7003
+            or: qp-appserver --deployment deploy.yaml --data-dir data/app
+            Over CURVE any client key may connect (customers use a fresh key per connection and
+            authenticate by password and OTP); the control socket admits only the operator's key.
             Control actions: health, state, clock {advance_seconds}, crash {point},
               prepaid-issue {count, amount_paise} (prints the codes once).
             """
     )
 
     @OptionGroup var options: ActorOptions
-    @Option(help: "The bank's endpoint.") var bank: String
-    @Option(help: "The network provider's endpoint.") var nsp: String
-    @Option(help: "A file of 64 hex digits: the key for OTP hashes (quickpay keys generate writes signing.key).") var otpKey: String
+    @Option(help: "The bank's endpoint (default: the deployment file's).") var bank: String?
+    @Option(help: "The network provider's endpoint (default: the deployment file's).") var nsp: String?
+    @Option(help: "A file of 64 hex digits: the key for OTP hashes (default: KEYS/appserver/otp.key).") var otpKey: String?
     @Option(help: "PBKDF2 rounds for passwords. Lower than 600,000 only for tests.") var passwordRounds: Int = PasswordHasher.owaspRounds
 
     func run() throws {
         JSONLogHandler.bootstrap()
         Signals.install()
+        let setup = try options.resolve("appserver")
         let store = try SQLiteAppServerStore(path: "\(options.dataDir)/appserver.sqlite")
         var config = AppServerConfig()
         config.passwordRounds = passwordRounds
-        let actor = AppServerActor(store: store, config: config, otpKey: try readSigningKey(otpKey).seed, random: SystemRandomNumberGenerator())
-        var hostConfig = options.hostConfig(name: "appserver")
-        hostConfig.peers = [.bank: bank, .networkProvider: nsp]
+        let actor = AppServerActor(store: store, config: config, otpKey: try readSigningKey(try setup.secretFile(otpKey, "otp.key", flagName: "otp-key")).seed, random: SystemRandomNumberGenerator())
+        let hostConfig = try setup.hostConfig(peers: [
+            .bank: (try setup.peer(bank, "bank", flagName: "bank"), "bank"), .networkProvider: (try setup.peer(nsp, "nsp", flagName: "nsp"), "nsp"),
+        ])
         let host = try ActorHost(actor: actor, config: hostConfig)
         host.controlActions["state"] = { _, _, _ in (try StateDump.appServer(store), []) }
         host.controlActions["prepaid-issue"] = { actor, request, _ in

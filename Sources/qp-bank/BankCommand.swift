@@ -3,6 +3,7 @@ import QuickPayActors
 import QuickPayCore
 import QuickPayRuntime
 import QuickPayStore
+import ZeroMQ
 
 @main
 struct BankCommand: ParsableCommand {
@@ -10,29 +11,49 @@ struct BankCommand: ParsableCommand {
         commandName: "qp-bank",
         abstract: "The QuickPay bank: accounts, ledger, voucher signing, coin verification, redemption, unload.",
         discussion: """
-            Example:
-              qp-bank --bind tcp://127.0.0.1:7001 --control tcp://127.0.0.1:7101 --data-dir data/bank \\
-                --signing-key keys/bank/signing.key --seed bank-seed.yaml --merchant chai-stall=tcp://127.0.0.1:7004
+            Example (keys from `quickpay keys deployment --out keys --merchant chai-stall`):
+              qp-bank --bind tcp://10.77.0.2:7001 --control tcp://10.77.0.2:7101 --data-dir data/bank --keys keys \\
+                --seed bank-seed.yaml --merchant chai-stall=tcp://10.77.0.5:7004
+            or, with every endpoint in a deployment file:
+              qp-bank --deployment deploy.yaml --data-dir data/bank --seed bank-seed.yaml
+            Over CURVE the bank admits only the app server's key and the keys of registered merchants
+            (keys/public/merchant-<id>.curve whose receiver id has an account); the control socket only the operator's.
             Control actions: health, state, clock {advance_seconds}, crash {point}.
             """
     )
 
     @OptionGroup var options: ActorOptions
-    @Option(help: "The bank's Ed25519 signing key file (quickpay keys generate).") var signingKey: String
+    @Option(help: "The bank's Ed25519 signing key file (default: KEYS/bank/signing.key).") var signingKey: String?
     @Option(help: "A YAML file of accounts to open (applied once; see BankSeed).") var seed: String?
-    @Option(help: "A merchant's endpoint for settling unloads: id=endpoint (repeatable).") var merchant: [String] = []
+    @Option(help: "A merchant's endpoint for settling unloads: id=endpoint (repeatable; default: the deployment file's merchants).") var merchant: [String] = []
     @Option(help: "Seconds after expiry a merchant may still redeem; pending unloads refund then.") var depositWindowSeconds: Int64 = 24 * 3600
 
     func run() throws {
         JSONLogHandler.bootstrap()
         Signals.install()
+        let setup = try options.resolve("bank")
         let store = try SQLiteBankStore(path: "\(options.dataDir)/bank.sqlite")
         if let seed { try BankSeed.load(seed).apply(to: store) }
         var config = BankConfig()
         config.depositWindowSeconds = depositWindowSeconds
-        let actor = BankActor(store: store, signer: BankSigner(privateKey: try readSigningKey(signingKey)), config: config, random: SystemRandomNumberGenerator())
-        var hostConfig = options.hostConfig(name: "bank")
-        for (id, endpoint) in try parseMerchantEndpoints(merchant) { hostConfig.peers[.merchant(id)] = endpoint }
+        var merchants = try parseMerchantEndpoints(merchant)
+        if merchant.isEmpty, let deployment = setup.deployment {
+            for name in deployment.merchantNames { merchants[try ReceiverID(name)] = try deployment.endpoint("merchant-\(name)") }
+        }
+        var admit: (CurveKey) -> Bool = { _ in true }
+        if setup.keys != nil {
+            let appServer = try setup.publicKey("appserver")
+            let merchantKeys = try setup.merchantKeys()
+            let receiverByKey = Dictionary(merchantKeys.map { (Bytes32($1), $0) }, uniquingKeysWith: { a, _ in a })
+            config.callers = CallerPolicy(appServers: [Bytes32(appServer)], merchants: receiverByKey)
+            // A merchant's key gets in only once its receiver id is registered at this bank.
+            admit = { key in key == appServer || (receiverByKey[Bytes32(key)].map { (try? store.receiver($0)) != nil } ?? false) }
+        }
+        let actor = BankActor(
+            store: store, signer: BankSigner(privateKey: try readSigningKey(try setup.secretFile(signingKey, "signing.key", flagName: "signing-key"))),
+            config: config, random: SystemRandomNumberGenerator())
+        let hostConfig = try setup.hostConfig(
+            peers: Dictionary(uniqueKeysWithValues: merchants.map { (PeerName.merchant($0), (endpoint: $1, actor: "merchant-\($0)")) }), admit: admit)
         let host = try ActorHost(actor: actor, config: hostConfig)
         host.controlActions["state"] = { _, _, _ in (try StateDump.bank(store), []) }
         host.run()

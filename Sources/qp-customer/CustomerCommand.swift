@@ -2,28 +2,46 @@ import ArgumentParser
 import Foundation
 import QuickPayCore
 import QuickPayRuntime
+import ZeroMQ
 
-/// Where the customer finds the servers, and its wallet file.
+/// Where the customer finds the servers and their keys, and its wallet file.
 struct ClientOptions: ParsableArguments {
     @Option(help: "The wallet file (SQLite, 0600; created if missing).") var wallet: String = "wallet.sqlite"
-    @Option(help: "The app server's endpoint.") var appServer: String = "tcp://127.0.0.1:7002"
-    @Option(help: "The network provider's endpoint (this process is the phone).") var nsp: String = "tcp://127.0.0.1:7003"
-    @Option(help: "A merchant's endpoint: id=endpoint (repeatable).") var merchant: [String] = []
-    @Option(help: "The bank's public key: 64 hex digits, or a file of them.") var bankKey: String
-    @Option(help: "This device's phone number (E.164); it attaches to the network provider for the OTP.") var phone: String?
+    @Option(help: "The app server's endpoint (default: the deployment file's, else tcp://127.0.0.1:7002).") var appServer: String?
+    @Option(help: "The network provider's endpoint; this process is the phone (default: the deployment file's, else tcp://127.0.0.1:7003).") var nsp: String?
+    @Option(help: "A merchant's endpoint: id=endpoint (repeatable; default: the deployment file's merchants).") var merchant: [String] = []
+    @Option(help: "The bank's public key: 64 hex digits, or a file of them (default: KEYS/public/bank.signing).") var bankKey: String?
+    @Option(help: "This device's phone number (E.164); it attaches to the network provider for the OTP (default: the deployment file's).") var phone: String?
+    @Option(help: "This customer's name in the deployment file (customer-NAME): its control endpoint, phone and control key.") var name: String?
+    @Option(help: "A YAML deployment file (env QUICKPAY_DEPLOYMENT).") var deployment: String?
+    @Option(help: "The keys folder: the servers' public keys (env QUICKPAY_KEYS). Payments use a fresh CURVE key per connection.") var keys: String?
+    @Flag(help: "Plaintext ZeroMQ (env QUICKPAY_INSECURE=1).") var insecure = false
 
-    func client() throws -> CustomerClient {
+    func setup(control: String? = nil) throws -> ActorSetup {
+        try ActorSetup.resolve("customer-\(name ?? "cli")", control: control, deployment: deployment, keys: keys, insecure: insecure)
+    }
+
+    func client(_ setup: ActorSetup) throws -> CustomerClient {
+        let appServer = try appServer ?? (setup.deployment == nil ? "tcp://127.0.0.1:7002" : setup.deployment!.endpoint("appserver"))
+        let nsp = try nsp ?? (setup.deployment == nil ? "tcp://127.0.0.1:7003" : setup.deployment!.endpoint("nsp"))
+        var merchants = try parseMerchantEndpoints(merchant)
+        if merchant.isEmpty, let deployment = setup.deployment {
+            for name in deployment.merchantNames { merchants[try ReceiverID(name)] = try deployment.endpoint("merchant-\(name)") }
+        }
+        var peers = [appServer: "appserver", nsp: "nsp"]
+        for (id, endpoint) in merchants { peers[endpoint] = "merchant-\(id)" }
         let client = try CustomerClient(
-            walletPath: wallet, endpoints: ClientEndpoints(appServer: appServer, networkProvider: nsp, merchants: try parseMerchantEndpoints(merchant)),
-            bankKey: try readPublicKey(bankKey))
-        if let phone { try client.attachPhone(try PhoneNumber(phone)) }
+            walletPath: wallet,
+            endpoints: ClientEndpoints(appServer: appServer, networkProvider: nsp, merchants: merchants, security: try setup.clientSecurity(peers: peers, fresh: true)),
+            bankKey: try setup.bankSigningKey(bankKey))
+        if let phone = phone ?? setup.deployment?.actors[setup.name]?.phone { try client.attachPhone(try PhoneNumber(phone)) }
         return client
     }
 }
 
 /// Runs one action and prints its JSON answer; exits 1 if it was refused.
 func runAction(_ action: String, _ request: [String: Any], options: ClientOptions) throws {
-    let client = try options.client()
+    let client = try options.client(try options.setup())
     let answer: [String: Any]
     do {
         answer = try CustomerActions.perform(action, request, client: client)
@@ -41,14 +59,17 @@ struct CustomerCommand: ParsableCommand {
         abstract: "A QuickPay customer: a wallet and phone, by hand or under a scenario's control.",
         discussion: """
             By hand, against running servers (each command prints JSON; the subcommand comes first):
-              W="--wallet alice.sqlite --bank-key keys/bank/signing.pub --phone +919800000001 --merchant chai-stall=tcp://127.0.0.1:7004"
+              W="--wallet alice.sqlite --keys keys --phone +919800000001 --merchant chai-stall=tcp://127.0.0.1:7004"
               qp-customer register $W --username alice --password 'correct horse battery' --account ACC-ALICE
               qp-customer login $W --username alice --password 'correct horse battery'
               qp-customer load $W --receiver chai-stall --rs10 2 --rs1 10
               qp-customer pay $W --receiver chai-stall --rupees 12
               qp-customer balance $W;  qp-customer wallet $W;  qp-customer unload $W --to bank
             As a process a scenario drives:
-              qp-customer serve --control tcp://127.0.0.1:7105 --bank-key ... --phone +919800000001 --merchant chai-stall=...
+              qp-customer serve --name alice --control tcp://127.0.0.1:7105 --keys keys --phone +919800000001 --merchant chai-stall=...
+            or with a deployment file: qp-customer serve --name alice --deployment deploy.yaml --wallet alice.sqlite
+            Server keys come from KEYS/public; every connection uses a fresh CURVE key, so merchants
+            cannot link payments to this customer. --insecure for plaintext.
             """,
         subcommands: [Serve.self, Register.self, Login.self, Load.self, Pay.self, Balance.self, Unload.self, Withdraw.self, RedeemCode.self, WalletState.self]
     )
@@ -56,11 +77,13 @@ struct CustomerCommand: ParsableCommand {
     struct Serve: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Serve the control endpoint (JSON actions) until SIGTERM.")
         @OptionGroup var options: ClientOptions
-        @Option(help: "REP endpoint for the control socket.") var control: String
+        @Option(help: "REP endpoint for the control socket (default: the deployment file's for customer-NAME).") var control: String?
         func run() throws {
             JSONLogHandler.bootstrap()
             Signals.install()
-            try CustomerControl(client: try options.client(), endpoint: control).run()
+            let setup = try options.setup(control: control)
+            guard let endpoint = setup.control else { throw ValidationError("give --control, or --name NAME with a deployment file that places customer-NAME") }
+            try CustomerControl(client: try options.client(setup), endpoint: endpoint, security: try setup.serverSecurity()).run()
         }
     }
 

@@ -11,7 +11,9 @@ struct NetworkProviderCommand: ParsableCommand {
         abstract: "The QuickPay network provider: delivers the app server's SMS to the device attached for each phone.",
         discussion: """
             Example:
-              qp-nsp --bind tcp://127.0.0.1:7003 --control tcp://127.0.0.1:7103
+              qp-nsp --bind tcp://10.77.0.4:7003 --control tcp://10.77.0.4:7103 --data-dir data/nsp --keys keys
+            Over CURVE any device may attach (with a fresh key), but only the app server's key may
+            submit SMS; the control socket admits only the operator's key.
             Control actions: health, state, clock {advance_seconds},
               sms-fault {fault: drop | hold | duplicate | misroute, to: phone | delay, seconds} (the next SMS), sms-release.
             """
@@ -22,8 +24,11 @@ struct NetworkProviderCommand: ParsableCommand {
     func run() throws {
         JSONLogHandler.bootstrap()
         Signals.install()
+        let setup = try options.resolve("nsp")
         let store = try SQLiteNetworkProviderStore(path: "\(options.dataDir)/nsp.sqlite")
-        let host = try ActorHost(actor: NetworkProviderActor(store: store, random: SystemRandomNumberGenerator()), config: options.hostConfig(name: "nsp"))
+        let callers = try setup.keys.map { _ in CallerPolicy(appServers: [Bytes32(try setup.publicKey("appserver"))]) }
+        let actor = NetworkProviderActor(store: store, random: SystemRandomNumberGenerator(), callers: callers)
+        let host = try ActorHost(actor: actor, config: try setup.hostConfig(peers: [:]))
         host.controlActions["state"] = { actor, _, _ in (try StateDump.networkProvider(actor), []) }
         host.controlActions["sms-fault"] = { actor, request, _ in
             switch request["fault"] as? String {

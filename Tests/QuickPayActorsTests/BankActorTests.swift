@@ -353,3 +353,47 @@ struct BankUnloadOnceTests {
         #expect(try h.store.balance(.bank(h.bob)) == rupees(510))
     }
 }
+
+/// With a caller policy (CURVE deployments), the bank serves each key only its own work, and a
+/// refused caller cannot claim a request id the rightful caller will use.
+struct BankCallerPolicyTests {
+    @Test func eachKeyMayDoOnlyItsOwnWorkAndARefusalIsNotCached() throws {
+        var h = BankHarness()
+        var keys = SeededGenerator(seed: 2)
+        let appKey = Bytes32.random(using: &h.generator)
+        let chaiKey = Bytes32.random(using: &h.generator)
+        var config = BankConfig()
+        config.callers = CallerPolicy(appServers: [appKey], merchants: [chaiKey: h.offline])
+        h.bank = BankActor(store: h.store, signer: BankSigner(privateKey: .random(using: &keys)), config: config, random: SeededGenerator(seed: 3))
+        let app = ClientID([1], key: appKey)
+        let chai = ClientID([2], key: chaiKey)
+        let plaintext = ClientID([3])
+        let chain = h.chain(.rs1, 5)
+        let load = Envelope(requestID: RequestID(Bytes16(high: 4, low: 4)), body: .bankLoad(LoadRequest(account: h.alice, receiverID: h.offline, chains: [chain.request])))
+        func code(_ outputs: [Output]) -> ErrorCode? {
+            if case .error(let error)? = onlyReply(outputs) { return error.code }
+            return nil
+        }
+        #expect(code(h.bank.handle(load, from: chai, now: t0)) == .forbidden)
+        #expect(code(h.bank.handle(load, from: plaintext, now: t0)) == .forbidden)
+        #expect(try h.store.balance(.bank(h.alice)) == rupees(1000))
+        // The same request id from the app server is served: the refusals claimed nothing.
+        guard case .loadReply(let loaded)? = onlyReply(h.bank.handle(load, from: app, now: t0)) else {
+            Issue.record("the app server's load was not served")
+            return
+        }
+        #expect(try h.store.balance(.bank(h.alice)) == rupees(995))
+        // Merchants redeem only as themselves; the app server does not redeem at all.
+        let coin = Coin(voucherID: loaded.vouchers[0].commitment.voucherID, index: 1, value: chain.chain.element(at: 1))
+        let redeemAsNews = Envelope(requestID: RequestID(Bytes16(high: 5, low: 5)), body: .redeem(Redeem(receiverID: h.online, coins: [coin])))
+        #expect(code(h.bank.handle(redeemAsNews, from: chai, now: t0)) == .forbidden)
+        let redeem = Envelope(requestID: RequestID(Bytes16(high: 6, low: 6)), body: .redeem(Redeem(receiverID: h.offline, coins: [coin])))
+        #expect(code(h.bank.handle(redeem, from: app, now: t0)) == .forbidden)
+        guard case .redeemReply(let redeemed)? = onlyReply(h.bank.handle(redeem, from: chai, now: t0)) else {
+            Issue.record("chai-stall's own redemption was not served")
+            return
+        }
+        #expect(redeemed.totalCredited == rupees(1))
+        #expect(code(h.bank.handle(Envelope(requestID: RequestID(Bytes16(high: 7, low: 7)), body: .bankBalance(h.alice)), from: chai, now: t0)) == .forbidden)
+    }
+}

@@ -22,17 +22,17 @@ func runFolder(_ name: String) -> String {
 
 /// A deployment with alice (Rs 1000) and one merchant, with fast password hashing (explicit
 /// test configuration), everyone healthy, alice registered and logged in.
-func aliceAndShop(_ name: String, mode: MerchantMode = .offline) throws -> ActorDeployment {
+func aliceAndShop(_ name: String, mode: MerchantMode = .offline, insecure: Bool = false) throws -> ActorDeployment {
     let deployment = try ActorDeployment(
         runFolder: runFolder(name), binFolder: binFolder(),
         customers: [.init(name: "alice", phone: "+919800000001", account: "ACC-ALICE", deposit: 1000)],
-        merchants: [.init(id: "chai-stall", account: "ACC-CHAI", mode: mode)], passwordRounds: 1000)
+        merchants: [.init(id: "chai-stall", account: "ACC-CHAI", mode: mode)], passwordRounds: 1000, insecure: insecure)
     try deployment.waitUntilHealthy()
     let alice = try deployment.control("customer-alice")
     try alice.must(["action": "register", "username": "alice", "password": "correct horse battery", "phone": "+919800000001", "account": "ACC-ALICE"])
     // The merchant registers through the app server too (its receiver id is its username).
     let context = try Context()
-    let app = try Requester(context: context, endpoint: deployment.endpoints["appserver"]!)
+    let app = try Requester(context: context, endpoint: deployment.endpoints["appserver"]!, security: try deployment.clientSecurity(to: "appserver"))
     let registered = try app.request(.register(RegisterRequest(
         username: try Username("chai-stall"), password: try Password("chai stall password"), phone: try PhoneNumber("+919800000002"),
         bankAccount: try AccountID("ACC-CHAI"), role: .merchant)))
@@ -46,9 +46,11 @@ func ledger(_ deployment: ActorDeployment) throws -> [String: Int] {
 }
 
 @Suite(.serialized) struct ProcessTests {
-    @Test(arguments: [MerchantMode.offline, .online])
-    func fiveProcessesOverTCPEndWithTheRightBalances(mode: MerchantMode) throws {
-        let deployment = try aliceAndShop("happy-\(mode)", mode: mode)
+    /// Over CURVE (the default) and plaintext (`--insecure`), in both merchant modes.
+    @Test(arguments: [MerchantMode.offline, .online], [false, true])
+    func fiveProcessesOverTCPEndWithTheRightBalances(mode: MerchantMode, insecure: Bool) throws {
+        let deployment = try aliceAndShop("happy-\(mode)\(insecure ? "-plaintext" : "")", mode: mode, insecure: insecure)
+        #expect(try deployment.control("bank").must(["action": "health"])["transport"] as? String == (insecure ? "plaintext" : "curve"))
         defer { deployment.stopAll() }
         let alice = try deployment.control("customer-alice")
         try alice.must(["action": "load", "receiver": "chai-stall", "counts": ["10": 2, "5": 2, "1": 10]])
@@ -71,12 +73,13 @@ func ledger(_ deployment: ActorDeployment) throws -> [String: Int] {
         defer { deployment.stopAll() }
         try deployment.control("bank").must(["action": "crash", "point": "after-commit:bank_load"])
         let endpoint = deployment.endpoints["customer-alice-control"]!
+        let security = try deployment.controlSecurity("customer-alice")
         // The load blocks until alice has an answer, so it runs on its own thread and socket.
         let result = LoadResult()
         let thread = Thread {
             do {
                 let context = try Context()
-                let control = try ControlClient(context: context, endpoint: endpoint, timeoutMilliseconds: 20_000)
+                let control = try ControlClient(context: context, endpoint: endpoint, security: security, timeoutMilliseconds: 20_000)
                 result.answer = try control.call(["action": "load", "receiver": "chai-stall", "counts": ["50": 2, "1": 5]]).map(ControlJSON.encode)
             } catch {
                 result.failure = "\(error)"
@@ -124,6 +127,9 @@ func ledger(_ deployment: ActorDeployment) throws -> [String: Int] {
         for actor in ["bank", "appserver", "nsp", "merchant-chai-stall"] {
             let socket = try context.socket(.dealer)
             try socket.setReceiveTimeout(milliseconds: 3000)
+            // An authenticated peer sending garbage: the bank admits only the app server and
+            // merchants, so its messages come with the app server's key.
+            try deployment.clientSecurity(to: actor, as: actor == "bank" ? "appserver" : nil).secure(socket, for: deployment.endpoints[actor]!)
             try socket.connect(deployment.endpoints[actor]!)
             for (name, frame) in malformed {
                 try socket.send(frame)
@@ -141,7 +147,7 @@ func ledger(_ deployment: ActorDeployment) throws -> [String: Int] {
             #expect(health["ok"] as? Bool == true, "\(actor) stopped serving")
         }
         // And the bank still answers real requests on its socket.
-        let bank = try Requester(context: context, endpoint: deployment.endpoints["bank"]!)
+        let bank = try Requester(context: context, endpoint: deployment.endpoints["bank"]!, security: try deployment.clientSecurity(to: "bank", as: "appserver"))
         #expect(try bank.request(.bankBalance(try AccountID("ACC-ALICE"))) == .balanceReply(Balances(bank: Amount(paise: 100_000), quickPay: .zero)))
         for process in deployment.processes.values { #expect(process.isRunning) }
     }
@@ -167,7 +173,7 @@ import QuickPayScenario
             merchants: [.init(id: "chai-stall", account: "ACC-CHAI", mode: .offline)], passwordRounds: 1000)
         defer { deployment.stopAll() }
         try deployment.waitUntilHealthy()
-        var file = "actors:\n"
+        var file = "keys: \(deployment.runFolder)/keys\nactors:\n"
         for name in ["bank", "appserver", "nsp", "merchant-chai-stall", "customer-alice", "customer-chai-stall"] {
             let endpoint = deployment.endpoints[name].map { "endpoint: \"\($0)\", " } ?? ""
             file += "  \(name): {\(endpoint)control: \"\(deployment.endpoints["\(name)-control"]!)\"}\n"

@@ -9,6 +9,9 @@ public struct BankConfig: Sendable {
     public var depositWindowSeconds: Int64 = 24 * 3600
     /// How long the bank waits for a merchant to answer a Settle.
     public var settleDeadlineMilliseconds: Int = 2000
+    /// Who may call: the app server for account and voucher work, each merchant for its own
+    /// coins. nil (a plaintext `--insecure` deployment): callers are not authenticated.
+    public var callers: CallerPolicy?
     public init() {}
 }
 
@@ -44,6 +47,15 @@ public struct BankActor: ServerActor {
     public var publicKey: SigningPublicKey { signer.privateKey.publicKey }
 
     public mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> [Output] {
+        // An unauthorized caller is refused before anything else, and its refusal is not
+        // cached: it must not claim a request id the rightful caller may use.
+        if let callers = config.callers {
+            do {
+                try Self.authorize(envelope.body, client, callers)
+            } catch {
+                return [.reply(to: client, envelope.fail(error))]
+            }
+        }
         switch envelope.body {
         case .bankLoad(let request):
             return idempotent(envelope, client) { bank throws in try bank.load(request, now: now) }
@@ -65,6 +77,15 @@ public struct BankActor: ServerActor {
             return unload(request, envelope: envelope, client: client, now: now)
         default:
             return [.reply(to: client, envelope.fail(QuickPayError(.malformed, "the bank does not take \(envelope.body.typeName)")))]
+        }
+    }
+
+    static func authorize(_ body: Body, _ client: ClientID, _ callers: CallerPolicy) throws(QuickPayError) {
+        switch body {
+        case .verifyCoins(let request): try callers.requireMerchant(client, as: request.receiverID, for: body.typeName)
+        case .redeem(let request): try callers.requireMerchant(client, as: request.receiverID, for: body.typeName)
+        case .bankLoad, .bankWithdraw, .bankCredit, .bankBalance, .bankUnload: try callers.requireAppServer(client, for: body.typeName)
+        default: return
         }
     }
 

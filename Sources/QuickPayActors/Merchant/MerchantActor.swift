@@ -11,6 +11,10 @@ public struct MerchantConfig: Sendable {
     public var redeemIntervalSeconds: Int64 = 30
     /// Online payments waiting for the bank at once; beyond it, OVERLOADED.
     public var maximumPending = 10_000
+    /// Settle is taken only from the bank's key; payments from anyone (customers use a fresh
+    /// key per connection). nil (a plaintext `--insecure` deployment): not checked.
+    public var callers: CallerPolicy?
+
     public init(receiverID: ReceiverID, mode: MerchantMode) {
         self.receiverID = receiverID
         self.mode = mode
@@ -73,7 +77,10 @@ public struct MerchantActor: ServerActor {
             let outputs = pay(payment, envelope: envelope, client: client, now: now)
             return withholdService ? outputs.filter { if case .reply = $0 { false } else { true } } : outputs
         case .settle(let settle):
-            return answering(envelope, to: client) { try self.settle(settle, envelope: envelope, client: client) }
+            return answering(envelope, to: client) {
+                try self.config.callers?.requireBank(client, for: envelope.body.typeName)
+                return try self.settle(settle, envelope: envelope, client: client)
+            }
         default:
             return [.reply(to: client, envelope.fail(QuickPayError(.malformed, "a merchant does not take \(envelope.body.typeName)")))]
         }

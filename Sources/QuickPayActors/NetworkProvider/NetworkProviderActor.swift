@@ -32,10 +32,14 @@ public struct NetworkProviderActor: ServerActor {
     /// second SMS. Bounded; a retry comes within seconds.
     var recentSubmits: [RequestID: Bytes16] = [:]
     static let recentSubmitLimit = 10_000
+    /// Who may submit SMS (the app server); any device may attach. nil (a plaintext
+    /// `--insecure` deployment): submitters are not authenticated.
+    let callers: CallerPolicy?
 
-    public init(store: any NetworkProviderStore, random: any RandomNumberGenerator) {
+    public init(store: any NetworkProviderStore, random: any RandomNumberGenerator, callers: CallerPolicy? = nil) {
         self.store = store
         self.random = random
+        self.callers = callers
     }
 
     public func report() throws -> [SmsRecord] { try store.report(limit: Self.reportLimit) }
@@ -53,6 +57,7 @@ public struct NetworkProviderActor: ServerActor {
                 for sms in waiting { outputs.append(push(sms, to: client)) }
                 return outputs
             case .smsSubmit(let submit):
+                try callers?.requireAppServer(client, for: envelope.body.typeName)
                 if let smsID = recentSubmits[envelope.requestID] {
                     return [.reply(to: client, envelope.reply(.smsAccepted(smsID: smsID)))]
                 }

@@ -1,0 +1,124 @@
+import Foundation
+import QuickPayCore
+import ZeroMQ
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A deployment's keys in one folder, as `quickpay keys deployment` writes them:
+///
+/// ```
+/// public/<actor>.curve       every actor's CURVE public key (Z85): the part every host gets
+/// public/bank.signing        the bank's Ed25519 voucher key (64 hex digits)
+/// <actor>/curve.secret       that actor's CURVE secret key (Z85): only on its own host
+/// bank/signing.key           the bank's Ed25519 seed
+/// appserver/otp.key          the app server's OTP hash key
+/// merchant-<id>/receipt.key  the merchant's Ed25519 receipt key
+/// operator/curve.secret      the operator's key: the only one the control sockets admit
+/// ```
+///
+/// Actors are named as in a deployment file: `bank`, `appserver`, `nsp`, `merchant-<id>`,
+/// `customer-<name>` (a customer's key serves only its control socket: its payments use a
+/// fresh key per connection), `operator`.
+public struct KeyDirectory: Sendable {
+    public let path: String
+    public init(_ path: String) { self.path = path }
+
+    public struct Missing: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public func publicKey(_ actor: String) throws -> CurveKey {
+        let file = "\(path)/public/\(actor).curve"
+        guard let key = CurveKey(z85: try Self.read(file)) else { throw Missing(description: "\(file) does not hold a Z85 CURVE public key") }
+        return key
+    }
+
+    public func keyPair(_ actor: String) throws -> CurveKeyPair {
+        let file = "\(path)/\(actor)/curve.secret"
+        guard let secret = CurveKey(z85: try Self.read(file)) else { throw Missing(description: "\(file) does not hold a Z85 CURVE secret key") }
+        return try CurveKeyPair(secretKey: secret)
+    }
+
+    /// A secret file of this actor's (`bank/signing.key`, `appserver/otp.key`, ...).
+    public func secretFile(_ actor: String, _ name: String) -> String { "\(path)/\(actor)/\(name)" }
+    public var bankSigningPublicKeyFile: String { "\(path)/public/bank.signing" }
+
+    /// Every merchant with a public key here, by receiver id.
+    public func merchantKeys() throws -> [ReceiverID: CurveKey] {
+        var keys: [ReceiverID: CurveKey] = [:]
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: "\(path)/public")) ?? [] where file.hasPrefix("merchant-") && file.hasSuffix(".curve") {
+            let actor = String(file.dropLast(".curve".count))
+            keys[try ReceiverID(String(actor.dropFirst("merchant-".count)))] = try publicKey(actor)
+        }
+        return keys
+    }
+
+    static func read(_ file: String) throws -> String {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw Missing(description: "cannot read \(file)") }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Writes a whole deployment's keys. Existing files are kept unless `force`; the names
+    /// of everything written are returned (secrets 0600 in 0700 folders).
+    @discardableResult
+    public static func create(at path: String, merchants: [String], customers: [String], force: Bool = false) throws -> [String] {
+        var generator = SystemRandomNumberGenerator()
+        var files: [(String, String)] = []
+        var actors = ["bank", "appserver", "nsp", "operator"] + merchants.map { "merchant-\($0)" } + customers.map { "customer-\($0)" }
+        actors = actors.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+        for actor in actors {
+            let pair = try CurveKeyPair.generate()
+            files.append(("\(actor)/curve.secret", pair.secretKey.z85))
+            files.append(("public/\(actor).curve", pair.publicKey.z85))
+        }
+        let bankKey = SigningPrivateKey.random(using: &generator)
+        files.append(("bank/signing.key", bankKey.seed.hex))
+        files.append(("public/bank.signing", bankKey.publicKey.raw.hex))
+        files.append(("appserver/otp.key", Bytes32.random(using: &generator).hex))
+        for merchant in merchants {
+            let receipt = SigningPrivateKey.random(using: &generator)
+            files.append(("merchant-\(merchant)/receipt.key", receipt.seed.hex))
+            files.append(("public/merchant-\(merchant).receipt", receipt.publicKey.raw.hex))
+        }
+        if !force {
+            for (name, _) in files where FileManager.default.fileExists(atPath: "\(path)/\(name)") {
+                throw KeyFiles.WriteError(description: "\(path)/\(name) exists; pass --force to replace the deployment's keys")
+            }
+        }
+        for (name, contents) in files {
+            try KeyFiles.createFolder((("\(path)/\(name)") as NSString).deletingLastPathComponent)
+            try KeyFiles.writePrivate("\(path)/\(name)", contents + "\n")
+        }
+        return files.map(\.0)
+    }
+}
+
+/// Writes key files so that no other user can read them, at any moment.
+public enum KeyFiles {
+    public struct WriteError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static func createFolder(_ path: String) throws {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
+            guard isFolder.boolValue else { throw WriteError(description: "\(path) is not a folder") }
+            return
+        }
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+
+    /// Creates (or truncates) `path` with mode 0600 from the start: the secret is never readable
+    /// by others, not even between create and chmod.
+    public static func writePrivate(_ path: String, _ contents: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw WriteError(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        guard fchmod(descriptor, 0o600) == 0 else { throw WriteError(description: "cannot chmod \(path)") }
+        let bytes = Array(contents.utf8)
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw WriteError(description: "short write to \(path)") }
+    }
+}
