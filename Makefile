@@ -1,15 +1,16 @@
 # QuickPay. Two commands do everything on a fresh Debian machine:
 #   make run    the main job: the scenario suite (flows, every attack, faults) against the five
 #               actors as real processes, on the embedded SQLite default
-#   make test   unit and process tests, then the whole suite; JUnit in runs/junit.xml
-#   make test   every test
-# Both install what they need (libzmq3-dev, pkg-config) with apt-get when it is missing.
+#   make test   unit and process tests, the whole suite over CURVE, the multi-host test (as
+#               root), the docker-compose check; JUnit in runs/junit.xml
+# Both install what they need (libzmq3-dev, pkg-config; docker-compose for the check) with
+# apt-get when it is missing.
 
 SWIFT ?= swift
 APT_PACKAGES := libzmq3-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run happy-path demo test deps build release bench proto format clean
+.PHONY: run happy-path demo test deps build release bench proto format clean multihost compose-check
 
 run: release
 	.build/release/quickpay run scenarios --junit runs/junit.xml --json runs/results.json
@@ -24,6 +25,18 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	.build/debug/quickpay run scenarios --junit runs/junit.xml --json runs/results.json
+	BIN=.build/debug bash multihost/run.sh
+	$(MAKE) --no-print-directory compose-check
+
+# Every actor in its own network namespace, over CURVE, with a partition (needs root).
+multihost: build
+	BIN=.build/debug bash multihost/run.sh
+
+# Validates docker-compose.yml (there is no Docker engine here: config only).
+compose-check:
+	@command -v docker-compose >/dev/null || { echo "installing docker-compose (apt-get)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker-compose; }
+	docker-compose config -q && echo "docker-compose.yml: valid"
 
 deps:
 	@if ! pkg-config --exists libzmq 2>/dev/null; then \

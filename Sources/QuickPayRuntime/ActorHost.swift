@@ -193,6 +193,10 @@ public final class ActorHost<Actor: ServerActor> {
         try socket.setMaximumMessageSize(bytes: Int64(config.maximumFrameBytes))
         try socket.setSendHighWaterMark(10_000)
         try socket.setReceiveHighWaterMark(10_000)
+        // A peer cut off by the network (a partition, not a closed socket) is noticed within
+        // seconds: the connection is dropped and libzmq reconnects, and the retries above go
+        // out on the new connection once the link is back.
+        try socket.setHeartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 3000, timeToLiveMilliseconds: 6000)
         try config.clientSecurity.secure(socket, for: endpoint)
         try socket.connect(endpoint)
         peerSockets[peer] = socket

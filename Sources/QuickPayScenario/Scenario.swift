@@ -168,7 +168,7 @@ public struct Step {
         if expected == "ok" {
             expect = .ok
         } else {
-            guard ErrorCode(name: expected) != nil || expected == "UNANSWERED" else {
+            guard ErrorCode(name: expected) != nil || ["UNANSWERED", "UNREDEEMED"].contains(expected) else {
                 throw ScenarioError("\(scenario) step \(index): expect \(expected) is neither ok nor an error code")
             }
             expect = .error(expected)
