@@ -88,9 +88,21 @@ public protocol ServerActor {
     mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> [Output]
     /// Called periodically: expiries, deadlines, scheduled work.
     mutating func tick(now: Timestamp) -> [Output]
+    /// The store to group commits in (nil: every step commits alone).
+    var groupCommitter: (any GroupCommitting)? { get }
+}
+
+/// A store that can commit many actor steps together (group commit): the steps `body` runs are
+/// durable together, with one sync to disk, when `inGroup` returns; if it throws, none is. Each
+/// step still commits or rolls back on its own inside the group. The shell sends no output of
+/// the group before `inGroup` returns, so nothing is acknowledged before it is durable.
+public protocol GroupCommitting: AnyObject {
+    func inGroup(_ body: () throws -> Void) throws
 }
 
 extension ServerActor {
+    /// The store to group commits in, if the actor has one that can.
+    public var groupCommitter: (any GroupCommitting)? { nil }
     public mutating func tick(now: Timestamp) -> [Output] { [] }
     public mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> [Output] { [] }
 }

@@ -135,7 +135,46 @@ public final class ActorHost<Actor: ServerActor> {
 
     // MARK: Serving
 
+    /// Reads and handles up to 256 waiting requests. With a store that can group commits, they
+    /// all commit in one transaction (one sync to disk) before any of their outputs is sent; if
+    /// that commit fails, none of them took effect and each is answered UNAVAILABLE.
     func drainServer() throws {
+        var handled: [(client: ClientID, requestID: RequestID, type: String, outputs: [Output])] = []
+        let work = { [self] in
+            try receiveAndHandle { client, envelope, outputs in
+                handled.append((client, envelope.requestID, envelope.body.typeName, outputs))
+            }
+        }
+        if let group = actor.groupCommitter {
+            do {
+                try group.inGroup(work)
+            } catch {
+                logger.error("group commit failed: none of its \(handled.count) requests took effect", metadata: ["error": "\(error)"])
+                for entry in handled {
+                    for output in entry.outputs {
+                        switch output {
+                        case .request: send(output)
+                        case .push: continue
+                        case .reply(let client, let envelope):
+                            send(.reply(to: client, envelope.reply(.error(QuickPayError(.unavailable, "storage failed; nothing was done: retry")))))
+                        }
+                    }
+                }
+                return
+            }
+        } else {
+            try work()
+        }
+        for entry in handled where crashPoints.contains("after-commit:\(entry.type)") {
+            logger.critical("crash point after-commit:\(entry.type): killing the process before it replies")
+            kill(getpid(), SIGKILL)
+        }
+        for entry in handled {
+            for output in entry.outputs { send(output) }
+        }
+    }
+
+    func receiveAndHandle(_ done: (ClientID, Envelope, [Output]) -> Void) throws {
         for _ in 0..<256 {
             let received: Result<(frames: [[UInt8]], userID: String?)?, ZMQError> = Result { () throws(ZMQError) in
                 try server.receiveAuthenticated(flags: .dontWait, maximumFrames: 3)
@@ -161,11 +200,7 @@ public final class ActorHost<Actor: ServerActor> {
             }
             let outputs = actor.handle(envelope, from: client, now: clock.now)
             logger.debug("handled", metadata: ["type": "\(envelope.body.typeName)", "request": "\(envelope.requestID)"])
-            if crashPoints.contains("after-commit:\(envelope.body.typeName)") {
-                logger.critical("crash point after-commit:\(envelope.body.typeName): killing the process before it replies")
-                kill(getpid(), SIGKILL)
-            }
-            for output in outputs { send(output) }
+            done(client, envelope, outputs)
         }
     }
 

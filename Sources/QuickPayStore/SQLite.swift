@@ -19,6 +19,46 @@ enum SQLite {
     }
 }
 
+/// An actor's database with group commit: `inGroup` runs many actor steps inside one write
+/// transaction, each step's `write` in a savepoint of its own (a step that fails rolls back
+/// alone), and commits once at the end: one fsync for the whole group. Reads inside a group
+/// see the group's writes. Outside a group, every `write` is its own durable transaction.
+final class GroupedDatabase {
+    let pool: DatabasePool
+    /// The open write transaction of the current group (only while `inGroup` runs, on its thread).
+    private var group: Database?
+
+    init(path: String, migrator: DatabaseMigrator) throws { pool = try SQLite.open(path: path, migrator: migrator) }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        if let group { return try body(group) }
+        return try pool.read(body)
+    }
+
+    func write(_ body: (Database) throws -> Void) throws {
+        if let group {
+            try group.inSavepoint {
+                try body(group)
+                return .commit
+            }
+        } else {
+            try pool.write(body)
+        }
+    }
+
+    func inGroup(_ body: () throws -> Void) throws {
+        precondition(group == nil, "groups do not nest")
+        try pool.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                group = db
+                defer { group = nil }
+                try body()
+                return .commit
+            }
+        }
+    }
+}
+
 extension Bytes32 {
     var data: Data { Data(bytes) }
     init(data: Data) throws {

@@ -7,8 +7,8 @@ import QuickPayProtocol
 /// The bank's SQLite store: a double-entry ledger (balances plus every entry), one row per
 /// voucher (at most ~170 bytes whatever its length), the reply cache keyed by request id, and
 /// the prepaid codes already credited. `commit` is one transaction.
-public final class SQLiteBankStore: BankStore {
-    let pool: DatabasePool
+public final class SQLiteBankStore: BankStore, GroupCommitting {
+    let database: GroupedDatabase
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -35,13 +35,13 @@ public final class SQLiteBankStore: BankStore {
     }
 
     public init(path: String) throws {
-        pool = try SQLite.open(path: path, migrator: Self.migrator)
+        database = try GroupedDatabase(path: path, migrator: Self.migrator)
     }
 
     /// Seeds an account (and its receiver id) with an opening deposit, once: seeding the same
     /// account again changes nothing.
     public func seed(_ account: AccountID, deposit: Amount, receiver: (ReceiverID, MerchantMode)?) throws {
-        try pool.write { db in
+        try database.write { db in
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM accounts WHERE id = ?", arguments: [account.value]) == nil else { return }
             try db.execute(sql: "INSERT INTO accounts (id) VALUES (?)", arguments: [account.value])
             if let (id, mode) = receiver {
@@ -52,11 +52,11 @@ public final class SQLiteBankStore: BankStore {
     }
 
     public func accountExists(_ id: AccountID) throws -> Bool {
-        try pool.read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM accounts WHERE id = ?", arguments: [id.value]) != nil }
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM accounts WHERE id = ?", arguments: [id.value]) != nil }
     }
 
     public func receiver(_ id: ReceiverID) throws -> ReceiverRecord? {
-        try pool.read { db in
+        try database.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT account, mode FROM receivers WHERE id = ?", arguments: [id.value]) else { return nil }
             let account: String = row["account"]
             let mode: String = row["mode"]
@@ -65,31 +65,31 @@ public final class SQLiteBankStore: BankStore {
     }
 
     public func balance(_ account: LedgerAccount) throws -> Amount {
-        try pool.read { db in Amount(paise: try Int64.fetchOne(db, sql: "SELECT balance FROM ledger_balances WHERE account = ?", arguments: [account.name]) ?? 0) }
+        try database.read { db in Amount(paise: try Int64.fetchOne(db, sql: "SELECT balance FROM ledger_balances WHERE account = ?", arguments: [account.name]) ?? 0) }
     }
 
     public func voucher(_ id: VoucherID) throws -> BankVoucher? {
-        try pool.read { db in
+        try database.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM vouchers WHERE id = ?", arguments: [id.raw.data]).map(Self.voucher)
         }
     }
 
     public func cachedReply(_ key: RequestID) throws -> CachedReply? {
-        try pool.read { db in try ReplyCache.fetch(db, key) }
+        try database.read { db in try ReplyCache.fetch(db, key) }
     }
 
     public func isCodeCredited(_ codeHash: Bytes32) throws -> Bool {
-        try pool.read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM credited_codes WHERE code_hash = ?", arguments: [codeHash.data]) != nil }
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM credited_codes WHERE code_hash = ?", arguments: [codeHash.data]) != nil }
     }
 
     public func closingVouchers(dueBy now: Timestamp) throws -> [BankVoucher] {
-        try pool.read { db in
+        try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM vouchers WHERE state = 1 AND refund_at <= ?", arguments: [now.secondsSinceEpoch]).map(Self.voucher)
         }
     }
 
     public func commit(_ batch: BankBatch) throws {
-        try pool.write { db in
+        try database.write { db in
             let requestID = batch.reply?.key.raw.data
             for posting in batch.postings { try Self.post(db, posting, requestID: requestID) }
             for row in batch.vouchers { try Self.save(db, row) }
@@ -101,7 +101,7 @@ public final class SQLiteBankStore: BankStore {
     }
 
     public func ledger() throws -> [LedgerAccount: Amount] {
-        try pool.read { db in
+        try database.read { db in
             var out: [LedgerAccount: Amount] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT account, balance FROM ledger_balances") {
                 let name: String = row["account"]
@@ -113,7 +113,7 @@ public final class SQLiteBankStore: BankStore {
     }
 
     public func allVouchers() throws -> [BankVoucher] {
-        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM vouchers").map(Self.voucher) }
+        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM vouchers").map(Self.voucher) }
     }
 
     /// One posting: an entry row and both balances, refusing to take a non-external account
@@ -186,4 +186,7 @@ public final class SQLiteBankStore: BankStore {
             commitment: commitment, account: try valid { try AccountID(row["account"]) },
             redeemed: ChainPosition(index: row["redeemed_index"], value: try Bytes32(data: row["redeemed_value"])), state: state)
     }
+
+    /// Group commit: the steps `body` runs commit together, durably, once it returns.
+    public func inGroup(_ body: () throws -> Void) throws { try database.inGroup(body) }
 }

@@ -6,8 +6,8 @@ import QuickPayProtocol
 
 /// The merchant's SQLite store: per voucher the voucher itself, the last coin, the redeemed
 /// index, the receipt-chain seed and whether it was settled; and the reply cache.
-public final class SQLiteMerchantStore: MerchantStore {
-    let pool: DatabasePool
+public final class SQLiteMerchantStore: MerchantStore, GroupCommitting {
+    let database: GroupedDatabase
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -25,22 +25,22 @@ public final class SQLiteMerchantStore: MerchantStore {
         return migrator
     }
 
-    public init(path: String) throws { pool = try SQLite.open(path: path, migrator: Self.migrator) }
+    public init(path: String) throws { database = try GroupedDatabase(path: path, migrator: Self.migrator) }
 
     public func voucher(_ id: VoucherID) throws -> MerchantVoucher? {
-        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM vouchers WHERE id = ?", arguments: [id.raw.data]).map(Self.voucher) }
+        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM vouchers WHERE id = ?", arguments: [id.raw.data]).map(Self.voucher) }
     }
 
     public func isClosedUnseen(_ id: VoucherID) throws -> Bool {
-        try pool.read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM closed_unseen WHERE id = ?", arguments: [id.raw.data]) != nil }
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM closed_unseen WHERE id = ?", arguments: [id.raw.data]) != nil }
     }
 
     public func cachedReply(_ key: RequestID) throws -> CachedReply? {
-        try pool.read { db in try ReplyCache.fetch(db, key) }
+        try database.read { db in try ReplyCache.fetch(db, key) }
     }
 
     public func commit(_ batch: MerchantBatch) throws {
-        try pool.write { db in
+        try database.write { db in
             for row in batch.vouchers {
                 try db.execute(
                     sql: """
@@ -55,14 +55,17 @@ public final class SQLiteMerchantStore: MerchantStore {
     }
 
     public func unredeemed(limit: Int) throws -> [MerchantVoucher] {
-        try pool.read { db in
+        try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM vouchers WHERE last_index > redeemed_index ORDER BY id LIMIT ?", arguments: [limit]).map(Self.voucher)
         }
     }
 
     public func allVouchers() throws -> [MerchantVoucher] {
-        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM vouchers").map(Self.voucher) }
+        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM vouchers").map(Self.voucher) }
     }
+
+    /// Group commit: the steps `body` runs commit together, durably, once it returns.
+    public func inGroup(_ body: () throws -> Void) throws { try database.inGroup(body) }
 
     static func voucher(_ row: Row) throws -> MerchantVoucher {
         let bytes: Data = row["voucher"]
@@ -86,4 +89,5 @@ enum ReplyCache {
             sql: "INSERT OR REPLACE INTO replies (request_id, digest, reply) VALUES (?, ?, ?)",
             arguments: [key.raw.data, cached.requestDigest.data, Data(cached.reply.serializedBytes())])
     }
+
 }

@@ -156,3 +156,48 @@ struct SQLiteNetworkProviderStoreTests {
         #expect(try store.report(limit: 10) == [SmsRecord(smsID: sms.smsID, phone: phone, delivered: true, fault: nil)])
     }
 }
+
+/// Group commit: many steps, one transaction; each step still atomic on its own.
+struct GroupCommitTests {
+    func posting(_ alice: AccountID, _ paise: Int64) -> BankBatch {
+        var batch = BankBatch()
+        batch.postings = [Posting(from: .bank(alice), to: .voucherFloat, amount: Amount(paise: paise))]
+        return batch
+    }
+
+    @Test func stepsInAGroupSeeEachOtherAndAFailedStepRollsBackAlone() throws {
+        let path = temporaryPath("bank.sqlite")
+        let store = try SQLiteBankStore(path: path)
+        let alice = try AccountID("ACC-ALICE")
+        try store.seed(alice, deposit: Amount(paise: 1000), receiver: nil)
+        try store.inGroup {
+            try store.commit(posting(alice, 300))
+            // The next step reads what the first wrote, inside the same transaction.
+            #expect(try store.balance(.bank(alice)) == Amount(paise: 700))
+            // A step that would overdraw fails alone.
+            #expect(throws: (any Error).self) { try store.commit(posting(alice, 800)) }
+            try store.commit(posting(alice, 200))
+        }
+        // Durable: a second connection (another process) sees both good steps.
+        let reopened = try SQLiteBankStore(path: path)
+        #expect(try reopened.balance(.bank(alice)) == Amount(paise: 500))
+        #expect(try reopened.balance(.voucherFloat) == Amount(paise: 500))
+    }
+
+    @Test func aGroupThatFailsLeavesNothing() throws {
+        let path = temporaryPath("bank.sqlite")
+        let store = try SQLiteBankStore(path: path)
+        let alice = try AccountID("ACC-ALICE")
+        try store.seed(alice, deposit: Amount(paise: 1000), receiver: nil)
+        struct Stop: Error {}
+        #expect(throws: Stop.self) {
+            try store.inGroup {
+                try store.commit(posting(alice, 300))
+                try store.commit(posting(alice, 100))
+                throw Stop()
+            }
+        }
+        #expect(try SQLiteBankStore(path: path).balance(.bank(alice)) == Amount(paise: 1000))
+        #expect(try store.balance(.bank(alice)) == Amount(paise: 1000))
+    }
+}

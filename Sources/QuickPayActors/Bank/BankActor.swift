@@ -45,6 +45,7 @@ public struct BankActor: ServerActor {
     }
 
     public var publicKey: SigningPublicKey { signer.privateKey.publicKey }
+    public var groupCommitter: (any GroupCommitting)? { store as? any GroupCommitting }
 
     public mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> [Output] {
         // An unauthorized caller is refused before anything else, and its refusal is not

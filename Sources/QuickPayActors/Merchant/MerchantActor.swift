@@ -71,6 +71,8 @@ public struct MerchantActor: ServerActor {
         self.random = random
     }
 
+    public var groupCommitter: (any GroupCommitting)? { store as? any GroupCommitting }
+
     public mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> [Output] {
         switch envelope.body {
         case .payment(let payment):
