@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -86,6 +87,18 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        .target(
+            name: "QuickPayLoad",
+            dependencies: [
+                "QuickPayRuntime",
+                "QuickPayActors",
+                "QuickPayCore",
+                "QuickPayProtocol",
+                "ZeroMQ",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .executableTarget(
             name: "QuickPayCLI",
             dependencies: [
@@ -95,6 +108,8 @@ let package = Package(
                 "QuickPayActors",
                 "QuickPayRuntime",
                 "QuickPayScenario",
+                "QuickPayLoad",
+                "QuickPayStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

@@ -12,7 +12,9 @@ struct QuickPayCommand: ParsableCommand {
               quickpay keys generate --out keys/bank      an Ed25519 signing key and a CURVE key pair
               quickpay bench core                         hashes/s, verifications/s, message sizes
               quickpay demo                               the core end to end over ZeroMQ
+              quickpay run scenarios                      the scenario suite against real processes
+              quickpay load scenarios/load/one-merchant.yaml   load with latency percentiles and ratios
             """,
-        subcommands: [ChainCommand.self, KeysCommand.self, BenchCommand.self, DemoCommand.self, HappyPathCommand.self, RunCommand.self]
+        subcommands: [ChainCommand.self, KeysCommand.self, BenchCommand.self, DemoCommand.self, HappyPathCommand.self, RunCommand.self, LoadCommand.self]
     )
 }

@@ -36,7 +36,9 @@ struct RunCommand: ParsableCommand {
             var isFolder: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw ValidationError("\(path) does not exist") }
             if isFolder.boolValue {
-                let found = FileManager.default.enumerator(atPath: path)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") } ?? []
+                // Load files (scenarios/load/) are run by `quickpay load`, not here.
+                let found = FileManager.default.enumerator(atPath: path)?.compactMap { $0 as? String }
+                    .filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasPrefix("load/") && !$0.contains("/load/") } ?? []
                 files += found.sorted().map { "\(path)/\($0)" }
             } else {
                 files.append(path)

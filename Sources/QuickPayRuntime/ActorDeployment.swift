@@ -49,14 +49,17 @@ public final class ActorDeployment {
     /// given the endpoint `endpoints["proxy:from->to"]` for `to`; whoever runs the proxy binds it.
     public let proxiedLinks: Set<String>
     let customers: [Customer]
+    /// Whether each customer runs as a `qp-customer` process (a load generator plays them itself).
+    let customerProcesses: Bool
     let merchants: [Merchant]
 
     /// Prepares keys, the bank's seed and distinct ports; starts every process unless `launch`
     /// is false (then call `launchAll()`, after starting the proxies of `proxiedLinks`).
     public init(
         runFolder: String, binFolder: String, customers: [Customer], merchants: [Merchant], passwordRounds: Int = PasswordHasher.owaspRounds,
-        proxiedLinks: Set<String> = [], insecure: Bool = false, launch: Bool = true
+        proxiedLinks: Set<String> = [], insecure: Bool = false, launch: Bool = true, customerProcesses: Bool = true
     ) throws {
+        self.customerProcesses = customerProcesses
         self.proxiedLinks = proxiedLinks
         self.customers = customers
         self.merchants = merchants
@@ -67,7 +70,7 @@ public final class ActorDeployment {
         try FileManager.default.createDirectory(atPath: "\(runFolder)/logs", withIntermediateDirectories: true)
         // The same keys `quickpay keys deployment` makes; used over CURVE unless `insecure`.
         let keyFolder = KeyDirectory("\(runFolder)/keys")
-        try KeyDirectory.create(at: keyFolder.path, merchants: merchants.map(\.id), customers: customers.map(\.name), force: true)
+        try KeyDirectory.create(at: keyFolder.path, merchants: merchants.map(\.id), customers: customerProcesses ? customers.map(\.name) : [], force: true)
         bankPublicKey = try readPublicKey(keyFolder.bankSigningPublicKeyFile)
         keys = insecure ? nil : keyFolder
         if insecure {
@@ -84,7 +87,7 @@ public final class ActorDeployment {
         }
         try Self.write("\(runFolder)/bank-seed.yaml", seed)
 
-        let names = ["bank", "appserver", "nsp"] + merchants.map({ "merchant-\($0.id)" }) + customers.map({ "customer-\($0.name)" })
+        let names = ["bank", "appserver", "nsp"] + merchants.map({ "merchant-\($0.id)" }) + (customerProcesses ? customers.map({ "customer-\($0.name)" }) : [])
         // The kernel may hand the same free port out twice once the probe socket closes, so
         // every port of the deployment is checked to be distinct.
         var taken: Set<Int> = []
@@ -149,7 +152,7 @@ public final class ActorDeployment {
                 "--bank-key", "\(keyFolder)/public/bank.signing", "--receipt-key", "\(keyFolder)/\(name)/receipt.key",
             ])
         }
-        for customer in customers {
+        for customer in customers where customerProcesses {
             let name = "customer-\(customer.name)"
             try start(name, "qp-customer", [
                 "serve", "--name", customer.name, "--wallet", "\(runFolder)/data/\(name)/wallet.sqlite", "--app-server", peer(name, "appserver"),
@@ -175,6 +178,7 @@ public final class ActorDeployment {
         proxiedLinks = []
         customers = []
         merchants = []
+        customerProcesses = false
         context = try Context()
         let file = try DeploymentFile(path: path)
         keys = file.insecure ? nil : file.keys
@@ -231,16 +235,15 @@ public final class ActorDeployment {
     public func waitUntilHealthy(timeoutSeconds: Double = 20) throws {
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         for (name, control) in controls.sorted(by: { $0.key < $1.key }) {
-            if isRemote {
-                guard let answer = try control.call(["action": "health"]), answer["ok"] as? Bool == true else {
-                    throw ControlFailure(endpoint: name, answer: ["message": "did not answer health at \(control.endpoint)"])
-                }
-                continue
-            }
             control.timeoutMilliseconds = 500
             defer { control.timeoutMilliseconds = 15_000 }
             while true {
                 if let answer = try control.call(["action": "health"]), answer["ok"] as? Bool == true { break }
+                // Actors elsewhere may still be starting: ask again until the deadline.
+                if isRemote {
+                    guard Date() < deadline else { throw ControlFailure(endpoint: name, answer: ["message": "did not answer health at \(control.endpoint)"]) }
+                    continue
+                }
                 guard processes[name]?.isRunning == true else { throw ControlFailure(endpoint: name, answer: ["message": "exited; see \(runFolder)/logs/\(name).log"]) }
                 guard Date() < deadline else { throw ControlFailure(endpoint: name, answer: ["message": "not healthy in time"]) }
             }

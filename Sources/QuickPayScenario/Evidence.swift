@@ -2,21 +2,21 @@ import Foundation
 import QuickPayRuntime
 
 /// What the actors hold, read from their control sockets: the evidence a scenario is judged by.
-struct Evidence: Equatable {
+public struct Evidence: Equatable {
     /// Ledger balances in paise, by ledger account name.
-    var ledger: [String: Int] = [:]
+    public var ledger: [String: Int] = [:]
     var depositedPaise = 0
     var floatPaise = 0
     var bankInvariants: [String: Bool] = [:]
     /// Per voucher at the bank: redeemed index, state, refunded paise, denomination, length, receiver.
     var bankVouchers: [String: BankVoucherRow] = [:]
     /// Per merchant, per voucher: last index accepted, redeemed index, closed.
-    var merchantVouchers: [String: [String: MerchantVoucherRow]] = [:]
+    public var merchantVouchers: [String: [String: MerchantVoucherRow]] = [:]
     /// Users at the app server with their lock state.
     var users: [String: Int] = [:]
 
     struct BankVoucherRow: Equatable {
-        let redeemed: Int
+        public let redeemed: Int
         let state: String
         let refunded: Int
         let denomination: Int
@@ -24,15 +24,15 @@ struct Evidence: Equatable {
         let receiver: String
     }
 
-    struct MerchantVoucherRow: Equatable {
-        let last: Int
-        let redeemed: Int
+    public struct MerchantVoucherRow: Equatable {
+        public let last: Int
+        public let redeemed: Int
         let closed: Bool
     }
 
     /// Reads every running actor's state; an actor a step has killed or stopped is skipped
     /// (its rows are then simply not compared), and nil means the bank itself is down.
-    static func read(_ deployment: ActorDeployment, merchants: [String]) throws -> Evidence? {
+    public static func read(_ deployment: ActorDeployment, merchants: [String]) throws -> Evidence? {
         func up(_ name: String) -> Bool {
             if deployment.isRemote { return deployment.controls[name] != nil }
             guard let process = deployment.processes[name], process.isRunning else { return false }
@@ -69,7 +69,7 @@ struct Evidence: Equatable {
     }
 
     /// The invariants every committed state must satisfy; each broken one is a line.
-    func invariantFailures(
+    public func invariantFailures(
         merchantAccounts: Set<String>, previous: Evidence?, expectedDepositsPaise: Int? = nil, offlineMerchants: Set<String> = []
     ) -> [String] {
         var failures: [String] = []

@@ -10,6 +10,8 @@ enum SQLite {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // 32 MiB of page cache per connection (a bound: memory stays flat as the file grows).
+            try db.execute(sql: "PRAGMA cache_size = -32768")
         }
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
@@ -37,14 +39,22 @@ final class GroupedDatabase {
 
     func write(_ body: (Database) throws -> Void) throws {
         if let group {
-            try group.inSavepoint {
+            // A savepoint per step, its statements compiled once: a step that fails rolls back alone.
+            try group.cachedStatement(sql: "SAVEPOINT step").execute()
+            do {
                 try body(group)
-                return .commit
+            } catch {
+                try group.cachedStatement(sql: "ROLLBACK TO SAVEPOINT step").execute()
+                try group.cachedStatement(sql: "RELEASE SAVEPOINT step").execute()
+                throw error
             }
+            try group.cachedStatement(sql: "RELEASE SAVEPOINT step").execute()
         } else {
             try pool.write(body)
         }
     }
+
+    var inOpenGroup: Bool { group != nil }
 
     func inGroup(_ body: () throws -> Void) throws {
         precondition(group == nil, "groups do not nest")

@@ -31,6 +31,7 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
                 CREATE TABLE credited_codes (code_hash BLOB PRIMARY KEY NOT NULL) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2-replies-in-row-order") { db in try ReplyCache.migrateToRowOrder(db) }
         return migrator
     }
 
@@ -42,22 +43,22 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
     /// account again changes nothing.
     public func seed(_ account: AccountID, deposit: Amount, receiver: (ReceiverID, MerchantMode)?) throws {
         try database.write { db in
-            guard try Int.fetchOne(db, sql: "SELECT 1 FROM accounts WHERE id = ?", arguments: [account.value]) == nil else { return }
-            try db.execute(sql: "INSERT INTO accounts (id) VALUES (?)", arguments: [account.value])
+            guard try Int.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM accounts WHERE id = ?"), arguments: [account.value]) == nil else { return }
+            try db.cachedStatement(sql: "INSERT INTO accounts (id) VALUES (?)").execute(arguments: [account.value])
             if let (id, mode) = receiver {
-                try db.execute(sql: "INSERT INTO receivers (id, account, mode) VALUES (?, ?, ?)", arguments: [id.value, account.value, mode.rawValue])
+                try db.cachedStatement(sql: "INSERT INTO receivers (id, account, mode) VALUES (?, ?, ?)").execute(arguments: [id.value, account.value, mode.rawValue])
             }
             if deposit > .zero { try Self.post(db, Posting(from: .deposits, to: .bank(account), amount: deposit), requestID: nil) }
         }
     }
 
     public func accountExists(_ id: AccountID) throws -> Bool {
-        try database.read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM accounts WHERE id = ?", arguments: [id.value]) != nil }
+        try database.read { db in try Int.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM accounts WHERE id = ?"), arguments: [id.value]) != nil }
     }
 
     public func receiver(_ id: ReceiverID) throws -> ReceiverRecord? {
         try database.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT account, mode FROM receivers WHERE id = ?", arguments: [id.value]) else { return nil }
+            guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT account, mode FROM receivers WHERE id = ?"), arguments: [id.value]) else { return nil }
             let account: String = row["account"]
             let mode: String = row["mode"]
             return ReceiverRecord(id: id, account: try valid { try AccountID(account) }, mode: MerchantMode(rawValue: mode) ?? .offline)
@@ -65,12 +66,12 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
     }
 
     public func balance(_ account: LedgerAccount) throws -> Amount {
-        try database.read { db in Amount(paise: try Int64.fetchOne(db, sql: "SELECT balance FROM ledger_balances WHERE account = ?", arguments: [account.name]) ?? 0) }
+        try database.read { db in Amount(paise: try Int64.fetchOne(try db.cachedStatement(sql: "SELECT balance FROM ledger_balances WHERE account = ?"), arguments: [account.name]) ?? 0) }
     }
 
     public func voucher(_ id: VoucherID) throws -> BankVoucher? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM vouchers WHERE id = ?", arguments: [id.raw.data]).map(Self.voucher)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE id = ?"), arguments: [id.raw.data]).map(Self.voucher)
         }
     }
 
@@ -79,12 +80,12 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
     }
 
     public func isCodeCredited(_ codeHash: Bytes32) throws -> Bool {
-        try database.read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM credited_codes WHERE code_hash = ?", arguments: [codeHash.data]) != nil }
+        try database.read { db in try Int.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM credited_codes WHERE code_hash = ?"), arguments: [codeHash.data]) != nil }
     }
 
     public func closingVouchers(dueBy now: Timestamp) throws -> [BankVoucher] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM vouchers WHERE state = 1 AND refund_at <= ?", arguments: [now.secondsSinceEpoch]).map(Self.voucher)
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE state = 1 AND refund_at <= ?"), arguments: [now.secondsSinceEpoch]).map(Self.voucher)
         }
     }
 
@@ -94,7 +95,7 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
             for posting in batch.postings { try Self.post(db, posting, requestID: requestID) }
             for row in batch.vouchers { try Self.save(db, row) }
             for code in batch.creditedCodes {
-                try db.execute(sql: "INSERT INTO credited_codes (code_hash) VALUES (?)", arguments: [code.data])
+                try db.cachedStatement(sql: "INSERT INTO credited_codes (code_hash) VALUES (?)").execute(arguments: [code.data])
             }
             if let (key, cached) = batch.reply { try ReplyCache.store(db, key, cached) }
         }
@@ -103,7 +104,7 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
     public func ledger() throws -> [LedgerAccount: Amount] {
         try database.read { db in
             var out: [LedgerAccount: Amount] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT account, balance FROM ledger_balances") {
+            for row in try Row.fetchAll(try db.cachedStatement(sql: "SELECT account, balance FROM ledger_balances")) {
                 let name: String = row["account"]
                 guard let account = LedgerAccount(name: name) else { throw DatabaseCorruption("ledger account \(name)") }
                 out[account] = Amount(paise: row["balance"])
@@ -113,7 +114,7 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
     }
 
     public func allVouchers() throws -> [BankVoucher] {
-        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM vouchers").map(Self.voucher) }
+        try database.read { db in try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM vouchers")).map(Self.voucher) }
     }
 
     /// One posting: an entry row and both balances, refusing to take a non-external account
@@ -124,11 +125,11 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
             sql: "INSERT INTO ledger_entries (request_id, debit, credit, amount) VALUES (?, ?, ?, ?)",
             arguments: [requestID, posting.from.name, posting.to.name, posting.amount.paise])
         for (account, delta) in [(posting.from, -posting.amount.paise), (posting.to, posting.amount.paise)] {
-            let current = try Int64.fetchOne(db, sql: "SELECT balance FROM ledger_balances WHERE account = ?", arguments: [account.name]) ?? 0
+            let current = try Int64.fetchOne(try db.cachedStatement(sql: "SELECT balance FROM ledger_balances WHERE account = ?"), arguments: [account.name]) ?? 0
             let (next, overflow) = current.addingReportingOverflow(delta)
             guard !overflow else { throw StoreError("\(account) overflows") }
             guard next >= 0 || account.isExternal else { throw StoreError("\(account) would go negative (\(Amount(paise: next)))") }
-            try db.execute(sql: "INSERT OR REPLACE INTO ledger_balances (account, balance) VALUES (?, ?)", arguments: [account.name, next])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO ledger_balances (account, balance) VALUES (?, ?)").execute(arguments: [account.name, next])
         }
     }
 
@@ -150,12 +151,13 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
             state = 2
             refunded = amount.paise
         }
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO vouchers (id, account, receiver, denomination, length, root, expiry, owner_key, key_id,
                   redeemed_index, redeemed_value, state, refund_at, destination, unload_id, refunded)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 c.voucherID.raw.data, row.account.value, c.receiverID.value, c.denomination.rupees, c.length.value, c.root.data,
                 c.expiry.secondsSinceEpoch, c.ownerKey.raw.data, Data(c.keyID.bytes), row.redeemed.index, row.redeemed.value.data,
@@ -186,6 +188,26 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
             commitment: commitment, account: try valid { try AccountID(row["account"]) },
             redeemed: ChainPosition(index: row["redeemed_index"], value: try Bytes32(data: row["redeemed_value"])), state: state)
     }
+
+    public func pruneReplies(olderThanSeconds seconds: Int64) throws -> Int {
+        var deleted = 0
+        try database.write { db in deleted = try ReplyCache.prune(db, olderThanSeconds: seconds) }
+        return deleted
+    }
+
+    /// Live bytes per table and index (SQLite's dbstat), for storage figures.
+    public func tableBytes() throws -> [String: Int] {
+        try database.read { db in
+            var out: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, SUM(pgsize - unused) AS bytes FROM dbstat GROUP BY name") {
+                out[row["name"]] = row["bytes"]
+            }
+            return out
+        }
+    }
+
+    /// Folds the write-ahead log into the database file (for measuring its size).
+    public func checkpoint() throws { try database.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
 
     /// Group commit: the steps `body` runs commit together, durably, once it returns.
     public func inGroup(_ body: () throws -> Void) throws { try database.inGroup(body) }

@@ -22,17 +22,35 @@ public final class SQLiteMerchantStore: MerchantStore, GroupCommitting {
                 CREATE TABLE closed_unseen (id BLOB PRIMARY KEY NOT NULL) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2-replies-in-row-order") { db in try ReplyCache.migrateToRowOrder(db) }
         return migrator
     }
+
+    /// Decoded rows of recently used vouchers, as committed: a payment then costs no SQL read and
+    /// no decoding, and a known voucher's row is updated without rewriting the voucher. Bounded.
+    var rows: [VoucherID: MerchantVoucher] = [:]
+    static let rowCacheLimit = 8192
+    /// Rows written by the steps of the open group, moved into `rows` once the group commits.
+    var groupRows: [VoucherID: MerchantVoucher] = [:]
 
     public init(path: String) throws { database = try GroupedDatabase(path: path, migrator: Self.migrator) }
 
     public func voucher(_ id: VoucherID) throws -> MerchantVoucher? {
-        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM vouchers WHERE id = ?", arguments: [id.raw.data]).map(Self.voucher) }
+        if let row = groupRows[id] ?? rows[id] { return row }
+        let row = try database.read { db in
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE id = ?"), arguments: [id.raw.data]).map(Self.voucher)
+        }
+        if let row { remember([row]) }
+        return row
+    }
+
+    func remember(_ written: [MerchantVoucher]) {
+        if rows.count + written.count > Self.rowCacheLimit { rows.removeAll(keepingCapacity: true) }
+        for row in written { rows[row.id] = row }
     }
 
     public func isClosedUnseen(_ id: VoucherID) throws -> Bool {
-        try database.read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM closed_unseen WHERE id = ?", arguments: [id.raw.data]) != nil }
+        try database.read { db in try Int.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM closed_unseen WHERE id = ?"), arguments: [id.raw.data]) != nil }
     }
 
     public func cachedReply(_ key: RequestID) throws -> CachedReply? {
@@ -42,30 +60,48 @@ public final class SQLiteMerchantStore: MerchantStore, GroupCommitting {
     public func commit(_ batch: MerchantBatch) throws {
         try database.write { db in
             for row in batch.vouchers {
-                try db.execute(
+                if (groupRows[row.id] ?? rows[row.id])?.voucher == row.voucher {
+                    // A voucher already stored: only its positions change.
+                    try db.cachedStatement(sql: "UPDATE vouchers SET last_index = ?, last_value = ?, redeemed_index = ?, closed = ? WHERE id = ?").execute(
+                        arguments: [row.last.index, row.last.value.data, row.redeemedIndex, row.closed, row.id.raw.data])
+                    guard db.changesCount == 1 else { throw StoreError("voucher \(row.id) was not stored") }
+                    continue
+                }
+                try db.cachedStatement(
                     sql: """
                         INSERT OR REPLACE INTO vouchers (id, voucher, last_index, last_value, redeemed_index, receipt_seed, closed)
                         VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """,
+                        """
+                ).execute(
                     arguments: [row.id.raw.data, Data(row.voucher.serializedBytes()), row.last.index, row.last.value.data, row.redeemedIndex, row.receiptSeed.data, row.closed])
             }
-            for id in batch.closedUnseen { try db.execute(sql: "INSERT OR IGNORE INTO closed_unseen (id) VALUES (?)", arguments: [id.raw.data]) }
+            for id in batch.closedUnseen { try db.cachedStatement(sql: "INSERT OR IGNORE INTO closed_unseen (id) VALUES (?)").execute(arguments: [id.raw.data]) }
             if let (key, cached) = batch.reply { try ReplyCache.store(db, key, cached) }
+        }
+        // Only what is written (in the group, or durably) is remembered.
+        if database.inOpenGroup {
+            for row in batch.vouchers { groupRows[row.id] = row }
+        } else {
+            remember(batch.vouchers)
         }
     }
 
     public func unredeemed(limit: Int) throws -> [MerchantVoucher] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM vouchers WHERE last_index > redeemed_index ORDER BY id LIMIT ?", arguments: [limit]).map(Self.voucher)
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE last_index > redeemed_index ORDER BY id LIMIT ?"), arguments: [limit]).map(Self.voucher)
         }
     }
 
     public func allVouchers() throws -> [MerchantVoucher] {
-        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM vouchers").map(Self.voucher) }
+        try database.read { db in try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM vouchers")).map(Self.voucher) }
     }
 
     /// Group commit: the steps `body` runs commit together, durably, once it returns.
-    public func inGroup(_ body: () throws -> Void) throws { try database.inGroup(body) }
+    public func inGroup(_ body: () throws -> Void) throws {
+        defer { groupRows.removeAll(keepingCapacity: true) }
+        try database.inGroup(body)
+        remember(Array(groupRows.values))
+    }
 
     static func voucher(_ row: Row) throws -> MerchantVoucher {
         let bytes: Data = row["voucher"]
@@ -78,15 +114,39 @@ public final class SQLiteMerchantStore: MerchantStore, GroupCommitting {
 
 /// The reply cache table (request id, request digest, answer) of the bank, merchant and app server stores.
 enum ReplyCache {
+    /// v2 of the table: rows in insertion order (appended, so a group commit dirties few pages)
+    /// and a unique index on the random request id (small entries, many to a page). v1 kept
+    /// whole rows keyed by the random id, and every insert dirtied a page of its own.
+    static func migrateToRowOrder(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE replies_v2 (
+              request_id BLOB NOT NULL, digest BLOB NOT NULL, reply BLOB NOT NULL, created_at INTEGER NOT NULL DEFAULT (unixepoch()));
+            INSERT INTO replies_v2 (request_id, digest, reply) SELECT request_id, digest, reply FROM replies;
+            DROP TABLE replies;
+            ALTER TABLE replies_v2 RENAME TO replies;
+            CREATE UNIQUE INDEX replies_request_id ON replies(request_id);
+            """)
+    }
+
+    /// Deletes answers kept longer than `seconds` (wall-clock time, not a scenario's shifted
+    /// clock): retries come within seconds, so a day is generous. Rows are in insertion order,
+    /// so this reads only the rows it deletes. Returns how many went.
+    static func prune(_ db: Database, olderThanSeconds seconds: Int64) throws -> Int {
+        try db.cachedStatement(sql: """
+            DELETE FROM replies WHERE rowid < COALESCE(
+              (SELECT MIN(rowid) FROM replies WHERE created_at >= unixepoch() - ?), (SELECT MAX(rowid) + 1 FROM replies), 0)
+            """).execute(arguments: [seconds])
+        return db.changesCount
+    }
+
     static func fetch(_ db: Database, _ key: RequestID) throws -> CachedReply? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT digest, reply FROM replies WHERE request_id = ?", arguments: [key.raw.data]) else { return nil }
+        guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT digest, reply FROM replies WHERE request_id = ?"), arguments: [key.raw.data]) else { return nil }
         let reply: Data = row["reply"]
         return CachedReply(requestDigest: try Bytes32(data: row["digest"]), reply: try valid { try Body(serializedBytes: Array(reply)) })
     }
 
     static func store(_ db: Database, _ key: RequestID, _ cached: CachedReply) throws {
-        try db.execute(
-            sql: "INSERT OR REPLACE INTO replies (request_id, digest, reply) VALUES (?, ?, ?)",
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO replies (request_id, digest, reply) VALUES (?, ?, ?)").execute(
             arguments: [key.raw.data, cached.requestDigest.data, Data(cached.reply.serializedBytes())])
     }
 

@@ -94,7 +94,8 @@ struct CustomerCommand: ParsableCommand {
         @Option var account: String
         @Option(help: "customer or merchant") var role: String = "customer"
         func run() throws {
-            try runAction("register", ["username": username, "password": password, "phone": options.phone ?? "", "account": account, "role": role], options: options)
+            let phone = try options.phone ?? options.setup().deployment?.actors["customer-\(options.name ?? "cli")"]?.phone ?? ""
+            try runAction("register", ["username": username, "password": password, "phone": phone, "account": account, "role": role], options: options)
         }
     }
 

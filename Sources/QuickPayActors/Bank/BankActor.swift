@@ -9,6 +9,9 @@ public struct BankConfig: Sendable {
     public var depositWindowSeconds: Int64 = 24 * 3600
     /// How long the bank waits for a merchant to answer a Settle.
     public var settleDeadlineMilliseconds: Int = 2000
+    /// How long answers are kept for retries (by wall-clock time). A day: clients retry within
+    /// seconds; after that only the voucher and ledger rows remain of a request.
+    public var replyRetentionSeconds: Int64 = 24 * 3600
     /// Who may call: the app server for account and voucher work, each merchant for its own
     /// coins. nil (a plaintext `--insecure` deployment): callers are not authenticated.
     public var callers: CallerPolicy?

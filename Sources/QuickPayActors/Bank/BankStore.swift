@@ -133,4 +133,6 @@ public protocol BankStore: AnyObject {
     func ledger() throws -> [LedgerAccount: Amount]
     /// Every voucher row, for checkers and the state dump.
     func allVouchers() throws -> [BankVoucher]
+    /// Forgets cached answers older than `seconds` (retries come within seconds); returns how many.
+    func pruneReplies(olderThanSeconds seconds: Int64) throws -> Int
 }

@@ -98,6 +98,7 @@ extension BankActor {
 
     /// Refunds closing vouchers whose deposit deadline has passed.
     public mutating func tick(now: Timestamp) -> [Output] {
+        _ = try? store.pruneReplies(olderThanSeconds: config.replyRetentionSeconds)
         guard let due = try? store.closingVouchers(dueBy: now) else { return [] }
         for var row in due where !settling.contains(row.commitment.voucherID) {
             guard case .closing(_, let destination, let unloadID) = row.state else { continue }

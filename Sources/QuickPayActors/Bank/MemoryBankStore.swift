@@ -59,4 +59,6 @@ public final class MemoryBankStore: BankStore {
 
     public func ledger() throws -> [LedgerAccount: Amount] { balances }
     public func allVouchers() throws -> [BankVoucher] { Array(vouchers.values) }
+
+    public func pruneReplies(olderThanSeconds seconds: Int64) throws -> Int { 0 }
 }

@@ -88,8 +88,10 @@ public struct KeyDirectory: Sendable {
             }
         }
         for (name, contents) in files {
-            try KeyFiles.createFolder((("\(path)/\(name)") as NSString).deletingLastPathComponent)
-            try KeyFiles.writePrivate("\(path)/\(name)", contents + "\n")
+            // public/ is meant to be copied to every host: readable by all; secrets 0600 in 0700.
+            let isPublic = name.hasPrefix("public/")
+            try KeyFiles.createFolder((("\(path)/\(name)") as NSString).deletingLastPathComponent, mode: isPublic ? 0o755 : 0o700)
+            try KeyFiles.write("\(path)/\(name)", contents + "\n", mode: isPublic ? 0o644 : 0o600)
         }
         return files.map(\.0)
     }
@@ -101,24 +103,27 @@ public enum KeyFiles {
         public let description: String
     }
 
-    public static func createFolder(_ path: String) throws {
+    public static func createFolder(_ path: String, mode: Int = 0o700) throws {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
             guard isFolder.boolValue else { throw WriteError(description: "\(path) is not a folder") }
             return
         }
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
     }
 
     /// Creates (or truncates) `path` with mode 0600 from the start: the secret is never readable
     /// by others, not even between create and chmod.
-    public static func writePrivate(_ path: String, _ contents: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    public static func writePrivate(_ path: String, _ contents: String) throws { try write(path, contents, mode: 0o600) }
+
+    /// Creates (or truncates) `path` with `mode` set before anything is written.
+    public static func write(_ path: String, _ contents: String, mode: mode_t) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard descriptor >= 0 else { throw WriteError(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
-        guard fchmod(descriptor, 0o600) == 0 else { throw WriteError(description: "cannot chmod \(path)") }
+        guard fchmod(descriptor, mode) == 0 else { throw WriteError(description: "cannot chmod \(path)") }
         let bytes = Array(contents.utf8)
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
         guard written == bytes.count else { throw WriteError(description: "short write to \(path)") }
     }
 }

@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import QuickPayActors
+import QuickPayCore
+import QuickPayProtocol
+import QuickPayStore
+
+/// `quickpay bench actors`: the merchant's and the bank's own code paths with their real SQLite
+/// stores (durable, `synchronous = FULL`), no network: what each can do if the transport were
+/// free. Group commit is measured against one transaction per request, in the same run.
+struct ActorsBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "actors",
+        abstract: "Merchant payments/s and bank redemption coins/s through the actors and SQLite, with and without group commit; bank bytes per voucher.",
+        discussion: """
+            Example:
+              swift build -c release && .build/release/quickpay bench actors
+            """
+    )
+
+    @Option(help: "Single-coin payments per merchant measurement.") var payments = 20_000
+    @Option(help: "Vouchers for the bank measurements.") var vouchers = 2_000
+    @Option(help: "Folder for the SQLite files (a fresh subfolder is made and removed).") var folder = NSTemporaryDirectory()
+
+    func run() throws {
+        let root = "\(folder)/quickpay-bench-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var generator = SplitMix64(seed: 7)
+        let signer = BankSigner(privateKey: .random(using: &generator))
+        let shop = try ReceiverID("chai-stall")
+        let now = Timestamp(secondsSinceEpoch: 1_800_000_000)
+        print("quickpay bench actors: SQLite WAL, synchronous=FULL, files under \(root)")
+
+        // Merchant: single-coin payments, offline mode.
+        var figures: [Int: Double] = [:]
+        for group in [1, 16, 256] {
+            let store = try SQLiteMerchantStore(path: "\(root)/merchant-\(group).sqlite")
+            var merchant = MerchantActor(
+                store: store, config: MerchantConfig(receiverID: shop, mode: .offline), bankKey: signer.privateKey.publicKey,
+                receiptKey: .random(using: &generator), random: SplitMix64(seed: 9))
+            let voucherCount = 200
+            var chains: [(SignedVoucher, HashChain)] = []
+            for _ in 0..<voucherCount {
+                let chain = HashChain(seed: .random(using: &generator), length: try ChainLength(1000))
+                let commitment = VoucherCommitment(
+                    voucherID: .random(using: &generator), receiverID: shop, denomination: .rs1, length: chain.length, root: chain.root,
+                    expiry: Timestamp(secondsSinceEpoch: now.secondsSinceEpoch + 86_400), ownerKey: SigningPrivateKey.random(using: &generator).publicKey,
+                    keyID: signer.privateKey.publicKey.keyID)
+                chains.append((signer.sign(commitment), chain))
+            }
+            var spent = Array(repeating: 0, count: voucherCount)
+            let count = min(payments, voucherCount * 1000)
+            var envelopes: [Envelope] = []
+            for n in 0..<count {
+                let v = n % voucherCount
+                spent[v] += 1
+                let coin = Coin(voucherID: chains[v].0.id, index: spent[v], value: chains[v].1.element(at: spent[v]))
+                envelopes.append(Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: [coin], vouchers: spent[v] == 1 ? [chains[v].0] : []))))
+            }
+            let client = ClientID([1])
+            var failures = 0
+            let started = nowSeconds()
+            var position = 0
+            while position < envelopes.count {
+                let end = min(position + group, envelopes.count)
+                try store.inGroup {
+                    for envelope in envelopes[position..<end] {
+                        if case .reply(_, let reply)? = merchant.handle(envelope, from: client, now: now).first, case .error = reply.body { failures += 1 }
+                    }
+                }
+                position = end
+            }
+            let seconds = nowSeconds() - started
+            figures[group] = Double(count) / seconds
+            print(String(format: "  merchant, %3d requests per transaction: %9.0f durable single-coin payments/s (%d payments, %d refused)", group, figures[group]!, count, failures))
+        }
+        print(String(format: "  group commit (256) over one transaction per payment: %.1fx", figures[256]! / figures[1]!))
+
+        // Bank: redemption of whole vouchers (one coin at index N credits N coins) and of single steps.
+        let bankStore = try SQLiteBankStore(path: "\(root)/bank.sqlite")
+        let account = try AccountID("ACC-ALICE")
+        try bankStore.seed(account, deposit: Amount(paise: Int64(vouchers) * 100_000 + 100), receiver: nil)
+        try bankStore.seed(try AccountID("ACC-CHAI"), deposit: .zero, receiver: (shop, .offline))
+        let emptySize = try fileBytes("\(root)/bank.sqlite", bankStore)
+        var bank = BankActor(store: bankStore, signer: signer, random: SplitMix64(seed: 11))
+        let appServer = ClientID([2])
+        var loaded: [(SignedVoucher, HashChain)] = []
+        let loadStarted = nowSeconds()
+        for _ in 0..<vouchers {
+            let chain = HashChain(seed: .random(using: &generator), length: try ChainLength(1000))
+            let request = LoadRequest(account: account, receiverID: shop, chains: [ChainRequest(
+                denomination: .rs1, length: chain.length, root: chain.root, ownerKey: SigningPrivateKey.random(using: &generator).publicKey)])
+            guard case .reply(_, let reply)? = bank.handle(Envelope(requestID: .random(using: &generator), body: .bankLoad(request)), from: appServer, now: now).first,
+                case .loadReply(let answer) = reply.body
+            else { throw ValidationError("the bank refused a load") }
+            loaded.append((answer.vouchers[0], chain))
+        }
+        let loadSeconds = nowSeconds() - loadStarted
+        let loadedSize = try fileBytes("\(root)/bank.sqlite", bankStore)
+        print(String(format: "  bank loads: %d vouchers (N = 1000) at %.0f/s, one transaction each (Ed25519 signing included)", vouchers, Double(vouchers) / loadSeconds))
+        print(String(format: "  bank storage: %.0f bytes per voucher of file growth over %d vouchers of N = 1000 (voucher row, ledger entry, cached load answer)", Double(loadedSize - emptySize) / Double(vouchers), vouchers))
+        func perVoucher(_ tables: [String: Int], _ names: [String]) -> Double { Double(names.reduce(0) { $0 + (tables[$1] ?? 0) }) / Double(vouchers) }
+        let tables = try bankStore.tableBytes()
+        let replyTables = tables.keys.filter { $0.hasPrefix("replies") }
+        let stateTables = tables.keys.filter { !$0.hasPrefix("replies") && !$0.hasPrefix("sqlite_") }
+        print(String(format: "    live bytes per voucher (dbstat): %.0f in vouchers and ledger tables, %.0f in the reply cache", perVoucher(tables, stateTables), perVoucher(tables, replyTables)))
+        let pruned = try bankStore.pruneReplies(olderThanSeconds: -1)
+        let after = try bankStore.tableBytes()
+        print(String(format: "    after the reply retention has passed (%d answers pruned): %.0f bytes per voucher in all tables", pruned, perVoucher(after, Array(after.keys.filter { !$0.hasPrefix("sqlite_") }))))
+
+        // Half the vouchers are redeemed one step each (the worst case: one hash, one row per coin)...
+        let merchantClient = ClientID([3])
+        let half = vouchers / 2
+        var steps = 0
+        var started = nowSeconds()
+        for batchStart in stride(from: 0, to: half, by: Redeem.maximumCoins) {
+            let coins = (batchStart..<min(batchStart + Redeem.maximumCoins, half)).map { Coin(voucherID: loaded[$0].0.id, index: 1, value: loaded[$0].1.element(at: 1)) }
+            steps += try redeem(&bank, coins, merchantClient, now, &generator)
+        }
+        let stepSeconds = nowSeconds() - started
+        print(String(format: "  bank redemption, one coin per voucher:  %9.0f coins credited/s (%d coins, %d requests of up to 256)", Double(steps) / stepSeconds, steps, (half + 255) / 256))
+        // ... and the other half whole: a merchant redeems the last coin it holds, N coins at once.
+        steps = 0
+        started = nowSeconds()
+        for batchStart in stride(from: half, to: vouchers, by: Redeem.maximumCoins) {
+            let coins = (batchStart..<min(batchStart + Redeem.maximumCoins, vouchers)).map { Coin(voucherID: loaded[$0].0.id, index: 1000, value: loaded[$0].1.element(at: 1000)) }
+            steps += try redeem(&bank, coins, merchantClient, now, &generator)
+        }
+        let wholeSeconds = nowSeconds() - started
+        print(String(format: "  bank redemption, whole vouchers (N = 1000): %9.0f coins credited/s (%d coins in %.3f s: %.0f vouchers/s)", Double(steps) / wholeSeconds, steps, wholeSeconds, Double(vouchers - half) / wholeSeconds))
+    }
+
+    func redeem(_ bank: inout BankActor, _ coins: [Coin], _ client: ClientID, _ now: Timestamp, _ generator: inout SplitMix64) throws -> Int {
+        let envelope = Envelope(requestID: .random(using: &generator), body: .redeem(Redeem(receiverID: try ReceiverID("chai-stall"), coins: coins)))
+        guard case .reply(_, let reply)? = bank.handle(envelope, from: client, now: now).first, case .redeemReply(let answer) = reply.body else {
+            throw ValidationError("the bank refused a redemption")
+        }
+        return Int(answer.totalCredited.paise / 100)
+    }
+
+    /// The database's size on disk with its write-ahead log folded in.
+    func fileBytes(_ path: String, _ store: SQLiteBankStore) throws -> Int {
+        try store.checkpoint()
+        return (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    }
+}
+
+func nowSeconds() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import QuickPayLoad
+import QuickPayRuntime
+import QuickPayScenario
+
+/// `quickpay load FILE...`: load at a given rate (open loop) or concurrency (closed loop)
+/// against the actors as real processes, with the raw ZeroMQ baseline measured in the same run.
+struct LoadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load",
+        abstract: "Run load files: latency per operation (HdrHistogram), offered vs accepted, errors, invariants, ratios to raw ZeroMQ.",
+        discussion: """
+            Each file (scenarios/load/*.yaml; format in Sources/QuickPayLoad/LoadSpec.swift and docs/PERFORMANCE.md) starts
+            its own actors (CURVE unless --insecure), prepares its customers through the real flows, measures the
+            raw ZeroMQ baseline, warms up, then measures. Open loop: latency counts from each operation's intended
+            send time (coordinated omission is not hidden). At the end every merchant redeems, the bank's coins/s
+            credited are timed, and the invariants of the scenario runner are checked.
+            Writes RUNS/load-TIME/NAME/result.json and latency.svg; prints a live line on a terminal.
+            Build in release mode for honest figures:
+              swift build -c release && .build/release/quickpay load scenarios/load/one-merchant.yaml
+            """
+    )
+
+    @Argument(help: "Load files (.yaml) or folders of them.") var paths: [String]
+    @Option(help: "Open loop at this many operations/s (overrides the file).") var rate: Double?
+    @Option(help: "Closed loop with this many operations outstanding (overrides the file).") var concurrency: Int?
+    @Option(help: "Measured seconds (overrides the file).") var seconds: Double?
+    @Option(help: "Warm-up seconds (overrides the file).") var warmup: Double?
+    @Option(help: "Customers (overrides the file).") var customers: Int?
+    @Option(help: "Folder for run folders.") var runs = "runs"
+    @Flag(help: "Plaintext ZeroMQ between the actors (default: CurveZMQ).") var insecure = false
+
+    func run() throws {
+        var files: [String] = []
+        for path in paths {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw ValidationError("\(path) does not exist") }
+            files += isFolder.boolValue
+                ? (try FileManager.default.contentsOfDirectory(atPath: path)).filter { $0.hasSuffix(".yaml") }.sorted().map { "\(path)/\($0)" } : [path]
+        }
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        let bin = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        var failed = false
+        for file in files {
+            var spec = try LoadSpec(path: file)
+            if let rate { spec.pacing = .open(ratePerSecond: rate) }
+            if let concurrency { spec.pacing = .closed(concurrency: concurrency) }
+            if let seconds { spec.seconds = seconds }
+            if let warmup { spec.warmupSeconds = warmup }
+            if let customers { spec.customers = customers }
+            let folder = "\(runs)/load-\(stamp)/\(spec.name)"
+            if try !runOne(spec, folder: folder, bin: bin) { failed = true }
+        }
+        if failed { throw ExitCode(1) }
+    }
+
+    func runOne(_ spec: LoadSpec, folder: String, bin: String) throws -> Bool {
+        print("== \(spec.name)\(spec.description.isEmpty ? "" : ": \(spec.description)")")
+        // The baseline first, on an idle machine, through the same binding and transport.
+        let bench = try ZmqBench.parse(["--bytes", "78"])
+        let meter = RateMeter(seconds: 0.5, rounds: 3)
+        let roundTrips = try bench.measure(curve: !insecure, pipelined: false, meter: meter)
+        let pipelined = try bench.measure(curve: !insecure, pipelined: true, meter: meter)
+        let transport = insecure ? "plain" : "CURVE"
+        print(String(format: "baseline (%@, same binding, 78 B): REQ/REP %.0f round trips/s (%.1f µs), DEALER/ROUTER %.0f msg/s", transport, roundTrips, 1e6 / roundTrips, pipelined))
+        let baseline: [String: Any] = [
+            "transport": transport, "reqrep_round_trips_per_second": roundTrips, "reqrep_round_trip_us": 1e6 / roundTrips,
+            "pipelined_messages_per_second": pipelined,
+        ]
+
+        let setup = try LoadSetup(spec: spec, runFolder: folder, binFolder: bin, insecure: insecure) { print("  \($0)") }
+        defer { setup.deployment.stopAll() }
+        let terminal = isatty(2) != 0
+        var results = try LoadRunner.run(spec: spec, setup: setup, progress: terminal)
+        for line in results.summary() { print("  \(line)") }
+
+        // Redemption: every merchant hands its coins to the bank; timed until all are credited.
+        let redemption = try LoadRunner.redeemAll(setup)
+        print(String(format: "  redemption: %d coins (%d vouchers) credited in %.3f s: %.0f coins/s", redemption.coins, redemption.vouchers, redemption.seconds, Double(redemption.coins) / max(redemption.seconds, 1e-9)))
+
+        // The invariants of the scenario runner, on the final state.
+        var invariants: [String] = []
+        if let evidence = try Evidence.read(setup.deployment, merchants: spec.merchants.map(\.id)) {
+            invariants = evidence.invariantFailures(
+                merchantAccounts: setup.merchantAccounts, previous: nil, expectedDepositsPaise: setup.depositedPaise,
+                offlineMerchants: Set(spec.merchants.filter { $0.mode == .offline }.map(\.id)))
+            let acceptedAtMerchants = evidence.merchantVouchers.values.flatMap(\.values).reduce(0) { $0 + $1.last }
+            print("  merchants hold \(acceptedAtMerchants) coin positions; the bank credited every one: \(invariants.isEmpty ? "yes" : "no")")
+        } else {
+            invariants.append("the bank did not answer its state")
+        }
+        for failure in invariants { print("  INVARIANT BROKEN: \(failure)") }
+        if invariants.isEmpty { print("  invariants hold: conservation, double entry, at-most-once credit, merchants' money = coins credited") }
+
+        // Ratios to the baseline measured above.
+        var ratios: [String: Double] = [:]
+        if let single = results.percentiles(.single) {
+            ratios["single_p50_over_reqrep_round_trip"] = Double(single["p50_us"]!) / (1e6 / roundTrips)
+        }
+        ratios["accepted_per_second_over_pipelined"] = Double(results.totalAccepted) / spec.seconds / pipelined
+        for merchant in spec.merchants {
+            if let ratio = results.memoryRatio("merchant-\(merchant.id)") { ratios["memory_last_over_first_merchant-\(merchant.id)"] = ratio }
+        }
+        for (name, value) in ratios.sorted(by: { $0.key < $1.key }) { print(String(format: "  ratio %@: %.3f", name, value)) }
+
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let json = results.json(baseline: baseline, invariants: invariants, extra: [
+            "ratios": ratios, "transport": transport,
+            "redemption": ["coins": redemption.coins, "vouchers": redemption.vouchers, "seconds": redemption.seconds,
+                           "coins_per_second": Double(redemption.coins) / max(redemption.seconds, 1e-9)],
+        ])
+        try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: "\(folder)/result.json"))
+        try results.svg().write(toFile: "\(folder)/latency.svg", atomically: true, encoding: .utf8)
+        print("  wrote \(folder)/result.json and \(folder)/latency.svg")
+        results = LoadResults.empty(spec)  // release the histograms before the next file
+        return invariants.isEmpty
+    }
+}

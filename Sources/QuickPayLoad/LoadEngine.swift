@@ -1,0 +1,317 @@
+import Foundation
+import Histogram
+import QuickPayActors
+import QuickPayCore
+import QuickPayProtocol
+import QuickPayRuntime
+import ZeroMQ
+
+/// Nanoseconds on the monotonic clock.
+func nowNanoseconds() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+}
+
+/// Drives the load: one thread, one DEALER per customer and merchant (each with a fresh CURVE
+/// key, as a wallet would), one per customer to the app server, one per merchant to its control
+/// socket. Open loop: operation k is due at start + k/rate and its latency counts from then, so
+/// a stall of the system (or of this generator) shows in the figures instead of hiding as
+/// fewer samples (coordinated omission). Closed loop: `concurrency` operations outstanding.
+final class LoadEngine {
+    let spec: LoadSpec
+    let setup: LoadSetup
+    let context: Context
+    var results: LoadResults
+    var customers: [LoadCustomer] { setup.customers }
+
+    struct Pending {
+        let operation: LoadSpec.Operation
+        let intended: UInt64
+        let measured: Bool
+        let customer: Int
+        let merchant: Int
+        /// The chains whose coins the payment carried, to mark their vouchers acknowledged.
+        let chains: [(denomination: Denomination, position: Int)]
+        let expectedPaise: Int64
+    }
+
+    /// Sockets by poll position: what each one is.
+    enum Endpoint {
+        case merchant(customer: Int, merchant: Int)
+        case appServer(customer: Int)
+        case control(merchant: Int)
+    }
+
+    var paySockets: [[Socket]] = []
+    var appSockets: [Socket] = []
+    var controlSockets: [Socket] = []
+    var poller = Poller()
+    var pollMap: [Endpoint] = []
+    var pollSockets: [Socket] = []
+    var pending: [RequestID: Pending] = [:]
+    /// Redemption requests sent to a merchant's control socket, oldest first (REP answers in order).
+    var redeemQueue: [[Pending]] = []
+    var generator = SplitMix64(seed: 42)
+    let codec = WireCodec()
+    var dispatched = 0
+    let measureStart: UInt64
+    let measureEnd: UInt64
+    let progress: Bool
+    let rssPIDs: [String: Int32]
+
+    init(spec: LoadSpec, setup: LoadSetup, progress: Bool) throws {
+        self.spec = spec
+        self.setup = setup
+        self.progress = progress
+        context = try Context()
+        results = LoadResults(spec: spec)
+        let start = nowNanoseconds() + 200_000_000
+        measureStart = start + UInt64(spec.warmupSeconds * 1e9)
+        measureEnd = measureStart + UInt64(spec.seconds * 1e9)
+        scheduleStart = start
+        var pids: [String: Int32] = [:]
+        for merchant in spec.merchants { pids["merchant-\(merchant.id)"] = setup.deployment.processes["merchant-\(merchant.id)"]?.processIdentifier }
+        pids["bank"] = setup.deployment.processes["bank"]?.processIdentifier
+        rssPIDs = pids
+        let deployment = setup.deployment
+        for customer in setup.customers {
+            var row: [Socket] = []
+            for (position, merchant) in spec.merchants.enumerated() {
+                let socket = try dealer(deployment.endpoints["merchant-\(merchant.id)"]!, try deployment.clientSecurity(to: "merchant-\(merchant.id)"))
+                row.append(socket)
+                register(socket, .merchant(customer: customer.index, merchant: position))
+            }
+            paySockets.append(row)
+            if spec.mix[.load, default: 0] > 0 {
+                let socket = try dealer(deployment.endpoints["appserver"]!, try deployment.clientSecurity(to: "appserver"))
+                appSockets.append(socket)
+                register(socket, .appServer(customer: customer.index))
+            }
+        }
+        for (position, merchant) in spec.merchants.enumerated() where spec.mix[.redeem, default: 0] > 0 {
+            let name = "merchant-\(merchant.id)"
+            let socket = try dealer(deployment.endpoints["\(name)-control"]!, try deployment.controlSecurity(name))
+            controlSockets.append(socket)
+            register(socket, .control(merchant: position))
+            _ = position
+        }
+        redeemQueue = Array(repeating: [], count: spec.merchants.count)
+    }
+    let scheduleStart: UInt64
+
+    func dealer(_ endpoint: String, _ security: ClientSecurity) throws -> Socket {
+        let socket = try context.socket(.dealer)
+        try socket.setSendHighWaterMark(1_000_000)
+        try socket.setReceiveHighWaterMark(1_000_000)
+        try security.secure(socket, for: endpoint)
+        try socket.connect(endpoint)
+        return socket
+    }
+
+    func register(_ socket: Socket, _ endpoint: Endpoint) {
+        poller.register(socket)
+        pollMap.append(endpoint)
+        pollSockets.append(socket)
+    }
+
+    /// Waits until every connection has finished its handshake (one health-free probe each is not
+    /// possible on DEALERs, so a short pause suffices: CURVE handshakes take about a millisecond).
+    func warmConnections() { usleep(300_000) }
+
+    // MARK: Running
+
+    func run() throws -> LoadResults {
+        warmConnections()
+        var nextProgress = scheduleStart + 1_000_000_000
+        var lastSample = scheduleStart
+        switch spec.pacing {
+        case .open(let rate):
+            let interval = 1e9 / rate
+            var k = 0
+            while true {
+                let now = nowNanoseconds()
+                if now >= measureEnd { break }
+                var burst = 0
+                while burst < 2000 {
+                    let due = scheduleStart + UInt64(Double(k) * interval)
+                    guard due <= now, due < measureEnd else { break }
+                    dispatch(spec.operation(k), intended: due)
+                    k += 1
+                    burst += 1
+                }
+                let nextDue = scheduleStart + UInt64(Double(k) * interval)
+                let wait = nextDue > now ? Int((nextDue - now) / 1_000_000) : 0
+                // Below a millisecond zmq_poll cannot wait; sleep briefly instead of spinning, so the
+                // generator leaves the actors the CPU (what is due is sent, late, and counted late).
+                if try !receive(timeoutMilliseconds: min(wait, 5)), wait == 0, nextDue > now {
+                    usleep(UInt32(min((nextDue - now) / 1000, 200)))
+                }
+                if now >= nextProgress { tick(now, &lastSample); nextProgress += 1_000_000_000 }
+            }
+        case .closed(let concurrency):
+            while nowNanoseconds() < scheduleStart { usleep(1000) }
+            for _ in 0..<concurrency { dispatchNextClosed() }
+            while true {
+                let now = nowNanoseconds()
+                if now >= measureEnd { break }
+                try receive(timeoutMilliseconds: 5, closedLoop: true)
+                if now >= nextProgress { tick(now, &lastSample); nextProgress += 1_000_000_000 }
+            }
+        }
+        // Whatever is still out is given five seconds; after that it counts as unanswered, with
+        // the latency it had reached (never less than it really was).
+        let drainDeadline = nowNanoseconds() + 5_000_000_000
+        while !pending.isEmpty || redeemQueue.contains(where: { !$0.isEmpty }), nowNanoseconds() < drainDeadline {
+            try receive(timeoutMilliseconds: 20)
+        }
+        let now = nowNanoseconds()
+        for entry in pending.values + redeemQueue.flatMap({ $0 }) where entry.measured {
+            results.record(entry.operation, latencyNanoseconds: now - entry.intended, at: entry.intended - measureStart, error: "UNANSWERED")
+        }
+        if progress { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+        results.sampleMemory(rssPIDs, second: Double(nowNanoseconds() - measureStart) / 1e9)
+        return results
+    }
+
+    var closedCounter = 0
+    func dispatchNextClosed() {
+        let now = nowNanoseconds()
+        guard now < measureEnd else { return }
+        dispatch(spec.operation(closedCounter), intended: now)
+        closedCounter += 1
+    }
+
+    func tick(_ now: UInt64, _ lastSample: inout UInt64) {
+        results.sampleMemory(rssPIDs, second: now > measureStart ? Double(now - measureStart) / 1e9 : -Double(measureStart - now) / 1e9)
+        guard progress else { return }
+        let line = results.progressLine(elapsed: Double(Int64(now) - Int64(measureStart)) / 1e9, warmup: now < measureStart)
+        FileHandle.standardError.write(("\r" + line + "   ").data(using: .utf8)!)
+        lastSample = now
+    }
+
+    // MARK: Operations
+
+    func dispatch(_ operation: LoadSpec.Operation, intended: UInt64) {
+        let measured = intended >= measureStart && intended < measureEnd
+        if measured { results.offered[operation, default: 0] += 1 }
+        let customerIndex = dispatched % customers.count
+        let merchant = (dispatched / customers.count) % spec.merchants.count
+        dispatched += 1
+        do {
+            switch operation {
+            case .single: try pay(customerIndex, merchant, multi: false, intended: intended, measured: measured)
+            case .multi: try pay(customerIndex, merchant, multi: true, intended: intended, measured: measured)
+            case .load: try load(customerIndex, merchant, intended: intended, measured: measured)
+            case .redeem: try redeem(merchant, intended: intended, measured: measured)
+            }
+        } catch let error as QuickPayError {
+            let code = error.message == "EXHAUSTED" ? "EXHAUSTED" : error.code.name
+            if measured { results.record(operation, latencyNanoseconds: nil, at: intended - measureStart, error: code) }
+        } catch {
+            if measured { results.record(operation, latencyNanoseconds: nil, at: intended - measureStart, error: "SEND_FAILED") }
+        }
+    }
+
+    struct Exhausted: Error {}
+
+    func pay(_ customerIndex: Int, _ merchant: Int, multi: Bool, intended: UInt64, measured: Bool) throws {
+        let customer = customers[customerIndex]
+        var coins: [Coin] = []
+        var vouchers: [SignedVoucher] = []
+        var used: [(Denomination, Int)] = []
+        func take(_ chain: inout CoinChain) {
+            chain.spent += 1
+            coins.append(Coin(voucherID: chain.voucher.id, index: chain.spent, value: chain.chain.element(at: chain.spent)))
+            if !chain.acknowledged { vouchers.append(chain.voucher) }
+        }
+        if multi {
+            for denomination in [Denomination.rs10, .rs5, .rs1] {
+                guard let position = customer.multis[merchant][denomination]?.firstIndex(where: { $0.remaining > 0 }) else {
+                    throw QuickPayError(.insufficientFunds, "EXHAUSTED")
+                }
+                take(&customer.multis[merchant][denomination]![position])
+                used.append((denomination, position))
+            }
+        } else {
+            guard let position = customer.singles[merchant].firstIndex(where: { $0.remaining > 0 }) else { throw QuickPayError(.insufficientFunds, "EXHAUSTED") }
+            take(&customer.singles[merchant][position])
+            used.append((.rs1, position))
+        }
+        let payment = try Payment(coins: coins, vouchers: vouchers)
+        let requestID = RequestID.random(using: &generator)
+        try paySockets[customerIndex][merchant].send(codec.encode(Envelope(requestID: requestID, body: .payment(payment))), flags: .dontWait)
+        pending[requestID] = Pending(
+            operation: multi ? .multi : .single, intended: intended, measured: measured, customer: customerIndex, merchant: merchant,
+            chains: used.map { (denomination: $0.0, position: $0.1) }, expectedPaise: multi ? 1600 : 100)
+    }
+
+    func load(_ customerIndex: Int, _ merchant: Int, intended: UInt64, measured: Bool) throws {
+        let seed = Bytes32.random(using: &generator)
+        let chain = HashChain(seed: seed, length: try ChainLength(1))
+        let owner = SigningPrivateKey(seed: Bytes32.random(using: &generator)).publicKey
+        let request = LoadRequest(
+            session: customers[customerIndex].session, receiverID: setup.merchantIDs[merchant],
+            chains: [ChainRequest(denomination: .rs10, length: chain.length, root: chain.root, ownerKey: owner)])
+        let requestID = RequestID.random(using: &generator)
+        try appSockets[customerIndex].send(codec.encode(Envelope(requestID: requestID, body: .load(request))), flags: .dontWait)
+        pending[requestID] = Pending(operation: .load, intended: intended, measured: measured, customer: customerIndex, merchant: merchant, chains: [], expectedPaise: 1000)
+    }
+
+    func redeem(_ merchant: Int, intended: UInt64, measured: Bool) throws {
+        // DEALER to REP: an empty delimiter, then the request.
+        try controlSockets[merchant].send(multipart: [[], ControlJSON.encode(["action": "redeem"])], flags: .dontWait)
+        redeemQueue[merchant].append(Pending(operation: .redeem, intended: intended, measured: measured, customer: 0, merchant: merchant, chains: [], expectedPaise: 0))
+    }
+
+    // MARK: Answers
+
+    /// Reads every answer waiting (after up to `timeoutMilliseconds`); true if there were any.
+    @discardableResult
+    func receive(timeoutMilliseconds: Int, closedLoop: Bool = false) throws -> Bool {
+        let events = try poller.poll(timeoutMilliseconds: timeoutMilliseconds)
+        var any = false
+        for (position, event) in events.enumerated() where event.contains(.readable) {
+            any = true
+            let socket = pollSockets[position]
+            while let frames = try socket.receive(flags: .dontWait, maximumFrames: 4) {
+                let now = nowNanoseconds()
+                switch pollMap[position] {
+                case .control(let merchant):
+                    guard !redeemQueue[merchant].isEmpty else { continue }
+                    let entry = redeemQueue[merchant].removeFirst()
+                    let answer = ControlJSON.decode(frames.last ?? [])
+                    let ok = answer?["ok"] as? Bool == true
+                    if entry.measured {
+                        results.record(.redeem, latencyNanoseconds: now - entry.intended, at: entry.intended - measureStart, error: ok ? nil : (answer?["code"] as? String ?? "FAILED"))
+                    }
+                case .merchant, .appServer:
+                    guard let envelope = try? codec.decode(frames.last ?? []), let entry = pending.removeValue(forKey: envelope.requestID) else { continue }
+                    var error: String?
+                    switch envelope.body {
+                    case .paymentReply(let reply):
+                        if reply.amount.paise != entry.expectedPaise { error = "AMOUNT_MISMATCH" }
+                        acknowledge(entry)
+                    case .loadReply: break
+                    case .error(let refusal): error = refusal.code.name
+                    default: error = "UNEXPECTED_\(envelope.body.typeName)"
+                    }
+                    if entry.measured { results.record(entry.operation, latencyNanoseconds: now - entry.intended, at: entry.intended - measureStart, error: error) }
+                }
+                if closedLoop { dispatchNextClosed() }
+            }
+        }
+        return any
+    }
+
+    func acknowledge(_ entry: Pending) {
+        let customer = customers[entry.customer]
+        for (denomination, position) in entry.chains {
+            if entry.operation == .single {
+                customer.singles[entry.merchant][position].acknowledged = true
+            } else {
+                customer.multis[entry.merchant][denomination]?[position].acknowledged = true
+            }
+        }
+    }
+}
