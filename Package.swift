@@ -130,7 +130,7 @@ let package = Package(
         .testTarget(name: "QuickPayStoreTests", dependencies: ["QuickPayStore", "QuickPayActors", "QuickPayProtocol", "QuickPayCore"]),
         .testTarget(
             name: "QuickPayIntegrationTests",
-            dependencies: ["QuickPayRuntime", "QuickPayScenario", "QuickPayActors", "QuickPayProtocol", "QuickPayCore", "ZeroMQ"]
+            dependencies: ["QuickPayRuntime", "QuickPayScenario", "QuickPayLoad", "QuickPayActors", "QuickPayProtocol", "QuickPayCore", "ZeroMQ"]
         ),
         .testTarget(name: "QuickPayActorsTests", dependencies: ["QuickPayActors", "QuickPayProtocol", "QuickPayCore"]),
     ],

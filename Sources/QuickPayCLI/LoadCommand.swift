@@ -30,6 +30,8 @@ struct LoadCommand: ParsableCommand {
     @Option(help: "Customers (overrides the file).") var customers: Int?
     @Option(help: "Folder for run folders.") var runs = "runs"
     @Flag(help: "Plaintext ZeroMQ between the actors (default: CurveZMQ).") var insecure = false
+    @Flag(help: "Run each file twice, over CURVE and over plaintext, and print the ratio of accepted operations/s.")
+    var compareTransports = false
 
     func run() throws {
         var files: [String] = []
@@ -49,13 +51,27 @@ struct LoadCommand: ParsableCommand {
             if let seconds { spec.seconds = seconds }
             if let warmup { spec.warmupSeconds = warmup }
             if let customers { spec.customers = customers }
-            let folder = "\(runs)/load-\(stamp)/\(spec.name)"
-            if try !runOne(spec, folder: folder, bin: bin) { failed = true }
+            if compareTransports {
+                var accepted: [Bool: Double] = [:]
+                for plaintext in [false, true] {
+                    var run = self
+                    run.insecure = plaintext
+                    let outcome = try run.runOne(spec, folder: "\(runs)/load-\(stamp)/\(spec.name)-\(plaintext ? "plain" : "curve")", bin: bin)
+                    if !outcome.passed { failed = true }
+                    accepted[plaintext] = outcome.acceptedPerSecond
+                }
+                print(String(
+                    format: "== %@: accepted %.0f/s over CURVE, %.0f/s plaintext: CURVE/plain = %.3f", spec.name, accepted[false]!, accepted[true]!,
+                    accepted[false]! / accepted[true]!))
+            } else {
+                let folder = "\(runs)/load-\(stamp)/\(spec.name)"
+                if try !runOne(spec, folder: folder, bin: bin).passed { failed = true }
+            }
         }
         if failed { throw ExitCode(1) }
     }
 
-    func runOne(_ spec: LoadSpec, folder: String, bin: String) throws -> Bool {
+    func runOne(_ spec: LoadSpec, folder: String, bin: String) throws -> (passed: Bool, acceptedPerSecond: Double) {
         print("== \(spec.name)\(spec.description.isEmpty ? "" : ": \(spec.description)")")
         // The baseline first, on an idle machine, through the same binding and transport.
         let bench = try ZmqBench.parse(["--bytes", "78"])
@@ -113,7 +129,8 @@ struct LoadCommand: ParsableCommand {
         try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: "\(folder)/result.json"))
         try results.svg().write(toFile: "\(folder)/latency.svg", atomically: true, encoding: .utf8)
         print("  wrote \(folder)/result.json and \(folder)/latency.svg")
+        let acceptedPerSecond = Double(results.totalAccepted) / spec.seconds
         results = LoadResults.empty(spec)  // release the histograms before the next file
-        return invariants.isEmpty
+        return (invariants.isEmpty, acceptedPerSecond)
     }
 }

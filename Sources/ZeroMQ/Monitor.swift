@@ -30,7 +30,7 @@ public struct MonitorEvent: Sendable, CustomStringConvertible {
         case .accepted: "accepted"
         case .disconnected: "disconnected"
         case .handshakeSucceeded: "handshake succeeded"
-        case .handshakeFailedNoDetail: "handshake failed"
+        case .handshakeFailedNoDetail: "handshake failed"  // libzmq gives no reason: the peer broke off
         case .handshakeFailedProtocol: "handshake failed: protocol error"
         case .handshakeFailedAuth: "handshake failed: authentication refused"
         default: "event \(kind.rawValue)"

@@ -63,7 +63,11 @@ import ZeroMQ
         #expect(health["transport"] as? String == "curve")
         #expect((health["refused_handshakes"] as? Int ?? 0) >= 4, "\(health)")
         let bankLog = try log(deployment, "bank")
-        #expect(bankLog.contains("mechanism mismatch"), "the plaintext client is not in the bank's log")
+        // libzmq reports a plaintext peer as a mechanism mismatch, or (when the greeting breaks
+        // off first) as a handshake failure without detail: either is logged.
+        #expect(
+            bankLog.contains("mechanism mismatch") || bankLog.contains("\"msg\":\"refused a connection: handshake failed\""),
+            "the plaintext client is not in the bank's log")
         #expect(bankLog.contains("cryptographic error"), "the wrong server key is not in the bank's log")
         #expect(bankLog.contains("client key not allowed"), "the unknown client key is not in the bank's log")
         #expect(bankLog.contains("\"domain\":\"control\""), "the refused control connection is not in the bank's log")

@@ -98,10 +98,27 @@ struct MigrationTests {
             try open(path)  // existing file: nothing to do, nothing lost
             let pool = try DatabasePool(path: path)
             let applied = try pool.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
-            #expect(applied == ["v1"], "\(name)")
+            #expect(applied == (["bank", "merchant"].contains(name) ? ["v1", "v2-replies-in-row-order"] : ["v1"]), "\(name)")
             let journal = try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
             #expect(journal == "wal", "\(name)")
         }
+    }
+}
+
+struct ReplyMigrationTests {
+    /// A merchant file of the first schema keeps its cached answers through the v2 migration.
+    @Test func answersCachedBeforeTheMigrationAreStillThere() throws {
+        let path = temporaryPath("merchant.sqlite")
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let key = RequestID(Bytes16(high: 7, low: 7))
+        let cached = CachedReply(requestDigest: .zero, reply: .ack)
+        do {
+            let pool = try DatabasePool(path: path)
+            try SQLiteMerchantStore.migrator.migrate(pool, upTo: "v1")
+            try pool.write { db in try ReplyCache.store(db, key, cached) }
+        }
+        let store = try SQLiteMerchantStore(path: path)
+        #expect(try store.cachedReply(key) == cached)
     }
 }
 

@@ -1,0 +1,53 @@
+import Foundation
+import QuickPayLoad
+import QuickPayRuntime
+import QuickPayScenario
+import Testing
+
+/// `quickpay load` end to end, small: real processes over CURVE, every kind of operation.
+@Suite(.serialized) struct LoadTests {
+    @Test func aShortMixedLoadIsAnsweredAndLeavesTheInvariantsWhole() throws {
+        let folder = runFolder("load")
+        let file = folder + "-mix.yaml"
+        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try """
+            name: tiny-mix
+            customers: 3
+            merchants: [{id: chai-stall, mode: offline}, {id: news-stand, mode: online}]
+            mix: {single: 10, multi: 4, load: 2, redeem: 1}
+            open_loop: {rate: 150}
+            warmup_seconds: 0.5
+            seconds: 1.5
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let spec = try LoadSpec(path: file)
+        #expect(spec.pacing == .open(ratePerSecond: 150))
+        // The operation sequence honours the weights.
+        let kinds = (0..<170).map(spec.operation)
+        #expect(kinds.filter { $0 == .single }.count == 100)
+        #expect(kinds.filter { $0 == .redeem }.count == 10)
+
+        let setup = try LoadSetup(spec: spec, runFolder: folder, binFolder: binFolder(), insecure: false) { _ in }
+        defer { setup.deployment.stopAll() }
+        let results = try LoadRunner.run(spec: spec, setup: setup, progress: false)
+        #expect(results.totalErrors == 0, "\(results.errors)")
+        #expect(results.totalOffered == 225, "1.5 s at 150/s")
+        #expect(results.totalAccepted == results.totalOffered)
+        for operation in LoadSpec.Operation.allCases {
+            let figures = try #require(results.percentiles(operation), "no \(operation) measured")
+            #expect(figures["p50_us"]! > 0 && figures["p50_us"]! <= figures["p99_us"]! && figures["p99_us"]! <= figures["max_us"]!)
+        }
+        let redemption = try LoadRunner.redeemAll(setup)
+        #expect(redemption.coins > 0)
+        let evidence = try #require(try Evidence.read(setup.deployment, merchants: ["chai-stall", "news-stand"]))
+        let failures = evidence.invariantFailures(
+            merchantAccounts: setup.merchantAccounts, previous: nil, expectedDepositsPaise: setup.depositedPaise, offlineMerchants: ["chai-stall"])
+        #expect(failures.isEmpty, "\(failures)")
+        // Every merchant's coins were credited by the bank: nothing left unredeemed.
+        for merchant in ["chai-stall", "news-stand"] {
+            #expect(try setup.deployment.control("merchant-\(merchant)").must(["action": "state"])["unredeemed_paise"] as? Int == 0)
+        }
+        let json = results.json(baseline: [:], invariants: failures, extra: [:])
+        #expect(JSONSerialization.isValidJSONObject(json))
+        #expect(results.svg().contains("<polyline"))
+    }
+}
