@@ -80,9 +80,13 @@ struct LoadCommand: ParsableCommand {
         let pipelined = try bench.measure(curve: !insecure, pipelined: true, meter: meter)
         let transport = insecure ? "plain" : "CURVE"
         print(String(format: "baseline (%@, same binding, 78 B): REQ/REP %.0f round trips/s (%.1f µs), DEALER/ROUTER %.0f msg/s", transport, roundTrips, 1e6 / roundTrips, pipelined))
+        // Durability's own floor on this disk: a 4 KiB write and fdatasync, as a commit does.
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let syncMicros = try Self.fdatasyncMicroseconds(in: folder)
+        print(String(format: "baseline (disk of %@): 4 KiB write + fdatasync %.0f µs (median of 300)", folder, syncMicros))
         let baseline: [String: Any] = [
             "transport": transport, "reqrep_round_trips_per_second": roundTrips, "reqrep_round_trip_us": 1e6 / roundTrips,
-            "pipelined_messages_per_second": pipelined,
+            "pipelined_messages_per_second": pipelined, "fdatasync_us": syncMicros,
         ]
 
         let setup = try LoadSetup(spec: spec, runFolder: folder, binFolder: bin, insecure: insecure) { print("  \($0)") }
@@ -113,6 +117,8 @@ struct LoadCommand: ParsableCommand {
         var ratios: [String: Double] = [:]
         if let single = results.percentiles(.single) {
             ratios["single_p50_over_reqrep_round_trip"] = Double(single["p50_us"]!) / (1e6 / roundTrips)
+            // What a durable payment cannot go below: one round trip plus one sync to disk.
+            ratios["single_p50_over_round_trip_plus_fdatasync"] = Double(single["p50_us"]!) / (1e6 / roundTrips + syncMicros)
         }
         ratios["accepted_per_second_over_pipelined"] = Double(results.totalAccepted) / spec.seconds / pipelined
         for merchant in spec.merchants {
@@ -132,5 +138,26 @@ struct LoadCommand: ParsableCommand {
         let acceptedPerSecond = Double(results.totalAccepted) / spec.seconds
         results = LoadResults.empty(spec)  // release the histograms before the next file
         return (invariants.isEmpty, acceptedPerSecond)
+    }
+
+    /// The median time of a 4 KiB `pwrite` plus `fdatasync` in `folder`: the disk's own floor
+    /// under a durable commit, measured in the same run as everything else.
+    static func fdatasyncMicroseconds(in folder: String, samples: Int = 300) throws -> Double {
+        let path = "\(folder)/fdatasync-probe"
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard descriptor >= 0 else { throw ValidationError("cannot open \(path)") }
+        defer {
+            close(descriptor)
+            unlink(path)
+        }
+        let page = [UInt8](repeating: 0x5a, count: 4096)
+        var times: [Double] = []
+        for sample in 0..<samples {
+            let started = nowSeconds()
+            _ = page.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 4096, off_t((sample % 16) * 4096)) }
+            fdatasync(descriptor)
+            times.append((nowSeconds() - started) * 1e6)
+        }
+        return times.sorted()[times.count / 2]
     }
 }

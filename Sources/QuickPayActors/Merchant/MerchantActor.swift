@@ -34,7 +34,7 @@ public struct MerchantActor: ServerActor {
     var random: any RandomNumberGenerator
     /// Receipt chains of recently active vouchers (recomputing one costs up to N hashes).
     var receiptChains: [VoucherID: HashChain] = [:]
-    static let receiptChainCacheLimit = 1024
+    static let receiptChainCacheLimit = 256
     /// Online payments waiting for the bank, by request id (the payment's own).
     var pendingPayments: [RequestID: PendingPayment] = [:]
     var vouchersInFlight: Set<VoucherID> = []
@@ -163,6 +163,9 @@ public struct MerchantActor: ServerActor {
             batch.vouchers.append(row)
             let chain = receiptChain(for: row)
             receipts.append(Receipt(voucherID: row.id, index: item.coin.index, value: chain.element(at: item.coin.index)))
+            // A spent chain needs no more receipts (a retry is answered from the reply cache):
+            // its 32 bytes per coin leave memory now, so memory follows the vouchers in use.
+            if item.coin.index == row.voucher.commitment.length.value { receiptChains[row.id] = nil }
             if item.isNew || item.attached {
                 let commitment = ReceiptCommitment(voucherID: row.id, receiverID: config.receiverID, length: row.voucher.commitment.length, root: chain.root)
                 roots.append(.sign(commitment, with: receiptKey))
