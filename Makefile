@@ -10,7 +10,7 @@ SWIFT ?= swift
 APT_PACKAGES := libzmq3-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run happy-path demo test deps build release bench proto format clean multihost compose-check
+.PHONY: run happy-path demo test deps build release bench perf proto format clean multihost compose-check
 
 run: release
 	.build/release/quickpay run scenarios --junit runs/junit.xml --json runs/results.json
@@ -53,6 +53,17 @@ release: deps
 
 bench: release
 	.build/release/quickpay bench core
+
+# Every figure of docs/PERFORMANCE.md, each with its baseline measured in the same run (about 6 minutes).
+perf: release
+	.build/release/quickpay bench core --seconds 1 --rounds 3
+	.build/release/quickpay bench zmq --seconds 1 --rounds 3
+	.build/release/quickpay bench actors
+	.build/release/quickpay load scenarios/load/closed-loop-one-customer.yaml
+	.build/release/quickpay load scenarios/load/one-merchant.yaml --rate 16000
+	.build/release/quickpay load scenarios/load/one-merchant.yaml --seconds 60 --warmup 10
+	.build/release/quickpay load scenarios/load/many-merchants.yaml scenarios/load/redemption-storm.yaml scenarios/load/mix.yaml
+	.build/release/quickpay load scenarios/load/one-merchant.yaml --compare-transports
 
 # Regenerates the committed protobuf Swift code (needs protobuf-compiler).
 proto:
