@@ -61,9 +61,10 @@ perf: release
 	.build/release/quickpay bench actors
 	.build/release/quickpay load scenarios/load/closed-loop-one-customer.yaml
 	.build/release/quickpay load scenarios/load/one-merchant.yaml --rate 16000
+	.build/release/quickpay load scenarios/load/one-merchant.yaml --rate 20000
 	.build/release/quickpay load scenarios/load/one-merchant.yaml --seconds 60 --warmup 10
 	.build/release/quickpay load scenarios/load/many-merchants.yaml scenarios/load/redemption-storm.yaml scenarios/load/mix.yaml
-	.build/release/quickpay load scenarios/load/one-merchant.yaml --compare-transports
+	.build/release/quickpay load scenarios/load/one-merchant.yaml --concurrency 64 --compare-transports
 
 # Regenerates the committed protobuf Swift code (needs protobuf-compiler).
 proto:

@@ -55,6 +55,12 @@ final class LoadEngine {
     var generator = SplitMix64(seed: 42)
     let codec = WireCodec()
     var dispatched = 0
+    /// Like a wallet, a customer has one payment out at a time at each merchant (the next one
+    /// waits for the receipts; an online merchant refuses a second one on the same voucher).
+    /// Payments due meanwhile wait here, and their latency still counts from when they were due.
+    var paying: Set<Int> = []
+    var waiting: [Int: [(multi: Bool, intended: UInt64, measured: Bool)]] = [:]
+    var turns: [LoadSpec.Operation: Int] = [:]
     let measureStart: UInt64
     let measureEnd: UInt64
     let progress: Bool
@@ -162,12 +168,17 @@ final class LoadEngine {
         // Whatever is still out is given five seconds; after that it counts as unanswered, with
         // the latency it had reached (never less than it really was).
         let drainDeadline = nowNanoseconds() + 5_000_000_000
-        while !pending.isEmpty || redeemQueue.contains(where: { !$0.isEmpty }), nowNanoseconds() < drainDeadline {
+        while !pending.isEmpty || redeemQueue.contains(where: { !$0.isEmpty }) || waiting.values.contains(where: { !$0.isEmpty }),
+            nowNanoseconds() < drainDeadline
+        {
             try receive(timeoutMilliseconds: 20)
         }
         let now = nowNanoseconds()
         for entry in pending.values + redeemQueue.flatMap({ $0 }) where entry.measured {
             results.record(entry.operation, latencyNanoseconds: now - entry.intended, at: entry.intended - measureStart, error: "UNANSWERED")
+        }
+        for entry in waiting.values.flatMap({ $0 }) where entry.measured {
+            results.record(entry.multi ? .multi : .single, latencyNanoseconds: now - entry.intended, at: entry.intended - measureStart, error: "UNANSWERED")
         }
         if progress { FileHandle.standardError.write("\n".data(using: .utf8)!) }
         results.sampleMemory(rssPIDs, second: Double(nowNanoseconds() - measureStart) / 1e9)
@@ -195,8 +206,12 @@ final class LoadEngine {
     func dispatch(_ operation: LoadSpec.Operation, intended: UInt64) {
         let measured = intended >= measureStart && intended < measureEnd
         if measured { results.offered[operation, default: 0] += 1 }
-        let customerIndex = dispatched % customers.count
-        let merchant = (dispatched / customers.count) % spec.merchants.count
+        // Each kind of operation goes round the customers and merchants on its own count, so
+        // every (customer, merchant) pair gets its share of every kind (its coins were sized so).
+        let turn = turns[operation, default: 0]
+        turns[operation] = turn + 1
+        let customerIndex = turn % customers.count
+        let merchant = (turn / customers.count) % spec.merchants.count
         dispatched += 1
         do {
             switch operation {
@@ -216,6 +231,11 @@ final class LoadEngine {
     struct Exhausted: Error {}
 
     func pay(_ customerIndex: Int, _ merchant: Int, multi: Bool, intended: UInt64, measured: Bool) throws {
+        let pair = customerIndex * spec.merchants.count + merchant
+        if paying.contains(pair) {
+            waiting[pair, default: []].append((multi, intended, measured))
+            return
+        }
         let customer = customers[customerIndex]
         var coins: [Coin] = []
         var vouchers: [SignedVoucher] = []
@@ -241,6 +261,7 @@ final class LoadEngine {
         let payment = try Payment(coins: coins, vouchers: vouchers)
         let requestID = RequestID.random(using: &generator)
         try paySockets[customerIndex][merchant].send(codec.encode(Envelope(requestID: requestID, body: .payment(payment))), flags: .dontWait)
+        paying.insert(pair)
         pending[requestID] = Pending(
             operation: multi ? .multi : .single, intended: intended, measured: measured, customer: customerIndex, merchant: merchant,
             chains: used.map { (denomination: $0.0, position: $0.1) }, expectedPaise: multi ? 1600 : 100)
@@ -297,11 +318,30 @@ final class LoadEngine {
                     default: error = "UNEXPECTED_\(envelope.body.typeName)"
                     }
                     if entry.measured { results.record(entry.operation, latencyNanoseconds: now - entry.intended, at: entry.intended - measureStart, error: error) }
+                    if entry.operation == .single || entry.operation == .multi { nextPayment(entry.customer, entry.merchant) }
                 }
                 if closedLoop { dispatchNextClosed() }
             }
         }
         return any
+    }
+
+    /// The pair's payment is answered: send the next one that waited, if any.
+    func nextPayment(_ customerIndex: Int, _ merchant: Int) {
+        let pair = customerIndex * spec.merchants.count + merchant
+        paying.remove(pair)
+        guard var queue = waiting[pair], !queue.isEmpty else { return }
+        let next = queue.removeFirst()
+        waiting[pair] = queue
+        do {
+            try pay(customerIndex, merchant, multi: next.multi, intended: next.intended, measured: next.measured)
+        } catch {
+            if next.measured {
+                let code = (error as? QuickPayError).map { $0.message == "EXHAUSTED" ? "EXHAUSTED" : $0.code.name } ?? "SEND_FAILED"
+                results.record(next.multi ? .multi : .single, latencyNanoseconds: nil, at: next.intended - measureStart, error: code)
+            }
+            nextPayment(customerIndex, merchant)
+        }
     }
 
     func acknowledge(_ entry: Pending) {
