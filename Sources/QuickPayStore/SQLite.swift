@@ -9,6 +9,8 @@ enum SQLite {
     /// `autoCheckpoint` false: the caller checkpoints the WAL itself (see `Checkpointer`).
     static func open(path: String, migrator: DatabaseMigrator, autoCheckpoint: Bool = true) throws -> DatabasePool {
         var configuration = Configuration()
+        // Another connection (the checkpointer) may hold a lock for a moment: wait, do not fail.
+        configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // 8 MiB of page cache per connection (a bound: memory stays flat as the file grows).
@@ -35,10 +37,7 @@ final class GroupedDatabase {
     let checkpointer: Checkpointer
 
     init(path: String, migrator: DatabaseMigrator) throws {
-        // The writer keeps SQLite's own checkpoint: it finds the frames already copied by the
-        // background checkpointer, so it is short, and being the writer's it lets the log restart
-        // from the beginning (a passive checkpoint alone never does under steady writes).
-        pool = try SQLite.open(path: path, migrator: migrator)
+        pool = try SQLite.open(path: path, migrator: migrator, autoCheckpoint: false)
         checkpointer = try Checkpointer(path: path)
     }
 
@@ -81,24 +80,29 @@ final class GroupedDatabase {
 
 /// Copies the write-ahead log into the database file from a thread and connection of its own.
 /// SQLite's automatic checkpoint runs inside the commit that crosses 1,000 pages, on the
-/// actor's thread: alone, a stall of several milliseconds every few hundred commits, which was
-/// most of the merchant's p99 under load. With this one copying the pages in the background
-/// (a passive checkpoint never blocks the writer or readers), the writer's own is short.
+/// actor's thread: a stall of several milliseconds every few hundred commits, which was most of
+/// the merchant's p99 under load. Here a passive checkpoint (it never blocks the writer or
+/// readers) copies the pages every 50 ms, and once a second a truncating one, which waits for a
+/// gap between the writer's transactions and holds the writer back only for the few pages left,
+/// empties the log: under steady writes a passive checkpoint alone never lets it restart.
 final class Checkpointer: @unchecked Sendable {
     private let queue: DatabaseQueue
     private let lock = NSLock()
     private var stopping = false
 
-    init(path: String, intervalMilliseconds: UInt32 = 50) throws {
+    init(path: String, intervalMilliseconds: UInt32 = 50, truncateEvery: Int = 20) throws {
         var configuration = Configuration()
-        configuration.busyMode = .timeout(1)
+        configuration.busyMode = .timeout(0.02)
         queue = try DatabaseQueue(path: path, configuration: configuration)
         // The thread holds the checkpointer weakly: it ends soon after the store is released.
         let thread = Thread { [weak self] in
+            var round = 0
             while true {
                 usleep(intervalMilliseconds * 1000)
                 guard let checkpointer = self, !checkpointer.stopped else { return }
-                _ = try? checkpointer.queue.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+                round += 1
+                let kind: Database.CheckpointMode = round % truncateEvery == 0 ? .truncate : .passive
+                _ = try? checkpointer.queue.writeWithoutTransaction { db in try db.checkpoint(kind) }
             }
         }
         thread.name = "sqlite-checkpoint"
