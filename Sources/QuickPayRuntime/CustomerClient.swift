@@ -199,27 +199,77 @@ public final class CustomerClient {
     }
 
     /// Pays `amount` at `receiver`; returns after the receipts check out.
+    /// Payments at this merchant whose outcome was unknown and that were finished (sent again
+    /// under their request id) before the last payment: their receipts arrived late.
+    public private(set) var recoveredPayments = 0
+
     public func pay(receiver: ReceiverID, amount: Amount, order: String = "") throws -> PaymentReply {
+        // A payment whose outcome is unknown has shown its coins to the merchant; as PayWord coins
+        // are cumulative, a new payment would pay for it too. So it is finished first, under its
+        // own request id: the merchant answers it (late receipts) or refuses it (coins back).
+        recoveredPayments = try resumePendingPayment(at: receiver) ? 1 : 0
         let plan = try wallet.planPayment(to: receiver, amount: amount, order: order)
-        let before = wallet
         wallet.markSent(plan)
-        try store.save(plan.payment.coins.compactMap { wallet.vouchers[$0.voucherID] })
-        // An unknown outcome (no answer) throws here and the coins stay spent: an unload later
-        // refunds whatever the merchant did not redeem, so nothing is lost.
         lastPayment = plan.payment
         let envelope = Envelope(requestID: .random(using: &generator), body: .payment(plan.payment))
         lastPaymentRequest = (envelope, receiver)
+        // Durable before the payment leaves: spent coins, and the request to finish if no answer comes.
+        try savePendingPayment(envelope: envelope, plan: plan, receiver: receiver)
+        try store.save(plan.payment.coins.compactMap { wallet.vouchers[$0.voucherID] })
+        return try finishPayment(envelope: envelope, plan: plan, receiver: receiver)
+    }
+
+    /// Sends `envelope` and settles the plan by the answer. No answer (or the merchant's
+    /// UNAVAILABLE) throws and leaves the payment pending: the next payment here finishes it.
+    func finishPayment(envelope: Envelope, plan: PaymentPlan, receiver: ReceiverID) throws -> PaymentReply {
         let body = try merchant(receiver).request(envelope)
         if case .error(let error) = body, error.code != .unavailable {
             // The merchant refused and changed nothing: the coins are still ours.
-            wallet = before
+            wallet.markRefused(plan)
             try store.save(plan.payment.coins.compactMap { wallet.vouchers[$0.voucherID] })
+            try store.setSetting(Self.pendingPaymentKey(receiver), [])
             throw error
         }
         let reply = try expect(body) { if case .paymentReply(let r) = $0 { r } else { nil } }
         try wallet.acceptReceipts(reply, for: plan)
         try store.save(plan.payment.coins.compactMap { wallet.vouchers[$0.voucherID] })
+        try store.setSetting(Self.pendingPaymentKey(receiver), [])
         return reply
+    }
+
+    static func pendingPaymentKey(_ receiver: ReceiverID) -> String { "pending-payment:\(receiver)" }
+
+    func savePendingPayment(envelope: Envelope, plan: PaymentPlan, receiver: ReceiverID) throws {
+        let saved: JSONObject = [
+            "frame": HexCoding.encode(WireCodec().encode(envelope)), "amount_paise": Int(plan.amount.paise),
+            "previous": Dictionary(uniqueKeysWithValues: plan.previous.map { ($0.key.raw.hex, $0.value) }),
+        ]
+        try store.setSetting(Self.pendingPaymentKey(receiver), ControlJSON.encode(saved))
+    }
+
+    /// Finishes the payment at `receiver` left unknown, if there is one; true if it was answered.
+    /// Throws UNAVAILABLE while its outcome is still unknown, so no new payment goes out.
+    func resumePendingPayment(at receiver: ReceiverID) throws -> Bool {
+        guard let bytes = try store.setting(Self.pendingPaymentKey(receiver)), !bytes.isEmpty else { return false }
+        guard let saved = ControlJSON.decode(bytes), let frame = (saved["frame"] as? String).flatMap(HexCoding.decode),
+            let envelope = try? WireCodec().decode(frame), case .payment(let payment) = envelope.body,
+            let paise = saved["amount_paise"] as? Int, let previousHex = saved["previous"] as? [String: Int]
+        else { throw QuickPayError(.internal, "the saved pending payment is damaged") }
+        var previous: [VoucherID: Int] = [:]
+        for (hex, index) in previousHex {
+            guard let raw = Bytes16(hex: hex) else { throw QuickPayError(.internal, "the saved pending payment is damaged") }
+            previous[VoucherID(raw)] = index
+        }
+        let plan = PaymentPlan(payment: payment, amount: Amount(paise: Int64(paise)), previous: previous)
+        do {
+            _ = try finishPayment(envelope: envelope, plan: plan, receiver: receiver)
+            return true
+        } catch let error as QuickPayError where error.code == .unavailable {
+            throw QuickPayError(.unavailable, "an earlier payment at \(receiver) has no answer yet; it is sent again before any new one")
+        } catch let error as QuickPayError {
+            _ = error  // refused for good: its coins are back in the wallet; go on with the new payment
+            return false
+        }
     }
 
     /// Unloads every voucher with unspent coins; returns the bank's answers. Each unload id is

@@ -122,7 +122,7 @@ public enum CustomerActions {
                 receiver: try ReceiverID(try string(request, "receiver")), amount: try paise(request, "amount_paise"),
                 order: request["order"] as? String ?? "")
             return ["ok": true, "amount_paise": reply.amount.paise, "receipts": reply.receipts.count,
-                    "service": String(decoding: reply.service, as: UTF8.self)]
+                    "service": String(decoding: reply.service, as: UTF8.self), "recovered_payments": client.recoveredPayments]
         case "unload":
             let destination: UnloadDestination = (request["destination"] as? String) == "quickpay" ? .quickPayBalance : .bankAccount
             let replies = try client.unloadAll(destination: destination)

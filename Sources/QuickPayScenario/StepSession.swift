@@ -179,9 +179,14 @@ struct StepSession {
             let times = p["times"] as? Int ?? 1
             var last = "OK"
             for _ in 0..<times {
-                last = Self.outcome(try callUser(try string(step, "customer"), [
+                let answer = try callUser(try string(step, "customer"), [
                     "action": "pay", "receiver": try string(step, "merchant"), "amount_paise": try int(step, "rupees") * 100, "order": p["order"] as? String ?? "",
-                ]))
+                ])
+                last = Self.outcome(answer)
+                // `recovered: n`: an earlier payment whose outcome was unknown was finished first.
+                if let recovered = p["recovered"] as? Int, last == "OK", answer["recovered_payments"] as? Int != recovered {
+                    failures.append("\(answer["recovered_payments"] ?? 0) earlier payments finished first, expected \(recovered)")
+                }
                 if last != "OK" { break }
             }
             return last

@@ -50,6 +50,12 @@ public struct PaymentPlan: Sendable {
     public let amount: Amount
     /// Per voucher: the index spent up to before this payment.
     public let previous: [VoucherID: Int]
+
+    public init(payment: Payment, amount: Amount, previous: [VoucherID: Int]) {
+        self.payment = payment
+        self.amount = amount
+        self.previous = previous
+    }
 }
 
 /// The customer's wallet logic, pure: it makes chains, checks what the bank signed, picks coins
@@ -127,6 +133,14 @@ public struct Wallet: Sendable {
     /// Marks the plan's coins spent: call (and persist) before the payment leaves the wallet.
     public mutating func markSent(_ plan: PaymentPlan) {
         for coin in plan.payment.coins { vouchers[coin.voucherID]?.spent = coin.index }
+    }
+
+    /// The merchant refused a sent plan for good (it took none of its coins): they are the
+    /// wallet's again, unless something was spent after them.
+    public mutating func markRefused(_ plan: PaymentPlan) {
+        for coin in plan.payment.coins where vouchers[coin.voucherID]?.spent == coin.index {
+            vouchers[coin.voucherID]?.spent = plan.previous[coin.voucherID] ?? 0
+        }
     }
 
     /// Checks the merchant's receipts for a sent plan: one per coin, each on the merchant's
