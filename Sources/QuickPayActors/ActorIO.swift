@@ -127,7 +127,7 @@ public struct CachedReply: Sendable, Equatable {
 /// The digest of a request's content (its canonical encoding, request id included, plus who
 /// asked), for the idempotency check.
 public func requestDigest(_ envelope: Envelope, caller: String = "") -> Bytes32 {
-    Bytes32.sha256(of: Array(caller.utf8) + [0] + WireCodec().encode(envelope))
+    Bytes32.sha256(of: Array(caller.utf8) + [0] + (envelope.canonicalBytes ?? WireCodec().encode(envelope)))
 }
 
 /// Reply helpers.

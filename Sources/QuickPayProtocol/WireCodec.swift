@@ -4,12 +4,31 @@ import SwiftProtobuf
 
 /// One QuickPay message: the request id that makes it idempotent (a reply echoes it) and a body.
 public struct Envelope: Hashable, Sendable {
-    public var requestID: RequestID
-    public var body: Body
+    public var requestID: RequestID {
+        didSet { canonicalBytes = nil }
+    }
+    public var body: Body {
+        didSet { canonicalBytes = nil }
+    }
+    /// The frame this envelope was decoded from, which the codec checked is its canonical
+    /// encoding: kept so that digesting a request does not encode it again. Not part of equality.
+    public private(set) var canonicalBytes: [UInt8]?
 
     public init(requestID: RequestID, body: Body) {
         self.requestID = requestID
         self.body = body
+    }
+
+    init(requestID: RequestID, body: Body, canonicalBytes: [UInt8]) {
+        self.requestID = requestID
+        self.body = body
+        self.canonicalBytes = canonicalBytes
+    }
+
+    public static func == (a: Envelope, b: Envelope) -> Bool { a.requestID == b.requestID && a.body == b.body }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(requestID)
+        hasher.combine(body)
     }
 }
 
@@ -44,10 +63,12 @@ public struct WireCodec: Sendable {
         // Protobuf keeps the last of repeated fields silently (two bodies, two request ids).
         // A frame whose canonical re-encoding is shorter carried such duplicates or padded
         // varints: refuse it rather than guess which part the sender meant.
-        guard (try? wire.serializedBytes() as [UInt8])?.count == frame.count else {
+        let bytes = Array(frame)
+        guard let canonical = try? wire.serializedBytes() as [UInt8], canonical.count == bytes.count else {
             throw QuickPayError(.malformed, "frame is not canonical (a duplicated field or padded encoding)")
         }
-        return Envelope(requestID: requestID, body: try Body(wire: body))
+        // Fields in another order are fine; the envelope then keeps the canonical bytes.
+        return Envelope(requestID: requestID, body: try Body(wire: body), canonicalBytes: canonical)
     }
 
     /// The request id of a frame whose body may be broken, so a MALFORMED reply can echo it.

@@ -18,6 +18,8 @@ struct RoundTripTests {
             let decoded = try codec.decode(frame)
             #expect(decoded == envelope, "\(body.typeName) did not round-trip")
             #expect(codec.encode(decoded) == frame, "\(body.typeName) re-encodes differently")
+            // The bytes kept for request digests are exactly what encoding the envelope gives.
+            #expect(decoded.canonicalBytes == frame, "\(body.typeName) keeps other canonical bytes")
         }
     }
 
