@@ -261,6 +261,9 @@ public final class CustomerClient {
             previous[VoucherID(raw)] = index
         }
         let plan = PaymentPlan(payment: payment, amount: Amount(paise: Int64(paise)), previous: previous)
+        // A new connection: the old one may still hold a late answer to a retry of this very
+        // request (an UNAVAILABLE after we gave up), which must not be taken for the answer now.
+        merchants[receiver] = nil
         do {
             _ = try finishPayment(envelope: envelope, plan: plan, receiver: receiver)
             return true
