@@ -261,6 +261,11 @@ public final class CustomerClient {
             previous[VoucherID(raw)] = index
         }
         let plan = PaymentPlan(payment: payment, amount: Amount(paise: Int64(paise)), previous: previous)
+        // The coins count as spent whatever the wallet file says: a crash can fall between
+        // saving this record and saving the coins (each voucher has one merchant, and this
+        // record holds back any other payment there, so nothing was spent after them).
+        wallet.markSent(plan)
+        try store.save(plan.payment.coins.compactMap { wallet.vouchers[$0.voucherID] })
         // A new connection: the old one may still hold a late answer to a retry of this very
         // request (an UNAVAILABLE after we gave up), which must not be taken for the answer now.
         merchants[receiver] = nil
