@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import QuickPayCore
+import QuickPayLoad
 import QuickPayProtocol
 
 /// `quickpay bench core`: the cost figures behind the paper's case for hash chains.
@@ -104,11 +105,5 @@ struct BenchFixture {
         keyring = BankKeyring([bank.privateKey.publicKey])
         let coin = Coin(voucherID: commitment.voucherID, index: 999, value: chain.elements[999])
         singleCoinPayment = Envelope(requestID: .random(using: &generator), body: .payment(try! Payment(coins: [coin])))
-    }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: " ", count: width - count) + self
     }
 }

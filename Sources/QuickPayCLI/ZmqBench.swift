@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuickPayLoad
 import ZeroMQ
 
 /// `quickpay bench zmq`: the raw ZeroMQ baseline through the same binding the actors use, so

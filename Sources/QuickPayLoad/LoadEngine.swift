@@ -101,7 +101,6 @@ final class LoadEngine {
             let socket = try dealer(deployment.endpoints["\(name)-control"]!, try deployment.controlSecurity(name))
             controlSockets.append(socket)
             register(socket, .control(merchant: position))
-            _ = position
         }
         redeemQueue = Array(repeating: [], count: spec.merchants.count)
     }
@@ -131,7 +130,6 @@ final class LoadEngine {
     func run() throws -> LoadResults {
         warmConnections()
         var nextProgress = scheduleStart + 1_000_000_000
-        var lastSample = scheduleStart
         switch spec.pacing {
         case .open(let rate):
             let interval = 1e9 / rate
@@ -154,7 +152,7 @@ final class LoadEngine {
                 if try !receive(timeoutMilliseconds: min(wait, 5)), wait == 0, nextDue > now {
                     usleep(UInt32(min((nextDue - now) / 1000, 200)))
                 }
-                if now >= nextProgress { tick(now, &lastSample); nextProgress += 1_000_000_000 }
+                if now >= nextProgress { tick(now); nextProgress += 1_000_000_000 }
             }
         case .closed(let concurrency):
             while nowNanoseconds() < scheduleStart { usleep(1000) }
@@ -163,7 +161,7 @@ final class LoadEngine {
                 let now = nowNanoseconds()
                 if now >= measureEnd { break }
                 try receive(timeoutMilliseconds: 5, closedLoop: true)
-                if now >= nextProgress { tick(now, &lastSample); nextProgress += 1_000_000_000 }
+                if now >= nextProgress { tick(now); nextProgress += 1_000_000_000 }
             }
         }
         // Whatever is still out is given five seconds; after that it counts as unanswered, with
@@ -194,12 +192,11 @@ final class LoadEngine {
         closedCounter += 1
     }
 
-    func tick(_ now: UInt64, _ lastSample: inout UInt64) {
+    func tick(_ now: UInt64) {
         results.sampleMemory(rssPIDs, second: now > measureStart ? Double(now - measureStart) / 1e9 : -Double(measureStart - now) / 1e9)
         guard progress else { return }
         let line = results.progressLine(elapsed: Double(Int64(now) - Int64(measureStart)) / 1e9, warmup: now < measureStart)
         FileHandle.standardError.write(("\r" + line + "   ").data(using: .utf8)!)
-        lastSample = now
     }
 
     // MARK: Operations

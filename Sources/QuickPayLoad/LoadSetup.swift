@@ -89,7 +89,8 @@ public final class LoadSetup {
 
     var merchantIDs: [ReceiverID] { spec.merchants.map { try! ReceiverID($0.id) } }
 
-    func clientSecurity(fresh: Bool) throws -> ClientSecurity {
+    /// What a customer's sockets expect of each server (every connection gets a fresh key).
+    func customerSecurity() throws -> ClientSecurity {
         var security = try deployment.clientSecurity(to: "appserver")
         if !security.isPlaintext {
             security.serverKeys[deployment.endpoints["nsp"]!] = try deployment.keys!.publicKey("nsp")
@@ -104,7 +105,7 @@ public final class LoadSetup {
         let endpoints = ClientEndpoints(
             appServer: deployment.endpoints["appserver"]!, networkProvider: deployment.endpoints["nsp"]!,
             merchants: Dictionary(uniqueKeysWithValues: spec.merchants.map { (try! ReceiverID($0.id), deployment.endpoints["merchant-\($0.id)"]!) }),
-            security: try clientSecurity(fresh: true))
+            security: try customerSecurity())
         let client = try CustomerClient(walletPath: "\(deployment.runFolder)/data/load\(index)/wallet.sqlite", endpoints: endpoints, bankKey: deployment.bankPublicKey)
         let phone = try PhoneNumber(Self.phone(index))
         try client.attachPhone(phone)

@@ -274,9 +274,8 @@ public final class CustomerClient {
             return true
         } catch let error as QuickPayError where error.code == .unavailable {
             throw QuickPayError(.unavailable, "an earlier payment at \(receiver) has no answer yet; it is sent again before any new one")
-        } catch let error as QuickPayError {
-            _ = error  // refused for good: its coins are back in the wallet; go on with the new payment
-            return false
+        } catch is QuickPayError {
+            return false  // refused for good: its coins are back in the wallet; go on with the new payment
         }
     }
 
