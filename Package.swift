@@ -1,8 +1,16 @@
 // swift-tools-version:6.1
 // QuickPay: the Quick Pay hash-chain micropayment scheme, as five actors on ZeroMQ.
 // The target graph is the architecture; imports run one way:
-//   executables -> Protocol -> Core, and ZeroMQ knows nothing of QuickPay.
+//   executables -> Host / Client / Testbed / Scenario -> HostCore -> Actors -> Protocol -> Core,
+//   Store and Config beside them, and ZeroMQ knows nothing of QuickPay. The qp-* executables
+//   never link QuickPayTestbed.
 import PackageDescription
+
+/// What every actor executable links: the host and its configuration, never the testbed.
+let actorExecutable: [Target.Dependency] = [
+    "QuickPayHost", "QuickPayHostCore", "QuickPayConfig", "QuickPayActors", "QuickPayStore", "QuickPayCore", "QuickPayProtocol", "ZeroMQ",
+    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+]
 
 let package = Package(
     name: "QuickPay",
@@ -55,6 +63,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "QuickPayHostCore",
+            dependencies: ["QuickPayCore", "QuickPayProtocol", "QuickPayActors"]
+        ),
+        .target(
             name: "QuickPayStore",
             dependencies: [
                 "QuickPayCore",
@@ -64,37 +76,49 @@ let package = Package(
             ]
         ),
         .target(
-            name: "QuickPayRuntime",
+            name: "QuickPayConfig",
             dependencies: [
-                "ZeroMQ",
-                "QuickPayCore",
-                "QuickPayProtocol",
-                "QuickPayActors",
-                "QuickPayStore",
+                "ZeroMQ", "QuickPayCore", "QuickPayActors", "QuickPayStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(
+            name: "QuickPayHost",
+            dependencies: [
+                "ZeroMQ", "QuickPayCore", "QuickPayProtocol", "QuickPayActors", "QuickPayHostCore", "QuickPayConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "QuickPayClient",
+            dependencies: [
+                "ZeroMQ", "QuickPayCore", "QuickPayProtocol", "QuickPayActors", "QuickPayStore", "QuickPayConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Never linked by the qp-* executables: orchestration, attacks, fault injection.
+        .target(
+            name: "QuickPayTestbed",
+            dependencies: [
+                "ZeroMQ", "QuickPayCore", "QuickPayProtocol", "QuickPayActors", "QuickPayStore", "QuickPayConfig", "QuickPayClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
             name: "QuickPayScenario",
             dependencies: [
-                "QuickPayRuntime",
-                "QuickPayActors",
-                "QuickPayCore",
-                "QuickPayProtocol",
-                "ZeroMQ",
+                "QuickPayTestbed", "QuickPayClient", "QuickPayConfig", "QuickPayActors", "QuickPayCore", "QuickPayProtocol", "ZeroMQ",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
         .target(
             name: "QuickPayLoad",
             dependencies: [
-                "QuickPayRuntime",
-                "QuickPayActors",
-                "QuickPayCore",
-                "QuickPayProtocol",
-                "ZeroMQ",
+                "QuickPayTestbed", "QuickPayClient", "QuickPayConfig", "QuickPayActors", "QuickPayCore", "QuickPayProtocol", "ZeroMQ",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -102,36 +126,33 @@ let package = Package(
         .executableTarget(
             name: "QuickPayCLI",
             dependencies: [
-                "QuickPayCore",
-                "QuickPayProtocol",
-                "ZeroMQ",
-                "QuickPayActors",
-                "QuickPayRuntime",
-                "QuickPayScenario",
-                "QuickPayLoad",
-                "QuickPayStore",
+                "QuickPayCore", "QuickPayProtocol", "ZeroMQ", "QuickPayActors", "QuickPayHostCore", "QuickPayHost", "QuickPayClient",
+                "QuickPayConfig", "QuickPayTestbed", "QuickPayScenario", "QuickPayLoad", "QuickPayStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "qp-bank", dependencies: ["QuickPayRuntime", "QuickPayActors", "QuickPayStore", "QuickPayCore", "QuickPayProtocol", "ZeroMQ",
-                .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "qp-appserver", dependencies: ["QuickPayRuntime", "QuickPayActors", "QuickPayStore", "QuickPayCore", "QuickPayProtocol", "ZeroMQ",
-                .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "qp-nsp", dependencies: ["QuickPayRuntime", "QuickPayActors", "QuickPayStore", "QuickPayCore", "QuickPayProtocol", "ZeroMQ",
-                .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "qp-merchant", dependencies: ["QuickPayRuntime", "QuickPayActors", "QuickPayStore", "QuickPayCore", "QuickPayProtocol", "ZeroMQ",
-                .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "qp-customer", dependencies: ["QuickPayRuntime", "QuickPayActors", "QuickPayStore", "QuickPayCore", "QuickPayProtocol", "ZeroMQ",
-                .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "qp-bank", dependencies: actorExecutable),
+        .executableTarget(name: "qp-appserver", dependencies: actorExecutable),
+        .executableTarget(name: "qp-nsp", dependencies: actorExecutable),
+        .executableTarget(name: "qp-merchant", dependencies: actorExecutable + ["QuickPayClient", .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "qp-customer", dependencies: [
+            "QuickPayClient", "QuickPayConfig", "QuickPayActors", "QuickPayStore", "QuickPayCore", "QuickPayProtocol", "ZeroMQ",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "QuickPayCoreTests", dependencies: ["QuickPayCore"]),
         .testTarget(name: "QuickPayProtocolTests", dependencies: ["QuickPayProtocol", "QuickPayCore"]),
         .testTarget(name: "QuickPayStoreTests", dependencies: ["QuickPayStore", "QuickPayActors", "QuickPayProtocol", "QuickPayCore"]),
         .testTarget(
             name: "QuickPayIntegrationTests",
-            dependencies: ["QuickPayRuntime", "QuickPayScenario", "QuickPayLoad", "QuickPayActors", "QuickPayProtocol", "QuickPayCore", "ZeroMQ"]
+            dependencies: [
+                "QuickPayTestbed", "QuickPayClient", "QuickPayConfig", "QuickPayHost", "QuickPayStore", "QuickPayScenario", "QuickPayLoad",
+                "QuickPayActors", "QuickPayProtocol", "QuickPayCore", "ZeroMQ",
+            ]
         ),
+        .testTarget(name: "QuickPayHostTests", dependencies: ["QuickPayHostCore", "QuickPayActors", "QuickPayProtocol", "QuickPayCore"]),
         .testTarget(name: "QuickPayActorsTests", dependencies: ["QuickPayActors", "QuickPayProtocol", "QuickPayCore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -67,67 +67,18 @@ public enum PeerName: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// What an actor asks its shell to do after handling an input. The shell sends these only
-/// after the actor's store has committed: nothing is acknowledged before it is durable.
+/// A message an actor step asks its host to send. The host sends it only after the step's
+/// commit is durable, and never if that commit fails: nothing is acknowledged before it is
+/// durable, and nothing leaves for a change that did not happen.
 public enum Output: Sendable, Equatable {
     /// Answer a request.
     case reply(to: ClientID, Envelope)
     /// Send a message the client did not ask for (a voucher notice, an SMS to a device).
     case push(to: ClientID, Envelope)
     /// Ask a peer; its answer (or a timeout after `deadlineMilliseconds`) comes back through
-    /// `handlePeerReply`, matched by the envelope's request id. The shell retries under the same
+    /// `handlePeerReply`, matched by the envelope's request id. The host retries under the same
     /// request id within the deadline.
     case request(to: PeerName, Envelope, deadlineMilliseconds: Int)
-}
-
-/// A server actor: a pure state machine that the runtime feeds with requests, peer replies and
-/// clock ticks. Time comes in as a parameter; randomness is injected at construction.
-public protocol ServerActor {
-    mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> [Output]
-    /// A peer's reply to an `Output.request`, or nil when it did not answer within the deadline.
-    mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> [Output]
-    /// Called periodically: expiries, deadlines, scheduled work.
-    mutating func tick(now: Timestamp) -> [Output]
-    /// The store to group commits in (nil: every step commits alone).
-    var groupCommitter: (any GroupCommitting)? { get }
-}
-
-/// A store that can commit many actor steps together (group commit): the steps `body` runs are
-/// durable together, with one sync to disk, when `inGroup` returns; if it throws, none is. Each
-/// step still commits or rolls back on its own inside the group. The shell sends no output of
-/// the group before `inGroup` returns, so nothing is acknowledged before it is durable.
-public protocol GroupCommitting: AnyObject {
-    func inGroup(_ body: () throws -> Void) throws
-}
-
-extension ServerActor {
-    /// The store to group commits in, if the actor has one that can.
-    public var groupCommitter: (any GroupCommitting)? { nil }
-    public mutating func tick(now: Timestamp) -> [Output] { [] }
-    public mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> [Output] { [] }
-}
-
-/// A storage failure: the transaction rolled back, so the request had no effect.
-public struct StoreError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
-/// A stored answer to a request id, and the digest of the request it answered: a retry with the
-/// same digest gets the same answer; the same id with other content gets CONFLICT.
-public struct CachedReply: Sendable, Equatable {
-    public let requestDigest: Bytes32
-    public let reply: Body
-    public init(requestDigest: Bytes32, reply: Body) {
-        self.requestDigest = requestDigest
-        self.reply = reply
-    }
-}
-
-/// The digest of a request's content (its canonical encoding, request id included, plus who
-/// asked), for the idempotency check.
-public func requestDigest(_ envelope: Envelope, caller: String = "") -> Bytes32 {
-    Bytes32.sha256(of: Array(caller.utf8) + [0] + (envelope.canonicalBytes ?? WireCodec().encode(envelope)))
 }
 
 /// Reply helpers.
@@ -136,14 +87,20 @@ extension Envelope {
     public func fail(_ error: QuickPayError) -> Envelope { Envelope(requestID: requestID, body: .error(error)) }
 }
 
-/// Runs a step that may fail with a typed QuickPay error or a storage error, answering either
-/// as an error reply (storage errors become INTERNAL: the transaction rolled back).
-func answering(_ envelope: Envelope, to client: ClientID, _ body: () throws -> [Output]) -> [Output] {
+/// A storage failure: the batch was not applied.
+public struct StoreError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Runs a step body that may fail with a typed QuickPay error (answered as an error reply that
+/// changes nothing) or a storage error on a read (answered UNAVAILABLE: nothing was done).
+func answering<Batch>(_ envelope: Envelope, to client: ClientID, _ body: () throws -> Step<Batch>) -> Step<Batch> {
     do {
         return try body()
     } catch let error as QuickPayError {
-        return [.reply(to: client, envelope.fail(error))]
+        return .reply(to: client, envelope.fail(error))
     } catch {
-        return [.reply(to: client, envelope.fail(QuickPayError(.internal, "storage: \(error)")))]
+        return .reply(to: client, envelope.fail(QuickPayError(.unavailable, "storage: \(error); nothing was done")))
     }
 }

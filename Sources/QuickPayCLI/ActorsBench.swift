@@ -1,13 +1,16 @@
 import ArgumentParser
 import Foundation
 import QuickPayActors
+import QuickPayHostCore
 import QuickPayCore
 import QuickPayProtocol
 import QuickPayStore
 
 /// `quickpay bench actors`: the merchant's and the bank's own code paths with their real SQLite
-/// stores (durable, `synchronous = FULL`), no network: what each can do if the transport were
-/// free. Group commit is measured against one transaction per request, in the same run.
+/// stores (durable, `synchronous = FULL`), no network: frames in, frames out through the host
+/// core (decoding, the idempotency stage, group commit, encoding), as the process runs them.
+/// What each could do if the transport were free. Group commit is measured against one
+/// transaction per request, in the same run.
 struct ActorsBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "actors",
@@ -35,9 +38,9 @@ struct ActorsBench: ParsableCommand {
         var figures: [Int: Double] = [:]
         for group in [1, 16, 256] {
             let store = try SQLiteMerchantStore(path: "\(root)/merchant-\(group).sqlite")
-            var merchant = MerchantActor(
+            var merchant = HostCore(actor: MerchantActor(
                 store: store, config: MerchantConfig(receiverID: shop, mode: .offline), bankKey: signer.privateKey.publicKey,
-                receiptKey: .random(using: &generator), random: SplitMix64(seed: 9))
+                receiptKey: .random(using: &generator), random: SplitMix64(seed: 9)), journal: store)
             let voucherCount = 200
             var chains: [(SignedVoucher, HashChain)] = []
             for _ in 0..<voucherCount {
@@ -50,12 +53,13 @@ struct ActorsBench: ParsableCommand {
             }
             var spent = Array(repeating: 0, count: voucherCount)
             let count = min(payments, voucherCount * 1000)
-            var envelopes: [Envelope] = []
+            var envelopes: [[UInt8]] = []
+            let codec = WireCodec()
             for n in 0..<count {
                 let v = n % voucherCount
                 spent[v] += 1
                 let coin = Coin(voucherID: chains[v].0.id, index: spent[v], value: chains[v].1.element(at: spent[v]))
-                envelopes.append(Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: [coin], vouchers: spent[v] == 1 ? [chains[v].0] : []))))
+                envelopes.append(codec.encode(Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: [coin], vouchers: spent[v] == 1 ? [chains[v].0] : [])))))
             }
             let client = ClientID([1])
             var failures = 0
@@ -63,10 +67,9 @@ struct ActorsBench: ParsableCommand {
             var position = 0
             while position < envelopes.count {
                 let end = min(position + group, envelopes.count)
-                try store.inGroup {
-                    for envelope in envelopes[position..<end] {
-                        if case .reply(_, let reply)? = merchant.handle(envelope, from: client, now: now).first, case .error = reply.body { failures += 1 }
-                    }
+                let drained = merchant.drain(envelopes[position..<end].map { .request(client, $0) }, at: HostTime(milliseconds: 0, now: now))
+                for case .toClient(_, let frame) in drained.frames {
+                    if case .error? = (try? codec.decode(frame))?.body { failures += 1 }
                 }
                 position = end
             }
@@ -82,7 +85,7 @@ struct ActorsBench: ParsableCommand {
         try bankStore.seed(account, deposit: Amount(paise: Int64(vouchers) * 100_000 + 100), receiver: nil)
         try bankStore.seed(try AccountID("ACC-CHAI"), deposit: .zero, receiver: (shop, .offline))
         let emptySize = try fileBytes("\(root)/bank.sqlite", bankStore)
-        var bank = BankActor(store: bankStore, signer: signer, random: SplitMix64(seed: 11))
+        var bank = HostCore(actor: BankActor(store: bankStore, signer: signer, random: SplitMix64(seed: 11)), journal: bankStore)
         let appServer = ClientID([2])
         var loaded: [(SignedVoucher, HashChain)] = []
         let loadStarted = nowSeconds()
@@ -90,23 +93,26 @@ struct ActorsBench: ParsableCommand {
             let chain = HashChain(seed: .random(using: &generator), length: try ChainLength(1000))
             let request = LoadRequest(account: account, receiverID: shop, chains: [ChainRequest(
                 denomination: .rs1, length: chain.length, root: chain.root, ownerKey: SigningPrivateKey.random(using: &generator).publicKey)])
-            guard case .reply(_, let reply)? = bank.handle(Envelope(requestID: .random(using: &generator), body: .bankLoad(request)), from: appServer, now: now).first,
-                case .loadReply(let answer) = reply.body
-            else { throw ValidationError("the bank refused a load") }
+            guard case .loadReply(let answer)? = try answer(&bank, .bankLoad(request), appServer, now, &generator) else { throw ValidationError("the bank refused a load") }
             loaded.append((answer.vouchers[0], chain))
         }
         let loadSeconds = nowSeconds() - loadStarted
         let loadedSize = try fileBytes("\(root)/bank.sqlite", bankStore)
         print(String(format: "  bank loads: %d vouchers (N = 1000) at %.0f/s, one transaction each (Ed25519 signing included)", vouchers, Double(vouchers) / loadSeconds))
-        print(String(format: "  bank storage: %.0f bytes per voucher of file growth over %d vouchers of N = 1000 (voucher row, ledger entry, cached load answer)", Double(loadedSize - emptySize) / Double(vouchers), vouchers))
+        print(String(format: "  bank storage: %.0f bytes per voucher of file growth over %d vouchers of N = 1000 (voucher row, ledger entry, kept load answer)", Double(loadedSize - emptySize) / Double(vouchers), vouchers))
         func perVoucher(_ tables: [String: Int], _ names: [String]) -> Double { Double(names.reduce(0) { $0 + (tables[$1] ?? 0) }) / Double(vouchers) }
         let tables = try bankStore.tableBytes()
-        let replyTables = tables.keys.filter { $0.hasPrefix("replies") }
-        let stateTables = tables.keys.filter { !$0.hasPrefix("replies") && !$0.hasPrefix("sqlite_") }
-        print(String(format: "    live bytes per voucher (dbstat): %.0f in vouchers and ledger tables, %.0f in the reply cache", perVoucher(tables, stateTables), perVoucher(tables, replyTables)))
-        let pruned = try bankStore.pruneReplies(olderThanSeconds: -1)
+        let answerTables = tables.keys.filter { $0.hasPrefix("answers") }
+        let stateTables = tables.keys.filter { !$0.hasPrefix("answers") && !$0.hasPrefix("sqlite_") }
+        print(String(format: "    live bytes per voucher (dbstat): %.0f in vouchers and ledger tables, %.0f in kept answers", perVoucher(tables, stateTables), perVoucher(tables, answerTables)))
+        // Past retention: answers go, the compact permanent record of each load's id stays.
+        var later = HostTime(milliseconds: 0, now: now.adding(seconds: 2 * 86_400))
+        for _ in 0...(vouchers / 1000 + 1) {
+            later.milliseconds += 2000
+            _ = bank.advance(to: later)
+        }
         let after = try bankStore.tableBytes()
-        print(String(format: "    after the reply retention has passed (%d answers pruned): %.0f bytes per voucher in all tables", pruned, perVoucher(after, Array(after.keys.filter { !$0.hasPrefix("sqlite_") }))))
+        print(String(format: "    after the answer retention has passed: %.0f bytes per voucher in all tables (%.0f in permanent load ids)", perVoucher(after, Array(after.keys.filter { !$0.hasPrefix("sqlite_") })), perVoucher(after, answerTables)))
 
         // Half the vouchers are redeemed one step each (the worst case: one hash, one row per coin)...
         let merchantClient = ClientID([3])
@@ -130,12 +136,19 @@ struct ActorsBench: ParsableCommand {
         print(String(format: "  bank redemption, whole vouchers (N = 1000): %9.0f coins credited/s (%d coins in %.3f s: %.0f vouchers/s)", Double(steps) / wholeSeconds, steps, wholeSeconds, Double(vouchers - half) / wholeSeconds))
     }
 
-    func redeem(_ bank: inout BankActor, _ coins: [Coin], _ client: ClientID, _ now: Timestamp, _ generator: inout SplitMix64) throws -> Int {
-        let envelope = Envelope(requestID: .random(using: &generator), body: .redeem(Redeem(receiverID: try ReceiverID("chai-stall"), coins: coins)))
-        guard case .reply(_, let reply)? = bank.handle(envelope, from: client, now: now).first, case .redeemReply(let answer) = reply.body else {
+    func redeem(_ bank: inout HostCore<BankActor>, _ coins: [Coin], _ client: ClientID, _ now: Timestamp, _ generator: inout SplitMix64) throws -> Int {
+        guard case .redeemReply(let answer)? = try self.answer(&bank, .redeem(Redeem(receiverID: try ReceiverID("chai-stall"), coins: coins)), client, now, &generator) else {
             throw ValidationError("the bank refused a redemption")
         }
         return Int(answer.totalCredited.paise / 100)
+    }
+
+    /// One request through the bank's host core, its group committed: the answer.
+    func answer(_ bank: inout HostCore<BankActor>, _ body: Body, _ client: ClientID, _ now: Timestamp, _ generator: inout SplitMix64) throws -> Body? {
+        let codec = WireCodec()
+        let drained = bank.drain([.request(client, codec.encode(Envelope(requestID: .random(using: &generator), body: body)))], at: HostTime(milliseconds: 0, now: now))
+        for case .toClient(_, let frame) in drained.frames { return try codec.decode(frame).body }
+        return nil
     }
 
     /// The database's size on disk with its write-ahead log folded in.

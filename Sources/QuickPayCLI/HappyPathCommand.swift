@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import QuickPayActors
 import QuickPayCore
-import QuickPayRuntime
+import QuickPayClient
+import QuickPayConfig
+import QuickPayTestbed
 
 /// `quickpay happy-path`: the paper's flows between the five real processes on loopback.
 struct HappyPathCommand: ParsableCommand {

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import QuickPayCore
-import QuickPayRuntime
+import QuickPayClient
+import QuickPayConfig
+import QuickPayTestbed
 import ZeroMQ
 
 #if canImport(Glibc)

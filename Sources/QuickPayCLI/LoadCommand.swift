@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import QuickPayLoad
-import QuickPayRuntime
+import QuickPayClient
+import QuickPayConfig
+import QuickPayTestbed
 import QuickPayScenario
 
 /// `quickpay load FILE...`: load at a given rate (open loop) or concurrency (closed loop)

@@ -32,6 +32,8 @@ public enum ErrorCode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case forbidden = 26
     case unknownReceiver = 27
     case `internal` = 28
+    case alreadyApplied = 29
+    case modeMismatch = 30
 
     /// The stable name used in logs, scenario files and the wire schema, such as `REPLAYED_COIN`.
     public var name: String {
@@ -64,6 +66,8 @@ public enum ErrorCode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
         case .forbidden: "FORBIDDEN"
         case .unknownReceiver: "UNKNOWN_RECEIVER"
         case .internal: "INTERNAL"
+        case .alreadyApplied: "ALREADY_APPLIED"
+        case .modeMismatch: "MODE_MISMATCH"
         }
     }
 
@@ -98,6 +102,17 @@ public enum ErrorCode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
         case .forbidden: "the caller may not do this (wrong role or not the owner)"
         case .unknownReceiver: "no receiver with this id is registered"
         case .internal: "an internal fault; the request had no effect"
+        case .alreadyApplied: "this request id already took effect; its full answer is no longer kept (past retention)"
+        case .modeMismatch: "the merchant runs in another mode than the bank holds for it"
+        }
+    }
+
+    /// Codes that say nothing about the request's effect: the caller may retry under the same
+    /// request id. Never cached as an answer.
+    public var isTransient: Bool {
+        switch self {
+        case .unavailable, .internal, .overloaded, .rateLimited: true
+        default: false
         }
     }
 
@@ -110,15 +125,44 @@ public enum ErrorCode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     public var description: String { name }
 }
 
-/// A typed QuickPay error: a stable code plus a message a person can act on.
+/// A typed QuickPay error: a stable code plus a message a person can act on, and which actor
+/// decided it (set by the host of the actor that made it, kept when another actor relays it).
 public struct QuickPayError: Error, Hashable, Sendable, CustomStringConvertible {
     public let code: ErrorCode
     public let message: String
+    public var origin: ActorRole?
 
-    public init(_ code: ErrorCode, _ message: String) {
+    public init(_ code: ErrorCode, _ message: String, origin: ActorRole? = nil) {
         self.code = code
         self.message = message
+        self.origin = origin
     }
 
     public var description: String { "\(code.name): \(message)" }
+}
+
+/// The five kinds of actor: where an error was decided, and who a message came from.
+public enum ActorRole: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case bank = 1
+    case appServer = 2
+    case networkProvider = 3
+    case merchant = 4
+    case customer = 5
+
+    public var description: String {
+        switch self {
+        case .bank: "bank"
+        case .appServer: "appserver"
+        case .networkProvider: "nsp"
+        case .merchant: "merchant"
+        case .customer: "customer"
+        }
+    }
+}
+
+/// How a merchant takes coins: offline (PayWord: its own state, redeems later) or online (the
+/// bank verifies and marks every coin before the merchant delivers). The bank's record of a
+/// receiver's mode is the one that counts; a merchant learns it from the bank.
+public enum MerchantMode: String, Sendable, CaseIterable {
+    case offline, online
 }

@@ -3,7 +3,9 @@ import Histogram
 import QuickPayActors
 import QuickPayCore
 import QuickPayProtocol
-import QuickPayRuntime
+import QuickPayClient
+import QuickPayConfig
+import QuickPayTestbed
 import ZeroMQ
 
 /// Nanoseconds on the monotonic clock.

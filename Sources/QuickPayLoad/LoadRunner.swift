@@ -1,5 +1,7 @@
 import Foundation
-import QuickPayRuntime
+import QuickPayClient
+import QuickPayConfig
+import QuickPayTestbed
 
 /// The entry points the command uses.
 public enum LoadRunner {

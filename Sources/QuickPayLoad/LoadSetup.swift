@@ -2,7 +2,9 @@ import Foundation
 import QuickPayActors
 import QuickPayCore
 import QuickPayProtocol
-import QuickPayRuntime
+import QuickPayClient
+import QuickPayConfig
+import QuickPayTestbed
 import ZeroMQ
 
 /// One simulated customer's coins at one merchant: chains kept whole in memory so a coin costs

@@ -46,6 +46,9 @@ public enum Body: Hashable, Sendable {
     case prepaidRedeem(PrepaidRedeem)
     case bankCredit(BankCredit)
     case prepaidRedeemReply(PrepaidRedeemReply)
+    // merchant mode, as the bank holds it
+    case modeQuery(ReceiverID)
+    case modeReply(ModeReply)
     // outcomes
     case error(QuickPayError)
     case ack
@@ -91,6 +94,8 @@ public enum Body: Hashable, Sendable {
         case .prepaidRedeem: "prepaid_redeem"
         case .bankCredit: "bank_credit"
         case .prepaidRedeemReply: "prepaid_redeem_reply"
+        case .modeQuery: "mode_query"
+        case .modeReply: "mode_reply"
         case .error: "error"
         case .ack: "ack"
         }

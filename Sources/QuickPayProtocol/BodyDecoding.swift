@@ -71,6 +71,8 @@ extension Body {
                 PrepaidRedeemReply(
                     credited: try WireField.amount(m.creditedPaise, "credited_paise"),
                     quickPay: try WireField.amount(m.quickpayPaise, "quickpay_paise")))
+        case .modeQuery(let m): self = .modeQuery(try WireField.receiverID(m.receiverID))
+        case .modeReply(let m): self = .modeReply(ModeReply(receiverID: try WireField.receiverID(m.receiverID), mode: try WireField.mode(m.mode)))
         case .error(let m): self = .error(try QuickPayError(wire: m))
         case .ack: self = .ack
         }

@@ -131,6 +131,15 @@ extension Body {
             m.creditedPaise = v.credited.paise
             m.quickpayPaise = v.quickPay.paise
             return .prepaidRedeemReply(m)
+        case .modeQuery(let receiver):
+            var m = Quickpay_V1_ModeQuery()
+            m.receiverID = receiver.value
+            return .modeQuery(m)
+        case .modeReply(let v):
+            var m = Quickpay_V1_ModeReply()
+            m.receiverID = v.receiverID.value
+            m.mode = v.mode.wire
+            return .modeReply(m)
         case .error(let error): return .error(error.wire)
         case .ack: return .ack(Quickpay_V1_Ack())
         }

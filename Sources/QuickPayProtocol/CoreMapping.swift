@@ -125,13 +125,20 @@ extension QuickPayError {
         guard let code = ErrorCode(rawValue: UInt16(clamping: wire.code.rawValue)), wire.code.rawValue > 0 else {
             throw QuickPayError(.malformed, "unknown error code \(wire.code.rawValue)")
         }
-        self.init(code, try WireField.text(wire.message, "error message", maximumBytes: ProtocolLimits.maximumErrorMessageBytes))
+        let origin: ActorRole?
+        switch wire.origin {
+        case .unspecified: origin = nil
+        case .UNRECOGNIZED(let value): throw QuickPayError(.malformed, "unknown error origin \(value)")
+        default: origin = ActorRole(rawValue: UInt8(wire.origin.rawValue))
+        }
+        self.init(code, try WireField.text(wire.message, "error message", maximumBytes: ProtocolLimits.maximumErrorMessageBytes), origin: origin)
     }
 
     var wire: Quickpay_V1_Error {
         var out = Quickpay_V1_Error()
         out.code = Quickpay_V1_ErrorCode(rawValue: Int(code.rawValue)) ?? .internal
         out.message = String(decoding: Array(message.utf8.prefix(ProtocolLimits.maximumErrorMessageBytes - 3)), as: UTF8.self)
+        out.origin = origin.flatMap { Quickpay_V1_Origin(rawValue: Int($0.rawValue)) } ?? .unspecified
         return out
     }
 }

@@ -42,15 +42,19 @@ public struct VerifyCoins: Hashable, Sendable {
     public var receiverID: ReceiverID
     public var coins: [Coin]
     public var vouchers: [SignedVoucher]
+    /// The mode the merchant runs in (online, to send this); the bank refuses a mismatch.
+    public var mode: MerchantMode
 
-    public init(receiverID: ReceiverID, coins: [Coin], vouchers: [SignedVoucher]) {
+    public init(receiverID: ReceiverID, coins: [Coin], vouchers: [SignedVoucher], mode: MerchantMode = .online) {
         self.receiverID = receiverID
         self.coins = coins
         self.vouchers = vouchers
+        self.mode = mode
     }
 
     init(wire: Quickpay_V1_VerifyCoins) throws(QuickPayError) {
         receiverID = try WireField.receiverID(wire.receiverID)
+        mode = try WireField.mode(wire.mode)
         // The same shape rules as the payment it forwards: one coin per voucher, every voucher
         // distinct and spent by a coin (so nobody can make the bank check unrelated signatures).
         let payment = try Payment(wire: Quickpay_V1_Payment.with {
@@ -66,6 +70,7 @@ public struct VerifyCoins: Hashable, Sendable {
         out.receiverID = receiverID.value
         out.coins = coins.map(\.wire)
         out.vouchers = vouchers.map(\.wire)
+        out.mode = mode.wire
         return out
     }
 }
@@ -77,14 +82,18 @@ public struct Redeem: Hashable, Sendable {
     public static let maximumCoins = 256
     public var receiverID: ReceiverID
     public var coins: [Coin]
+    /// The mode the merchant runs in; the bank refuses a mismatch.
+    public var mode: MerchantMode
 
-    public init(receiverID: ReceiverID, coins: [Coin]) {
+    public init(receiverID: ReceiverID, coins: [Coin], mode: MerchantMode = .offline) {
         self.receiverID = receiverID
         self.coins = coins
+        self.mode = mode
     }
 
     init(wire: Quickpay_V1_Redeem) throws(QuickPayError) {
         receiverID = try WireField.receiverID(wire.receiverID)
+        mode = try WireField.mode(wire.mode)
         coins = try decodeAll(try WireField.count(wire.coins, "coins", 1...Redeem.maximumCoins), Coin.init(wire:))
         guard Set(coins.map(\.voucherID)).count == coins.count else {
             throw QuickPayError(.malformed, "a redemption carries one coin per voucher")
@@ -95,6 +104,7 @@ public struct Redeem: Hashable, Sendable {
         var out = Quickpay_V1_Redeem()
         out.receiverID = receiverID.value
         out.coins = coins.map(\.wire)
+        out.mode = mode.wire
         return out
     }
 }
@@ -184,5 +194,24 @@ public struct SettleReply: Hashable, Sendable {
         out.lastIndex = UInt32(last.index)
         out.lastValue = Data(last.value)
         return out
+    }
+}
+
+/// The bank's record of a receiver's mode: what a merchant asks before it takes coins.
+public struct ModeReply: Hashable, Sendable {
+    public var receiverID: ReceiverID
+    public var mode: MerchantMode
+    public init(receiverID: ReceiverID, mode: MerchantMode) {
+        self.receiverID = receiverID
+        self.mode = mode
+    }
+}
+
+extension MerchantMode {
+    var wire: Quickpay_V1_MerchantMode {
+        switch self {
+        case .offline: .offline
+        case .online: .online
+        }
     }
 }

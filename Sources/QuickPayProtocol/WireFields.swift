@@ -54,6 +54,14 @@ enum WireField {
 
     static func accountID(_ text: String) throws(QuickPayError) -> AccountID { try AccountID(text) }
 
+    static func mode(_ wire: Quickpay_V1_MerchantMode) throws(QuickPayError) -> MerchantMode {
+        switch wire {
+        case .offline: return .offline
+        case .online: return .online
+        default: throw QuickPayError(.malformed, "mode must be MERCHANT_MODE_OFFLINE or MERCHANT_MODE_ONLINE")
+        }
+    }
+
     static func length(_ value: UInt32) throws(QuickPayError) -> ChainLength {
         do { return try ChainLength(Int(value)) } catch {
             throw QuickPayError(.malformed, error.message)

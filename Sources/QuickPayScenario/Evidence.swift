@@ -1,5 +1,7 @@
 import Foundation
-import QuickPayRuntime
+import QuickPayClient
+import QuickPayConfig
+import QuickPayTestbed
 
 /// What the actors hold, read from their control sockets: the evidence a scenario is judged by.
 public struct Evidence: Equatable {

@@ -1,7 +1,9 @@
 import Foundation
 import QuickPayCore
 import QuickPayProtocol
-import QuickPayRuntime
+import QuickPayClient
+import QuickPayConfig
+import QuickPayTestbed
 import ZeroMQ
 
 /// A message-level fault proxy a scenario puts between two actors (tc netem is not available
@@ -76,6 +78,16 @@ public final class FaultProxy: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// A rule's count for "until cleared".
+    public static let untilCleared = Int.max
+
+    /// Removes the rules of `type` in `direction` (those set until cleared, say).
+    public func clear(type: String, direction: Direction) {
+        lock.lock()
+        rules.removeAll { $0.type == type && $0.direction == direction }
+        lock.unlock()
+    }
+
     /// How many messages each fault has touched, by "direction type action".
     public var report: [String: Int] {
         lock.lock()
@@ -88,7 +100,7 @@ public final class FaultProxy: @unchecked Sendable {
     public var unusedRules: [String] {
         lock.lock()
         defer { lock.unlock() }
-        return rules.filter { $0.remaining > 0 }.map { "\($0.direction.rawValue) \($0.type) \($0.action) (\($0.remaining) left)" }
+        return rules.filter { $0.remaining > 0 && $0.remaining != Self.untilCleared }.map { "\($0.direction.rawValue) \($0.type) \($0.action) (\($0.remaining) left)" }
     }
 
     /// False once the forwarding thread has ended on an error.
@@ -119,7 +131,7 @@ public final class FaultProxy: @unchecked Sendable {
         defer { lock.unlock() }
         // A message is matched by its own type (a reply by the reply's type, e.g. load_reply).
         guard let index = rules.firstIndex(where: { $0.direction == direction && $0.remaining > 0 && ($0.type == type || $0.type == "*") }) else { return nil }
-        rules[index].remaining -= 1
+        if rules[index].remaining != Self.untilCleared { rules[index].remaining -= 1 }
         applied["\(direction.rawValue) \(type) \(rules[index].action)", default: 0] += 1
         return rules[index].action
     }

@@ -18,6 +18,9 @@ public struct Scenario {
     public struct Merchant {
         public let id: String
         public let account: String
+        /// What the merchant is started with (`--mode`); nil: it learns its mode from the bank.
+        public let flag: MerchantMode?
+        /// The mode the bank's seed records for it: the mode it runs in.
         public let mode: MerchantMode
     }
 
@@ -61,8 +64,16 @@ public struct Scenario {
         var merchants: [Merchant] = []
         for (position, entry) in (actors["merchants"] as? [[String: Any]] ?? []).enumerated() {
             guard let id = entry["id"] as? String else { throw ScenarioError("\(name): merchant \(position + 1) needs an id") }
-            guard let mode = MerchantMode(rawValue: entry["mode"] as? String ?? "offline") else { throw ScenarioError("\(name): mode is offline or online") }
-            merchants.append(Merchant(id: id, account: entry["account"] as? String ?? Self.account(id), mode: mode))
+            // `mode` is what both the bank's seed and the merchant's flag say; `bank_mode` alone
+            // seeds the bank and starts the merchant without a mode (it asks the bank).
+            let flag = try (entry["mode"] as? String).map { text in
+                guard let mode = MerchantMode(rawValue: text) else { throw ScenarioError("\(name): mode is offline or online") }
+                return mode
+            }
+            guard let bankMode = MerchantMode(rawValue: entry["bank_mode"] as? String ?? flag?.rawValue ?? "offline") else {
+                throw ScenarioError("\(name): bank_mode is offline or online")
+            }
+            merchants.append(Merchant(id: id, account: entry["account"] as? String ?? Self.account(id), flag: entry["bank_mode"] == nil ? (flag ?? .offline) : flag, mode: bankMode))
         }
         var users: [User] = []
         for (position, entry) in (actors["customers"] as? [[String: Any]] ?? []).enumerated() {

@@ -1,7 +1,8 @@
 import Foundation
 import QuickPayActors
 import QuickPayCore
-import QuickPayRuntime
+import QuickPayConfig
+import QuickPayTestbed
 
 /// Runs scenarios against the five actors as real processes on loopback: starts them, drives
 /// each step through their control sockets, checks the invariants from their state after every
@@ -57,7 +58,7 @@ public final class ScenarioRunner {
             let deployment = try ActorDeployment(
                 runFolder: folder, binFolder: binFolder,
                 customers: scenario.users.map { .init(name: $0.name, phone: $0.phone, account: $0.account, deposit: $0.depositRupees) },
-                merchants: scenario.merchants.map { .init(id: $0.id, account: $0.account, mode: $0.mode) }, passwordRounds: passwordRounds,
+                merchants: scenario.merchants.map { .init(id: $0.id, account: $0.account, mode: $0.flag, bankMode: $0.mode) }, passwordRounds: passwordRounds,
                 proxiedLinks: Set(links.values), insecure: insecure, launch: false)
             var proxies: [String: FaultProxy] = [:]
             defer {

@@ -1,7 +1,10 @@
 import Foundation
 import QuickPayActors
+import QuickPayClient
 import QuickPayCore
-import QuickPayRuntime
+import QuickPayClient
+import QuickPayConfig
+import QuickPayTestbed
 
 /// One scenario's live state: the deployment, what earlier steps produced (prepaid codes), the
 /// last evidence read, and the actors to restart when an armed crash point kills them.
@@ -227,7 +230,11 @@ struct StepSession {
             request["merchant"] = try string(step, "merchant")
             return Self.outcome(try callUser(try string(step, "customer"), request))
         case "merchant-attack":
-            var request: JSONObject = ["action": "attack", "kind": try string(step, "kind")]
+            // The testbed plays the merchant toward the bank, with the merchant's own key and the
+            // coins its state dump shows (the merchant executable has no attack code).
+            let merchant = try string(step, "merchant")
+            guard let spec = scenario.merchants.first(where: { $0.id == merchant }) else { throw ScenarioError("no merchant \(merchant)") }
+            var request: JSONObject = ["kind": try string(step, "kind")]
             if let from = p["coin_from"] as? String {
                 let coin = try callUser(from, ["action": "last-coin"])
                 request["voucher"] = coin["voucher"]
@@ -235,7 +242,10 @@ struct StepSession {
                 request["value"] = coin["value"]
             }
             if let claimed = p["as_receiver"] as? String { request["as_receiver"] = claimed }
-            let answer = try call(try string(step, "merchant"), request)
+            let held = MerchantAttacks.held(inState: try call(merchant, ["action": "state"]))
+            let answer = try MerchantAttacks.perform(
+                request["kind"] as! String, request: request, held: held, receiver: try ReceiverID(merchant), mode: spec.mode,
+                bank: try deployment.bankRequester(asMerchant: merchant))
             if let rupees = p["credited_rupees"] as? Int, answer["credited_paise"] as? Int != rupees * 100 {
                 failures.append("the bank credited \(answer["credited_paise"] ?? 0) paise, expected Rs \(rupees)")
             }
@@ -253,7 +263,8 @@ struct StepSession {
             let answer: JSONObject
             if let merchant = p["merchant"] as? String {
                 guard try processName(try string(step, "target")) == "bank" else { throw ScenarioError("a merchant sends raw frames to the bank only") }
-                answer = try call(merchant, ["action": "attack", "kind": "raw", "hex": hex])
+                answer = try sendRaw(
+                    context: deployment.context, endpoint: endpoint, hex: hex, security: try deployment.clientSecurity(to: "bank", as: "merchant-\(merchant)"))
             } else {
                 answer = try callUser(try string(step, "customer"), ["action": "raw", "endpoint": endpoint, "hex": hex])
             }
@@ -263,7 +274,16 @@ struct StepSession {
             let endpoint = try deployment.endpoints[try processName(try string(step, "target"))].orThrow("no endpoint")
             return Self.outcome(try callUser(try string(step, "customer"), ["action": "flood", "endpoint": endpoint, "count": p["count"] as? Int ?? 1000]))
         case "withhold":
-            return Self.outcome(try call(try string(step, "merchant"), ["action": "withhold", "on": p["on"] as? Bool ?? true]))
+            // The merchant takes the coins and its service and receipt never reach the customer:
+            // every payment answer on the customer's proxied link is dropped until `on: false`.
+            let link = "\(try string(step, "customer"))->\(try string(step, "merchant"))"
+            guard let proxy = proxies[link] else { throw ScenarioError("withhold needs a proxy on \(link); list it under proxies") }
+            if p["on"] as? Bool ?? true {
+                proxy.add(.init(type: "payment_reply", direction: .reply, action: .drop, count: FaultProxy.untilCleared))
+            } else {
+                proxy.clear(type: "payment_reply", direction: .reply)
+            }
+            return "OK"
         case "kill", "stop", "cont", "restart":
             let name = try processName(try target(step))
             guard !deployment.isRemote else { throw ScenarioError("\(step.action) needs actors this runner started (not --deployment)") }

@@ -1,6 +1,8 @@
 import Foundation
 import GRDB
+import QuickPayActors
 import QuickPayCore
+import QuickPayProtocol
 
 /// Opens an actor's SQLite file in WAL mode (GRDB's DatabasePool) and runs its migrations.
 /// Every store commits one transaction per actor step; `synchronous = FULL` so that a commit is
@@ -25,10 +27,10 @@ enum SQLite {
     }
 }
 
-/// An actor's database with group commit: `inGroup` runs many actor steps inside one write
-/// transaction, each step's `write` in a savepoint of its own (a step that fails rolls back
-/// alone), and commits once at the end: one fsync for the whole group. Reads inside a group
-/// see the group's writes. Outside a group, every `write` is its own durable transaction.
+/// An actor's database with group commit: `inGroup` runs the host's group (every step of a
+/// drain) inside one write transaction and commits once at the end: one fsync for the whole
+/// group; if anything in it throws, all of it rolls back. Reads inside a group see the group's
+/// writes. Outside a group (seeding, start-up), every `write` is its own durable transaction.
 final class GroupedDatabase {
     let pool: DatabasePool
     /// The open write transaction of the current group (only while `inGroup` runs, on its thread).
@@ -46,21 +48,20 @@ final class GroupedDatabase {
         return try pool.read(body)
     }
 
+    /// Inside a group: part of the group's transaction (a failure fails the group). Outside:
+    /// a transaction of its own.
     func write(_ body: (Database) throws -> Void) throws {
         if let group {
-            // A savepoint per step, its statements compiled once: a step that fails rolls back alone.
-            try group.cachedStatement(sql: "SAVEPOINT step").execute()
-            do {
-                try body(group)
-            } catch {
-                try group.cachedStatement(sql: "ROLLBACK TO SAVEPOINT step").execute()
-                try group.cachedStatement(sql: "RELEASE SAVEPOINT step").execute()
-                throw error
-            }
-            try group.cachedStatement(sql: "RELEASE SAVEPOINT step").execute()
+            try body(group)
         } else {
             try pool.write(body)
         }
+    }
+
+    /// A write that belongs to the host's group: refused outside one.
+    func staged<T>(_ body: (Database) throws -> T) throws -> T {
+        guard let group else { throw StoreError("a batch is staged only inside the host's group commit") }
+        return try body(group)
     }
 
     var inOpenGroup: Bool { group != nil }
@@ -149,4 +150,81 @@ struct DatabaseCorruption: Error, CustomStringConvertible {
 /// Unwraps a typed-throwing constructor inside GRDB's untyped closures.
 func valid<T>(_ make: () throws -> T) throws -> T {
     do { return try make() } catch let error as QuickPayError { throw DatabaseCorruption(error.message) }
+}
+
+/// The idempotency records of an actor (`AnswerRecord`): one row per request id in creation
+/// order, with a unique index on the id; pruning walks them in order from a saved watermark,
+/// dropping the answers of permanent ids and the whole row of the others.
+enum AnswerTable {
+    static func create(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE answers (
+              scope INTEGER NOT NULL, request_id BLOB NOT NULL, digest BLOB NOT NULL, outcome INTEGER NOT NULL,
+              answer BLOB, permanent INTEGER NOT NULL CHECK (permanent IN (0, 1)), created_at INTEGER NOT NULL);
+            CREATE UNIQUE INDEX answers_key ON answers(request_id, scope);
+            CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
+            """)
+    }
+
+    /// Moves the old reply cache (v2: request id, digest, reply) into the answers table.
+    static func migrate(fromReplies db: Database, hasCreatedAt: Bool) throws {
+        try create(db)
+        try db.execute(sql: """
+            INSERT INTO answers (scope, request_id, digest, outcome, answer, permanent, created_at)
+            SELECT 0, request_id, digest, 0, reply, 0, \(hasCreatedAt ? "created_at" : "unixepoch()") FROM replies;
+            DROP TABLE replies;
+            """)
+    }
+
+    static func fetch(_ db: Database, _ key: AnswerKey) throws -> AnswerRecord? {
+        guard let row = try Row.fetchOne(
+            try db.cachedStatement(sql: "SELECT digest, outcome, answer, permanent, created_at FROM answers WHERE request_id = ? AND scope = ?"),
+            arguments: [key.requestID.raw.data, Int64(bitPattern: key.scope)])
+        else { return nil }
+        let answer: Data? = row["answer"]
+        let outcome: Int = row["outcome"]
+        return AnswerRecord(
+            key: key, digest: try Bytes32(data: row["digest"]), answer: try answer.map { data in try valid { try Body(serializedBytes: Array(data)) } },
+            outcome: outcome == 0 ? .done : .refused(try valid { () throws(QuickPayError) -> ErrorCode in
+                guard let code = ErrorCode(rawValue: UInt16(clamping: outcome)) else { throw QuickPayError(.internal, "outcome \(outcome)") }
+                return code
+            }),
+            permanent: row["permanent"], createdAt: Timestamp(secondsSinceEpoch: row["created_at"]))
+    }
+
+    static func store(_ db: Database, _ record: AnswerRecord) throws {
+        let outcome: Int
+        switch record.outcome {
+        case .done: outcome = 0
+        case .refused(let code): outcome = Int(code.rawValue)
+        }
+        try db.cachedStatement(sql: """
+            INSERT INTO answers (scope, request_id, digest, outcome, answer, permanent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (request_id, scope) DO UPDATE SET digest = excluded.digest, outcome = excluded.outcome, answer = excluded.answer,
+              permanent = excluded.permanent, created_at = excluded.created_at
+            """).execute(arguments: [
+                Int64(bitPattern: record.key.scope), record.key.requestID.raw.data, record.digest.data, outcome,
+                record.answer.map { Data($0.serializedBytes()) }, record.permanent, record.createdAt.secondsSinceEpoch,
+            ])
+    }
+
+    /// Prunes up to `limit` rows created before `before`, from the watermark on; returns how many.
+    static func prune(_ db: Database, before: Timestamp, limit: Int) throws -> Int {
+        let watermark = try Int64.fetchOne(try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'answers_pruned'")) ?? 0
+        // Rows in creation order from the watermark, up to the first one still retained.
+        var last: Int64?
+        for row in try Row.fetchAll(try db.cachedStatement(sql: "SELECT rowid, created_at FROM answers WHERE rowid > ? ORDER BY rowid LIMIT ?"), arguments: [watermark, limit]) {
+            guard (row["created_at"] as Int64) < before.secondsSinceEpoch else { break }
+            last = row["rowid"]
+        }
+        guard let last else { return 0 }
+        try db.cachedStatement(sql: "DELETE FROM answers WHERE rowid > ? AND rowid <= ? AND permanent = 0").execute(arguments: [watermark, last])
+        var count = db.changesCount
+        try db.cachedStatement(sql: "UPDATE answers SET answer = NULL WHERE rowid > ? AND rowid <= ? AND permanent = 1").execute(arguments: [watermark, last])
+        count += db.changesCount
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('answers_pruned', ?)").execute(arguments: [last])
+        return count
+    }
+
+    static func count(_ db: Database) throws -> Int { try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM answers") ?? 0 }
 }

@@ -7,7 +7,8 @@ import QuickPayProtocol
 /// The app server's SQLite store: users (salted PBKDF2 hashes), OTP challenges (keyed hashes
 /// only), sessions (token hashes only), prepaid codes (code hashes only), the reply cache.
 public final class SQLiteAppServerStore: AppServerStore {
-    let pool: DatabasePool
+    let database: GroupedDatabase
+    var pool: DatabasePool { database.pool }
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -25,17 +26,18 @@ public final class SQLiteAppServerStore: AppServerStore {
                 CREATE TABLE replies (request_id BLOB PRIMARY KEY NOT NULL, digest BLOB NOT NULL, reply BLOB NOT NULL) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2-answers") { db in try AnswerTable.migrate(fromReplies: db, hasCreatedAt: false) }
         return migrator
     }
 
-    public init(path: String) throws { pool = try SQLite.open(path: path, migrator: Self.migrator) }
+    public init(path: String) throws { database = try GroupedDatabase(path: path, migrator: Self.migrator) }
 
     public func user(_ username: Username) throws -> UserRecord? {
-        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE username = ?", arguments: [username.value]).map(Self.user) }
+        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE username = ?", arguments: [username.value]).map(Self.user) }
     }
 
     public func challenge(_ id: ChallengeID) throws -> ChallengeRecord? {
-        try pool.read { db in
+        try database.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM challenges WHERE id = ?", arguments: [id.raw.data]) else { return nil }
             return ChallengeRecord(
                 id: id, username: try valid { try Username(row["username"]) }, codeMAC: try Bytes32(data: row["code_mac"]),
@@ -45,24 +47,27 @@ public final class SQLiteAppServerStore: AppServerStore {
     }
 
     public func session(_ tokenHash: Bytes32) throws -> SessionRecord? {
-        try pool.read { db in
+        try database.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE token_hash = ?", arguments: [tokenHash.data]) else { return nil }
             return SessionRecord(tokenHash: tokenHash, username: try valid { try Username(row["username"]) }, expiresAt: Timestamp(secondsSinceEpoch: row["expires_at"]))
         }
     }
 
     public func prepaidCode(_ codeHash: Bytes32) throws -> PrepaidCodeRecord? {
-        try pool.read { db in
+        try database.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM prepaid_codes WHERE code_hash = ?", arguments: [codeHash.data]) else { return nil }
             let redeemedBy: String? = row["redeemed_by"]
             return PrepaidCodeRecord(codeHash: codeHash, amount: Amount(paise: row["amount"]), redeemedBy: try redeemedBy.map { name in try valid { try Username(name) } })
         }
     }
 
-    public func cachedReply(_ key: RequestID) throws -> CachedReply? { try pool.read { db in try ReplyCache.fetch(db, key) } }
+    public func inGroup(_ body: () throws -> Void) throws { try database.inGroup(body) }
+    public func stageAnswer(_ record: AnswerRecord) throws { try database.staged { db in try AnswerTable.store(db, record) } }
+    public func answer(for key: AnswerKey) throws -> AnswerRecord? { try database.read { db in try AnswerTable.fetch(db, key) } }
+    public func pruneAnswers(before: Timestamp, limit: Int) throws -> Int { try database.staged { db in try AnswerTable.prune(db, before: before, limit: limit) } }
 
-    public func commit(_ batch: AppServerBatch) throws {
-        try pool.write { db in
+    public func stage(_ batch: AppServerBatch) throws {
+        try database.staged { db in
             for user in batch.users {
                 try db.execute(
                     sql: """
@@ -86,12 +91,11 @@ public final class SQLiteAppServerStore: AppServerStore {
             for code in batch.codes {
                 try db.execute(sql: "INSERT OR REPLACE INTO prepaid_codes (code_hash, amount, redeemed_by) VALUES (?, ?, ?)", arguments: [code.codeHash.data, code.amount.paise, code.redeemedBy?.value])
             }
-            if let (key, cached) = batch.reply { try ReplyCache.store(db, key, cached) }
         }
     }
 
     public func allUsers() throws -> [UserRecord] {
-        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM users").map(Self.user) }
+        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM users").map(Self.user) }
     }
 
     static func user(_ row: Row) throws -> UserRecord {

@@ -5,9 +5,10 @@ import QuickPayCore
 import QuickPayProtocol
 
 /// The bank's SQLite store: a double-entry ledger (balances plus every entry), one row per
-/// voucher (at most ~170 bytes whatever its length), the reply cache keyed by request id, and
-/// the prepaid codes already credited. `commit` is one transaction.
-public final class SQLiteBankStore: BankStore, GroupCommitting {
+/// voucher (at most ~170 bytes whatever its length, one per chain root), the answers kept by
+/// request id, and the prepaid codes already credited. The host stages each step's batch in its
+/// group's transaction.
+public final class SQLiteBankStore: BankStore {
     let database: GroupedDatabase
 
     static var migrator: DatabaseMigrator {
@@ -32,6 +33,12 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
                 """)
         }
         migrator.registerMigration("v2-replies-in-row-order") { db in try ReplyCache.migrateToRowOrder(db) }
+        migrator.registerMigration("v3-answers-unique-roots") { db in
+            // A chain is loaded once: two vouchers on one root would let one be spent and the
+            // other refunded. Request ids live on as compact permanent records (`answers`).
+            try db.execute(sql: "CREATE UNIQUE INDEX vouchers_root ON vouchers(root)")
+            try AnswerTable.migrate(fromReplies: db, hasCreatedAt: true)
+        }
         return migrator
     }
 
@@ -40,9 +47,17 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
     }
 
     /// Seeds an account (and its receiver id) with an opening deposit, once: seeding the same
-    /// account again changes nothing.
+    /// account again changes nothing, and a seed that gives an existing receiver another mode is
+    /// refused (a mode changes only by the operator's explicit `set-mode`).
     public func seed(_ account: AccountID, deposit: Amount, receiver: (ReceiverID, MerchantMode)?) throws {
         try database.write { db in
+            if let (id, mode) = receiver,
+                let stored = try String.fetchOne(try db.cachedStatement(sql: "SELECT mode FROM receivers WHERE id = ?"), arguments: [id.value]),
+                stored != mode.rawValue
+            {
+                throw SeedConflict(
+                    description: "the seed says receiver \(id) is \(mode.rawValue), the bank holds it as \(stored): change a mode explicitly (control action set-mode), not by seeding")
+            }
             guard try Int.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM accounts WHERE id = ?"), arguments: [account.value]) == nil else { return }
             try db.cachedStatement(sql: "INSERT INTO accounts (id) VALUES (?)").execute(arguments: [account.value])
             if let (id, mode) = receiver {
@@ -75,31 +90,57 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
         }
     }
 
-    public func cachedReply(_ key: RequestID) throws -> CachedReply? {
-        try database.read { db in try ReplyCache.fetch(db, key) }
+    public func voucher(root: Bytes32) throws -> BankVoucher? {
+        try database.read { db in
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE root = ?"), arguments: [root.data]).map(Self.voucher)
+        }
+    }
+
+    public func hasLiveVouchers(for receiver: ReceiverID) throws -> Bool {
+        try database.read { db in
+            try Int.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM vouchers WHERE receiver = ? AND state != 2 LIMIT 1"), arguments: [receiver.value]) != nil
+        }
     }
 
     public func isCodeCredited(_ codeHash: Bytes32) throws -> Bool {
         try database.read { db in try Int.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM credited_codes WHERE code_hash = ?"), arguments: [codeHash.data]) != nil }
     }
 
-    public func closingVouchers(dueBy now: Timestamp) throws -> [BankVoucher] {
+    public func closingVouchers(limit: Int) throws -> [BankVoucher] {
         try database.read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE state = 1 AND refund_at <= ?"), arguments: [now.secondsSinceEpoch]).map(Self.voucher)
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE state = 1 ORDER BY refund_at, id LIMIT ?"), arguments: [limit]).map(Self.voucher)
         }
     }
 
-    public func commit(_ batch: BankBatch) throws {
-        try database.write { db in
-            let requestID = batch.reply?.key.raw.data
-            for posting in batch.postings { try Self.post(db, posting, requestID: requestID) }
-            for row in batch.vouchers { try Self.save(db, row) }
+    // MARK: Journal
+
+    public func inGroup(_ body: () throws -> Void) throws { try database.inGroup(body) }
+
+    public func stage(_ batch: BankBatch) throws {
+        try database.staged { db in
+            try BankBatchRules.checkPostings(batch.postings)
+            for posting in batch.postings { try Self.post(db, posting, requestID: nil) }
+            for row in batch.vouchers {
+                let before = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE id = ?"), arguments: [row.commitment.voucherID.raw.data]).map(Self.voucher)
+                try BankBatchRules.checkVoucher(row, before: before)
+                try Self.save(db, row)
+            }
             for code in batch.creditedCodes {
                 try db.cachedStatement(sql: "INSERT INTO credited_codes (code_hash) VALUES (?)").execute(arguments: [code.data])
             }
-            if let (key, cached) = batch.reply { try ReplyCache.store(db, key, cached) }
+            for (id, mode) in batch.modes {
+                try db.cachedStatement(sql: "UPDATE receivers SET mode = ? WHERE id = ?").execute(arguments: [mode.rawValue, id.value])
+                guard db.changesCount == 1 else { throw StoreError("no receiver \(id)") }
+            }
         }
     }
+
+    public func stageAnswer(_ record: AnswerRecord) throws { try database.staged { db in try AnswerTable.store(db, record) } }
+    public func answer(for key: AnswerKey) throws -> AnswerRecord? { try database.read { db in try AnswerTable.fetch(db, key) } }
+    public func pruneAnswers(before: Timestamp, limit: Int) throws -> Int { try database.staged { db in try AnswerTable.prune(db, before: before, limit: limit) } }
+
+    /// How many answers are kept (permanent records included).
+    public func answerCount() throws -> Int { try database.read { db in try AnswerTable.count(db) } }
 
     public func ledger() throws -> [LedgerAccount: Amount] {
         try database.read { db in
@@ -121,6 +162,7 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
     /// below zero (the transaction then rolls back whole).
     static func post(_ db: Database, _ posting: Posting, requestID: Data?) throws {
         guard posting.amount > .zero else { return }
+        precondition(posting.from != posting.to, "a posting moves money between two accounts")
         try db.execute(
             sql: "INSERT INTO ledger_entries (request_id, debit, credit, amount) VALUES (?, ?, ?, ?)",
             arguments: [requestID, posting.from.name, posting.to.name, posting.amount.paise])
@@ -147,9 +189,10 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
             refundAt = at.secondsSinceEpoch
             destination = Int(to.rawValue)
             unloadID = id.raw.data
-        case .closed(let amount):
+        case .closed(let amount, let id):
             state = 2
             refunded = amount.paise
+            unloadID = id?.raw.data
         }
         try db.cachedStatement(
             sql: """
@@ -182,17 +225,13 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
         case 1:
             guard let destination = UnloadDestination(rawValue: UInt8(row["destination"] as Int)) else { throw DatabaseCorruption("destination") }
             state = .closing(refundAt: Timestamp(secondsSinceEpoch: row["refund_at"]), destination: destination, unloadID: RequestID(try Bytes16(data: row["unload_id"])))
-        default: state = .closed(refunded: Amount(paise: row["refunded"]))
+        default:
+            let unloadID: Data? = row["unload_id"]
+            state = .closed(refunded: Amount(paise: row["refunded"]), unloadID: try unloadID.map { RequestID(try Bytes16(data: $0)) })
         }
         return BankVoucher(
             commitment: commitment, account: try valid { try AccountID(row["account"]) },
             redeemed: ChainPosition(index: row["redeemed_index"], value: try Bytes32(data: row["redeemed_value"])), state: state)
-    }
-
-    public func pruneReplies(olderThanSeconds seconds: Int64) throws -> Int {
-        var deleted = 0
-        try database.write { db in deleted = try ReplyCache.prune(db, olderThanSeconds: seconds) }
-        return deleted
     }
 
     /// Live bytes per table and index (SQLite's dbstat), for storage figures.
@@ -208,7 +247,9 @@ public final class SQLiteBankStore: BankStore, GroupCommitting {
 
     /// Folds the write-ahead log into the database file (for measuring its size).
     public func checkpoint() throws { try database.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
+}
 
-    /// Group commit: the steps `body` runs commit together, durably, once it returns.
-    public func inGroup(_ body: () throws -> Void) throws { try database.inGroup(body) }
+/// A bank seed that contradicts what the bank holds.
+public struct SeedConflict: Error, CustomStringConvertible {
+    public let description: String
 }

@@ -5,8 +5,9 @@ import QuickPayCore
 import QuickPayProtocol
 
 /// The merchant's SQLite store: per voucher the voucher itself, the last coin, the redeemed
-/// index, the receipt-chain seed and whether it was settled; and the reply cache.
-public final class SQLiteMerchantStore: MerchantStore, GroupCommitting {
+/// index, the receipt-chain seed and whether it was settled; the answers kept by request id;
+/// the mode the bank holds for this merchant, as last learned.
+public final class SQLiteMerchantStore: MerchantStore {
     let database: GroupedDatabase
 
     static var migrator: DatabaseMigrator {
@@ -23,6 +24,7 @@ public final class SQLiteMerchantStore: MerchantStore, GroupCommitting {
                 """)
         }
         migrator.registerMigration("v2-replies-in-row-order") { db in try ReplyCache.migrateToRowOrder(db) }
+        migrator.registerMigration("v3-answers") { db in try AnswerTable.migrate(fromReplies: db, hasCreatedAt: true) }
         return migrator
     }
 
@@ -53,14 +55,13 @@ public final class SQLiteMerchantStore: MerchantStore, GroupCommitting {
         try database.read { db in try Int.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM closed_unseen WHERE id = ?"), arguments: [id.raw.data]) != nil }
     }
 
-    public func cachedReply(_ key: RequestID) throws -> CachedReply? {
-        try database.read { db in try ReplyCache.fetch(db, key) }
-    }
-
-    public func commit(_ batch: MerchantBatch) throws {
-        try database.write { db in
+    public func stage(_ batch: MerchantBatch) throws {
+        try database.staged { db in
             for row in batch.vouchers {
-                if (groupRows[row.id] ?? rows[row.id])?.voucher == row.voucher {
+                let before = try groupRows[row.id] ?? rows[row.id]
+                    ?? Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE id = ?"), arguments: [row.id.raw.data]).map(Self.voucher)
+                try MerchantBatchRules.check(row, before: before)
+                if before != nil {
                     // A voucher already stored: only its positions change.
                     try db.cachedStatement(sql: "UPDATE vouchers SET last_index = ?, last_value = ?, redeemed_index = ?, closed = ? WHERE id = ?").execute(
                         arguments: [row.last.index, row.last.value.data, row.redeemedIndex, row.closed, row.id.raw.data])
@@ -76,13 +77,31 @@ public final class SQLiteMerchantStore: MerchantStore, GroupCommitting {
                     arguments: [row.id.raw.data, Data(row.voucher.serializedBytes()), row.last.index, row.last.value.data, row.redeemedIndex, row.receiptSeed.data, row.closed])
             }
             for id in batch.closedUnseen { try db.cachedStatement(sql: "INSERT OR IGNORE INTO closed_unseen (id) VALUES (?)").execute(arguments: [id.raw.data]) }
-            if let (key, cached) = batch.reply { try ReplyCache.store(db, key, cached) }
         }
-        // Only what is written (in the group, or durably) is remembered.
-        if database.inOpenGroup {
-            for row in batch.vouchers { groupRows[row.id] = row }
-        } else {
-            remember(batch.vouchers)
+        // Remembered once the group commits (see `inGroup`).
+        for row in batch.vouchers { groupRows[row.id] = row }
+    }
+
+    public func stageAnswer(_ record: AnswerRecord) throws { try database.staged { db in try AnswerTable.store(db, record) } }
+    public func answer(for key: AnswerKey) throws -> AnswerRecord? { try database.read { db in try AnswerTable.fetch(db, key) } }
+    public func pruneAnswers(before: Timestamp, limit: Int) throws -> Int { try database.staged { db in try AnswerTable.prune(db, before: before, limit: limit) } }
+    public func answerCount() throws -> Int { try database.read { db in try AnswerTable.count(db) } }
+
+    /// The mode the bank held for this merchant when last asked (nil: never asked).
+    public func learnedMode() throws -> MerchantMode? {
+        try database.read { db in
+            switch try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'mode'") {
+            case 1?: .offline
+            case 2?: .online
+            default: nil
+            }
+        }
+    }
+
+    /// Keeps the mode the bank holds for this merchant (outside any group: at start-up).
+    public func rememberMode(_ mode: MerchantMode) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('mode', ?)", arguments: [mode == .offline ? 1 : 2])
         }
     }
 
@@ -96,7 +115,8 @@ public final class SQLiteMerchantStore: MerchantStore, GroupCommitting {
         try database.read { db in try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM vouchers")).map(Self.voucher) }
     }
 
-    /// Group commit: the steps `body` runs commit together, durably, once it returns.
+    /// Group commit: the steps `body` runs commit together, durably, once it returns; only then
+    /// do their rows enter the row cache.
     public func inGroup(_ body: () throws -> Void) throws {
         defer { groupRows.removeAll(keepingCapacity: true) }
         try database.inGroup(body)
@@ -127,27 +147,4 @@ enum ReplyCache {
             CREATE UNIQUE INDEX replies_request_id ON replies(request_id);
             """)
     }
-
-    /// Deletes answers kept longer than `seconds` (wall-clock time, not a scenario's shifted
-    /// clock): retries come within seconds, so a day is generous. Rows are in insertion order,
-    /// so this reads only the rows it deletes. Returns how many went.
-    static func prune(_ db: Database, olderThanSeconds seconds: Int64) throws -> Int {
-        try db.cachedStatement(sql: """
-            DELETE FROM replies WHERE rowid < COALESCE(
-              (SELECT MIN(rowid) FROM replies WHERE created_at >= unixepoch() - ?), (SELECT MAX(rowid) + 1 FROM replies), 0)
-            """).execute(arguments: [seconds])
-        return db.changesCount
-    }
-
-    static func fetch(_ db: Database, _ key: RequestID) throws -> CachedReply? {
-        guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT digest, reply FROM replies WHERE request_id = ?"), arguments: [key.raw.data]) else { return nil }
-        let reply: Data = row["reply"]
-        return CachedReply(requestDigest: try Bytes32(data: row["digest"]), reply: try valid { try Body(serializedBytes: Array(reply)) })
-    }
-
-    static func store(_ db: Database, _ key: RequestID, _ cached: CachedReply) throws {
-        try db.cachedStatement(sql: "INSERT OR REPLACE INTO replies (request_id, digest, reply) VALUES (?, ?, ?)").execute(
-            arguments: [key.raw.data, cached.requestDigest.data, Data(cached.reply.serializedBytes())])
-    }
-
 }

@@ -6,7 +6,7 @@ import QuickPayProtocol
 
 /// The network provider's SQLite store: undelivered SMS (in arrival order) and the report.
 public final class SQLiteNetworkProviderStore: NetworkProviderStore {
-    let pool: DatabasePool
+    let database: GroupedDatabase
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -18,21 +18,27 @@ public final class SQLiteNetworkProviderStore: NetworkProviderStore {
                 CREATE INDEX sms_report_id ON sms_report(sms_id);
                 """)
         }
+        migrator.registerMigration("v2-answers") { db in try AnswerTable.create(db) }
         return migrator
     }
 
-    public init(path: String) throws { pool = try SQLite.open(path: path, migrator: Self.migrator) }
+    public init(path: String) throws { database = try GroupedDatabase(path: path, migrator: Self.migrator) }
+
+    public func inGroup(_ body: () throws -> Void) throws { try database.inGroup(body) }
+    public func stageAnswer(_ record: AnswerRecord) throws { try database.staged { db in try AnswerTable.store(db, record) } }
+    public func answer(for key: AnswerKey) throws -> AnswerRecord? { try database.read { db in try AnswerTable.fetch(db, key) } }
+    public func pruneAnswers(before: Timestamp, limit: Int) throws -> Int { try database.staged { db in try AnswerTable.prune(db, before: before, limit: limit) } }
 
     public func queued(for phone: PhoneNumber) throws -> [SmsDelivery] {
-        try pool.read { db in
+        try database.read { db in
             try Row.fetchAll(db, sql: "SELECT sms_id, text FROM sms_queue WHERE phone = ? ORDER BY seq", arguments: [phone.value]).map { row in
                 SmsDelivery(smsID: try Bytes16(data: row["sms_id"]), phone: phone, text: row["text"])
             }
         }
     }
 
-    public func commit(_ batch: NetworkProviderBatch) throws {
-        try pool.write { db in
+    public func stage(_ batch: NetworkProviderBatch) throws {
+        try database.staged { db in
             for sms in batch.enqueue {
                 try db.execute(sql: "INSERT OR IGNORE INTO sms_queue (sms_id, phone, text) VALUES (?, ?, ?)", arguments: [sms.smsID.data, sms.phone.value, sms.text])
             }
@@ -49,7 +55,7 @@ public final class SQLiteNetworkProviderStore: NetworkProviderStore {
     }
 
     public func report(limit: Int) throws -> [SmsRecord] {
-        try pool.read { db in
+        try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM sms_report ORDER BY seq DESC LIMIT ?) ORDER BY seq", arguments: [limit]).map { row in
                 SmsRecord(
                     smsID: try Bytes16(data: row["sms_id"]), phone: try valid { try PhoneNumber(row["phone"]) }, delivered: row["delivered"],

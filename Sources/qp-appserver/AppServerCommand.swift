@@ -1,7 +1,8 @@
 import ArgumentParser
 import QuickPayActors
 import QuickPayCore
-import QuickPayRuntime
+import QuickPayConfig
+import QuickPayHost
 import QuickPayStore
 
 @main
@@ -16,7 +17,7 @@ struct AppServerCommand: ParsableCommand {
             or: qp-appserver --deployment deploy.yaml --data-dir data/app
             Over CURVE any client key may connect (customers use a fresh key per connection and
             authenticate by password and OTP); the control socket admits only the operator's key.
-            Control actions: health, state, clock {advance_seconds}, crash {point},
+            Control actions: health, state, and with --testing clock {advance_seconds}, crash {point};
               prepaid-issue {count, amount_paise} (prints the codes once).
             """
     )
@@ -37,13 +38,14 @@ struct AppServerCommand: ParsableCommand {
         let actor = AppServerActor(store: store, config: config, otpKey: try readSigningKey(try setup.secretFile(otpKey, "otp.key", flagName: "otp-key")).seed, random: SystemRandomNumberGenerator())
         let hostConfig = try setup.hostConfig(peers: [
             .bank: (try setup.peer(bank, "bank", flagName: "bank"), "bank"), .networkProvider: (try setup.peer(nsp, "nsp", flagName: "nsp"), "nsp"),
-        ])
-        let host = try ActorHost(actor: actor, config: hostConfig)
-        host.controlActions["state"] = { _, _, _ in (try StateDump.appServer(store), []) }
-        host.controlActions["prepaid-issue"] = { actor, request, _ in
+        ], testing: options.isTesting)
+        let host = try ActorHost(actor: actor, journal: store, config: hostConfig)
+        host.readActions["state"] = { _ in try StateDump.appServer(store) }
+        host.stepActions["prepaid-issue"] = { actor, request, _ in
             let count = (request["count"] as? Int) ?? 1
             let amount = Amount(paise: Int64((request["amount_paise"] as? Int) ?? 0))
-            return (["ok": true, "codes": try actor.issuePrepaidCodes(count: count, amount: amount)], [])
+            let (codes, step) = try actor.issuePrepaidCodes(count: count, amount: amount)
+            return (["ok": true, "codes": codes], step)
         }
         host.run()
     }

@@ -1,7 +1,8 @@
 import ArgumentParser
 import QuickPayActors
 import QuickPayCore
-import QuickPayRuntime
+import QuickPayConfig
+import QuickPayHost
 import QuickPayStore
 import ZeroMQ
 
@@ -18,7 +19,9 @@ struct BankCommand: ParsableCommand {
               qp-bank --deployment deploy.yaml --data-dir data/bank --seed bank-seed.yaml
             Over CURVE the bank admits only the app server's key and the keys of registered merchants
             (keys/public/merchant-<id>.curve whose receiver id has an account); the control socket only the operator's.
-            Control actions: health, state, clock {advance_seconds}, crash {point}.
+            Control actions: health, state, resettle {voucher?} (ask merchants to settle pending unloads now),
+              set-mode {receiver, mode} (an explicit mode change; offline to online only with no open voucher),
+              and with --testing clock {advance_seconds}, crash {point}.
             """
     )
 
@@ -33,7 +36,13 @@ struct BankCommand: ParsableCommand {
         Signals.install()
         let setup = try options.resolve("bank")
         let store = try SQLiteBankStore(path: "\(options.dataDir)/bank.sqlite")
-        if let seed { try BankSeed.load(seed).apply(to: store) }
+        if let seed {
+            do {
+                try BankSeed.load(seed).apply(to: store)
+            } catch let conflict as SeedConflict {
+                throw ValidationError(conflict.description)
+            }
+        }
         var config = BankConfig()
         config.depositWindowSeconds = depositWindowSeconds
         var merchants = try parseMerchantEndpoints(merchant)
@@ -53,9 +62,23 @@ struct BankCommand: ParsableCommand {
             store: store, signer: BankSigner(privateKey: try readSigningKey(try setup.secretFile(signingKey, "signing.key", flagName: "signing-key"))),
             config: config, random: SystemRandomNumberGenerator())
         let hostConfig = try setup.hostConfig(
-            peers: Dictionary(uniqueKeysWithValues: merchants.map { (PeerName.merchant($0), (endpoint: $1, actor: "merchant-\($0)")) }), admit: admit)
-        let host = try ActorHost(actor: actor, config: hostConfig)
-        host.controlActions["state"] = { _, _, _ in (try StateDump.bank(store), []) }
+            peers: Dictionary(uniqueKeysWithValues: merchants.map { (PeerName.merchant($0), (endpoint: $1, actor: "merchant-\($0)")) }),
+            testing: options.isTesting, admit: admit)
+        let host = try ActorHost(actor: actor, journal: store, config: hostConfig)
+        host.readActions["state"] = { _ in try StateDump.bank(store) }
+        host.stepActions["resettle"] = { actor, request, now in
+            let voucher = try (request["voucher"] as? String).map { hex in
+                guard let raw = Bytes16(hex: hex) else { throw QuickPayError(.malformed, "voucher is 32 hex digits") }
+                return VoucherID(raw)
+            }
+            return (["ok": true, "scheduled": try actor.resettle(voucher, now: now)], .none)
+        }
+        host.stepActions["set-mode"] = { actor, request, _ in
+            guard let name = request["receiver"] as? String, let mode = (request["mode"] as? String).flatMap(MerchantMode.init(rawValue:)) else {
+                throw QuickPayError(.malformed, "set-mode needs receiver and mode (offline or online)")
+            }
+            return (["ok": true, "receiver": name, "mode": mode.rawValue], try actor.setMode(try ReceiverID(name), to: mode))
+        }
         host.run()
     }
 }

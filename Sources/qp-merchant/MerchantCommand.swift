@@ -1,7 +1,11 @@
 import ArgumentParser
+import Logging
+import QuickPayClient
+import QuickPayProtocol
 import QuickPayActors
 import QuickPayCore
-import QuickPayRuntime
+import QuickPayConfig
+import QuickPayHost
 import QuickPayStore
 import ZeroMQ
 
@@ -17,15 +21,15 @@ struct MerchantCommand: ParsableCommand {
             or: qp-merchant --id chai-stall --deployment deploy.yaml --data-dir data/chai
             Over CURVE any customer key may pay (customers use a fresh key per connection); Settle is
             taken only from the bank's key; the control socket admits only the operator's key.
-            Control actions: health, state, redeem, clock {advance_seconds}, crash {point},
-              withhold {on} (take coins, send no service or receipt),
-              attack {kind: double-redeem | redeem-beyond-n | redeem-coin {voucher, index, value, as_receiver} | raw {hex}}.
+            The merchant asks the bank which mode it holds for this receiver before it serves (--mode, if
+            given, must agree).
+            Control actions: health, state, redeem, and with --testing clock {advance_seconds}, crash {point}.
             """
     )
 
     @OptionGroup var options: ActorOptions
     @Option(help: "This merchant's receiver id (the username it registered with).") var id: String
-    @Option(help: "offline (PayWord: its own state, redeems later) or online (the bank verifies every coin); default: the deployment file's, else offline.") var mode: String?
+    @Option(help: "offline or online: what you expect the bank to hold for this merchant. The merchant asks the bank at start and refuses to run if they differ; without it, it takes the bank's (default: the deployment file's).") var mode: String?
     @Option(help: "The bank's endpoint (default: the deployment file's).") var bank: String?
     @Option(help: "The bank's Ed25519 public key: 64 hex digits, or a file of them (default: KEYS/public/bank.signing).") var bankKey: String?
     @Option(help: "This merchant's Ed25519 key file, for signing receipt-chain roots (default: KEYS/merchant-ID/receipt.key).") var receiptKey: String?
@@ -35,33 +39,71 @@ struct MerchantCommand: ParsableCommand {
         Signals.install()
         let receiver = try ReceiverID(id)
         let setup = try options.resolve("merchant-\(receiver)")
-        guard let mode = MerchantMode(rawValue: mode ?? setup.deployment?.actors[setup.name]?.mode ?? "offline") else {
-            throw ValidationError("--mode is offline or online")
+        let expected = try (mode ?? setup.deployment?.actors[setup.name]?.mode).map { text in
+            guard let mode = MerchantMode(rawValue: text) else { throw ValidationError("--mode is offline or online") }
+            return mode
         }
         let store = try SQLiteMerchantStore(path: "\(options.dataDir)/merchant.sqlite")
+        let bank = try setup.peer(bank, "bank", flagName: "bank")
+        let hostConfig = try setup.hostConfig(peers: [.bank: (bank, "bank")], testing: options.isTesting)
+        var logger = Logger(label: setup.name)
+        logger.logLevel = .info
+        let mode = try ModeAgreement.learn(receiver, expected: expected, store: store, bank: bank, security: hostConfig.clientSecurity, logger: logger)
         var config = MerchantConfig(receiverID: receiver, mode: mode)
         if setup.keys != nil { config.callers = CallerPolicy(bank: Bytes32(try setup.publicKey("bank"))) }
         let actor = MerchantActor(
             store: store, config: config, bankKey: try setup.bankSigningKey(bankKey),
             receiptKey: try readSigningKey(try setup.secretFile(receiptKey, "receipt.key", flagName: "receipt-key")), random: SystemRandomNumberGenerator())
-        let bank = try setup.peer(bank, "bank", flagName: "bank")
-        let hostConfig = try setup.hostConfig(peers: [.bank: (bank, "bank")])
-        let host = try ActorHost(actor: actor, config: hostConfig)
-        host.controlActions["state"] = { _, _, _ in (try StateDump.merchant(store), []) }
-        host.controlActions["redeem"] = { actor, _, now in (["ok": true, "started": true], actor.redeem(now: now)) }
-        host.controlActions["withhold"] = { actor, request, _ in
-            actor.withholdService = request["on"] as? Bool ?? true
-            return (["ok": true, "withholding": actor.withholdService], [])
-        }
-        var attacker: Requester?
-        host.controlActions["attack"] = { _, request, _ in
-            if request["kind"] as? String == "raw" {
-                // Raw frames at the bank from this merchant's own (admitted) key.
-                return (try sendRaw(context: try Context(), endpoint: bank, hex: request["hex"] as? String ?? "", security: hostConfig.clientSecurity), [])
-            }
-            if attacker == nil { attacker = try Requester(context: try Context(), endpoint: bank, security: hostConfig.clientSecurity) }
-            return (try MerchantAttacks.perform(request["kind"] as? String ?? "", request: request, store: store, receiver: receiver, bank: attacker!), [])
-        }
+        let host = try ActorHost(actor: actor, journal: store, config: hostConfig)
+        host.readActions["state"] = { _ in var state = try StateDump.merchant(store); state["mode"] = mode.rawValue; return state }
+        host.stepActions["redeem"] = { actor, _, now in (["ok": true, "started": true], actor.redeem(now: now)) }
         host.run()
+    }
+}
+
+/// The merchant's mode is the bank's record of it, not a local setting: before it takes a coin,
+/// the merchant asks the bank (ModeQuery) and keeps the answer. If the bank cannot be reached, a
+/// mode learned before is used; with none, it keeps asking. A `--mode` that contradicts the
+/// bank stops the merchant: an offline merchant the bank takes for online would see the bank
+/// refund coins it accepted.
+enum ModeAgreement {
+    static func learn(
+        _ receiver: ReceiverID, expected: MerchantMode?, store: SQLiteMerchantStore, bank: String, security: ClientSecurity, logger: Logger
+    ) throws -> MerchantMode {
+        let requester = try Requester(context: try Context(), endpoint: bank, security: security)
+        requester.deadlineMilliseconds = 3000
+        while !Signals.stopRequested {
+            let answer: Body
+            do {
+                answer = try requester.request(.modeQuery(receiver))
+            } catch let error as QuickPayError where error.code == .unavailable {
+                if let stored = try store.learnedMode() {
+                    try check(stored, expected: expected, source: "the mode learned from the bank before")
+                    logger.warning("the bank is unreachable: running in the mode it gave before", metadata: ["mode": "\(stored.rawValue)"])
+                    return stored
+                }
+                logger.warning("waiting for the bank to say which mode this merchant runs in", metadata: ["bank": "\(bank)"])
+                continue
+            }
+            switch answer {
+            case .modeReply(let reply) where reply.receiverID == receiver:
+                try check(reply.mode, expected: expected, source: "the bank")
+                if try store.learnedMode() != reply.mode { try store.rememberMode(reply.mode) }
+                logger.info("mode agreed with the bank", metadata: ["mode": "\(reply.mode.rawValue)"])
+                return reply.mode
+            case .error(let error):
+                throw ValidationError("the bank refused to say this merchant's mode: \(error)")
+            default:
+                throw ValidationError("the bank answered \(answer.typeName) to a mode query")
+            }
+        }
+        throw ExitCode(0)
+    }
+
+    static func check(_ mode: MerchantMode, expected: MerchantMode?, source: String) throws {
+        if let expected, expected != mode {
+            throw ValidationError(
+                "--mode \(expected.rawValue), but \(source) holds \(mode.rawValue) for this merchant: change it at the bank (control action set-mode) or drop --mode")
+        }
     }
 }

@@ -1,7 +1,8 @@
 import ArgumentParser
 import QuickPayActors
 import QuickPayCore
-import QuickPayRuntime
+import QuickPayConfig
+import QuickPayHost
 import QuickPayStore
 
 @main
@@ -28,9 +29,11 @@ struct NetworkProviderCommand: ParsableCommand {
         let store = try SQLiteNetworkProviderStore(path: "\(options.dataDir)/nsp.sqlite")
         let callers = try setup.keys.map { _ in CallerPolicy(appServers: [Bytes32(try setup.publicKey("appserver"))]) }
         let actor = NetworkProviderActor(store: store, random: SystemRandomNumberGenerator(), callers: callers)
-        let host = try ActorHost(actor: actor, config: try setup.hostConfig(peers: [:]))
-        host.controlActions["state"] = { actor, _, _ in (try StateDump.networkProvider(actor), []) }
-        host.controlActions["sms-fault"] = { actor, request, _ in
+        let host = try ActorHost(actor: actor, journal: store, config: try setup.hostConfig(peers: [:], testing: options.isTesting))
+        host.readActions["state"] = { [unowned host] _ in try StateDump.networkProvider(host.core.actor) }
+        // Faults are a testing deployment's: a production network provider delivers every SMS.
+        host.testingActions = ["sms-fault", "sms-release"]
+        host.stepActions["sms-fault"] = { actor, request, _ in
             switch request["fault"] as? String {
             case "drop": actor.nextFault = .drop
             case "hold": actor.nextFault = .hold
@@ -39,9 +42,9 @@ struct NetworkProviderCommand: ParsableCommand {
             case "delay": actor.nextFault = .delay(seconds: Int64(request["seconds"] as? Int ?? 5))
             default: throw QuickPayError(.malformed, "fault is drop, hold, duplicate, misroute (with to) or delay (with seconds)")
             }
-            return (["ok": true], [])
+            return (["ok": true], .none)
         }
-        host.controlActions["sms-release"] = { actor, _, _ in (["ok": true], try actor.releaseHeld()) }
+        host.stepActions["sms-release"] = { actor, _, _ in (["ok": true], actor.releaseHeld()) }
         host.run()
     }
 }

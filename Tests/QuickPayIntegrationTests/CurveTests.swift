@@ -2,7 +2,9 @@ import Foundation
 import QuickPayActors
 import QuickPayCore
 import QuickPayProtocol
-import QuickPayRuntime
+import QuickPayClient
+import QuickPayConfig
+import QuickPayTestbed
 import Testing
 import ZeroMQ
 

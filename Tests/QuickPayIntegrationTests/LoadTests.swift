@@ -1,6 +1,8 @@
 import Foundation
 import QuickPayLoad
-import QuickPayRuntime
+import QuickPayClient
+import QuickPayConfig
+import QuickPayTestbed
 import QuickPayScenario
 import Testing
 

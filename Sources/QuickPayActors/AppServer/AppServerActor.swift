@@ -21,6 +21,9 @@ public struct AppServerConfig: Sendable {
 /// receiver directory; it relays balance, load, unload and withdrawal to the bank with the
 /// session's account, and runs the prepaid market codes.
 public struct AppServerActor: ServerActor {
+    public typealias Batch = AppServerBatch
+    public static let role = ActorRole.appServer
+
     let store: any AppServerStore
     let config: AppServerConfig
     let hasher: PasswordHasher
@@ -43,22 +46,27 @@ public struct AppServerActor: ServerActor {
         self.config = config
         self.hasher = PasswordHasher(rounds: config.passwordRounds)
         self.otpMAC = OneTimeCodeMAC(key: otpKey)
-        self.random = random
         var random = random
         decoyHash = PasswordHasher(rounds: config.passwordRounds).hash(try! Password("decoy-password"), salt: .random(using: &random))
         self.random = random
     }
 
-    public mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> [Output] {
-        let digest = requestDigest(envelope)
-        return answering(envelope, to: client) {
-            if pending[envelope.requestID] != nil { return [] }  // a retry while a peer is asked
+    public func idempotency(of body: Body) -> IdempotencyPolicy? {
+        switch body {
+        // A retried login gets the same challenge (its SMS is not sent twice), a retried wrong
+        // password the same refusal without counting twice.
+        case .register, .login, .otpResend, .prepaidRedeem: .retried(.global)
+        // The bank keeps these answers under the id the app server forwards with; here a
+        // duplicate only waits for the first answer. A session token is never kept at rest.
+        case .balance, .load, .unload, .withdraw, .otpSubmit: .inFlightOnly(.global)
+        default: nil
+        }
+    }
+
+    public mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> Step<AppServerBatch> {
+        answering(envelope, to: client) {
             guard pending.count < config.maximumPending else {
                 throw QuickPayError(.overloaded, "\(pending.count) requests are waiting for the bank; try again shortly")
-            }
-            if let cached = try store.cachedReply(envelope.requestID) {
-                guard cached.requestDigest == digest else { throw QuickPayError(.conflict, "request id reused") }
-                return [.reply(to: client, envelope.reply(cached.reply))]
             }
             switch envelope.body {
             case .register(let request): return try register(request, envelope: envelope, client: client)
@@ -68,32 +76,31 @@ public struct AppServerActor: ServerActor {
             case .logout(let request):
                 var batch = AppServerBatch()
                 batch.endedSessions = [Bytes32.sha256(of: request.session.raw.bytes)]
-                try store.commit(batch)
-                return [.reply(to: client, envelope.reply(.ack))]
+                return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(.ack))])
             case .balance(let request):
                 let user = try sessionUser(request.session, now: now)
-                return forward(.bankBalance(user.account), envelope: envelope, client: client)
+                return forward(.bankBalance(user.account), for: user, envelope: envelope, client: client)
             case .load(let request):
                 let user = try sessionUser(try request.session.orThrow(), now: now)
                 guard let merchant = try? Username(request.receiverID.value), let receiver = try store.user(merchant), receiver.role == .merchant else {
                     throw QuickPayError(.unknownReceiver, "no merchant \(request.receiverID) is registered")
                 }
-                return forward(.bankLoad(LoadRequest(account: user.account, receiverID: request.receiverID, chains: request.chains)), envelope: envelope, client: client)
+                return forward(.bankLoad(LoadRequest(account: user.account, receiverID: request.receiverID, chains: request.chains)), for: user, envelope: envelope, client: client)
             case .unload(let request):
                 let user = try sessionUser(try request.session.orThrow(), now: now)
-                return forward(.bankUnload(UnloadRequest(account: user.account, authorization: request.authorization)), envelope: envelope, client: client)
+                return forward(.bankUnload(UnloadRequest(account: user.account, authorization: request.authorization)), for: user, envelope: envelope, client: client)
             case .withdraw(let request):
                 let user = try sessionUser(try request.session.orThrow(), now: now)
-                return forward(.bankWithdraw(WithdrawRequest(account: user.account, amount: request.amount)), envelope: envelope, client: client)
+                return forward(.bankWithdraw(WithdrawRequest(account: user.account, amount: request.amount)), for: user, envelope: envelope, client: client)
             case .prepaidRedeem(let request):
                 let user = try sessionUser(request.session, now: now)
                 let hash = Bytes32.sha256(of: Array(request.code.utf8))
                 guard let code = try store.prepaidCode(hash), code.redeemedBy == nil else {
                     throw QuickPayError(.codeInvalid, "unknown or already redeemed code")
                 }
-                let credit = Envelope(requestID: envelope.requestID, body: .bankCredit(BankCredit(account: user.account, amount: code.amount, codeHash: hash)))
-                pending[envelope.requestID] = .prepaid(client, envelope, code, user.username)
-                return [.request(to: .bank, credit, deadlineMilliseconds: config.peerDeadlineMilliseconds)]
+                let credit = Envelope(requestID: Self.forwardID(user.account, envelope.requestID), body: .bankCredit(BankCredit(account: user.account, amount: code.amount, codeHash: hash)))
+                pending[credit.requestID] = .prepaid(client, envelope, code, user.username)
+                return Step(outputs: [.request(to: .bank, credit, deadlineMilliseconds: config.peerDeadlineMilliseconds)])
             case .prepaidIssue:
                 throw QuickPayError(.forbidden, "prepaid codes are issued by the operator, through the control endpoint")
             default:
@@ -102,16 +109,25 @@ public struct AppServerActor: ServerActor {
         }
     }
 
-    // MARK: M1 registration and login
-
-    mutating func register(_ request: RegisterRequest, envelope: Envelope, client: ClientID) throws -> [Output] {
-        guard try store.user(request.username) == nil else { throw QuickPayError(.alreadyExists, "username \(request.username) is taken") }
-        // Only a holder of an account at the bank can register: ask the bank first.
-        pending[envelope.requestID] = .register(client, envelope, request)
-        return [.request(to: .bank, Envelope(requestID: envelope.requestID, body: .bankBalance(request.bankAccount)), deadlineMilliseconds: config.peerDeadlineMilliseconds)]
+    /// The request id a customer's request is forwarded to the bank under: derived from the
+    /// account and the customer's own id, so a retry (same id) is the same request at the bank,
+    /// and no customer can reuse another's id there (the bank keeps the app server's ids for good).
+    static func forwardID(_ account: AccountID, _ requestID: RequestID) -> RequestID {
+        let digest = Bytes32.sha256(of: Array("QuickPay/forward/v1".utf8) + Array(account.value.utf8) + [0] + requestID.raw.bytes)
+        return RequestID(Bytes16(digest.bytes.prefix(16))!)
     }
 
-    mutating func login(_ request: LoginRequest, envelope: Envelope, client: ClientID, now: Timestamp) throws -> [Output] {
+    // MARK: M1 registration and login
+
+    mutating func register(_ request: RegisterRequest, envelope: Envelope, client: ClientID) throws -> Step<AppServerBatch> {
+        guard try store.user(request.username) == nil else { throw QuickPayError(.alreadyExists, "username \(request.username) is taken") }
+        // Only a holder of an account at the bank can register: ask the bank first.
+        let ask = Envelope(requestID: .random(using: &random), body: .bankBalance(request.bankAccount))
+        pending[ask.requestID] = .register(client, envelope, request)
+        return Step(outputs: [.request(to: .bank, ask, deadlineMilliseconds: config.peerDeadlineMilliseconds)])
+    }
+
+    mutating func login(_ request: LoginRequest, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<AppServerBatch> {
         let user = try store.user(request.username)
         // The same work whether the user is unknown or the password wrong, and the same answer.
         let passwordHolds = hasher.verify(request.password, against: user?.passwordHash ?? decoyHash)
@@ -122,18 +138,17 @@ public struct AppServerActor: ServerActor {
             throw QuickPayError(.lockedOut, "too many failed attempts; try again after \(lockedUntil)")
         }
         guard passwordHolds else {
-            try recordFailure(&user, now: now)
-            throw QuickPayError(.authenticationFailed, "wrong username or password")
+            return Step(commit: recordFailure(&user, now: now), outputs: [.reply(to: client, envelope.fail(QuickPayError(.authenticationFailed, "wrong username or password")))])
         }
         let code = OneTimeCode.random(using: &random)
         let challenge = ChallengeRecord(
             id: .random(using: &random), username: user.username, codeMAC: .zero, expiresAt: now.adding(seconds: config.otpLifetimeSeconds),
             tries: 0, used: false, sentAt: now, resends: 0)
-        return try sendCode(code, challenge: challenge, phone: user.phone, envelope: envelope, client: client)
+        return sendCode(code, challenge: challenge, phone: user.phone, envelope: envelope, client: client)
     }
 
-    /// Counts a wrong password or code, locking the user out at the limit.
-    func recordFailure(_ user: inout UserRecord, now: Timestamp, with batch: AppServerBatch = AppServerBatch()) throws {
+    /// Counts a wrong password or code, locking the user out at the limit: the batch to commit.
+    func recordFailure(_ user: inout UserRecord, now: Timestamp, with batch: AppServerBatch = AppServerBatch()) -> AppServerBatch {
         var batch = batch
         user.failedAttempts += 1
         if user.failedAttempts >= config.maximumFailedAttempts {
@@ -141,7 +156,7 @@ public struct AppServerActor: ServerActor {
             user.failedAttempts = 0
         }
         batch.users = [user]
-        try store.commit(batch)
+        return batch
     }
 
     func checkNotLocked(_ user: UserRecord, now: Timestamp) throws {
@@ -150,20 +165,19 @@ public struct AppServerActor: ServerActor {
         }
     }
 
-    mutating func sendCode(_ code: OneTimeCode, challenge: ChallengeRecord, phone: PhoneNumber, envelope: Envelope, client: ClientID) throws -> [Output] {
+    /// The challenge is committed with the SMS request: the SMS leaves only once the code's MAC
+    /// is durable, and the client hears of the challenge once the network provider took the SMS.
+    mutating func sendCode(_ code: OneTimeCode, challenge: ChallengeRecord, phone: PhoneNumber, envelope: Envelope, client: ClientID) -> Step<AppServerBatch> {
         var challenge = challenge
         challenge.codeMAC = otpMAC.mac(code, challenge: challenge.id)
         var batch = AppServerBatch()
         batch.challenges = [challenge]
-        try store.commit(batch)
-        // The SMS goes out under the client's request id, so a retry of the same login (same
-        // id) finds it pending and starts no second challenge.
-        let sms = Envelope(requestID: envelope.requestID, body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code \(code.digits). Never share it.")))
+        let sms = Envelope(requestID: .random(using: &random), body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code \(code.digits). Never share it.")))
         pending[sms.requestID] = .login(client, envelope, LoginChallenge(challengeID: challenge.id, expiresAt: challenge.expiresAt))
-        return [.request(to: .networkProvider, sms, deadlineMilliseconds: config.peerDeadlineMilliseconds)]
+        return Step(commit: batch, outputs: [.request(to: .networkProvider, sms, deadlineMilliseconds: config.peerDeadlineMilliseconds)])
     }
 
-    mutating func submitOTP(_ submit: OtpSubmit, envelope: Envelope, client: ClientID, now: Timestamp) throws -> [Output] {
+    mutating func submitOTP(_ submit: OtpSubmit, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<AppServerBatch> {
         guard var challenge = try store.challenge(submit.challengeID), !challenge.used else {
             throw QuickPayError(.otpInvalid, "no such login attempt, or its code was used")
         }
@@ -177,8 +191,7 @@ public struct AppServerActor: ServerActor {
         challenge.tries += 1
         guard otpMAC.mac(submit.code, challenge: challenge.id) == challenge.codeMAC else {
             batch.challenges = [challenge]
-            try recordFailure(&user, now: now, with: batch)
-            return [.reply(to: client, envelope.fail(QuickPayError(.otpInvalid, "wrong code")))]
+            return Step(commit: recordFailure(&user, now: now, with: batch), outputs: [.reply(to: client, envelope.fail(QuickPayError(.otpInvalid, "wrong code")))])
         }
         if user.failedAttempts > 0 {
             user.failedAttempts = 0
@@ -189,12 +202,11 @@ public struct AppServerActor: ServerActor {
         let expiresAt = now.adding(seconds: config.sessionLifetimeSeconds)
         batch.challenges = [challenge]
         batch.sessions = [SessionRecord(tokenHash: Bytes32.sha256(of: token.raw.bytes), username: user.username, expiresAt: expiresAt)]
-        // The token is not cached: a lost reply means logging in again, never a token at rest.
-        try store.commit(batch)
-        return [.reply(to: client, envelope.reply(.sessionGranted(SessionGranted(session: token, expiresAt: expiresAt))))]
+        // The token is not kept: a lost reply means logging in again, never a token at rest.
+        return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(.sessionGranted(SessionGranted(session: token, expiresAt: expiresAt))))])
     }
 
-    mutating func resendOTP(_ id: ChallengeID, envelope: Envelope, client: ClientID, now: Timestamp) throws -> [Output] {
+    mutating func resendOTP(_ id: ChallengeID, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<AppServerBatch> {
         guard var challenge = try store.challenge(id), !challenge.used, let user = try store.user(challenge.username) else {
             throw QuickPayError(.otpInvalid, "no such login attempt, or its code was used")
         }
@@ -208,7 +220,7 @@ public struct AppServerActor: ServerActor {
         challenge.resends += 1
         challenge.sentAt = now
         challenge.tries = 0
-        return try sendCode(.random(using: &random), challenge: challenge, phone: user.phone, envelope: envelope, client: client)
+        return sendCode(.random(using: &random), challenge: challenge, phone: user.phone, envelope: envelope, client: client)
     }
 
     func sessionUser(_ token: SessionToken, now: Timestamp) throws -> UserRecord {
@@ -218,8 +230,9 @@ public struct AppServerActor: ServerActor {
         return user
     }
 
-    mutating func forward(_ body: Body, envelope: Envelope, client: ClientID) -> [Output] {
-        pending[envelope.requestID] = .forward(client, envelope)
-        return [.request(to: .bank, Envelope(requestID: envelope.requestID, body: body), deadlineMilliseconds: config.peerDeadlineMilliseconds)]
+    mutating func forward(_ body: Body, for user: UserRecord, envelope: Envelope, client: ClientID) -> Step<AppServerBatch> {
+        let request = Envelope(requestID: Self.forwardID(user.account, envelope.requestID), body: body)
+        pending[request.requestID] = .forward(client, envelope)
+        return Step(outputs: [.request(to: .bank, request, deadlineMilliseconds: config.peerDeadlineMilliseconds)])
     }
 }

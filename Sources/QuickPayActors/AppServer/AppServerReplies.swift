@@ -2,8 +2,8 @@ import QuickPayCore
 import QuickPayProtocol
 
 extension AppServerActor {
-    public mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> [Output] {
-        guard let waiting = pending.removeValue(forKey: requestID) else { return [] }
+    public mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> Step<AppServerBatch> {
+        guard let waiting = pending.removeValue(forKey: requestID) else { return .none }
         switch waiting {
         case .register(let client, let envelope, let request):
             return answering(envelope, to: client) {
@@ -14,22 +14,19 @@ extension AppServerActor {
                     batch.users = [UserRecord(
                         username: request.username, passwordHash: hasher.hash(request.password, salt: .random(using: &random)),
                         phone: request.phone, account: request.bankAccount, role: request.role)]
-                    let answer = Body.registerReply(username: request.username)
-                    batch.reply = (envelope.requestID, CachedReply(requestDigest: requestDigest(envelope), reply: answer))
-                    try store.commit(batch)
-                    return [.reply(to: client, envelope.reply(answer))]
+                    return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(.registerReply(username: request.username)))], label: "register")
                 case .error(let error)?: throw error
                 default: throw QuickPayError(.unavailable, "the bank did not confirm the account")
                 }
             }
         case .login(let client, let envelope, let challenge):
             guard case .smsAccepted? = reply?.body else {
-                return [.reply(to: client, envelope.fail(QuickPayError(.unavailable, "the code could not be sent; try again")))]
+                return .reply(to: client, envelope.fail(QuickPayError(.unavailable, "the code could not be sent; try again")))
             }
-            return [.reply(to: client, envelope.reply(.loginChallenge(challenge)))]
+            return .reply(to: client, envelope.reply(.loginChallenge(challenge)))
         case .forward(let client, let envelope):
             guard let reply else {
-                return [.reply(to: client, envelope.fail(QuickPayError(.unavailable, "the bank did not answer in time; retry with the same request id")))]
+                return .reply(to: client, envelope.fail(QuickPayError(.unavailable, "the bank did not answer in time; retry with the same request id")))
             }
             var outputs: [Output] = [.reply(to: client, envelope.reply(reply.body))]
             if case .loadReply(let loaded) = reply.body {
@@ -37,7 +34,7 @@ extension AppServerActor {
                     outputs.append(.push(to: client, Envelope(requestID: .random(using: &random), body: .voucherNotice(voucher))))
                 }
             }
-            return outputs
+            return Step(outputs: outputs)
         case .prepaid(let client, let envelope, var code, let username):
             return answering(envelope, to: client) {
                 switch reply?.body {
@@ -46,9 +43,7 @@ extension AppServerActor {
                     var batch = AppServerBatch()
                     batch.codes = [code]
                     let answer = Body.prepaidRedeemReply(PrepaidRedeemReply(credited: code.amount, quickPay: balances.quickPay))
-                    batch.reply = (envelope.requestID, CachedReply(requestDigest: requestDigest(envelope), reply: answer))
-                    try store.commit(batch)
-                    return [.reply(to: client, envelope.reply(answer))]
+                    return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(answer))], label: "prepaid_redeem")
                 case .error(let error)?: throw error
                 default: throw QuickPayError(.unavailable, "the bank did not answer in time; retry with the same request id")
                 }
@@ -58,7 +53,7 @@ extension AppServerActor {
 
     /// The operator's command (control endpoint only): `count` codes of `amount` each. The codes
     /// are returned once; only their SHA-256 is stored. 20 characters of base32: 100 random bits.
-    public mutating func issuePrepaidCodes(count: Int, amount: Amount) throws -> [String] {
+    public mutating func issuePrepaidCodes(count: Int, amount: Amount) throws -> ([String], Step<AppServerBatch>) {
         guard (1...PrepaidIssue.maximumCount).contains(count) else { throw QuickPayError(.limitExceeded, "1 to \(PrepaidIssue.maximumCount) codes at a time") }
         try TransferLimits.check(amount)
         let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
@@ -70,8 +65,7 @@ extension AppServerActor {
             codes.append(code)
             batch.codes.append(PrepaidCodeRecord(codeHash: Bytes32.sha256(of: Array(code.utf8)), amount: amount, redeemedBy: nil))
         }
-        try store.commit(batch)
-        return codes
+        return (codes, Step(commit: batch, label: "prepaid_issue"))
     }
 }
 

@@ -82,46 +82,76 @@ public struct PrepaidCodeRecord: Hashable, Sendable {
     }
 }
 
+/// Everything one app-server step changes, staged in one piece.
 public struct AppServerBatch: Sendable {
     public var users: [UserRecord] = []
     public var challenges: [ChallengeRecord] = []
     public var sessions: [SessionRecord] = []
     public var endedSessions: [Bytes32] = []
     public var codes: [PrepaidCodeRecord] = []
-    public var reply: (key: RequestID, cached: CachedReply)?
     public init() {}
+
+    public var isEmpty: Bool { users.isEmpty && challenges.isEmpty && sessions.isEmpty && endedSessions.isEmpty && codes.isEmpty }
 }
 
-public protocol AppServerStore: AnyObject {
+/// The app server's storage: reads for the actor; changes through the host's `Journal`.
+public protocol AppServerStore: Journal where Batch == AppServerBatch {
     func user(_ username: Username) throws -> UserRecord?
     func challenge(_ id: ChallengeID) throws -> ChallengeRecord?
     func session(_ tokenHash: Bytes32) throws -> SessionRecord?
     func prepaidCode(_ codeHash: Bytes32) throws -> PrepaidCodeRecord?
-    func cachedReply(_ key: RequestID) throws -> CachedReply?
-    func commit(_ batch: AppServerBatch) throws
     func allUsers() throws -> [UserRecord]
 }
 
+/// An in-memory `AppServerStore` for unit tests and the simulator; models durability.
 public final class MemoryAppServerStore: AppServerStore {
-    var users: [Username: UserRecord] = [:]
-    var challenges: [ChallengeID: ChallengeRecord] = [:]
-    var sessions: [Bytes32: SessionRecord] = [:]
-    var codes: [Bytes32: PrepaidCodeRecord] = [:]
-    var replies: [RequestID: CachedReply] = [:]
+    public struct State: Sendable {
+        var users: [Username: UserRecord] = [:]
+        var challenges: [ChallengeID: ChallengeRecord] = [:]
+        var sessions: [Bytes32: SessionRecord] = [:]
+        var codes: [Bytes32: PrepaidCodeRecord] = [:]
+        var answers = MemoryAnswers()
+    }
+
+    public var state = Durable(State())
     public init() {}
 
-    public func user(_ username: Username) throws -> UserRecord? { users[username] }
-    public func challenge(_ id: ChallengeID) throws -> ChallengeRecord? { challenges[id] }
-    public func session(_ tokenHash: Bytes32) throws -> SessionRecord? { sessions[tokenHash] }
-    public func prepaidCode(_ codeHash: Bytes32) throws -> PrepaidCodeRecord? { codes[codeHash] }
-    public func cachedReply(_ key: RequestID) throws -> CachedReply? { replies[key] }
-    public func commit(_ batch: AppServerBatch) throws {
-        for user in batch.users { users[user.username] = user }
-        for challenge in batch.challenges { challenges[challenge.id] = challenge }
-        for session in batch.sessions { sessions[session.tokenHash] = session }
-        for ended in batch.endedSessions { sessions[ended] = nil }
-        for code in batch.codes { codes[code.codeHash] = code }
-        if let (key, cached) = batch.reply { replies[key] = cached }
+    public func user(_ username: Username) throws -> UserRecord? { state.working.users[username] }
+    public func challenge(_ id: ChallengeID) throws -> ChallengeRecord? { state.working.challenges[id] }
+    public func session(_ tokenHash: Bytes32) throws -> SessionRecord? { state.working.sessions[tokenHash] }
+    public func prepaidCode(_ codeHash: Bytes32) throws -> PrepaidCodeRecord? { state.working.codes[codeHash] }
+    public func allUsers() throws -> [UserRecord] { Array(state.working.users.values) }
+    public func allSessions() -> [SessionRecord] { Array(state.working.sessions.values) }
+
+    public func inGroup(_ body: () throws -> Void) throws {
+        // Not `state.group { ... }`: body reads `state` through the store while it runs.
+        try state.begin()
+        do {
+            try body()
+        } catch {
+            state.abort()
+            throw error
+        }
+        try state.commit()
     }
-    public func allUsers() throws -> [UserRecord] { Array(users.values) }
+    public func crash() { state.crash() }
+
+    public func stage(_ batch: AppServerBatch) throws {
+        var next = state.working
+        for user in batch.users { next.users[user.username] = user }
+        for challenge in batch.challenges { next.challenges[challenge.id] = challenge }
+        for session in batch.sessions { next.sessions[session.tokenHash] = session }
+        for ended in batch.endedSessions { next.sessions[ended] = nil }
+        for code in batch.codes {
+            if let before = next.codes[code.codeHash], before.redeemedBy != nil, before != code {
+                throw StoreError("prepaid code \(code.codeHash) was redeemed already")
+            }
+            next.codes[code.codeHash] = code
+        }
+        state.working = next
+    }
+
+    public func stageAnswer(_ record: AnswerRecord) throws { state.working.answers.stage(record) }
+    public func answer(for key: AnswerKey) throws -> AnswerRecord? { state.working.answers.answer(for: key) }
+    public func pruneAnswers(before: Timestamp, limit: Int) throws -> Int { state.working.answers.prune(before: before, limit: limit) }
 }

@@ -7,11 +7,14 @@ public struct BankConfig: Sendable {
     public var voucherValiditySeconds: Int64 = 30 * 24 * 3600
     /// After expiry, how long a merchant may still redeem; also when a pending unload refunds.
     public var depositWindowSeconds: Int64 = 24 * 3600
-    /// How long the bank waits for a merchant to answer a Settle.
+    /// How long the bank waits for a merchant to answer one Settle.
     public var settleDeadlineMilliseconds: Int = 2000
-    /// How long answers are kept for retries (by wall-clock time). A day: clients retry within
-    /// seconds; after that only the voucher and ledger rows remain of a request.
-    public var replyRetentionSeconds: Int64 = 24 * 3600
+    /// After an unanswered Settle, the bank asks again after this long, doubling each time up to
+    /// `settleMaximumBackoffSeconds`, until the merchant answers or the deposit deadline refunds.
+    public var settleFirstBackoffSeconds: Int64 = 2
+    public var settleMaximumBackoffSeconds: Int64 = 600
+    /// Settles sent at once (each closing voucher waits its turn).
+    public var maximumSettlesInFlight = 64
     /// Who may call: the app server for account and voucher work, each merchant for its own
     /// coins. nil (a plaintext `--insecure` deployment): callers are not authenticated.
     public var callers: CallerPolicy?
@@ -21,23 +24,38 @@ public struct BankConfig: Sendable {
 /// The bank: accounts and a double-entry ledger; signs vouchers on load; verifies and marks
 /// coins for online merchants; credits redemptions; closes vouchers and refunds unloads.
 ///
-/// Pure: the store is behind `BankStore`, time comes in as `now`, randomness is injected.
-/// Every money-moving request commits one `BankBatch` (postings, voucher rows, the cached reply)
-/// before its reply is returned, and is idempotent by request id.
+/// Pure: the store is read behind `BankStore`, every change is a `BankBatch` the host commits,
+/// time comes in as `now`, randomness is injected. Request ids are the host's business (its
+/// idempotency stage, with the policies of `idempotency(of:)`); an unload is idempotent by its
+/// signed unload id, which the voucher row keeps.
 public struct BankActor: ServerActor {
+    public typealias Batch = BankBatch
+    public static let role = ActorRole.bank
+
     let store: any BankStore
     let signer: BankSigner
     let config: BankConfig
     var random: any RandomNumberGenerator
-    /// Unloads waiting for a merchant's SettleReply, by the Settle's request id.
-    var pendingSettles: [RequestID: PendingUnload] = [:]
-    /// Vouchers with a Settle in flight: one at a time, and no deadline refund meanwhile.
-    var settling: Set<VoucherID> = []
+    /// Settles sent and not yet answered, by request id: the voucher, and the unload requests
+    /// waiting for the outcome (a settle the bank sends on its own has none).
+    var pendingSettles: [RequestID: PendingSettle] = [:]
+    /// Per closing voucher: the Settle in flight, how many went unanswered, and when to ask again.
+    var settles: [VoucherID: SettleSchedule] = [:]
 
-    struct PendingUnload {
+    struct PendingSettle {
+        let voucherID: VoucherID
+        var waiting: [WaitingUnload]
+    }
+
+    struct WaitingUnload {
         let client: ClientID
         let envelope: Envelope
-        let request: UnloadRequest
+    }
+
+    struct SettleSchedule {
+        var inFlight: RequestID?
+        var unanswered = 0
+        var nextAt: Timestamp
     }
 
     public init(store: any BankStore, signer: BankSigner, config: BankConfig = BankConfig(), random: any RandomNumberGenerator) {
@@ -48,39 +66,43 @@ public struct BankActor: ServerActor {
     }
 
     public var publicKey: SigningPublicKey { signer.privateKey.publicKey }
-    public var groupCommitter: (any GroupCommitting)? { store as? any GroupCommitting }
 
-    public mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> [Output] {
-        // An unauthorized caller is refused before anything else, and its refusal is not
-        // cached: it must not claim a request id the rightful caller may use.
-        if let callers = config.callers {
-            do {
-                try Self.authorize(envelope.body, client, callers)
-            } catch {
-                return [.reply(to: client, envelope.fail(error))]
-            }
+    public func idempotency(of body: Body) -> IdempotencyPolicy? {
+        switch body {
+        // The id is all that stops a second debit or transfer: kept for good.
+        case .bankLoad, .bankWithdraw: .moneyMoving(.caller)
+        // Chain indexes and credited code hashes already bound these; answers are kept for retries.
+        case .verifyCoins, .redeem, .bankCredit: .retried(.caller)
+        default: nil
         }
-        switch envelope.body {
-        case .bankLoad(let request):
-            return idempotent(envelope, client) { bank throws in try bank.load(request, now: now) }
-        case .verifyCoins(let request):
-            return idempotent(envelope, client) { bank throws in try bank.verifyCoins(request, now: now) }
-        case .redeem(let request):
-            return idempotent(envelope, client) { bank throws in try bank.redeem(request, now: now) }
-        case .bankWithdraw(let request):
-            return idempotent(envelope, client) { bank throws in try bank.withdraw(request) }
-        case .bankCredit(let request):
-            return idempotent(envelope, client) { bank throws in try bank.credit(request) }
-        case .bankBalance(let account):
-            return answering(envelope, to: client) { [store] in
+    }
+
+    public mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> Step<BankBatch> {
+        answering(envelope, to: client) {
+            if let callers = config.callers { try Self.authorize(envelope.body, client, callers) }
+            switch envelope.body {
+            case .bankLoad(let request):
+                return try committing(envelope, client, try load(request, now: now))
+            case .verifyCoins(let request):
+                return try committing(envelope, client, try verifyCoins(request, now: now))
+            case .redeem(let request):
+                return try committing(envelope, client, try redeem(request, now: now))
+            case .bankWithdraw(let request):
+                return try committing(envelope, client, try withdraw(request))
+            case .bankCredit(let request):
+                return try committing(envelope, client, try credit(request))
+            case .bankBalance(let account):
                 guard try store.accountExists(account) else { throw QuickPayError(.unknownAccount, "no account \(account)") }
                 let balances = Balances(bank: try store.balance(.bank(account)), quickPay: try store.balance(.quickPay(account)))
-                return [.reply(to: client, envelope.reply(.balanceReply(balances)))]
+                return .reply(to: client, envelope.reply(.balanceReply(balances)))
+            case .bankUnload(let request):
+                return try unload(request, envelope: envelope, client: client, now: now)
+            case .modeQuery(let receiver):
+                let record = try knownReceiver(receiver)
+                return .reply(to: client, envelope.reply(.modeReply(ModeReply(receiverID: receiver, mode: record.mode))))
+            default:
+                throw QuickPayError(.malformed, "the bank does not take \(envelope.body.typeName)")
             }
-        case .bankUnload(let request):
-            return unload(request, envelope: envelope, client: client, now: now)
-        default:
-            return [.reply(to: client, envelope.fail(QuickPayError(.malformed, "the bank does not take \(envelope.body.typeName)")))]
         }
     }
 
@@ -88,45 +110,14 @@ public struct BankActor: ServerActor {
         switch body {
         case .verifyCoins(let request): try callers.requireMerchant(client, as: request.receiverID, for: body.typeName)
         case .redeem(let request): try callers.requireMerchant(client, as: request.receiverID, for: body.typeName)
+        case .modeQuery(let receiver): try callers.requireMerchant(client, as: receiver, for: body.typeName)
         case .bankLoad, .bankWithdraw, .bankCredit, .bankBalance, .bankUnload: try callers.requireAppServer(client, for: body.typeName)
         default: return
         }
     }
 
-    // MARK: Idempotency
-
-    /// Answers a retry from the cache (or CONFLICT for a reused id with other content);
-    /// otherwise runs `work`, commits its batch with the reply, and answers. A rejection moves
-    /// no money and changes no row; only its answer is kept, so that a duplicate of the request
-    /// arriving later gets the same refusal instead of succeeding (a retry gets the first
-    /// answer). Storage failures and unavailability are not kept: those may be retried.
-    mutating func idempotent(
-        _ envelope: Envelope, _ client: ClientID, key: RequestID? = nil,
-        _ work: (inout BankActor) throws -> (BankBatch, Body)
-    ) -> [Output] {
-        let key = key ?? envelope.requestID
-        let digest = requestDigest(envelope)
-        return answering(envelope, to: client) {
-            if let cached = try store.cachedReply(key) {
-                guard cached.requestDigest == digest else {
-                    throw QuickPayError(.conflict, "request id \(key) was used for another request")
-                }
-                return [.reply(to: client, envelope.reply(cached.reply))]
-            }
-            var batch: BankBatch
-            let reply: Body
-            do {
-                (batch, reply) = try work(&self)
-            } catch let error as QuickPayError where error.code != .internal && error.code != .unavailable {
-                var refusal = BankBatch()
-                refusal.reply = (key, CachedReply(requestDigest: digest, reply: .error(error)))
-                try? store.commit(refusal)
-                throw error
-            }
-            batch.reply = (key, CachedReply(requestDigest: digest, reply: reply))
-            try store.commit(batch)
-            return [.reply(to: client, envelope.reply(reply))]
-        }
+    func committing(_ envelope: Envelope, _ client: ClientID, _ work: (BankBatch, Body)) throws -> Step<BankBatch> {
+        Step(commit: work.0, outputs: [.reply(to: client, envelope.reply(work.1))])
     }
 
     // MARK: M2 load
@@ -137,6 +128,13 @@ public struct BankActor: ServerActor {
         }
         guard try store.receiver(request.receiverID) != nil else {
             throw QuickPayError(.unknownReceiver, "no receiver \(request.receiverID)")
+        }
+        let roots = request.chains.map(\.root)
+        guard Set(roots).count == roots.count else { throw QuickPayError(.malformed, "a load carries each chain root once") }
+        for root in roots where try store.voucher(root: root) != nil {
+            // A retry of the same load is answered by the host from its records; another request
+            // with a root already signed would make two vouchers of one chain.
+            throw QuickPayError(.conflict, "the chain with root \(root.hex.prefix(16))... is loaded already")
         }
         let total = try Amount.sum(request.chains.map(\.value))
         try TransferLimits.check(total)
@@ -158,6 +156,21 @@ public struct BankActor: ServerActor {
         return (batch, .loadReply(LoadReply(vouchers: vouchers, debited: total)))
     }
 
+    /// A load whose answer is past retention, retried: its vouchers are found by their roots and
+    /// signed again (the same commitments; a signature is as good as the first), debiting nothing.
+    public func reanswer(_ envelope: Envelope, now: Timestamp) -> Body? {
+        guard case .bankLoad(let request) = envelope.body, let account = request.account else { return nil }
+        var vouchers: [SignedVoucher] = []
+        for chain in request.chains {
+            guard let row = try? store.voucher(root: chain.root), row.account == account, row.commitment.receiverID == request.receiverID else {
+                return nil
+            }
+            vouchers.append(signer.sign(row.commitment))
+        }
+        guard let total = try? Amount.sum(vouchers.map(\.commitment.faceValue)) else { return nil }
+        return .loadReply(LoadReply(vouchers: vouchers, debited: total))
+    }
+
     // MARK: M3 online verification
 
     /// Verifies every coin and marks them all, or none: the merchant delivers only after this.
@@ -166,6 +179,9 @@ public struct BankActor: ServerActor {
             throw QuickPayError(.malformed, "at most one coin per voucher")
         }
         let receiver = try knownReceiver(request.receiverID)
+        guard receiver.mode == .online, request.mode == .online else {
+            throw QuickPayError(.modeMismatch, "the bank holds \(receiver.id) as \(receiver.mode), and only online merchants verify coins here")
+        }
         var batch = BankBatch()
         var credited = Amount.zero
         for coin in request.coins {
@@ -189,6 +205,9 @@ public struct BankActor: ServerActor {
             throw QuickPayError(.malformed, "one coin per voucher in a redemption")
         }
         let receiver = try knownReceiver(request.receiverID)
+        guard receiver.mode == request.mode else {
+            throw QuickPayError(.modeMismatch, "the bank holds \(receiver.id) as \(receiver.mode), the merchant runs \(request.mode)")
+        }
         var batch = BankBatch()
         var results: [RedeemResult] = []
         var total = Amount.zero
@@ -209,7 +228,7 @@ public struct BankActor: ServerActor {
 
     func redeemOne(_ coin: Coin, receiver: ReceiverRecord, now: Timestamp, into batch: inout BankBatch) throws(QuickPayError) -> Amount {
         let found: BankVoucher?
-        do { found = try store.voucher(coin.voucherID) } catch { throw QuickPayError(.internal, "storage: \(error)") }
+        do { found = try store.voucher(coin.voucherID) } catch { throw QuickPayError(.unavailable, "storage: \(error)") }
         guard var row = found else { throw QuickPayError(.unknownVoucher, "no voucher \(coin.voucherID)") }
         guard row.commitment.receiverID == receiver.id else {
             throw QuickPayError(.wrongReceiver, "voucher \(coin.voucherID) is for \(row.commitment.receiverID)")
@@ -259,6 +278,24 @@ public struct BankActor: ServerActor {
             bank: try store.balance(.bank(request.account)),
             quickPay: try store.balance(.quickPay(request.account)).adding(request.amount))
         return (batch, .balanceReply(after))
+    }
+
+    // MARK: Operator: merchant modes
+
+    /// An operator's explicit change of a receiver's mode (the control action `set-mode`). Online
+    /// to offline is always safe: the bank then settles with the merchant at unload. Offline to
+    /// online is refused while a voucher for it is open or closing: the bank would refund coins
+    /// the merchant accepted without it. A running merchant learns the change when the bank
+    /// refuses its next request with MODE_MISMATCH, and at its next start.
+    public mutating func setMode(_ receiver: ReceiverID, to mode: MerchantMode) throws -> Step<BankBatch> {
+        let record = try knownReceiver(receiver)
+        guard record.mode != mode else { return .none }
+        if mode == .online, try store.hasLiveVouchers(for: receiver) {
+            throw QuickPayError(.conflict, "\(receiver) holds open vouchers taken offline; it can turn online once they are all closed")
+        }
+        var batch = BankBatch()
+        batch.modes = [receiver: mode]
+        return Step(commit: batch, label: "set_mode")
     }
 
     // MARK: Helpers

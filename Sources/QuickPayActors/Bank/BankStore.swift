@@ -58,12 +58,6 @@ public struct Posting: Hashable, Sendable {
     }
 }
 
-/// How a merchant takes coins: offline (PayWord: its own state, redeems later) or online (the
-/// bank verifies and marks every coin before the merchant delivers).
-public enum MerchantMode: String, Sendable, CaseIterable {
-    case offline, online
-}
-
 /// A receiver the bank pays: its id, the account credited, and its mode.
 public struct ReceiverRecord: Hashable, Sendable {
     public let id: ReceiverID
@@ -82,8 +76,19 @@ public enum BankVoucherState: Hashable, Sendable {
     /// An unload is waiting for the merchant to settle; at `refundAt` (the deposit deadline) the
     /// bank refunds what is unredeemed by then.
     case closing(refundAt: Timestamp, destination: UnloadDestination, unloadID: RequestID)
-    /// No coin is credited any more; `refunded` went back to the owner.
-    case closed(refunded: Amount)
+    /// No coin is credited any more; `refunded` went back to the owner, by the unload `unloadID`.
+    case closed(refunded: Amount, unloadID: RequestID?)
+
+    /// The legal moves: open -> closing -> closed, open -> closed; a closed voucher stays closed.
+    public func mayBecome(_ next: BankVoucherState) -> Bool {
+        switch (self, next) {
+        case (.open, _): true
+        case (.closing(_, _, let a), .closing(_, _, let b)): a == b
+        case (.closing, .closed): true
+        case (.closed(let a, let x), .closed(let b, let y)): a == b && x == y
+        default: false
+        }
+    }
 }
 
 /// The bank's row for one voucher: what it signed, who loaded it, and how far it is redeemed.
@@ -106,33 +111,71 @@ public struct BankVoucher: Hashable, Sendable {
     }
 }
 
-/// Everything one bank request changes, committed in one transaction.
+/// Everything one bank step changes, staged in one piece (a step's batch applies whole or not
+/// at all).
 public struct BankBatch: Sendable {
     public var postings: [Posting] = []
     public var vouchers: [BankVoucher] = []
     public var creditedCodes: [Bytes32] = []
-    /// The answer to keep for the request id (retries get it back).
-    public var reply: (key: RequestID, cached: CachedReply)?
+    /// Receivers whose mode an operator changed.
+    public var modes: [ReceiverID: MerchantMode] = [:]
     public init() {}
+
+    public var isEmpty: Bool { postings.isEmpty && vouchers.isEmpty && creditedCodes.isEmpty && modes.isEmpty }
 }
 
-/// The bank's storage. Reads are plain; every change goes through one atomic `commit`.
-public protocol BankStore: AnyObject {
+/// The bank's storage: plain reads for the actor; every change goes through the host's
+/// `Journal` (a batch per step, staged in the drain's group commit).
+public protocol BankStore: Journal where Batch == BankBatch {
     func accountExists(_ id: AccountID) throws -> Bool
     func receiver(_ id: ReceiverID) throws -> ReceiverRecord?
     func balance(_ account: LedgerAccount) throws -> Amount
     func voucher(_ id: VoucherID) throws -> BankVoucher?
-    func cachedReply(_ key: RequestID) throws -> CachedReply?
+    /// The voucher that commits to this chain root (roots are unique: a chain is loaded once).
+    func voucher(root: Bytes32) throws -> BankVoucher?
     func isCodeCredited(_ codeHash: Bytes32) throws -> Bool
-    /// Vouchers in the closing state whose refund time is at or before `now`.
-    func closingVouchers(dueBy now: Timestamp) throws -> [BankVoucher]
-    /// Applies the whole batch or nothing. Throws (and applies nothing) if any non-external
-    /// account would go negative.
-    func commit(_ batch: BankBatch) throws
+    /// Vouchers in the closing state (an unload waiting for its merchant), oldest refund first.
+    func closingVouchers(limit: Int) throws -> [BankVoucher]
+    /// Whether any voucher for this receiver is open or closing.
+    func hasLiveVouchers(for receiver: ReceiverID) throws -> Bool
     /// Every ledger account's balance, for checkers and the state dump.
     func ledger() throws -> [LedgerAccount: Amount]
     /// Every voucher row, for checkers and the state dump.
     func allVouchers() throws -> [BankVoucher]
-    /// Forgets cached answers older than `seconds` (retries come within seconds); returns how many.
-    func pruneReplies(olderThanSeconds seconds: Int64) throws -> Int
+}
+
+/// The checks every bank store makes before it applies a batch (TigerStyle: assert the
+/// invariants where money is written, not only in the code that computes it).
+public enum BankBatchRules {
+    /// Throws unless every voucher row of the batch moves legally from `before`: indexes never go
+    /// back or past N, states move forward only, and the commitment never changes.
+    public static func checkVoucher(_ row: BankVoucher, before: BankVoucher?) throws {
+        guard row.redeemed.index >= 0, row.redeemed.index <= row.commitment.length.value else {
+            throw StoreError("voucher \(row.commitment.voucherID): redeemed index \(row.redeemed.index) outside 0...N")
+        }
+        if case .closed(let refunded, _) = row.state {
+            let face = row.commitment.faceValue
+            let credited = try! row.commitment.denomination.value(ofCoins: row.redeemed.index)
+            guard (try? credited.adding(refunded)) == face else {
+                throw StoreError("voucher \(row.commitment.voucherID): closed with credited \(credited) + refunded \(refunded) != face \(face)")
+            }
+        }
+        guard let before else { return }
+        guard before.commitment == row.commitment, before.account == row.account else {
+            throw StoreError("voucher \(row.commitment.voucherID): its commitment or owner changed")
+        }
+        guard row.redeemed.index >= before.redeemed.index else {
+            throw StoreError("voucher \(row.commitment.voucherID): redeemed index went back from \(before.redeemed.index) to \(row.redeemed.index)")
+        }
+        guard before.state.mayBecome(row.state) else {
+            throw StoreError("voucher \(row.commitment.voucherID): \(before.state) cannot become \(row.state)")
+        }
+    }
+
+    /// Throws unless the postings balance: every amount positive.
+    public static func checkPostings(_ postings: [Posting]) throws {
+        for posting in postings where posting.amount < .zero || posting.from == posting.to {
+            throw StoreError("a posting of \(posting.amount) from \(posting.from) to \(posting.to)")
+        }
+    }
 }

@@ -3,117 +3,167 @@ import QuickPayProtocol
 
 /// Customer unload: settle-then-refund. The bank closes the voucher first (online mode: its own
 /// redeemed index is final; offline mode: it asks the merchant to settle), then refunds
-/// d x (N - final index). If the merchant cannot be reached, the voucher waits in the closing
-/// state and is refunded at its deposit deadline. The wallet's unload id is the idempotency key.
+/// d x (N - final index). The wallet's signed unload id identifies the unload, and the voucher
+/// row keeps it: a retry is answered from the row, at any age.
+///
+/// An offline merchant that does not answer is asked again with backoff (2 s, 4 s, ... up to
+/// 10 min) until it answers or the voucher's deposit deadline passes; then the bank refunds
+/// what is unredeemed. Whoever waits on an unanswered Settle hears that the refund is pending.
 extension BankActor {
-    mutating func unload(_ request: UnloadRequest, envelope: Envelope, client: ClientID, now: Timestamp) -> [Output] {
+    /// Unload requests waiting on one Settle, at most.
+    static let maximumWaitingPerSettle = 16
+
+    mutating func unload(_ request: UnloadRequest, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<BankBatch> {
         let key = request.authorization.unloadID
-        let digest = requestDigest(Envelope(requestID: key, body: .bankUnload(request)))
-        return answering(envelope, to: client) {
-            // Ownership first: the cached answer of an unload is its owner's business only.
-            let row = try ownedVoucher(request)
-            if let cached = try store.cachedReply(key) {
-                // A zero digest marks a refund made at the deadline (see `tick`): the unload id
-                // is signed by the owner key, so the retry that finds it is the same unload.
-                guard cached.requestDigest == digest || cached.requestDigest == .zero else {
-                    throw QuickPayError(.conflict, "unload id \(key) was used for another request")
-                }
-                return [.reply(to: client, envelope.reply(cached.reply))]
-            }
-            switch row.state {
-            case .closed:
-                throw QuickPayError(.voucherClosed, "voucher \(row.commitment.voucherID) is already closed")
-            case .closing(let refundAt, _, let unloadID) where unloadID != key:
-                throw QuickPayError(.voucherClosed, "voucher \(row.commitment.voucherID) is already being unloaded (refund at \(refundAt))")
-            case .closing(let refundAt, _, _) where settling.contains(row.commitment.voucherID):
-                // The same unload again while the merchant is being asked: one Settle at a time;
-                // this copy learns only that the refund is on its way.
-                let waiting = UnloadReply(voucherID: row.commitment.voucherID, refunded: .zero, finalIndex: row.redeemed.index, pendingUntil: refundAt)
-                return [.reply(to: client, envelope.reply(.unloadReply(waiting)))]
-            case .open, .closing:
-                break
-            }
+        // Ownership first: even the answer to an unload is its owner's business only.
+        let row = try ownedVoucher(request)
+        let waiting = WaitingUnload(client: client, envelope: envelope)
+        switch row.state {
+        case .closed(_, let unloadID):
+            guard unloadID == key else { throw QuickPayError(.voucherClosed, "voucher \(row.commitment.voucherID) is already closed") }
+            return .reply(to: client, envelope.reply(unloadAnswer(row)))
+        case .closing(_, _, let unloadID) where unloadID != key:
+            throw QuickPayError(.voucherClosed, "voucher \(row.commitment.voucherID) is already being unloaded")
+        case .closing:
+            // The same unload again: it waits on the merchant's answer, asked now if not already.
+            return askToSettle(row, waiting: waiting, now: now)
+        case .open:
             let receiver = try knownReceiver(row.commitment.receiverID)
+            var batch = BankBatch()
             if receiver.mode == .online {
                 // Every coin was marked at the bank before the merchant delivered: close now.
-                return [.reply(to: client, envelope.reply(try closeAndRefund(row, request: request, digest: digest)))]
+                var closed = row
+                let answer = refund(&closed, destination: request.authorization.destination, unloadID: key, into: &batch)
+                return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(answer))])
             }
-            // Offline: persist the closing state first, so a crash or an unreachable merchant
-            // still ends in a refund at the deadline, then ask the merchant to settle.
+            // Offline: the closing state is committed with the Settle, so a crash or an
+            // unreachable merchant still ends in a refund (at the latest at the deadline).
             var closing = row
-            let deadline = depositDeadline(row)
-            closing.state = .closing(refundAt: deadline, destination: request.authorization.destination, unloadID: key)
-            if closing.state != row.state {
-                var batch = BankBatch()
-                batch.vouchers = [closing]
-                try store.commit(batch)
-            }
-            let settle = Envelope(requestID: .random(using: &random), body: .settle(Settle(voucherID: row.commitment.voucherID)))
-            pendingSettles[settle.requestID] = PendingUnload(client: client, envelope: envelope, request: request)
-            settling.insert(row.commitment.voucherID)
-            return [.request(to: .merchant(receiver.id), settle, deadlineMilliseconds: config.settleDeadlineMilliseconds)]
+            closing.state = .closing(refundAt: depositDeadline(row), destination: request.authorization.destination, unloadID: key)
+            batch.vouchers = [closing]
+            var step = askToSettle(closing, waiting: waiting, now: now)
+            step.commit = batch
+            return step
         }
     }
 
-    public mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> [Output] {
-        guard let pending = pendingSettles.removeValue(forKey: requestID) else { return [] }
-        settling.remove(pending.request.authorization.voucherID)
-        let key = pending.request.authorization.unloadID
-        let digest = requestDigest(Envelope(requestID: key, body: .bankUnload(pending.request)))
-        return answering(pending.envelope, to: pending.client) {
-            guard var row = try store.voucher(pending.request.authorization.voucherID) else {
-                throw QuickPayError(.unknownVoucher, "voucher vanished during settle")
+    /// Attaches `waiting` to the voucher's Settle in flight, or sends one now.
+    mutating func askToSettle(_ row: BankVoucher, waiting: WaitingUnload?, now: Timestamp) -> Step<BankBatch> {
+        let id = row.commitment.voucherID
+        if let inFlight = settles[id]?.inFlight, pendingSettles[inFlight] != nil {
+            guard let waiting else { return .none }
+            if pendingSettles[inFlight]!.waiting.count < Self.maximumWaitingPerSettle {
+                pendingSettles[inFlight]!.waiting.append(waiting)
+                return .none
             }
-            // Only a voucher still closing for this very unload may be refunded here: a refund
-            // already made (at the deadline, say) answers from the cache, never twice.
-            guard case .closing(_, _, let closingFor) = row.state, closingFor == key else {
-                if let cached = try store.cachedReply(key) { return [.reply(to: pending.client, pending.envelope.reply(cached.reply))] }
-                throw QuickPayError(.voucherClosed, "voucher \(row.commitment.voucherID) is no longer closing for this unload")
-            }
-            guard case .settleReply(let settled)? = reply?.body, settled.voucherID == row.commitment.voucherID else {
-                // The merchant did not answer (or answered nonsense): the refund waits for the deadline.
-                guard case .closing(let refundAt, _, _) = row.state else {
-                    throw QuickPayError(.voucherClosed, "voucher \(row.commitment.voucherID) is already closed")
-                }
-                let waiting = UnloadReply(voucherID: row.commitment.voucherID, refunded: .zero, finalIndex: row.redeemed.index, pendingUntil: refundAt)
-                return [.reply(to: pending.client, pending.envelope.reply(.unloadReply(waiting)))]
-            }
-            // Credit the merchant for what it holds beyond what it redeemed, if that checks out;
-            // a bad settle coin credits nothing more (the merchant loses it, the owner does not).
-            var batch = BankBatch()
-            // A settle answer is a merchant's claim like a redemption: only before the deadline.
-            if settled.last.index > row.redeemed.index, now < depositDeadline(row),
-                let steps = try? ChainVerifier.verify(settled.last, after: row.redeemed, length: row.commitment.length)
-            {
-                let value = try row.commitment.denomination.value(ofCoins: steps)
-                let receiver = try knownReceiver(row.commitment.receiverID)
-                batch.postings.append(Posting(from: .voucherFloat, to: .quickPay(receiver.account), amount: value))
-                row.redeemed = settled.last
-            }
-            let reply = try refund(&row, request: pending.request, digest: digest, into: &batch)
-            try store.commit(batch)
-            return [.reply(to: pending.client, pending.envelope.reply(reply))]
+            return .reply(to: waiting.client, waiting.envelope.reply(unloadAnswer(row)))
         }
+        let settle = Envelope(requestID: .random(using: &random), body: .settle(Settle(voucherID: id)))
+        pendingSettles[settle.requestID] = PendingSettle(voucherID: id, waiting: waiting.map { [$0] } ?? [])
+        settles[id, default: SettleSchedule(nextAt: now)].inFlight = settle.requestID
+        return Step(outputs: [.request(to: .merchant(row.commitment.receiverID), settle, deadlineMilliseconds: config.settleDeadlineMilliseconds)])
     }
 
-    /// Refunds closing vouchers whose deposit deadline has passed.
-    public mutating func tick(now: Timestamp) -> [Output] {
-        _ = try? store.pruneReplies(olderThanSeconds: config.replyRetentionSeconds)
-        guard let due = try? store.closingVouchers(dueBy: now) else { return [] }
-        for var row in due where !settling.contains(row.commitment.voucherID) {
-            guard case .closing(_, let destination, let unloadID) = row.state else { continue }
-            var batch = BankBatch()
-            let refund = row.unredeemedValue
-            batch.postings = [Posting(from: .voucherFloat, to: destinationAccount(destination, row.account), amount: refund)]
-            row.state = .closed(refunded: refund)
-            batch.vouchers = [row]
-            // The answer a retry of that unload gets from now on. The request is not stored, so
-            // its digest is unknown here: a zero digest tells `unload` to match on the id alone.
-            let reply = UnloadReply(voucherID: row.commitment.voucherID, refunded: refund, finalIndex: row.redeemed.index, pendingUntil: nil)
-            batch.reply = (unloadID, CachedReply(requestDigest: .zero, reply: .unloadReply(reply)))
-            try? store.commit(batch)
+    public mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> Step<BankBatch> {
+        guard let pending = pendingSettles.removeValue(forKey: requestID) else { return .none }
+        let id = pending.voucherID
+        settles[id]?.inFlight = nil
+        let row: BankVoucher
+        do {
+            guard let found = try store.voucher(id) else { return .none }
+            row = found
+        } catch {
+            scheduleSettleAgain(id, now: now)
+            return answer(pending.waiting, .error(QuickPayError(.unavailable, "storage: \(error); the refund is still pending")))
         }
-        return []
+        guard case .closing(_, let destination, let unloadID) = row.state else {
+            // Refunded meanwhile (at the deadline): the row holds the answer.
+            settles[id] = nil
+            return answer(pending.waiting, unloadAnswer(row))
+        }
+        guard case .settleReply(let settled)? = reply?.body, settled.voucherID == id else {
+            // No answer (or nonsense): ask again later; the refund waits at most for the deadline.
+            scheduleSettleAgain(id, now: now)
+            return answer(pending.waiting, unloadAnswer(row))
+        }
+        var batch = BankBatch()
+        var closed = row
+        // The merchant's settle coin is a claim like a redemption: credited if it checks out and
+        // comes before the deadline; a bad one credits nothing (the merchant loses it, not the owner).
+        if settled.last.index > row.redeemed.index, now < depositDeadline(row),
+            let steps = try? ChainVerifier.verify(settled.last, after: row.redeemed, length: row.commitment.length),
+            let value = try? row.commitment.denomination.value(ofCoins: steps),
+            let receiver = try? knownReceiver(row.commitment.receiverID)
+        {
+            batch.postings.append(Posting(from: .voucherFloat, to: .quickPay(receiver.account), amount: value))
+            closed.redeemed = settled.last
+        }
+        let body = refund(&closed, destination: destination, unloadID: unloadID, into: &batch)
+        settles[id] = nil
+        var step = answer(pending.waiting, body)
+        step.commit = batch
+        step.label = "unload_refund"
+        return step
+    }
+
+    mutating func scheduleSettleAgain(_ id: VoucherID, now: Timestamp) {
+        var schedule = settles[id] ?? SettleSchedule(nextAt: now)
+        schedule.unanswered += 1
+        let shift = min(schedule.unanswered - 1, 30)
+        let backoff = min(config.settleFirstBackoffSeconds << Int64(shift), config.settleMaximumBackoffSeconds)
+        schedule.nextAt = now.adding(seconds: backoff)
+        settles[id] = schedule
+    }
+
+    /// Refunds closing vouchers whose deposit deadline has passed, and asks the merchants of the
+    /// others to settle when their turn comes (after a restart, at once).
+    public mutating func tick(now: Timestamp) -> Step<BankBatch> {
+        guard let closing = try? store.closingVouchers(limit: 1024) else { return .none }
+        var batch = BankBatch()
+        var outputs: [Output] = []
+        var inFlight = pendingSettles.count
+        for row in closing {
+            guard case .closing(let refundAt, let destination, let unloadID) = row.state else { continue }
+            let id = row.commitment.voucherID
+            if settles[id]?.inFlight != nil { continue }
+            if refundAt <= now {
+                var closed = row
+                _ = refund(&closed, destination: destination, unloadID: unloadID, into: &batch)
+                settles[id] = nil
+            } else if settles[id].map({ $0.nextAt <= now }) ?? true, inFlight < config.maximumSettlesInFlight {
+                outputs += askToSettle(row, waiting: nil, now: now).outputs
+                inFlight += 1
+            }
+        }
+        return Step(commit: batch.isEmpty ? nil : batch, outputs: outputs, label: "deadline_refund")
+    }
+
+    /// The operator's `resettle`: ask the merchants of closing vouchers (one, or all) again now.
+    public mutating func resettle(_ voucher: VoucherID?, now: Timestamp) throws -> Int {
+        var count = 0
+        for row in try store.closingVouchers(limit: 1024) where voucher == nil || row.commitment.voucherID == voucher {
+            let id = row.commitment.voucherID
+            guard settles[id]?.inFlight == nil else { continue }
+            settles[id] = SettleSchedule(nextAt: now)
+            count += 1
+        }
+        return count
+    }
+
+    func answer(_ waiting: [WaitingUnload], _ body: Body) -> Step<BankBatch> {
+        Step(outputs: waiting.map { .reply(to: $0.client, $0.envelope.reply(body)) })
+    }
+
+    /// What an unload of this voucher is told, from its row alone.
+    func unloadAnswer(_ row: BankVoucher) -> Body {
+        switch row.state {
+        case .closed(let refunded, _):
+            .unloadReply(UnloadReply(voucherID: row.commitment.voucherID, refunded: refunded, finalIndex: row.redeemed.index, pendingUntil: nil))
+        case .closing(let refundAt, _, _):
+            .unloadReply(UnloadReply(voucherID: row.commitment.voucherID, refunded: .zero, finalIndex: row.redeemed.index, pendingUntil: refundAt))
+        case .open:
+            .error(QuickPayError(.unavailable, "voucher \(row.commitment.voucherID) is not being unloaded"))
+        }
     }
 
     func ownedVoucher(_ request: UnloadRequest) throws -> BankVoucher {
@@ -127,24 +177,14 @@ extension BankActor {
         return row
     }
 
-    func closeAndRefund(_ row: BankVoucher, request: UnloadRequest, digest: Bytes32) throws -> Body {
-        var row = row
-        var batch = BankBatch()
-        let reply = try refund(&row, request: request, digest: digest, into: &batch)
-        try store.commit(batch)
-        return reply
-    }
-
-    func refund(_ row: inout BankVoucher, request: UnloadRequest, digest: Bytes32, into batch: inout BankBatch) throws -> Body {
+    func refund(_ row: inout BankVoucher, destination: UnloadDestination, unloadID: RequestID, into batch: inout BankBatch) -> Body {
         let refund = row.unredeemedValue
         if refund > .zero {
-            batch.postings.append(Posting(from: .voucherFloat, to: destinationAccount(request.authorization.destination, row.account), amount: refund))
+            batch.postings.append(Posting(from: .voucherFloat, to: destinationAccount(destination, row.account), amount: refund))
         }
-        row.state = .closed(refunded: refund)
+        row.state = .closed(refunded: refund, unloadID: unloadID)
         batch.vouchers.append(row)
-        let reply = Body.unloadReply(UnloadReply(voucherID: row.commitment.voucherID, refunded: refund, finalIndex: row.redeemed.index, pendingUntil: nil))
-        batch.reply = (request.authorization.unloadID, CachedReply(requestDigest: digest, reply: reply))
-        return reply
+        return unloadAnswer(row)
     }
 
     func destinationAccount(_ destination: UnloadDestination, _ account: AccountID) -> LedgerAccount {

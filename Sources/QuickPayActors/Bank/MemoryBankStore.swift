@@ -1,64 +1,121 @@
 import QuickPayCore
 import QuickPayProtocol
 
-/// An in-memory `BankStore` for unit tests of the pure core. Commit validates first, then
-/// applies, so a failed commit changes nothing, as a rolled-back transaction would.
+/// An in-memory `BankStore` for unit tests of the pure core and for the simulator. It models
+/// durability: a group's batches reach `durable` only when it commits, and `crash()` forgets
+/// what was not committed. `stage` validates first, then applies, so a refused batch changes
+/// nothing.
 public final class MemoryBankStore: BankStore {
-    var accounts: Set<AccountID> = []
-    var receivers: [ReceiverID: ReceiverRecord] = [:]
-    var balances: [LedgerAccount: Amount] = [:]
-    var vouchers: [VoucherID: BankVoucher] = [:]
-    var replies: [RequestID: CachedReply] = [:]
-    var codes: Set<Bytes32> = []
-    /// Fails the next commit, to test that a storage failure changes nothing.
-    public var failNextCommit = false
+    public struct State: Sendable {
+        var accounts: Set<AccountID> = []
+        var receivers: [ReceiverID: ReceiverRecord] = [:]
+        var balances: [LedgerAccount: Amount] = [:]
+        var vouchers: [VoucherID: BankVoucher] = [:]
+        var roots: [Bytes32: VoucherID] = [:]
+        var codes: Set<Bytes32> = []
+        var answers = MemoryAnswers()
+        /// The journal: every posting, in order.
+        var entries: [Posting] = []
+    }
 
-    public init() {}
+    public var state: Durable<State>
 
-    /// Opens an account with a deposit (and, for a merchant, its receiver id).
+    public init() { state = Durable(State()) }
+
+    /// Fails the next group commit, to test that a storage failure changes nothing.
+    public var failNextCommit: Bool {
+        get { state.failNextCommit }
+        set { state.failNextCommit = newValue }
+    }
+
+    /// Opens an account with a deposit (and, for a merchant, its receiver id), durably.
     public func open(_ account: AccountID, deposit: Amount, receiver: (ReceiverID, MerchantMode)? = nil) throws {
-        accounts.insert(account)
-        if let (id, mode) = receiver { receivers[id] = ReceiverRecord(id: id, account: account, mode: mode) }
-        var batch = BankBatch()
-        if deposit > .zero { batch.postings = [Posting(from: .deposits, to: .bank(account), amount: deposit)] }
-        try commit(batch)
-    }
-
-    public func accountExists(_ id: AccountID) throws -> Bool { accounts.contains(id) }
-    public func receiver(_ id: ReceiverID) throws -> ReceiverRecord? { receivers[id] }
-    public func balance(_ account: LedgerAccount) throws -> Amount { balances[account] ?? .zero }
-    public func voucher(_ id: VoucherID) throws -> BankVoucher? { vouchers[id] }
-    public func cachedReply(_ key: RequestID) throws -> CachedReply? { replies[key] }
-    public func isCodeCredited(_ codeHash: Bytes32) throws -> Bool { codes.contains(codeHash) }
-
-    public func closingVouchers(dueBy now: Timestamp) throws -> [BankVoucher] {
-        vouchers.values.filter {
-            if case .closing(let refundAt, _, _) = $0.state { return refundAt <= now }
-            return false
+        try inGroup {
+            state.working.accounts.insert(account)
+            if let (id, mode) = receiver { state.working.receivers[id] = ReceiverRecord(id: id, account: account, mode: mode) }
+            var batch = BankBatch()
+            if deposit > .zero { batch.postings = [Posting(from: .deposits, to: .bank(account), amount: deposit)] }
+            try stage(batch)
         }
     }
 
-    public func commit(_ batch: BankBatch) throws {
-        if failNextCommit {
-            failNextCommit = false
-            throw StoreError("injected commit failure")
+    // MARK: Reads (of the working state: a group sees its own staged batches)
+
+    public func accountExists(_ id: AccountID) throws -> Bool { state.working.accounts.contains(id) }
+    public func receiver(_ id: ReceiverID) throws -> ReceiverRecord? { state.working.receivers[id] }
+    public func balance(_ account: LedgerAccount) throws -> Amount { state.working.balances[account] ?? .zero }
+    public func voucher(_ id: VoucherID) throws -> BankVoucher? { state.working.vouchers[id] }
+    public func voucher(root: Bytes32) throws -> BankVoucher? { state.working.roots[root].flatMap { state.working.vouchers[$0] } }
+    public func isCodeCredited(_ codeHash: Bytes32) throws -> Bool { state.working.codes.contains(codeHash) }
+
+    public func closingVouchers(limit: Int) throws -> [BankVoucher] {
+        let closing = state.working.vouchers.values.compactMap { row -> (Timestamp, BankVoucher)? in
+            if case .closing(let refundAt, _, _) = row.state { return (refundAt, row) }
+            return nil
         }
-        var next = balances
+        return closing.sorted { ($0.0, $0.1.commitment.voucherID.raw.hex) < ($1.0, $1.1.commitment.voucherID.raw.hex) }.prefix(limit).map(\.1)
+    }
+
+    public func hasLiveVouchers(for receiver: ReceiverID) throws -> Bool {
+        state.working.vouchers.values.contains {
+            guard $0.commitment.receiverID == receiver else { return false }
+            if case .closed = $0.state { return false }
+            return true
+        }
+    }
+
+    public func ledger() throws -> [LedgerAccount: Amount] { state.working.balances }
+    public func allVouchers() throws -> [BankVoucher] { Array(state.working.vouchers.values) }
+    /// Every posting so far, in order (the journal the auditor recomputes balances from).
+    public var journal: [Posting] { state.working.entries }
+
+    // MARK: Journal
+
+    public func inGroup(_ body: () throws -> Void) throws {
+        // Not `state.group { ... }`: body reads `state` through the store while it runs.
+        try state.begin()
+        do {
+            try body()
+        } catch {
+            state.abort()
+            throw error
+        }
+        try state.commit()
+    }
+    /// A crash: what was not committed is gone.
+    public func crash() { state.crash() }
+
+    public func stage(_ batch: BankBatch) throws {
+        var next = state.working
+        try BankBatchRules.checkPostings(batch.postings)
         for posting in batch.postings {
-            next[posting.from] = try (next[posting.from] ?? .zero).subtracting(posting.amount)
-            next[posting.to] = try (next[posting.to] ?? .zero).adding(posting.amount)
+            next.balances[posting.from] = try (next.balances[posting.from] ?? .zero).subtracting(posting.amount)
+            next.balances[posting.to] = try (next.balances[posting.to] ?? .zero).adding(posting.amount)
+            next.entries.append(posting)
         }
-        for (account, balance) in next where !account.isExternal && balance < .zero {
+        for (account, balance) in next.balances where !account.isExternal && balance < .zero {
             throw StoreError("\(account) would go negative (\(balance))")
         }
-        balances = next
-        for row in batch.vouchers { vouchers[row.commitment.voucherID] = row }
-        codes.formUnion(batch.creditedCodes)
-        if let (key, cached) = batch.reply { replies[key] = cached }
+        for row in batch.vouchers {
+            let before = next.vouchers[row.commitment.voucherID]
+            try BankBatchRules.checkVoucher(row, before: before)
+            if before == nil {
+                guard next.roots[row.commitment.root] == nil else { throw StoreError("root \(row.commitment.root) is loaded already") }
+                next.roots[row.commitment.root] = row.commitment.voucherID
+            }
+            next.vouchers[row.commitment.voucherID] = row
+        }
+        for code in batch.creditedCodes {
+            guard next.codes.insert(code).inserted else { throw StoreError("code \(code) was credited already") }
+        }
+        for (id, mode) in batch.modes {
+            guard let record = next.receivers[id] else { throw StoreError("no receiver \(id)") }
+            next.receivers[id] = ReceiverRecord(id: id, account: record.account, mode: mode)
+        }
+        state.working = next
     }
 
-    public func ledger() throws -> [LedgerAccount: Amount] { balances }
-    public func allVouchers() throws -> [BankVoucher] { Array(vouchers.values) }
-
-    public func pruneReplies(olderThanSeconds seconds: Int64) throws -> Int { 0 }
+    public func stageAnswer(_ record: AnswerRecord) throws { state.working.answers.stage(record) }
+    public func answer(for key: AnswerKey) throws -> AnswerRecord? { state.working.answers.answer(for: key) }
+    public func pruneAnswers(before: Timestamp, limit: Int) throws -> Int { state.working.answers.prune(before: before, limit: limit) }
 }

@@ -12,6 +12,7 @@ public struct WalletVoucher: Hashable, Sendable {
     /// The merchant's signed receipt root and the last receipt checked against it.
     public var receiptRoot: SignedReceiptCommitment?
     public var lastReceipt: Int
+    /// Closed at the bank: refunded by an unload (or closed by one the wallet did not finish).
     public var unloaded: Bool
 
     public init(voucher: SignedVoucher, seed: Bytes32, ownerSeed: Bytes32, spent: Int = 0, receiptRoot: SignedReceiptCommitment? = nil, lastReceipt: Int = 0, unloaded: Bool = false) {
@@ -32,7 +33,7 @@ public struct WalletVoucher: Hashable, Sendable {
 }
 
 /// A chain made for a load, before the bank has signed it.
-public struct PreparedChain: Sendable {
+public struct PreparedChain: Hashable, Sendable {
     public let seed: Bytes32
     public let ownerSeed: Bytes32
     public let request: ChainRequest
@@ -42,10 +43,17 @@ public struct PreparedChain: Sendable {
         self.ownerSeed = ownerSeed
         self.request = request
     }
+
+    /// The chain request of a stored seed pair (the root is recomputed, never stored apart).
+    public init(seed: Bytes32, ownerSeed: Bytes32, denomination: Denomination, length: ChainLength) {
+        let chain = HashChain(seed: seed, length: length)
+        self.init(seed: seed, ownerSeed: ownerSeed, request: ChainRequest(
+            denomination: denomination, length: length, root: chain.root, ownerKey: SigningPrivateKey(seed: ownerSeed).publicKey))
+    }
 }
 
 /// The coins chosen for one payment, and what the wallet expects back.
-public struct PaymentPlan: Sendable {
+public struct PaymentPlan: Hashable, Sendable {
     public let payment: Payment
     public let amount: Amount
     /// Per voucher: the index spent up to before this payment.
@@ -58,29 +66,160 @@ public struct PaymentPlan: Sendable {
     }
 }
 
-/// The customer's wallet logic, pure: it makes chains, checks what the bank signed, picks coins
-/// for an amount, checks receipts, and signs unloads. The customer executable stores it and
-/// does the I/O.
+/// Whether an operation's earlier attempts may have taken effect: only an answer from whoever
+/// decides may then end it.
+public enum AttemptState: String, Hashable, Sendable {
+    /// Not sent yet, or every attempt so far was refused before it could take effect.
+    case fresh
+    /// An attempt went unanswered (or was answered UNAVAILABLE, INTERNAL): it may have taken effect.
+    case unknown
+}
+
+/// A load whose chains are saved before the request leaves: the bank may have signed them.
+public struct PendingLoad: Hashable, Sendable {
+    public let requestID: RequestID
+    public let receiver: ReceiverID
+    public let chains: [PreparedChain]
+    public var state: AttemptState
+
+    public init(requestID: RequestID, receiver: ReceiverID, chains: [PreparedChain], state: AttemptState = .fresh) {
+        self.requestID = requestID
+        self.receiver = receiver
+        self.chains = chains
+        self.state = state
+    }
+}
+
+/// A payment whose coins left the wallet: the merchant may hold them.
+public struct PendingPayment: Hashable, Sendable {
+    public let requestID: RequestID
+    public let receiver: ReceiverID
+    public let plan: PaymentPlan
+    public var state: AttemptState
+
+    public init(requestID: RequestID, receiver: ReceiverID, plan: PaymentPlan, state: AttemptState = .fresh) {
+        self.requestID = requestID
+        self.receiver = receiver
+        self.plan = plan
+        self.state = state
+    }
+
+    public var envelope: Envelope { Envelope(requestID: requestID, body: .payment(plan.payment)) }
+}
+
+/// An unload the wallet asked for and that is not refunded yet.
+public struct PendingUnload: Hashable, Sendable {
+    public let voucherID: VoucherID
+    public let unloadID: RequestID
+    public let destination: UnloadDestination
+    public var state: AttemptState
+    /// The bank's word that the refund waits for the merchant, at the latest until then.
+    public var pendingUntil: Timestamp?
+
+    public init(voucherID: VoucherID, unloadID: RequestID, destination: UnloadDestination, state: AttemptState = .fresh, pendingUntil: Timestamp? = nil) {
+        self.voucherID = voucherID
+        self.unloadID = unloadID
+        self.destination = destination
+        self.state = state
+        self.pendingUntil = pendingUntil
+    }
+}
+
+/// How a wallet operation ended.
+public enum WalletOutcome<Success: Sendable>: Sendable {
+    /// The answer the wallet wanted, checked.
+    case done(Success)
+    /// Refused by whoever decides: nothing happened, and the operation is over.
+    case refused(QuickPayError)
+    /// The outcome is still unknown: the operation stays pending and is sent again, under the
+    /// same id, before any new one of its kind.
+    case unknown(QuickPayError)
+    /// The merchant took the coins but gave no (valid) receipt: the customer's risk of one step.
+    case takenWithoutReceipt(QuickPayError)
+}
+
+/// The customer's wallet, pure: it makes chains, checks what the bank signed, picks coins, checks
+/// receipts, signs unloads, and keeps every operation that left the wallet until an answer
+/// settles it. The shell (`CustomerClient`) stores the wallet after each change and before
+/// anything leaves, sends, and hands the answers back here. An answer is any `Body` that came
+/// back, or nil when none came before the deadline.
 public struct Wallet: Sendable {
     public var vouchers: [VoucherID: WalletVoucher] = [:]
-    public init(vouchers: [WalletVoucher] = []) {
+    public var pendingLoad: PendingLoad?
+    public var pendingPayments: [ReceiverID: PendingPayment] = [:]
+    public var pendingUnloads: [VoucherID: PendingUnload] = [:]
+
+    public init(vouchers: [WalletVoucher] = [], pendingLoad: PendingLoad? = nil, pendingPayments: [PendingPayment] = [], pendingUnloads: [PendingUnload] = []) {
         for voucher in vouchers { self.vouchers[voucher.id] = voucher }
+        self.pendingLoad = pendingLoad
+        for payment in pendingPayments { self.pendingPayments[payment.receiver] = payment }
+        for unload in pendingUnloads { self.pendingUnloads[unload.voucherID] = unload }
     }
+
+    // MARK: Answers
+
+    /// Whether an error is final for a request decided by `decider` (relays keep the origin).
+    static func isFinal(_ error: QuickPayError, decidedBy decider: Set<ActorRole>) -> Bool {
+        guard let origin = error.origin, decider.contains(origin) else { return false }
+        return !error.code.isTransient
+    }
+
+    /// Whether a refusal proves that this attempt went no further than `relay` (which refuses
+    /// before forwarding unless it says UNAVAILABLE or INTERNAL).
+    static func stoppedAt(_ relay: ActorRole, _ error: QuickPayError) -> Bool {
+        error.origin == relay && error.code != .unavailable && error.code != .internal
+    }
+
+    static func error(of answer: Body?) -> QuickPayError {
+        if case .error(let error)? = answer { return error }
+        if let answer { return QuickPayError(.internal, "unexpected answer \(answer.typeName)") }
+        return QuickPayError(.unavailable, "no answer before the deadline: the outcome is unknown")
+    }
+
+    // MARK: M2 load
 
     /// Chains for a load: `counts` coins per denomination, one chain each, seeds from `random`.
     public static func prepareLoad(counts: [Denomination: Int], using random: inout some RandomNumberGenerator) throws(QuickPayError) -> [PreparedChain] {
         var prepared: [PreparedChain] = []
         for denomination in Denomination.allCases.reversed() {
             guard let count = counts[denomination], count > 0 else { continue }
-            let seed = Bytes32.random(using: &random)
-            let ownerSeed = Bytes32.random(using: &random)
-            let chain = HashChain(seed: seed, length: try ChainLength(count))
-            prepared.append(PreparedChain(
-                seed: seed, ownerSeed: ownerSeed,
-                request: ChainRequest(denomination: denomination, length: chain.length, root: chain.root, ownerKey: SigningPrivateKey(seed: ownerSeed).publicKey)))
+            prepared.append(PreparedChain(seed: .random(using: &random), ownerSeed: .random(using: &random), denomination: denomination, length: try ChainLength(count)))
         }
         guard !prepared.isEmpty else { throw QuickPayError(.limitExceeded, "a load needs at least one coin") }
         return prepared
+    }
+
+    /// Starts a load; the caller stores the wallet before the request leaves. A load still
+    /// pending must be finished first (UNAVAILABLE).
+    public mutating func beginLoad(counts: [Denomination: Int], receiver: ReceiverID, using random: inout some RandomNumberGenerator) throws(QuickPayError) -> PendingLoad {
+        guard pendingLoad == nil else { throw QuickPayError(.unavailable, "an earlier load has no answer yet; it is sent again before a new one") }
+        let load = PendingLoad(requestID: .random(using: &random), receiver: receiver, chains: try Self.prepareLoad(counts: counts, using: &random))
+        pendingLoad = load
+        return load
+    }
+
+    /// Settles the pending load by an answer. Only the bank decides a load: an app server's
+    /// refusal ends it only if no earlier attempt may have reached the bank.
+    public mutating func finishLoad(_ answer: Body?, keyring: BankKeyring, now: Timestamp) -> WalletOutcome<LoadReply> {
+        guard let load = pendingLoad else { return .refused(QuickPayError(.malformed, "no load is pending")) }
+        if case .loadReply(let reply)? = answer {
+            do {
+                try acceptLoad(reply, prepared: load.chains, keyring: keyring, receiver: load.receiver, now: now)
+            } catch {
+                // A bad answer settles nothing: the bank's true answer comes with a retry.
+                pendingLoad?.state = .unknown
+                return .unknown(error)
+            }
+            pendingLoad = nil
+            return .done(reply)
+        }
+        let error = Self.error(of: answer)
+        if Self.isFinal(error, decidedBy: [.bank]) || (load.state == .fresh && Self.stoppedAt(.appServer, error)) {
+            pendingLoad = nil
+            return .refused(error)
+        }
+        pendingLoad?.state = .unknown
+        return .unknown(error)
     }
 
     /// Takes the bank's vouchers for prepared chains, after checking each is what was asked for
@@ -99,22 +238,31 @@ public struct Wallet: Sendable {
         }
     }
 
+    // MARK: M3 payment
+
+    /// Whether a voucher's coins may be planned at `receiver` now.
+    public func isSpendable(_ entry: WalletVoucher, at receiver: ReceiverID, now: Timestamp) -> Bool {
+        entry.voucher.commitment.receiverID == receiver && entry.remaining > 0 && now < entry.voucher.commitment.expiry
+            && pendingUnloads[entry.id] == nil
+    }
+
     /// What the wallet can still spend at `receiver`.
-    public func balance(at receiver: ReceiverID) -> Amount {
-        (try? Amount.sum(vouchers.values.filter { $0.voucher.commitment.receiverID == receiver }.map { try $0.denomination.value(ofCoins: $0.remaining) })) ?? .zero
+    public func balance(at receiver: ReceiverID, now: Timestamp) -> Amount {
+        (try? Amount.sum(vouchers.values.filter { isSpendable($0, at: receiver, now: now) }.map { try $0.denomination.value(ofCoins: $0.remaining) })) ?? .zero
     }
 
     /// Picks coins that pay exactly `amount` at `receiver`: largest denominations first, one
-    /// coin per voucher (a coin at index i + k pays for k coins at once).
-    public func planPayment(to receiver: ReceiverID, amount: Amount, order: String = "") throws(QuickPayError) -> PaymentPlan {
+    /// coin per voucher (a coin at index i + k pays for k coins at once). Expired vouchers and
+    /// those being unloaded are never planned.
+    public func planPayment(to receiver: ReceiverID, amount: Amount, order: String = "", now: Timestamp) throws(QuickPayError) -> PaymentPlan {
         guard amount > .zero, amount.paise % 100 == 0 else { throw QuickPayError(.amountOutOfRange, "pay whole rupees, more than zero") }
         var rest = amount.paise / 100
         var coins: [Coin] = []
         var attach: [SignedVoucher] = []
         var previous: [VoucherID: Int] = [:]
         let usable = vouchers.values
-            .filter { $0.voucher.commitment.receiverID == receiver && $0.remaining > 0 }
-            .sorted { ($0.denomination.rupees, $0.remaining) > ($1.denomination.rupees, $1.remaining) }
+            .filter { isSpendable($0, at: receiver, now: now) }
+            .sorted { ($0.denomination.rupees, $0.remaining, $0.id.raw.hex) > ($1.denomination.rupees, $1.remaining, $1.id.raw.hex) }
         for entry in usable where rest > 0 && coins.count < Payment.maximumCoins {
             let take = min(Int64(entry.remaining), rest / entry.denomination.rupees)
             guard take > 0 else { continue }
@@ -130,9 +278,49 @@ public struct Wallet: Sendable {
         return PaymentPlan(payment: try Payment(coins: coins, vouchers: attach, order: order), amount: amount, previous: previous)
     }
 
-    /// Marks the plan's coins spent: call (and persist) before the payment leaves the wallet.
+    /// Plans a payment and marks its coins sent; the caller stores the wallet before it leaves.
+    /// A payment at the same merchant whose outcome is unknown must be finished first: PayWord
+    /// coins are cumulative, so a new coin would pay for it as well.
+    public mutating func beginPayment(to receiver: ReceiverID, amount: Amount, order: String = "", now: Timestamp, using random: inout some RandomNumberGenerator) throws(QuickPayError) -> PendingPayment {
+        guard pendingPayments[receiver] == nil else {
+            throw QuickPayError(.unavailable, "an earlier payment at \(receiver) has no answer yet; it is sent again before any new one")
+        }
+        let plan = try planPayment(to: receiver, amount: amount, order: order, now: now)
+        let payment = PendingPayment(requestID: .random(using: &random), receiver: receiver, plan: plan)
+        markSent(plan)
+        pendingPayments[receiver] = payment
+        return payment
+    }
+
+    /// Marks the plan's coins spent (idempotent: a resumed payment marks them again).
     public mutating func markSent(_ plan: PaymentPlan) {
-        for coin in plan.payment.coins { vouchers[coin.voucherID]?.spent = coin.index }
+        for coin in plan.payment.coins where (vouchers[coin.voucherID]?.spent ?? .max) < coin.index { vouchers[coin.voucherID]?.spent = coin.index }
+    }
+
+    /// Settles the pending payment at `receiver` by an answer. The merchant decides (or, online,
+    /// the bank it relays): a refusal gives the coins back, unless it says the coins are already
+    /// taken (REPLAYED_COIN: an earlier attempt of this payment got there); an unknown outcome
+    /// keeps them spent and the payment pending.
+    public mutating func finishPayment(at receiver: ReceiverID, _ answer: Body?) -> WalletOutcome<PaymentReply> {
+        guard let pending = pendingPayments[receiver] else { return .refused(QuickPayError(.malformed, "no payment is pending at \(receiver)")) }
+        if case .paymentReply(let reply)? = answer {
+            pendingPayments[receiver] = nil
+            do {
+                try acceptReceipts(reply, for: pending.plan)
+                return .done(reply)
+            } catch {
+                return .takenWithoutReceipt(error)
+            }
+        }
+        let error = Self.error(of: answer)
+        guard Self.isFinal(error, decidedBy: [.merchant, .bank]) else {
+            pendingPayments[receiver]?.state = .unknown
+            return .unknown(error)
+        }
+        pendingPayments[receiver] = nil
+        if error.code == .replayedCoin { return .takenWithoutReceipt(error) }
+        markRefused(pending.plan)
+        return .refused(error)
     }
 
     /// The merchant refused a sent plan for good (it took none of its coins): they are the
@@ -171,6 +359,8 @@ public struct Wallet: Sendable {
         vouchers = updated
     }
 
+    // MARK: M4 unload
+
     /// The unload id of a voucher: derived from its owner key's secret, so a retry after an
     /// unknown outcome is the same request (same id, same deterministic signature).
     public func unloadID(_ id: VoucherID, destination: UnloadDestination) throws(QuickPayError) -> RequestID {
@@ -183,5 +373,48 @@ public struct Wallet: Sendable {
     public func unload(_ id: VoucherID, destination: UnloadDestination, unloadID: RequestID) throws(QuickPayError) -> UnloadAuthorization {
         guard let entry = vouchers[id] else { throw QuickPayError(.unknownVoucher, "no voucher \(id) in the wallet") }
         return UnloadAuthorization.sign(unloadID: unloadID, voucherID: id, destination: destination, ownerKey: entry.ownerKey)
+    }
+
+    /// Every unload to send now: those still pending (with the destination they were started
+    /// with), then a new one for each voucher with unspent coins. The caller stores the wallet
+    /// before they leave. A payment still pending on a voucher does not hold its unload back:
+    /// the bank closes the voucher at whatever index the merchant settles with (the pending
+    /// coins included, if the merchant took them), and refunds the rest.
+    public mutating func beginUnloads(destination: UnloadDestination) -> [PendingUnload] {
+        for entry in vouchers.values.sorted(by: { $0.id.raw.hex < $1.id.raw.hex })
+        where entry.remaining > 0 && pendingUnloads[entry.id] == nil {
+            guard let id = try? unloadID(entry.id, destination: destination) else { continue }
+            pendingUnloads[entry.id] = PendingUnload(voucherID: entry.id, unloadID: id, destination: destination)
+        }
+        return pendingUnloads.values.sorted { $0.voucherID.raw.hex < $1.voucherID.raw.hex }
+    }
+
+    /// Settles one pending unload by an answer. A refund ends it; "pending until" keeps it (the
+    /// bank waits for the merchant; ask again later); only the bank's refusals end it otherwise.
+    public mutating func finishUnload(_ voucherID: VoucherID, _ answer: Body?) -> WalletOutcome<UnloadReply> {
+        guard let pending = pendingUnloads[voucherID] else { return .refused(QuickPayError(.malformed, "no unload is pending for \(voucherID)")) }
+        if case .unloadReply(let reply)? = answer, reply.voucherID == voucherID {
+            if reply.pendingUntil != nil {
+                pendingUnloads[voucherID]?.state = .unknown
+                pendingUnloads[voucherID]?.pendingUntil = reply.pendingUntil
+                return .unknown(QuickPayError(.unavailable, "the bank waits for the merchant to settle; refund at the latest at \(reply.pendingUntil!)"))
+            }
+            pendingUnloads[voucherID] = nil
+            vouchers[voucherID]?.unloaded = true
+            return .done(reply)
+        }
+        let error = Self.error(of: answer)
+        if Self.isFinal(error, decidedBy: [.bank]) {
+            pendingUnloads[voucherID] = nil
+            // Closed by something else: its coins cannot be spent any more.
+            if error.code == .voucherClosed { vouchers[voucherID]?.unloaded = true }
+            return .refused(error)
+        }
+        if pending.state == .fresh && Self.stoppedAt(.appServer, error) {
+            pendingUnloads[voucherID] = nil
+            return .refused(error)
+        }
+        pendingUnloads[voucherID]?.state = .unknown
+        return .unknown(error)
     }
 }

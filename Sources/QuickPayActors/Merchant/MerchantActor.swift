@@ -1,8 +1,10 @@
+import Crypto
 import QuickPayCore
 import QuickPayProtocol
 
 public struct MerchantConfig: Sendable {
     public var receiverID: ReceiverID
+    /// The mode the bank holds for this receiver (the executable asks the bank before it serves).
     public var mode: MerchantMode
     /// How long an online payment waits for the bank's verification.
     public var verifyDeadlineMilliseconds = 2000
@@ -22,17 +24,21 @@ public struct MerchantConfig: Sendable {
 }
 
 /// A merchant (a receiver selling service units). Per payment it checks each new voucher once
-/// (bank signature, its own receiver id, expiry) and each coin with hashes only; it persists the
-/// new last index before it delivers the service and a receipt from its receipt chain. Online,
-/// the bank verifies and marks the coins first. It redeems the last coin per voucher in batches
-/// and settles a voucher when the bank asks (an unload is waiting).
+/// (bank signature, its own receiver id, expiry) and each coin with hashes only; the new last
+/// index is in the step's commit, so it is durable before the service and a receipt from its
+/// receipt chain leave. Online, the bank verifies and marks the coins first. It redeems the
+/// last coin per voucher in batches and settles a voucher when the bank asks (an unload).
 public struct MerchantActor: ServerActor {
+    public typealias Batch = MerchantBatch
+    public static let role = ActorRole.merchant
+
     let store: any MerchantStore
-    let config: MerchantConfig
+    public private(set) var config: MerchantConfig
     let keyring: BankKeyring
     let receiptKey: SigningPrivateKey
     var random: any RandomNumberGenerator
-    /// Receipt chains of recently active vouchers (recomputing one costs up to N hashes).
+    /// Receipt chains of recently active vouchers (recomputing one costs up to N hashes). Their
+    /// seeds are derived, so a chain in the cache is always the stored voucher's chain.
     var receiptChains: [VoucherID: HashChain] = [:]
     static let receiptChainCacheLimit = 256
     /// Online payments waiting for the bank, by request id (the payment's own).
@@ -40,9 +46,6 @@ public struct MerchantActor: ServerActor {
     var vouchersInFlight: Set<VoucherID> = []
     /// Redemptions waiting for the bank: what each asked to redeem.
     var pendingRedemptions: [RequestID: [Coin]] = [:]
-    /// The attack "take the coins and withhold the service": coins are accepted and stored,
-    /// and no reply (no service, no receipt) goes back.
-    public var withholdService = false
     var lastRedemption: Timestamp?
 
     struct Accepted {
@@ -71,57 +74,63 @@ public struct MerchantActor: ServerActor {
         self.random = random
     }
 
-    public var groupCommitter: (any GroupCommitting)? { store as? any GroupCommitting }
+    public func idempotency(of body: Body) -> IdempotencyPolicy? {
+        switch body {
+        // Customers pay over fresh keys and retry over new connections: one global id space.
+        // The chain index bounds what a payment takes; the answer (receipts) is kept for retries.
+        case .payment: .retried(.global)
+        default: nil
+        }
+    }
 
-    public mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> [Output] {
-        switch envelope.body {
-        case .payment(let payment):
-            let outputs = pay(payment, envelope: envelope, client: client, now: now)
-            return withholdService ? outputs.filter { if case .reply = $0 { false } else { true } } : outputs
-        case .settle(let settle):
-            return answering(envelope, to: client) {
+    /// The receipt-chain seed of a voucher: HMAC-SHA256 under the merchant's receipt key.
+    public func receiptSeed(_ voucher: VoucherID) -> Bytes32 {
+        let key = SymmetricKey(data: receiptKey.seed.bytes)
+        let tag = HMAC<SHA256>.authenticationCode(for: Array("QuickPay/receipt-seed/v1".utf8) + voucher.raw.bytes, using: key)
+        return tag.withUnsafeBytes { Bytes32($0)! }
+    }
+
+    public mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> Step<MerchantBatch> {
+        answering(envelope, to: client) {
+            switch envelope.body {
+            case .payment(let payment):
+                return try pay(payment, envelope: envelope, client: client, now: now)
+            case .settle(let settle):
                 try self.config.callers?.requireBank(client, for: envelope.body.typeName)
                 return try self.settle(settle, envelope: envelope, client: client)
+            default:
+                throw QuickPayError(.malformed, "a merchant does not take \(envelope.body.typeName)")
             }
-        default:
-            return [.reply(to: client, envelope.fail(QuickPayError(.malformed, "a merchant does not take \(envelope.body.typeName)")))]
         }
     }
 
     // MARK: Payment
 
-    mutating func pay(_ payment: Payment, envelope: Envelope, client: ClientID, now: Timestamp) -> [Output] {
-        if pendingPayments[envelope.requestID] != nil { return [] }  // a retry while the bank is asked
-        let digest = requestDigest(envelope)
-        return answering(envelope, to: client) {
-            if let cached = try store.cachedReply(envelope.requestID) {
-                guard cached.requestDigest == digest else { throw QuickPayError(.conflict, "request id reused") }
-                return [.reply(to: client, envelope.reply(cached.reply))]
+    mutating func pay(_ payment: Payment, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<MerchantBatch> {
+        let accepted = try check(payment, now: now)
+        let amount = try Amount.sum(accepted.map { try $0.row.voucher.commitment.denomination.value(ofCoins: $0.steps) })
+        switch config.mode {
+        case .offline:
+            let (batch, body) = try deliver(accepted, amount: amount, order: payment.order)
+            return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(body))])
+        case .online:
+            guard pendingPayments.count < config.maximumPending else {
+                throw QuickPayError(.overloaded, "\(pendingPayments.count) payments are waiting for the bank")
             }
-            let accepted = try check(payment, now: now)
-            let amount = try Amount.sum(accepted.map { try $0.row.voucher.commitment.denomination.value(ofCoins: $0.steps) })
-            switch config.mode {
-            case .offline:
-                return [.reply(to: client, envelope.reply(try deliver(accepted, amount: amount, order: payment.order, envelope: envelope, digest: digest)))]
-            case .online:
-                guard pendingPayments.count < config.maximumPending else {
-                    throw QuickPayError(.overloaded, "\(pendingPayments.count) payments are waiting for the bank")
-                }
-                let ids = Set(accepted.map(\.coin.voucherID))
-                guard vouchersInFlight.isDisjoint(with: ids) else {
-                    throw QuickPayError(.overloaded, "a payment on this voucher is already with the bank")
-                }
-                vouchersInFlight.formUnion(ids)
-                pendingPayments[envelope.requestID] = PendingPayment(client: client, envelope: envelope, accepted: accepted)
-                let verify = VerifyCoins(
-                    receiverID: config.receiverID, coins: payment.coins, vouchers: accepted.filter(\.isNew).map(\.row.voucher))
-                return [.request(to: .bank, Envelope(requestID: envelope.requestID, body: .verifyCoins(verify)), deadlineMilliseconds: config.verifyDeadlineMilliseconds)]
+            let ids = Set(accepted.map(\.coin.voucherID))
+            guard vouchersInFlight.isDisjoint(with: ids) else {
+                throw QuickPayError(.overloaded, "a payment on this voucher is already with the bank")
             }
+            vouchersInFlight.formUnion(ids)
+            pendingPayments[envelope.requestID] = PendingPayment(client: client, envelope: envelope, accepted: accepted)
+            let verify = VerifyCoins(
+                receiverID: config.receiverID, coins: payment.coins, vouchers: accepted.filter(\.isNew).map(\.row.voucher), mode: .online)
+            return Step(outputs: [.request(to: .bank, Envelope(requestID: envelope.requestID, body: .verifyCoins(verify)), deadlineMilliseconds: config.verifyDeadlineMilliseconds)])
         }
     }
 
     /// Checks every voucher and coin without changing anything.
-    mutating func check(_ payment: Payment, now: Timestamp) throws -> [Accepted] {
+    func check(_ payment: Payment, now: Timestamp) throws -> [Accepted] {
         var attached: [VoucherID: SignedVoucher] = [:]
         for voucher in payment.vouchers { attached[voucher.id] = voucher }
         var accepted: [Accepted] = []
@@ -136,8 +145,7 @@ public struct MerchantActor: ServerActor {
                 }
                 try voucher.verify(keyring: keyring, receiver: config.receiverID, now: now)
                 row = MerchantVoucher(
-                    voucher: voucher, last: .root(voucher.commitment.root), redeemedIndex: 0,
-                    receiptSeed: .random(using: &random), closed: false)
+                    voucher: voucher, last: .root(voucher.commitment.root), redeemedIndex: 0, receiptSeed: receiptSeed(voucher.id), closed: false)
                 isNew = true
             } else {
                 throw QuickPayError(.unknownVoucher, "voucher \(coin.voucherID) was never shown to this merchant")
@@ -150,20 +158,20 @@ public struct MerchantActor: ServerActor {
         return accepted
     }
 
-    /// Persists the new last coins (and, online, that the bank already credited them), then
-    /// returns the service with one receipt per coin.
-    mutating func deliver(_ accepted: [Accepted], amount: Amount, order: String, envelope: Envelope, digest: Bytes32, creditedByBank: Bool = false) throws -> Body {
+    /// The new last coins (and, online, that the bank already credited them) and the service
+    /// with one receipt per coin: the batch is durable before the answer leaves.
+    mutating func deliver(_ accepted: [Accepted], amount: Amount, order: String, creditedByBank: Bool = false) throws -> (MerchantBatch, Body) {
         var batch = MerchantBatch()
         var receipts: [Receipt] = []
         var roots: [SignedReceiptCommitment] = []
         for item in accepted {
             var row = item.row
             row.last = item.coin.position
-            if creditedByBank { row.redeemedIndex = item.coin.index }
+            if creditedByBank { row.redeemedIndex = max(row.redeemedIndex, item.coin.index) }
             batch.vouchers.append(row)
             let chain = receiptChain(for: row)
             receipts.append(Receipt(voucherID: row.id, index: item.coin.index, value: chain.element(at: item.coin.index)))
-            // A spent chain needs no more receipts (a retry is answered from the reply cache):
+            // A spent chain needs no more receipts (a retry is answered from the kept answer):
             // its 32 bytes per coin leave memory now, so memory follows the vouchers in use.
             if item.coin.index == row.voucher.commitment.length.value { receiptChains[row.id] = nil }
             if item.isNew || item.attached {
@@ -172,10 +180,7 @@ public struct MerchantActor: ServerActor {
             }
         }
         let service = Array("\(config.receiverID) delivered \(amount) of \(order.isEmpty ? "service" : order)".utf8.prefix(PaymentReply.maximumServiceBytes))
-        let reply = Body.paymentReply(PaymentReply(receipts: receipts, receiptRoots: roots, service: service, amount: amount))
-        batch.reply = (envelope.requestID, CachedReply(requestDigest: digest, reply: reply))
-        try store.commit(batch)
-        return reply
+        return (batch, .paymentReply(PaymentReply(receipts: receipts, receiptRoots: roots, service: service, amount: amount)))
     }
 
     mutating func receiptChain(for row: MerchantVoucher) -> HashChain {
@@ -188,64 +193,60 @@ public struct MerchantActor: ServerActor {
 
     // MARK: Settle (the bank closes a voucher for an unload)
 
-    func settle(_ settle: Settle, envelope: Envelope, client: ClientID) throws -> [Output] {
+    func settle(_ settle: Settle, envelope: Envelope, client: ClientID) throws -> Step<MerchantBatch> {
         guard var row = try store.voucher(settle.voucherID) else {
             // Never paid with: nothing is held, the bank refunds everything, and the voucher
             // must not be taken here afterwards.
             var batch = MerchantBatch()
             batch.closedUnseen = [settle.voucherID]
-            try store.commit(batch)
-            return [.reply(to: client, envelope.reply(.settleReply(SettleReply(voucherID: settle.voucherID, last: ChainPosition(index: 0, value: .zero)))))]
+            let answer = SettleReply(voucherID: settle.voucherID, last: ChainPosition(index: 0, value: .zero))
+            return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(.settleReply(answer)))])
         }
+        var batch = MerchantBatch()
         if !row.closed {
             // Closed for payments. The redeemed index stays: if the bank never processes this
             // answer, the ordinary redemption (allowed until the deposit deadline) still claims
             // the coins; if it does, that redemption is refused as already done.
             row.closed = true
-            var batch = MerchantBatch()
             batch.vouchers = [row]
-            try store.commit(batch)
         }
-        return [.reply(to: client, envelope.reply(.settleReply(SettleReply(voucherID: row.id, last: row.last))))]
+        return Step(commit: batch.isEmpty ? nil : batch, outputs: [.reply(to: client, envelope.reply(.settleReply(SettleReply(voucherID: row.id, last: row.last))))])
     }
 
     // MARK: Redemption
 
     /// Starts one redemption batch of the last coin of every voucher holding unredeemed coins.
-    public mutating func redeem(now: Timestamp) -> [Output] {
+    public mutating func redeem(now: Timestamp) -> Step<MerchantBatch> {
         lastRedemption = now
-        guard pendingRedemptions.isEmpty, let rows = try? store.unredeemed(limit: Redeem.maximumCoins), !rows.isEmpty else { return [] }
+        guard pendingRedemptions.isEmpty, let rows = try? store.unredeemed(limit: Redeem.maximumCoins), !rows.isEmpty else { return .none }
         let coins = rows.map { Coin(voucherID: $0.id, index: $0.last.index, value: $0.last.value) }
-        let request = Envelope(requestID: .random(using: &random), body: .redeem(Redeem(receiverID: config.receiverID, coins: coins)))
+        let request = Envelope(requestID: .random(using: &random), body: .redeem(Redeem(receiverID: config.receiverID, coins: coins, mode: config.mode)))
         pendingRedemptions[request.requestID] = coins
-        return [.request(to: .bank, request, deadlineMilliseconds: config.redeemDeadlineMilliseconds)]
+        return Step(outputs: [.request(to: .bank, request, deadlineMilliseconds: config.redeemDeadlineMilliseconds)])
     }
 
     /// Redeems on its own every `redeemIntervalSeconds`.
-    public mutating func tick(now: Timestamp) -> [Output] {
-        if let last = lastRedemption, now.secondsSinceEpoch - last.secondsSinceEpoch < config.redeemIntervalSeconds { return [] }
+    public mutating func tick(now: Timestamp) -> Step<MerchantBatch> {
+        if let last = lastRedemption, now.secondsSinceEpoch - last.secondsSinceEpoch < config.redeemIntervalSeconds { return .none }
         return redeem(now: now)
     }
 
-    public mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> [Output] {
+    public mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> Step<MerchantBatch> {
         if let coins = pendingRedemptions.removeValue(forKey: requestID) {
-            redeemed(coins, reply: reply)
-            return []
+            return redeemed(coins, reply: reply)
         }
-        guard let pending = pendingPayments.removeValue(forKey: requestID) else { return [] }
+        guard let pending = pendingPayments.removeValue(forKey: requestID) else { return .none }
         vouchersInFlight.subtract(pending.accepted.map(\.coin.voucherID))
         let envelope = pending.envelope
-        let outputs = answering(envelope, to: pending.client) {
+        return answering(envelope, to: pending.client) {
             switch reply?.body {
             case .verifyCoinsReply(let credited)?:
-                guard case .payment(let payment) = envelope.body else { return [] }
+                guard case .payment(let payment) = envelope.body else { return .none }
                 // The bank's word on the amount: if an earlier verification timed out here but
                 // committed at the bank, the bank's index is ahead of ours and it credited less
                 // than we computed; the customer paid (and is told) what the bank credited.
-                let body = try deliver(
-                    pending.accepted, amount: credited, order: payment.order, envelope: envelope,
-                    digest: requestDigest(envelope), creditedByBank: true)
-                return [.reply(to: pending.client, envelope.reply(body))]
+                let (batch, body) = try deliver(pending.accepted, amount: credited, order: payment.order, creditedByBank: true)
+                return Step(commit: batch, outputs: [.reply(to: pending.client, envelope.reply(body))], label: "payment")
             case .error(let error)?:
                 throw error
             case nil:
@@ -254,25 +255,23 @@ public struct MerchantActor: ServerActor {
                 throw QuickPayError(.internal, "the bank answered \(other.typeName)")
             }
         }
-        return withholdService ? outputs.filter { if case .reply = $0 { false } else { true } } : outputs
     }
 
     /// Records what the bank credited. A coin the bank refuses for good (already redeemed,
     /// closed, past the deadline, not a coin of that voucher) is done as well: retrying it
     /// could never succeed, and keeping it would block the batches behind it. Only transient
     /// refusals (storage, overload, unavailable) are tried again.
-    func redeemed(_ coins: [Coin], reply: Envelope?) {
-        guard case .redeemReply(let answer)? = reply?.body else { return }
-        let transient: Set<ErrorCode> = [.internal, .overloaded, .unavailable]
+    func redeemed(_ coins: [Coin], reply: Envelope?) -> Step<MerchantBatch> {
+        guard case .redeemReply(let answer)? = reply?.body else { return .none }
         var batch = MerchantBatch()
         for result in answer.results {
-            if let error = result.error, transient.contains(error.code) { continue }
+            if let error = result.error, error.code.isTransient { continue }
             guard let coin = coins.first(where: { $0.voucherID == result.voucherID }),
-                var row = try? store.voucher(coin.voucherID), row.redeemedIndex < coin.index
+                var row = try? store.voucher(coin.voucherID), row.redeemedIndex < coin.index, coin.index <= row.last.index
             else { continue }
             row.redeemedIndex = coin.index
             batch.vouchers.append(row)
         }
-        try? store.commit(batch)
+        return Step(commit: batch.isEmpty ? nil : batch, label: "redeem_reply")
     }
 }

@@ -2,11 +2,13 @@ import QuickPayCore
 import QuickPayProtocol
 
 /// A merchant's state for one voucher (PayWord): the voucher, the last coin accepted, how far
-/// it is redeemed at the bank, its receipt-chain seed, and whether the bank closed it.
+/// it is redeemed at the bank, its receipt-chain seed and whether the bank closed it.
 public struct MerchantVoucher: Hashable, Sendable {
     public let voucher: SignedVoucher
     public var last: ChainPosition
     public var redeemedIndex: Int
+    /// Derived from the merchant's receipt key and the voucher id (`MerchantActor.receiptSeed`):
+    /// the same whenever it is computed, so no cache or failed commit can serve another chain.
     public let receiptSeed: Bytes32
     public var closed: Bool
 
@@ -25,47 +27,88 @@ public struct MerchantVoucher: Hashable, Sendable {
     }
 }
 
-/// Everything one merchant step changes, committed in one transaction.
+/// Everything one merchant step changes, staged in one piece.
 public struct MerchantBatch: Sendable {
     public var vouchers: [MerchantVoucher] = []
     /// Vouchers the bank closed before this merchant ever saw them: refused from now on.
     public var closedUnseen: [VoucherID] = []
-    public var reply: (key: RequestID, cached: CachedReply)?
     public init() {}
+
+    public var isEmpty: Bool { vouchers.isEmpty && closedUnseen.isEmpty }
 }
 
-public protocol MerchantStore: AnyObject {
+/// The merchant's storage: reads for the actor; changes through the host's `Journal`.
+public protocol MerchantStore: Journal where Batch == MerchantBatch {
     func voucher(_ id: VoucherID) throws -> MerchantVoucher?
     func isClosedUnseen(_ id: VoucherID) throws -> Bool
-    func cachedReply(_ key: RequestID) throws -> CachedReply?
-    func commit(_ batch: MerchantBatch) throws
     /// Vouchers holding coins not yet redeemed, at most `limit`.
     func unredeemed(limit: Int) throws -> [MerchantVoucher]
     func allVouchers() throws -> [MerchantVoucher]
 }
 
-/// An in-memory `MerchantStore` for unit tests of the pure core.
+/// The checks every merchant store makes before it applies a row.
+public enum MerchantBatchRules {
+    public static func check(_ row: MerchantVoucher, before: MerchantVoucher?) throws {
+        let n = row.voucher.commitment.length.value
+        guard (0...n).contains(row.last.index), (0...row.last.index).contains(row.redeemedIndex) else {
+            throw StoreError("voucher \(row.id): last \(row.last.index), redeemed \(row.redeemedIndex) outside 0...N = \(n)")
+        }
+        guard let before else { return }
+        guard before.voucher == row.voucher, before.receiptSeed == row.receiptSeed else { throw StoreError("voucher \(row.id): its voucher or receipt seed changed") }
+        guard row.last.index >= before.last.index, row.redeemedIndex >= before.redeemedIndex, row.closed || !before.closed else {
+            throw StoreError("voucher \(row.id): went back (last \(before.last.index) -> \(row.last.index), redeemed \(before.redeemedIndex) -> \(row.redeemedIndex))")
+        }
+    }
+}
+
+/// An in-memory `MerchantStore` for unit tests and the simulator; models durability like
+/// `MemoryBankStore`.
 public final class MemoryMerchantStore: MerchantStore {
-    var vouchers: [VoucherID: MerchantVoucher] = [:]
-    var replies: [RequestID: CachedReply] = [:]
-    var closed: Set<VoucherID> = []
-    public var failNextCommit = false
+    public struct State: Sendable {
+        var vouchers: [VoucherID: MerchantVoucher] = [:]
+        var closed: Set<VoucherID> = []
+        var answers = MemoryAnswers()
+    }
+
+    public var state = Durable(State())
     public init() {}
 
-    public func voucher(_ id: VoucherID) throws -> MerchantVoucher? { vouchers[id] }
-    public func isClosedUnseen(_ id: VoucherID) throws -> Bool { closed.contains(id) }
-    public func cachedReply(_ key: RequestID) throws -> CachedReply? { replies[key] }
-    public func commit(_ batch: MerchantBatch) throws {
-        if failNextCommit {
-            failNextCommit = false
-            throw StoreError("injected commit failure")
-        }
-        for row in batch.vouchers { vouchers[row.id] = row }
-        closed.formUnion(batch.closedUnseen)
-        if let (key, cached) = batch.reply { replies[key] = cached }
+    public var failNextCommit: Bool {
+        get { state.failNextCommit }
+        set { state.failNextCommit = newValue }
     }
+
+    public func voucher(_ id: VoucherID) throws -> MerchantVoucher? { state.working.vouchers[id] }
+    public func isClosedUnseen(_ id: VoucherID) throws -> Bool { state.working.closed.contains(id) }
     public func unredeemed(limit: Int) throws -> [MerchantVoucher] {
-        Array(vouchers.values.filter { $0.last.index > $0.redeemedIndex }.sorted { $0.id.raw.hex < $1.id.raw.hex }.prefix(limit))
+        Array(state.working.vouchers.values.filter { $0.last.index > $0.redeemedIndex }.sorted { $0.id.raw.hex < $1.id.raw.hex }.prefix(limit))
     }
-    public func allVouchers() throws -> [MerchantVoucher] { Array(vouchers.values) }
+    public func allVouchers() throws -> [MerchantVoucher] { Array(state.working.vouchers.values) }
+
+    public func inGroup(_ body: () throws -> Void) throws {
+        // Not `state.group { ... }`: body reads `state` through the store while it runs.
+        try state.begin()
+        do {
+            try body()
+        } catch {
+            state.abort()
+            throw error
+        }
+        try state.commit()
+    }
+    public func crash() { state.crash() }
+
+    public func stage(_ batch: MerchantBatch) throws {
+        var next = state.working
+        for row in batch.vouchers {
+            try MerchantBatchRules.check(row, before: next.vouchers[row.id])
+            next.vouchers[row.id] = row
+        }
+        next.closed.formUnion(batch.closedUnseen)
+        state.working = next
+    }
+
+    public func stageAnswer(_ record: AnswerRecord) throws { state.working.answers.stage(record) }
+    public func answer(for key: AnswerKey) throws -> AnswerRecord? { state.working.answers.answer(for: key) }
+    public func pruneAnswers(before: Timestamp, limit: Int) throws -> Int { state.working.answers.prune(before: before, limit: limit) }
 }

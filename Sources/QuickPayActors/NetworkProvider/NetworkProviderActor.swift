@@ -17,6 +17,8 @@ public enum SmsFault: Sendable, Equatable {
 /// An SMS for a phone with no device attached waits in a bounded, durable queue until one
 /// attaches; SmsAccepted goes back only after the SMS is committed.
 public struct NetworkProviderActor: ServerActor {
+    public typealias Batch = NetworkProviderBatch
+    public static let role = ActorRole.networkProvider
     public static let maximumQueuedPerPhone = 32
     /// The report shows the most recent SMS only.
     public static let reportLimit = 1000
@@ -28,10 +30,6 @@ public struct NetworkProviderActor: ServerActor {
     /// SMS held by a fault until released, or until a delay is over (a fault's state: not kept
     /// across a restart).
     public private(set) var held: [(sms: SmsDelivery, due: Timestamp?)] = []
-    /// Recent submissions by request id: a retried SmsSubmit gets the same answer and sends no
-    /// second SMS. Bounded; a retry comes within seconds.
-    var recentSubmits: [RequestID: Bytes16] = [:]
-    static let recentSubmitLimit = 10_000
     /// Who may submit SMS (the app server); any device may attach. nil (a plaintext
     /// `--insecure` deployment): submitters are not authenticated.
     let callers: CallerPolicy?
@@ -44,7 +42,13 @@ public struct NetworkProviderActor: ServerActor {
 
     public func report() throws -> [SmsRecord] { try store.report(limit: Self.reportLimit) }
 
-    public mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> [Output] {
+    /// A retried SmsSubmit (the app server's, same id) gets the first answer and sends no second SMS.
+    public func idempotency(of body: Body) -> IdempotencyPolicy? {
+        if case .smsSubmit = body { return .retried(.caller) }
+        return nil
+    }
+
+    public mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> Step<NetworkProviderBatch> {
         answering(envelope, to: client) {
             switch envelope.body {
             case .deviceAttach(let phone):
@@ -52,16 +56,11 @@ public struct NetworkProviderActor: ServerActor {
                 let waiting = try store.queued(for: phone)
                 var batch = NetworkProviderBatch()
                 batch.delivered = waiting.map(\.smsID)
-                try store.commit(batch)
                 var outputs: [Output] = [.reply(to: client, envelope.reply(.ack))]
                 for sms in waiting { outputs.append(push(sms, to: client)) }
-                return outputs
+                return Step(commit: batch.isEmpty ? nil : batch, outputs: outputs)
             case .smsSubmit(let submit):
                 try callers?.requireAppServer(client, for: envelope.body.typeName)
-                if let smsID = recentSubmits[envelope.requestID] {
-                    return [.reply(to: client, envelope.reply(.smsAccepted(smsID: smsID)))]
-                }
-                if recentSubmits.count >= Self.recentSubmitLimit { recentSubmits.removeAll(keepingCapacity: true) }
                 let sms = SmsDelivery(smsID: .random(using: &random), phone: submit.phone, text: submit.text)
                 let fault = nextFault
                 nextFault = nil
@@ -89,11 +88,9 @@ public struct NetworkProviderActor: ServerActor {
                     }
                     outputs = try deliver(sms, into: &batch, fault: nil)
                 }
-                try store.commit(batch)
-                recentSubmits[envelope.requestID] = sms.smsID
-                return [.reply(to: client, envelope.reply(.smsAccepted(smsID: sms.smsID)))] + outputs
+                return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(.smsAccepted(smsID: sms.smsID)))] + outputs)
             case .ack:
-                return []
+                return .none
             default:
                 throw QuickPayError(.malformed, "the network provider does not take \(envelope.body.typeName)")
             }
@@ -116,21 +113,21 @@ public struct NetworkProviderActor: ServerActor {
     }
 
     /// Delivers every held SMS now (or queues it for its phone).
-    public mutating func releaseHeld() throws -> [Output] {
+    public mutating func releaseHeld() -> Step<NetworkProviderBatch> {
         let waiting = held.map(\.sms)
         held = []
-        return try release(waiting)
+        return release(waiting)
     }
 
     /// Delivers delayed SMS whose time has come.
-    public mutating func tick(now: Timestamp) -> [Output] {
+    public mutating func tick(now: Timestamp) -> Step<NetworkProviderBatch> {
         let due = held.filter { $0.due.map { $0 <= now } ?? false }.map(\.sms)
-        guard !due.isEmpty else { return [] }
+        guard !due.isEmpty else { return .none }
         held.removeAll { $0.due.map { $0 <= now } ?? false }
-        return (try? release(due)) ?? []
+        return release(due)
     }
 
-    mutating func release(_ messages: [SmsDelivery]) throws -> [Output] {
+    mutating func release(_ messages: [SmsDelivery]) -> Step<NetworkProviderBatch> {
         var batch = NetworkProviderBatch()
         var outputs: [Output] = []
         for sms in messages {
@@ -141,7 +138,6 @@ public struct NetworkProviderActor: ServerActor {
                 batch.enqueue.append(sms)
             }
         }
-        try store.commit(batch)
-        return outputs
+        return Step(commit: batch, outputs: outputs, label: "sms_release")
     }
 }

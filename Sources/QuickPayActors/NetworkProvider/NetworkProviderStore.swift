@@ -15,7 +15,7 @@ public struct SmsRecord: Hashable, Sendable {
     }
 }
 
-/// What one network-provider step changes, committed at once.
+/// What one network-provider step changes, staged in one piece.
 public struct NetworkProviderBatch: Sendable {
     /// SMS to keep until a device attaches for their phone.
     public var enqueue: [SmsDelivery] = []
@@ -23,30 +23,56 @@ public struct NetworkProviderBatch: Sendable {
     public var delivered: [Bytes16] = []
     public var records: [SmsRecord] = []
     public init() {}
+
+    public var isEmpty: Bool { enqueue.isEmpty && delivered.isEmpty && records.isEmpty }
 }
 
 /// The network provider's storage: the queue of undelivered SMS and the report. (Which device
 /// holds which phone is a live connection, so it is not stored: a device attaches again after
 /// a restart, and its queued SMS follow.)
-public protocol NetworkProviderStore: AnyObject {
+public protocol NetworkProviderStore: Journal where Batch == NetworkProviderBatch {
     func queued(for phone: PhoneNumber) throws -> [SmsDelivery]
-    func commit(_ batch: NetworkProviderBatch) throws
     /// The most recent `limit` records, oldest first.
     func report(limit: Int) throws -> [SmsRecord]
 }
 
 public final class MemoryNetworkProviderStore: NetworkProviderStore {
-    var queue: [SmsDelivery] = []
-    var records: [SmsRecord] = []
+    public struct State: Sendable {
+        var queue: [SmsDelivery] = []
+        var records: [SmsRecord] = []
+        var answers = MemoryAnswers()
+    }
+
+    public var state = Durable(State())
     public init() {}
 
-    public func queued(for phone: PhoneNumber) throws -> [SmsDelivery] { queue.filter { $0.phone == phone } }
-    public func commit(_ batch: NetworkProviderBatch) throws {
-        queue += batch.enqueue
-        let done = Set(batch.delivered)
-        queue.removeAll { done.contains($0.smsID) }
-        records += batch.records
-        for index in records.indices where done.contains(records[index].smsID) { records[index].delivered = true }
+    public func queued(for phone: PhoneNumber) throws -> [SmsDelivery] { state.working.queue.filter { $0.phone == phone } }
+    public func report(limit: Int) throws -> [SmsRecord] { Array(state.working.records.suffix(limit)) }
+
+    public func inGroup(_ body: () throws -> Void) throws {
+        // Not `state.group { ... }`: body reads `state` through the store while it runs.
+        try state.begin()
+        do {
+            try body()
+        } catch {
+            state.abort()
+            throw error
+        }
+        try state.commit()
     }
-    public func report(limit: Int) throws -> [SmsRecord] { Array(records.suffix(limit)) }
+    public func crash() { state.crash() }
+
+    public func stage(_ batch: NetworkProviderBatch) throws {
+        var next = state.working
+        next.queue += batch.enqueue
+        let done = Set(batch.delivered)
+        next.queue.removeAll { done.contains($0.smsID) }
+        next.records += batch.records
+        for index in next.records.indices where done.contains(next.records[index].smsID) { next.records[index].delivered = true }
+        state.working = next
+    }
+
+    public func stageAnswer(_ record: AnswerRecord) throws { state.working.answers.stage(record) }
+    public func answer(for key: AnswerKey) throws -> AnswerRecord? { state.working.answers.answer(for: key) }
+    public func pruneAnswers(before: Timestamp, limit: Int) throws -> Int { state.working.answers.prune(before: before, limit: limit) }
 }

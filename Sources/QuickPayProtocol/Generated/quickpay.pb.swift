@@ -62,6 +62,8 @@ public nonisolated enum Quickpay_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
   case forbidden // = 26
   case unknownReceiver // = 27
   case `internal` // = 28
+  case alreadyApplied // = 29
+  case modeMismatch // = 30
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -99,6 +101,8 @@ public nonisolated enum Quickpay_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case 26: self = .forbidden
     case 27: self = .unknownReceiver
     case 28: self = .internal
+    case 29: self = .alreadyApplied
+    case 30: self = .modeMismatch
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -134,6 +138,8 @@ public nonisolated enum Quickpay_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case .forbidden: return 26
     case .unknownReceiver: return 27
     case .internal: return 28
+    case .alreadyApplied: return 29
+    case .modeMismatch: return 30
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -169,6 +175,103 @@ public nonisolated enum Quickpay_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     .forbidden,
     .unknownReceiver,
     .internal,
+    .alreadyApplied,
+    .modeMismatch,
+  ]
+
+}
+
+/// Which actor made a decision (an error's origin). A client tells a refusal of the bank, which is
+/// final for a money-moving request, from one of the app server relaying it, which is not.
+public nonisolated enum Quickpay_V1_Origin: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case bank // = 1
+  case appServer // = 2
+  case networkProvider // = 3
+  case merchant // = 4
+  case customer // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .bank
+    case 2: self = .appServer
+    case 3: self = .networkProvider
+    case 4: self = .merchant
+    case 5: self = .customer
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .bank: return 1
+    case .appServer: return 2
+    case .networkProvider: return 3
+    case .merchant: return 4
+    case .customer: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Quickpay_V1_Origin] = [
+    .unspecified,
+    .bank,
+    .appServer,
+    .networkProvider,
+    .merchant,
+    .customer,
+  ]
+
+}
+
+/// How a merchant takes coins; the bank's record is the one that counts.
+public nonisolated enum Quickpay_V1_MerchantMode: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// PayWord: its own per-voucher state, redeems later
+  case offline // = 1
+
+  /// the bank verifies and marks every coin first
+  case online // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .offline
+    case 2: self = .online
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .offline: return 1
+    case .online: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Quickpay_V1_MerchantMode] = [
+    .unspecified,
+    .offline,
+    .online,
   ]
 
 }
@@ -665,6 +768,22 @@ public nonisolated struct Quickpay_V1_Envelope: Sendable {
     set {body = .prepaidRedeemReply(newValue)}
   }
 
+  public var modeQuery: Quickpay_V1_ModeQuery {
+    get {
+      if case .modeQuery(let v)? = body {return v}
+      return Quickpay_V1_ModeQuery()
+    }
+    set {body = .modeQuery(newValue)}
+  }
+
+  public var modeReply: Quickpay_V1_ModeReply {
+    get {
+      if case .modeReply(let v)? = body {return v}
+      return Quickpay_V1_ModeReply()
+    }
+    set {body = .modeReply(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -709,6 +828,8 @@ public nonisolated struct Quickpay_V1_Envelope: Sendable {
     case prepaidRedeem(Quickpay_V1_PrepaidRedeem)
     case bankCredit(Quickpay_V1_BankCredit)
     case prepaidRedeemReply(Quickpay_V1_PrepaidRedeemReply)
+    case modeQuery(Quickpay_V1_ModeQuery)
+    case modeReply(Quickpay_V1_ModeReply)
 
   }
 
@@ -724,6 +845,9 @@ public nonisolated struct Quickpay_V1_Error: Sendable {
 
   /// at most 512 bytes, for people
   public var message: String = String()
+
+  /// the actor that decided; kept when an actor relays a peer's refusal
+  public var origin: Quickpay_V1_Origin = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -906,6 +1030,9 @@ public nonisolated struct Quickpay_V1_VerifyCoins: Sendable {
   /// distinct, each spent by a coin: those the bank has not seen
   public var vouchers: [Quickpay_V1_Voucher] = []
 
+  /// the mode the merchant runs in; the bank refuses a mismatch
+  public var mode: Quickpay_V1_MerchantMode = .unspecified
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -933,6 +1060,9 @@ public nonisolated struct Quickpay_V1_Redeem: Sendable {
 
   /// 1..256, one per voucher
   public var coins: [Quickpay_V1_Coin] = []
+
+  /// the mode the merchant runs in; the bank refuses a mismatch
+  public var mode: Quickpay_V1_MerchantMode = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1511,12 +1641,47 @@ public nonisolated struct Quickpay_V1_PrepaidRedeemReply: Sendable {
   public init() {}
 }
 
+/// Merchant -> bank, before it takes coins: which mode does the bank hold for this receiver?
+public nonisolated struct Quickpay_V1_ModeQuery: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var receiverID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Quickpay_V1_ModeReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var receiverID: String = String()
+
+  public var mode: Quickpay_V1_MerchantMode = .unspecified
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "quickpay.v1"
 
 nonisolated extension Quickpay_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}MALFORMED\0\u{1}REPLAYED_COIN\0\u{1}BAD_CHAIN\0\u{1}INDEX_OUT_OF_RANGE\0\u{1}BAD_SIGNATURE\0\u{1}WRONG_RECEIVER\0\u{1}EXPIRED\0\u{1}INSUFFICIENT_FUNDS\0\u{1}LIMIT_EXCEEDED\0\u{1}AMOUNT_OUT_OF_RANGE\0\u{1}UNKNOWN_VOUCHER\0\u{1}VOUCHER_CLOSED\0\u{1}AUTHENTICATION_FAILED\0\u{1}OTP_INVALID\0\u{1}OTP_EXPIRED\0\u{1}LOCKED_OUT\0\u{1}SESSION_INVALID\0\u{1}UNKNOWN_ACCOUNT\0\u{1}ALREADY_EXISTS\0\u{1}CODE_INVALID\0\u{1}RATE_LIMITED\0\u{1}OVERLOADED\0\u{1}UNAVAILABLE\0\u{1}DEADLINE_PASSED\0\u{1}CONFLICT\0\u{1}FORBIDDEN\0\u{1}UNKNOWN_RECEIVER\0\u{1}INTERNAL\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}MALFORMED\0\u{1}REPLAYED_COIN\0\u{1}BAD_CHAIN\0\u{1}INDEX_OUT_OF_RANGE\0\u{1}BAD_SIGNATURE\0\u{1}WRONG_RECEIVER\0\u{1}EXPIRED\0\u{1}INSUFFICIENT_FUNDS\0\u{1}LIMIT_EXCEEDED\0\u{1}AMOUNT_OUT_OF_RANGE\0\u{1}UNKNOWN_VOUCHER\0\u{1}VOUCHER_CLOSED\0\u{1}AUTHENTICATION_FAILED\0\u{1}OTP_INVALID\0\u{1}OTP_EXPIRED\0\u{1}LOCKED_OUT\0\u{1}SESSION_INVALID\0\u{1}UNKNOWN_ACCOUNT\0\u{1}ALREADY_EXISTS\0\u{1}CODE_INVALID\0\u{1}RATE_LIMITED\0\u{1}OVERLOADED\0\u{1}UNAVAILABLE\0\u{1}DEADLINE_PASSED\0\u{1}CONFLICT\0\u{1}FORBIDDEN\0\u{1}UNKNOWN_RECEIVER\0\u{1}INTERNAL\0\u{1}ALREADY_APPLIED\0\u{1}MODE_MISMATCH\0")
+}
+
+nonisolated extension Quickpay_V1_Origin: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ORIGIN_UNSPECIFIED\0\u{1}ORIGIN_BANK\0\u{1}ORIGIN_APP_SERVER\0\u{1}ORIGIN_NETWORK_PROVIDER\0\u{1}ORIGIN_MERCHANT\0\u{1}ORIGIN_CUSTOMER\0")
+}
+
+nonisolated extension Quickpay_V1_MerchantMode: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MERCHANT_MODE_UNSPECIFIED\0\u{1}MERCHANT_MODE_OFFLINE\0\u{1}MERCHANT_MODE_ONLINE\0")
 }
 
 nonisolated extension Quickpay_V1_Denomination: SwiftProtobuf._ProtoNameProviding {
@@ -1537,7 +1702,7 @@ nonisolated extension Quickpay_V1_UnloadDestination: SwiftProtobuf._ProtoNamePro
 
 nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}request_id\0\u{1}payment\0\u{3}payment_reply\0\u{1}redeem\0\u{3}redeem_reply\0\u{3}verify_coins\0\u{3}verify_coins_reply\0\u{1}error\0\u{1}ack\0\u{2}\u{6}register\0\u{3}register_reply\0\u{1}login\0\u{3}login_challenge\0\u{3}otp_submit\0\u{3}otp_resend\0\u{3}session_granted\0\u{1}logout\0\u{4}\u{7}sms_submit\0\u{3}sms_accepted\0\u{3}device_attach\0\u{3}sms_delivery\0\u{2}\u{7}balance\0\u{3}balance_reply\0\u{1}load\0\u{3}bank_load\0\u{3}load_reply\0\u{3}voucher_notice\0\u{3}bank_balance\0\u{2}\u{4}settle\0\u{3}settle_reply\0\u{1}unload\0\u{3}bank_unload\0\u{3}unload_reply\0\u{1}withdraw\0\u{3}bank_withdraw\0\u{3}withdraw_reply\0\u{4}\u{3}prepaid_issue\0\u{3}prepaid_codes\0\u{3}prepaid_redeem\0\u{3}bank_credit\0\u{3}prepaid_redeem_reply\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}request_id\0\u{1}payment\0\u{3}payment_reply\0\u{1}redeem\0\u{3}redeem_reply\0\u{3}verify_coins\0\u{3}verify_coins_reply\0\u{1}error\0\u{1}ack\0\u{2}\u{6}register\0\u{3}register_reply\0\u{1}login\0\u{3}login_challenge\0\u{3}otp_submit\0\u{3}otp_resend\0\u{3}session_granted\0\u{1}logout\0\u{4}\u{7}sms_submit\0\u{3}sms_accepted\0\u{3}device_attach\0\u{3}sms_delivery\0\u{2}\u{7}balance\0\u{3}balance_reply\0\u{1}load\0\u{3}bank_load\0\u{3}load_reply\0\u{3}voucher_notice\0\u{3}bank_balance\0\u{2}\u{4}settle\0\u{3}settle_reply\0\u{1}unload\0\u{3}bank_unload\0\u{3}unload_reply\0\u{1}withdraw\0\u{3}bank_withdraw\0\u{3}withdraw_reply\0\u{4}\u{3}prepaid_issue\0\u{3}prepaid_codes\0\u{3}prepaid_redeem\0\u{3}bank_credit\0\u{3}prepaid_redeem_reply\0\u{4}\u{6}mode_query\0\u{3}mode_reply\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2067,6 +2232,32 @@ nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
           self.body = .prepaidRedeemReply(v)
         }
       }()
+      case 70: try {
+        var v: Quickpay_V1_ModeQuery?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .modeQuery(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .modeQuery(v)
+        }
+      }()
+      case 71: try {
+        var v: Quickpay_V1_ModeReply?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .modeReply(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .modeReply(v)
+        }
+      }()
       default: break
       }
     }
@@ -2244,6 +2435,14 @@ nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
       guard case .prepaidRedeemReply(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 64)
     }()
+    case .modeQuery?: try {
+      guard case .modeQuery(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 70)
+    }()
+    case .modeReply?: try {
+      guard case .modeReply(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 71)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -2260,7 +2459,7 @@ nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Quickpay_V1_Error: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Error"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0\u{1}origin\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2270,6 +2469,7 @@ nonisolated extension Quickpay_V1_Error: SwiftProtobuf.Message, SwiftProtobuf._M
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.code) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.origin) }()
       default: break
       }
     }
@@ -2282,12 +2482,16 @@ nonisolated extension Quickpay_V1_Error: SwiftProtobuf.Message, SwiftProtobuf._M
     if !self.message.isEmpty {
       try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
     }
+    if self.origin != .unspecified {
+      try visitor.visitSingularEnumField(value: self.origin, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Quickpay_V1_Error, rhs: Quickpay_V1_Error) -> Bool {
     if lhs.code != rhs.code {return false}
     if lhs.message != rhs.message {return false}
+    if lhs.origin != rhs.origin {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2614,7 +2818,7 @@ nonisolated extension Quickpay_V1_PaymentReply: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Quickpay_V1_VerifyCoins: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".VerifyCoins"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}receiver_id\0\u{1}coins\0\u{1}vouchers\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}receiver_id\0\u{1}coins\0\u{1}vouchers\0\u{1}mode\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2625,6 +2829,7 @@ nonisolated extension Quickpay_V1_VerifyCoins: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularStringField(value: &self.receiverID) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.coins) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.vouchers) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.mode) }()
       default: break
       }
     }
@@ -2640,6 +2845,9 @@ nonisolated extension Quickpay_V1_VerifyCoins: SwiftProtobuf.Message, SwiftProto
     if !self.vouchers.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.vouchers, fieldNumber: 3)
     }
+    if self.mode != .unspecified {
+      try visitor.visitSingularEnumField(value: self.mode, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2647,6 +2855,7 @@ nonisolated extension Quickpay_V1_VerifyCoins: SwiftProtobuf.Message, SwiftProto
     if lhs.receiverID != rhs.receiverID {return false}
     if lhs.coins != rhs.coins {return false}
     if lhs.vouchers != rhs.vouchers {return false}
+    if lhs.mode != rhs.mode {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2684,7 +2893,7 @@ nonisolated extension Quickpay_V1_VerifyCoinsReply: SwiftProtobuf.Message, Swift
 
 nonisolated extension Quickpay_V1_Redeem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Redeem"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}receiver_id\0\u{1}coins\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}receiver_id\0\u{1}coins\0\u{1}mode\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2694,6 +2903,7 @@ nonisolated extension Quickpay_V1_Redeem: SwiftProtobuf.Message, SwiftProtobuf._
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.receiverID) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.coins) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.mode) }()
       default: break
       }
     }
@@ -2706,12 +2916,16 @@ nonisolated extension Quickpay_V1_Redeem: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.coins.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.coins, fieldNumber: 2)
     }
+    if self.mode != .unspecified {
+      try visitor.visitSingularEnumField(value: self.mode, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Quickpay_V1_Redeem, rhs: Quickpay_V1_Redeem) -> Bool {
     if lhs.receiverID != rhs.receiverID {return false}
     if lhs.coins != rhs.coins {return false}
+    if lhs.mode != rhs.mode {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3995,6 +4209,71 @@ nonisolated extension Quickpay_V1_PrepaidRedeemReply: SwiftProtobuf.Message, Swi
   public static func ==(lhs: Quickpay_V1_PrepaidRedeemReply, rhs: Quickpay_V1_PrepaidRedeemReply) -> Bool {
     if lhs.creditedPaise != rhs.creditedPaise {return false}
     if lhs.quickpayPaise != rhs.quickpayPaise {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Quickpay_V1_ModeQuery: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ModeQuery"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}receiver_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.receiverID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.receiverID.isEmpty {
+      try visitor.visitSingularStringField(value: self.receiverID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Quickpay_V1_ModeQuery, rhs: Quickpay_V1_ModeQuery) -> Bool {
+    if lhs.receiverID != rhs.receiverID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Quickpay_V1_ModeReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ModeReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}receiver_id\0\u{1}mode\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.receiverID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.mode) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.receiverID.isEmpty {
+      try visitor.visitSingularStringField(value: self.receiverID, fieldNumber: 1)
+    }
+    if self.mode != .unspecified {
+      try visitor.visitSingularEnumField(value: self.mode, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Quickpay_V1_ModeReply, rhs: Quickpay_V1_ModeReply) -> Bool {
+    if lhs.receiverID != rhs.receiverID {return false}
+    if lhs.mode != rhs.mode {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,4 +1,5 @@
 import Foundation
+import QuickPayConfig
 import QuickPayCore
 import QuickPayProtocol
 import ZeroMQ
@@ -7,8 +8,8 @@ import ZeroMQ
 /// sent again under the same request id every `retryMilliseconds` until an answer arrives or
 /// the deadline passes. Every call ends answered or `UNAVAILABLE` ("outcome unknown").
 public final class Requester {
-    let socket: Socket
-    let codec = WireCodec()
+    public let socket: Socket
+    public let codec = WireCodec()
     public let endpoint: String
     public var retryMilliseconds = 500
     public var deadlineMilliseconds = 5000
@@ -18,7 +19,7 @@ public final class Requester {
     public init(context: Context, endpoint: String, security: ClientSecurity) throws {
         self.endpoint = endpoint
         socket = try context.socket(.dealer)
-        try socket.setMaximumMessageSize(bytes: Int64(ProtocolLimits.defaultMaximumFrameBytes))
+        try socket.setMaximumMessageSize(bytes: transportMessageLimit(frameBytes: ProtocolLimits.defaultMaximumFrameBytes, curve: !security.isPlaintext))
         try security.secure(socket, for: endpoint)
         try socket.connect(endpoint)
     }

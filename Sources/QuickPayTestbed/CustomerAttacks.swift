@@ -1,5 +1,7 @@
 import Foundation
 import QuickPayActors
+import QuickPayClient
+import QuickPayConfig
 import QuickPayCore
 import QuickPayProtocol
 import ZeroMQ
@@ -90,19 +92,13 @@ extension CustomerClient {
         return ["ok": true, "accepted": body.typeName]
     }
 
-    /// Sends one raw frame (hex) to an endpoint and returns what came back (hex, and the decoded
-    /// error code if it is an error), or that nothing came back within `timeoutMilliseconds`.
-    public func raw(endpoint: String, hex: String, timeoutMilliseconds: Int32 = 2000) throws -> JSONObject {
-        try sendRaw(context: context, endpoint: endpoint, hex: hex, security: endpoints.security, timeoutMilliseconds: timeoutMilliseconds)
-    }
-
     /// Floods an endpoint with `count` balance requests from a thread of its own, without
     /// waiting for answers, and returns at once: the scenario's next steps run during the flood.
     public func flood(endpoint: String, count: Int) throws -> JSONObject {
-        let token = ((try? session) ?? SessionToken(Bytes16(high: 0, low: 0))).raw
-        let context = self.context
+        let token = (currentSession ?? SessionToken(Bytes16(high: 0, low: 0))).raw
+        let context = zmqContext
         let socket = try context.socket(.dealer)
-        try endpoints.security.secure(socket, for: endpoint)
+        try clientSecurity.secure(socket, for: endpoint)
         nonisolated(unsafe) let flooder = socket
         let thread = Thread {
             let socket = flooder
@@ -121,21 +117,4 @@ extension CustomerClient {
         thread.start()
         return ["ok": true, "sending": count]
     }
-}
-
-/// Sends one raw frame (hex) to an endpoint over a fresh socket secured by `security`, and
-/// returns what came back (hex, and the decoded error code if it is an error), or that nothing
-/// came back within `timeoutMilliseconds`.
-public func sendRaw(context: Context, endpoint: String, hex: String, security: ClientSecurity, timeoutMilliseconds: Int32 = 2000) throws -> JSONObject {
-    guard let frame = HexCoding.decode(hex) else { throw QuickPayError(.malformed, "hex is not hex") }
-    let socket = try context.socket(.dealer)
-    defer { socket.close() }
-    try socket.setReceiveTimeout(milliseconds: timeoutMilliseconds)
-    try security.secure(socket, for: endpoint)
-    try socket.connect(endpoint)
-    try socket.send(frame)
-    guard let reply = try socket.receive() else { return ["ok": true, "answered": false] }
-    var answer: JSONObject = ["ok": true, "answered": true, "reply_hex": HexCoding.encode(reply.last ?? [])]
-    if let envelope = try? WireCodec().decode(reply.last ?? []), case .error(let error) = envelope.body { answer["code"] = error.code.name }
-    return answer
 }

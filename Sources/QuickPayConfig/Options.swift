@@ -28,12 +28,18 @@ public struct ActorOptions: ParsableArguments {
     @Flag(help: "Plaintext ZeroMQ: no encryption, no authentication of peers. Tests on one host only (env QUICKPAY_INSECURE=1).")
     public var insecure = false
 
+    @Flag(help: "A deployment started for testing (env QUICKPAY_TESTING=1): crash points, clock shifts and fault controls work; `health` says so. Never in production.")
+    public var testing = false
+
     public init() {}
 
     /// The settings of actor `name` (`bank`, `merchant-chai-stall`, ...), resolved.
     public func resolve(_ name: String) throws -> ActorSetup {
         try ActorSetup.resolve(name, bind: bind, control: control, deployment: deployment, keys: keys, insecure: insecure)
     }
+
+    /// Whether this is a deployment started for testing.
+    public var isTesting: Bool { testing || environment("QUICKPAY_TESTING") == "1" }
 }
 
 /// One actor's resolved settings: endpoints, deployment file and keys (nil keys: `--insecure`).
@@ -110,14 +116,6 @@ public struct ActorSetup {
         var serverKeys: [String: CurveKey] = [:]
         for (endpoint, actor) in peers { serverKeys[endpoint] = try publicKey(actor) }
         return .curve(ownKeys: fresh ? nil : try keys.keyPair(name), serverKeys: serverKeys)
-    }
-
-    public func hostConfig(peers: [PeerName: (endpoint: String, actor: String)], admit: @escaping (CurveKey) -> Bool = { _ in true }) throws -> HostConfig {
-        var config = HostConfig(name: name, bind: bind, control: control)
-        config.peers = peers.mapValues(\.endpoint)
-        config.serverSecurity = try serverSecurity(admit: admit)
-        config.clientSecurity = try clientSecurity(peers: Dictionary(peers.values.map { ($0.endpoint, $0.actor) }, uniquingKeysWith: { a, _ in a }))
-        return config
     }
 }
 

@@ -1,14 +1,17 @@
 import Foundation
 import Logging
 import QuickPayActors
+import QuickPayConfig
 import QuickPayCore
 import QuickPayProtocol
 import ZeroMQ
 
 /// The customer's control endpoint: a REP socket whose JSON actions run the wallet's flows
 /// one at a time (register, login, load, pay, balance, unload, withdraw, redeem-code, wallet).
+/// The testbed serves the same endpoint with attack actions added (`actions`).
 public final class CustomerControl {
     let client: CustomerClient
+    let actions: (String, JSONObject, CustomerClient) throws -> JSONObject
     let socket: Socket
     let context: Context
     var logger = Logger(label: "customer")
@@ -16,8 +19,12 @@ public final class CustomerControl {
     let gate: CurveGate?
 
     /// `security`: CURVE with the operator's key as the only one admitted; nil: plaintext.
-    public init(client: CustomerClient, endpoint: String, security: ServerSecurity?) throws {
+    public init(
+        client: CustomerClient, endpoint: String, security: ServerSecurity?,
+        actions: @escaping (String, JSONObject, CustomerClient) throws -> JSONObject = { try CustomerActions.perform($0, $1, $2) }
+    ) throws {
         self.client = client
+        self.actions = actions
         let context = try Context()
         self.context = context
         gate = try security.map { try CurveGate(context: context, security: $0, logger: Logger(label: "customer")) }
@@ -53,7 +60,7 @@ public final class CustomerControl {
 
     public func perform(_ action: String, _ request: JSONObject) -> JSONObject {
         do {
-            return try CustomerActions.perform(action, request, client: client)
+            return try actions(action, request, client)
         } catch let error as QuickPayError {
             logger.info("action refused", metadata: ["action": "\(action)", "code": "\(error.code.name)"])
             return ControlJSON.failure(error.code.name, error.message)
@@ -65,7 +72,7 @@ public final class CustomerControl {
 
 /// JSON actions -> wallet flows; shared by the control endpoint and the one-shot commands.
 public enum CustomerActions {
-    static func string(_ request: JSONObject, _ key: String) throws -> String {
+    public static func string(_ request: JSONObject, _ key: String) throws -> String {
         guard let value = request[key] as? String else { throw QuickPayError(.malformed, "\(key) is required") }
         return value
     }
@@ -75,7 +82,7 @@ public enum CustomerActions {
         return Amount(paise: value.int64Value)
     }
 
-    public static func perform(_ action: String, _ request: JSONObject, client: CustomerClient) throws -> JSONObject {
+    public static func perform(_ action: String, _ request: JSONObject, _ client: CustomerClient) throws -> JSONObject {
         switch action {
         case "health":
             return ["ok": true, "actor": "customer", "pid": Int(getpid())]
@@ -135,16 +142,6 @@ public enum CustomerActions {
         case "redeem-code":
             let reply = try client.redeemCode(try string(request, "code"))
             return ["ok": true, "credited_paise": reply.credited.paise, "quickpay_paise": reply.quickPay.paise]
-        case "attack":
-            return try client.attack(try string(request, "kind"), at: try ReceiverID(try string(request, "merchant")), options: request)
-        case "raw":
-            return try client.raw(endpoint: try string(request, "endpoint"), hex: try string(request, "hex"))
-        case "flood":
-            return try client.flood(endpoint: try string(request, "endpoint"), count: request["count"] as? Int ?? 1000)
-        case "last-coin":
-            // For scenarios where a merchant tries to redeem a coin it should not hold.
-            guard let coin = client.lastPayment?.coins.first else { throw QuickPayError(.malformed, "no payment yet") }
-            return ["ok": true, "voucher": coin.voucherID.raw.hex, "index": coin.index, "value": coin.value.hex]
         case "wallet", "state":
             var state = client.walletState()
             state["ok"] = true

@@ -1,5 +1,7 @@
 import Foundation
+import QuickPayConfig
 import QuickPayActors
+import QuickPayClient
 import QuickPayCore
 import Yams
 import ZeroMQ
@@ -21,11 +23,14 @@ public final class ActorDeployment {
     }
 
     public struct Merchant {
-        public let id: String, account: String, mode: MerchantMode
-        public init(id: String, account: String, mode: MerchantMode) {
+        /// `mode`: what the merchant is told with `--mode` (nil: it learns its mode from the
+        /// bank); `bankMode`: what the bank's seed records (a planted mismatch when they differ).
+        public let id: String, account: String, mode: MerchantMode?, bankMode: MerchantMode
+        public init(id: String, account: String, mode: MerchantMode?, bankMode: MerchantMode? = nil) {
             self.id = id
             self.account = account
             self.mode = mode
+            self.bankMode = bankMode ?? mode ?? .offline
         }
     }
 
@@ -83,7 +88,7 @@ public final class ActorDeployment {
         let merchantAccounts = Set(merchants.map(\.account))
         for customer in customers where !merchantAccounts.contains(customer.account) { seed += "  - id: \(customer.account)\n    deposit_rupees: \(customer.deposit)\n" }
         for merchant in merchants {
-            seed += "  - id: \(merchant.account)\n    deposit_rupees: 0\n    receiver: \(merchant.id)\n    mode: \(merchant.mode.rawValue)\n"
+            seed += "  - id: \(merchant.account)\n    deposit_rupees: 0\n    receiver: \(merchant.id)\n    mode: \(merchant.bankMode.rawValue)\n"
         }
         try Self.write("\(runFolder)/bank-seed.yaml", seed)
 
@@ -126,6 +131,11 @@ public final class ActorDeployment {
         try makeControlSecurity(actor, endpoints["\(actor)-control"]!)
     }
 
+    /// A requester to the bank with merchant `id`'s own key pair: the testbed's merchant attacks.
+    public func bankRequester(asMerchant id: String) throws -> Requester {
+        try Requester(context: context, endpoint: endpoints["bank"]!, security: try clientSecurity(to: "bank", as: "merchant-\(id)"))
+    }
+
     /// How a client in this process reaches actor `to`: as `as` (an actor of the deployment,
     /// with its key pair) or, when `as` is nil, with a fresh key as a customer would.
     public func clientSecurity(to: String, as actor: String? = nil) throws -> ClientSecurity {
@@ -138,7 +148,7 @@ public final class ActorDeployment {
             merchants.flatMap { ["--merchant", "\($0.id)=\(peer(from, "merchant-\($0.id)"))"] }
         }
         let keyFolder = "\(runFolder)/keys"
-        let security = keys == nil ? ["--insecure"] : ["--keys", keyFolder]
+        let security = (keys == nil ? ["--insecure"] : ["--keys", keyFolder]) + ["--testing"]
         try start("nsp", "qp-nsp", security)
         try start("bank", "qp-bank", security + ["--signing-key", "\(keyFolder)/bank/signing.key", "--seed", "\(runFolder)/bank-seed.yaml"] + merchantFlags("bank"))
         try start("appserver", "qp-appserver", security + [
@@ -147,15 +157,16 @@ public final class ActorDeployment {
         ])
         for merchant in merchants {
             let name = "merchant-\(merchant.id)"
-            try start(name, "qp-merchant", security + [
-                "--id", merchant.id, "--mode", merchant.mode.rawValue, "--bank", peer(name, "bank"),
+            try start(name, "qp-merchant", security + (merchant.mode.map { ["--mode", $0.rawValue] } ?? []) + [
+                "--id", merchant.id, "--bank", peer(name, "bank"),
                 "--bank-key", "\(keyFolder)/public/bank.signing", "--receipt-key", "\(keyFolder)/\(name)/receipt.key",
             ])
         }
         for customer in customers where customerProcesses {
             let name = "customer-\(customer.name)"
-            try start(name, "qp-customer", [
-                "serve", "--name", customer.name, "--wallet", "\(runFolder)/data/\(name)/wallet.sqlite", "--app-server", peer(name, "appserver"),
+            // The testbed's customer: the production wallet plus the attacker's actions.
+            try start(name, "quickpay", [
+                "customer", "serve", "--name", customer.name, "--wallet", "\(runFolder)/data/\(name)/wallet.sqlite", "--app-server", peer(name, "appserver"),
                 "--nsp", peer(name, "nsp"), "--bank-key", "\(keyFolder)/public/bank.signing", "--phone", customer.phone,
             ] + security + merchantFlags(name), serverFlags: false)
         }

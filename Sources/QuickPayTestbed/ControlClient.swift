@@ -1,4 +1,5 @@
 import Foundation
+import QuickPayConfig
 import ZeroMQ
 
 /// Talks to an actor's control socket (REQ): one JSON request, one JSON answer, within a

@@ -1,5 +1,6 @@
 import Foundation
 import QuickPayActors
+import QuickPayConfig
 import QuickPayCore
 import QuickPayProtocol
 
@@ -17,7 +18,7 @@ public enum StateDump {
             switch row.state {
             case .open: break
             case .closing: state = "closing"
-            case .closed(let amount):
+            case .closed(let amount, _):
                 state = "closed"
                 refunded = amount.paise
             }
@@ -50,7 +51,7 @@ public enum StateDump {
         let unredeemed = try Amount.sum(vouchers.map(\.unredeemedValue))
         let rows: [JSONObject] = vouchers.sorted { $0.id.raw.hex < $1.id.raw.hex }.map {
             ["id": $0.id.raw.hex, "denomination": $0.voucher.commitment.denomination.rupees, "last_index": $0.last.index,
-             "redeemed_index": $0.redeemedIndex, "closed": $0.closed]
+             "last_value": $0.last.value.hex, "length": $0.voucher.commitment.length.value, "redeemed_index": $0.redeemedIndex, "closed": $0.closed]
         }
         return ["ok": true, "vouchers": rows, "accepted_paise": accepted.paise, "unredeemed_paise": unredeemed.paise]
     }
@@ -70,45 +71,5 @@ public enum StateDump {
             record.fault.map { ["sms_id": record.smsID.hex, "phone": record.phone.value, "fault": $0] }
         }
         return ["ok": true, "sms": sms, "faults": faults, "held": actor.held.count]
-    }
-}
-
-/// The merchant as an attacker toward the bank, on a scenario's command: crafted redemptions
-/// sent synchronously, the bank's answer returned.
-public enum MerchantAttacks {
-    public static func perform(_ kind: String, request: JSONObject, store: any MerchantStore, receiver: ReceiverID, bank: Requester) throws -> JSONObject {
-        var generator = SystemRandomNumberGenerator()
-        let coins: [Coin]
-        var claimed = receiver
-        switch kind {
-        case "double-redeem":
-            // The last coins again, under a new request id, after the bank already credited them.
-            coins = try store.allVouchers().filter { $0.last.index > 0 }.map { Coin(voucherID: $0.id, index: $0.last.index, value: $0.last.value) }
-        case "redeem-beyond-n":
-            guard let row = try store.allVouchers().first else { throw QuickPayError(.unknownVoucher, "no voucher held") }
-            coins = [Coin(voucherID: row.id, index: row.voucher.commitment.length.value + 1, value: .random(using: &generator))]
-        case "redeem-unknown":
-            // A voucher id the bank never issued.
-            coins = [Coin(voucherID: .random(using: &generator), index: 1, value: .random(using: &generator))]
-        case "redeem-coin":
-            // A coin handed over by the scenario (say, of a voucher naming another merchant).
-            guard let voucher = (request["voucher"] as? String).flatMap(Bytes16.init(hex:)), let index = request["index"] as? Int,
-                let value = (request["value"] as? String).flatMap(Bytes32.init(hex:))
-            else { throw QuickPayError(.malformed, "redeem-coin needs voucher, index, value") }
-            coins = [Coin(voucherID: VoucherID(voucher), index: index, value: value)]
-            if let name = request["as_receiver"] as? String { claimed = try ReceiverID(name) }
-        default:
-            throw QuickPayError(.malformed, "unknown merchant attack \(kind)")
-        }
-        guard !coins.isEmpty else { throw QuickPayError(.malformed, "nothing to redeem") }
-        let answer = try bank.request(.redeem(Redeem(receiverID: claimed, coins: coins)))
-        switch answer {
-        case .redeemReply(let reply):
-            return ["ok": true, "credited_paise": reply.totalCredited.paise, "codes": reply.results.map { $0.error?.code.name ?? "OK" }]
-        case .error(let error):
-            return ["ok": true, "credited_paise": 0, "codes": [error.code.name]]
-        default:
-            throw QuickPayError(.internal, "the bank answered \(answer.typeName)")
-        }
     }
 }

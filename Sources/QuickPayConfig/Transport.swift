@@ -109,3 +109,14 @@ extension Bytes32 {
     /// A CURVE public key as the actors see it.
     public init(_ key: CurveKey) { self = Bytes32(key.bytes)! }
 }
+
+/// What a CurveZMQ MESSAGE adds to a frame on the wire: the command name (8 bytes), the nonce
+/// (8), the box's MAC (16) and the flags byte (1). libzmq's ZMQ_MAXMSGSIZE counts the wire
+/// message, so a CURVE socket allows this much more for the same largest frame.
+public let curveMessageOverheadBytes = 33
+
+/// The ZMQ_MAXMSGSIZE that lets every frame of up to `frameBytes` through, plaintext or CURVE:
+/// one limit on both transports (the codec refuses anything above `frameBytes` itself).
+public func transportMessageLimit(frameBytes: Int, curve: Bool) -> Int64 {
+    Int64(frameBytes + (curve ? curveMessageOverheadBytes : 0))
+}

@@ -1,0 +1,270 @@
+import Foundation
+import Logging
+import QuickPayActors
+import QuickPayConfig
+import QuickPayCore
+import QuickPayHostCore
+import QuickPayProtocol
+import ZeroMQ
+
+/// Where an actor process listens and whom it talks to.
+public struct HostConfig {
+    public var name: String
+    /// The ROUTER endpoint this actor serves, such as `tcp://127.0.0.1:7001`.
+    public var bind: String
+    /// The REP endpoint of the control socket (health, state, actions), if any.
+    public var control: String?
+    public var peers: [PeerName: String] = [:]
+    /// CURVE on the server and control sockets; nil: plaintext (`--insecure`).
+    public var serverSecurity: ServerSecurity?
+    /// How the peer sockets connect.
+    public var clientSecurity: ClientSecurity = .plaintext
+    /// Group commit, retries, retention, crash points: the core's settings.
+    public var core = HostCoreConfig()
+    /// A deployment started for testing: crash points, clock shifts and fault controls work.
+    public var testing = false
+
+    public init(name: String, bind: String, control: String?) {
+        self.name = name
+        self.bind = bind
+        self.control = control
+    }
+}
+
+extension ActorSetup {
+    public func hostConfig(peers: [PeerName: (endpoint: String, actor: String)], testing: Bool, admit: @escaping (CurveKey) -> Bool = { _ in true }) throws -> HostConfig {
+        var config = HostConfig(name: name, bind: bind, control: control)
+        config.peers = peers.mapValues(\.endpoint)
+        config.serverSecurity = try serverSecurity(admit: admit)
+        config.clientSecurity = try clientSecurity(peers: Dictionary(peers.values.map { ($0.endpoint, $0.actor) }, uniquingKeysWith: { a, _ in a }))
+        config.testing = testing
+        config.core.crashPointsEnabled = testing
+        return config
+    }
+}
+
+/// Hosts one `ServerActor` on ZeroMQ: a ROUTER for what it serves, a DEALER per peer, a REP
+/// control socket, and one poll loop. The loop is a thin shell around `HostCore`, which does
+/// the work (decoding, the idempotency stage, group commit, retries, deadlines, crash points):
+/// the shell only moves frames between the sockets and the core, and sends what the core
+/// returns, which it returns only once the group's commit is durable.
+public final class ActorHost<Actor: ServerActor> {
+    public private(set) var core: HostCore<Actor>
+    let config: HostConfig
+    let context: Context
+    let server: Socket
+    let controlSocket: Socket?
+    let gate: CurveGate?
+    var peerSockets: [PeerName: Socket] = [:]
+    public let clock: DeploymentClock
+    public var logger: Logger
+    /// Control actions that read (state dumps): answered from the shell, outside any group.
+    public var readActions: [String: (JSONObject) throws -> JSONObject] = [:]
+    /// Control actions that change the actor: run by the core as a group of their own.
+    public var stepActions: [String: (inout Actor, JSONObject, Timestamp) throws -> (JSONObject, Step<Actor.Batch>)] = [:]
+    /// Actions that work only in a deployment started for testing.
+    public var testingActions: Set<String> = []
+
+    public init(actor: Actor, journal: any Journal<Actor.Batch>, config: HostConfig, clock: DeploymentClock = DeploymentClock()) throws {
+        self.config = config
+        self.clock = clock
+        self.logger = Logger(label: config.name)
+        var core = HostCore(actor: actor, journal: journal, config: config.core)
+        if config.testing {
+            for point in (ProcessInfo.processInfo.environment["QUICKPAY_CRASH_POINTS"] ?? "").split(separator: ",") { try core.arm(String(point)) }
+        }
+        self.core = core
+        let context = try Context()
+        self.context = context
+        gate = try config.serverSecurity.map { try CurveGate(context: context, security: $0, logger: Logger(label: config.name)) }
+        server = try context.socket(.router)
+        try server.setMaximumMessageSize(bytes: transportMessageLimit(frameBytes: config.core.maximumFrameBytes, curve: config.serverSecurity != nil))
+        try server.setReceiveHighWaterMark(10_000)
+        try server.setSendHighWaterMark(10_000)
+        try server.setRouterMandatory(true)
+        try gate?.serve(server, domain: ServerSecurity.publicDomain)
+        try server.bind(config.bind)
+        if let endpoint = config.control {
+            let socket = try context.socket(.reply)
+            try gate?.serve(socket, domain: ServerSecurity.controlDomain)
+            try socket.bind(endpoint)
+            controlSocket = socket
+        } else {
+            controlSocket = nil
+        }
+    }
+
+    /// The endpoint actually bound (a wildcard port resolved).
+    public var boundEndpoint: String { (try? server.lastEndpoint()) ?? config.bind }
+
+    func time() -> HostTime { HostTime(milliseconds: monotonicMilliseconds(), now: clock.now) }
+
+    /// Runs until SIGTERM or SIGINT.
+    public func run() {
+        logger.info(
+            "serving",
+            metadata: [
+                "bind": "\(boundEndpoint)", "control": "\(config.control ?? "-")", "transport": "\(gate == nil ? "plaintext (--insecure)" : "CURVE")",
+                "testing": "\(config.testing)",
+            ])
+        while !Signals.stopRequested {
+            do {
+                try step()
+            } catch {
+                logger.error("poll loop error", metadata: ["error": "\(error)"])
+            }
+        }
+        logger.info("stopping on signal")
+    }
+
+    /// One turn of the poll loop: wait for input or the next timer, hand everything that came to
+    /// the core as one group, send what it returns.
+    public func step() throws {
+        var poller = Poller()
+        poller.register(server)
+        if let controlSocket { poller.register(controlSocket) }
+        let peers = Array(peerSockets)
+        for (_, socket) in peers { poller.register(socket) }
+        let gateSockets = gate?.sockets ?? []
+        for socket in gateSockets { poller.register(socket) }
+        let wait = max(0, min(core.nextWakeup() - monotonicMilliseconds(), 100))
+        let events = try poller.poll(timeoutMilliseconds: Int(wait))
+        // Authentication first: a handshake waits on the ZAP answer.
+        if let gate, events.suffix(gateSockets.count).contains(where: { $0.contains(.readable) }) { try gate.service() }
+        var inputs: [HostInput] = []
+        if events[0].contains(.readable) { inputs += receiveRequests() }
+        var position = controlSocket == nil ? 1 : 2
+        for (peer, socket) in peers {
+            if events[position].contains(.readable) { inputs += receivePeer(peer, socket) }
+            position += 1
+        }
+        if !inputs.isEmpty { deliver(core.drain(inputs, at: time())) }
+        if let controlSocket, events[1].contains(.readable) { try serveControl(controlSocket) }
+        deliver(core.advance(to: time()))
+    }
+
+    /// Up to 256 waiting requests: one group commit.
+    func receiveRequests() -> [HostInput] {
+        var inputs: [HostInput] = []
+        for _ in 0..<256 {
+            let received: Result<(frames: [[UInt8]], userID: String?)?, ZMQError> = Result { () throws(ZMQError) in
+                try server.receiveAuthenticated(flags: .dontWait, maximumFrames: 3)
+            }
+            guard case .success(let maybeMessage) = received else {
+                logger.warning("refused a message", metadata: ["error": "\(received)"])
+                continue
+            }
+            guard let (frames, userID) = maybeMessage else { break }
+            guard frames.count == 2 else {
+                logger.warning("refused a message of \(frames.count - 1) frames; a QuickPay message is one frame")
+                continue
+            }
+            inputs.append(.request(ClientID(frames[0], key: userID.flatMap(CurveKey.init(z85:)).map(Bytes32.init)), frames[1]))
+        }
+        return inputs
+    }
+
+    func receivePeer(_ peer: PeerName, _ socket: Socket) -> [HostInput] {
+        var inputs: [HostInput] = []
+        for _ in 0..<256 {
+            guard let frames = try? socket.receive(flags: .dontWait, maximumFrames: 1) else { break }
+            inputs.append(.peerReply(peer, frames[0]))
+        }
+        return inputs
+    }
+
+    /// Logs what the core says, dies at a crash point, or sends the frames.
+    func deliver(_ drained: Drained) {
+        for log in drained.logs {
+            switch log {
+            case .groupFailed: logger.error("\(log)")
+            case .crashPoint: logger.critical("\(log)")
+            default: logger.warning("\(log)")
+            }
+        }
+        if drained.crash != nil {
+            kill(getpid(), SIGKILL)
+        }
+        for frame in drained.frames {
+            do {
+                switch frame {
+                case .toClient(let client, let bytes): try server.send(multipart: [client.routingID, bytes], flags: .dontWait)
+                case .toPeer(let peer, let bytes): try peerSocket(peer).send(bytes, flags: .dontWait)
+                }
+            } catch {
+                logger.warning("could not send", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    func peerSocket(_ peer: PeerName) throws -> Socket {
+        if let socket = peerSockets[peer] { return socket }
+        guard let endpoint = config.peers[peer] else { throw ZMQError(errno: EHOSTUNREACH, operation: "no endpoint for \(peer)") }
+        let socket = try context.socket(.dealer)
+        try socket.setMaximumMessageSize(bytes: transportMessageLimit(frameBytes: config.core.maximumFrameBytes, curve: !config.clientSecurity.isPlaintext))
+        try socket.setSendHighWaterMark(10_000)
+        try socket.setReceiveHighWaterMark(10_000)
+        // A peer cut off by the network (a partition, not a closed socket) is noticed within
+        // seconds: the connection is dropped and libzmq reconnects, and the retries go out on
+        // the new connection once the link is back.
+        try socket.setHeartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 3000, timeToLiveMilliseconds: 6000)
+        try config.clientSecurity.secure(socket, for: endpoint)
+        try socket.connect(endpoint)
+        peerSockets[peer] = socket
+        return socket
+    }
+
+    // MARK: Control
+
+    func serveControl(_ socket: Socket) throws {
+        guard let frames = try socket.receive(flags: .dontWait) else { return }
+        var answer: JSONObject
+        if let request = ControlJSON.decode(frames[0]), let action = request["action"] as? String {
+            answer = control(action, request)
+        } else {
+            answer = ControlJSON.failure("MALFORMED", "a control request is a JSON object with an \"action\"")
+        }
+        try socket.send(ControlJSON.encode(answer))
+    }
+
+    func control(_ action: String, _ request: JSONObject) -> JSONObject {
+        if (testingActions.contains(action) || ["clock", "crash"].contains(action)) && !config.testing {
+            return ControlJSON.failure("FORBIDDEN", "\(action) works only in a deployment started for testing (--testing)")
+        }
+        switch action {
+        case "health":
+            return [
+                "ok": true, "actor": config.name, "pid": Int(getpid()), "bind": boundEndpoint, "clock_offset": clock.offset,
+                "transport": gate == nil ? "plaintext" : "curve", "refused_handshakes": gate?.refused ?? 0, "testing": config.testing,
+                "peer_requests_in_flight": core.inFlightCount, "requests_open": core.openCount,
+            ]
+        case "clock":
+            clock.advance(seconds: (request["advance_seconds"] as? NSNumber)?.int64Value ?? 0)
+            return ["ok": true, "clock_offset": clock.offset, "now": clock.now.secondsSinceEpoch]
+        case "crash":
+            guard let point = request["point"] as? String else { return ControlJSON.failure("MALFORMED", "crash needs a point") }
+            do {
+                try core.arm(point)
+            } catch {
+                return ControlJSON.failure(error.code.name, error.message)
+            }
+            return ["ok": true, "armed": core.armed.sorted().map { "after-commit:\($0)" }]
+        default:
+            if let read = readActions[action] {
+                do { return try read(request) } catch { return Self.failure(error) }
+            }
+            guard let handler = stepActions[action] else { return ControlJSON.failure("MALFORMED", "unknown action \(action)") }
+            let (result, drained) = core.perform(action, at: time()) { actor, now in try handler(&actor, request, now) }
+            deliver(drained)
+            switch result {
+            case .success(let answer): return answer
+            case .failure(let error): return Self.failure(error)
+            }
+        }
+    }
+
+    static func failure(_ error: any Error) -> JSONObject {
+        if let error = error as? QuickPayError { return ControlJSON.failure(error.code.name, error.message) }
+        return ControlJSON.failure("UNAVAILABLE", "\(error)")
+    }
+}

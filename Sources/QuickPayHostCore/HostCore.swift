@@ -1,0 +1,428 @@
+import QuickPayActors
+import QuickPayCore
+import QuickPayProtocol
+
+/// A moment as the host sees it: a monotonic clock for retries and deadlines, and the
+/// deployment's time (shiftable in tests) that actors get as `now`.
+public struct HostTime: Hashable, Sendable {
+    public var milliseconds: Int64
+    public var now: Timestamp
+    public init(milliseconds: Int64, now: Timestamp) {
+        self.milliseconds = milliseconds
+        self.now = now
+    }
+}
+
+/// What reaches the host: a client's frame on the server socket, or a peer's answer.
+public enum HostInput: Sendable {
+    case request(ClientID, [UInt8])
+    case peerReply(PeerName, [UInt8])
+}
+
+/// What the host sends.
+public enum Frame: Hashable, Sendable {
+    case toClient(ClientID, [UInt8])
+    case toPeer(PeerName, [UInt8])
+}
+
+/// Something the shell logs.
+public enum HostLog: Hashable, Sendable, CustomStringConvertible {
+    case malformedFrame(bytes: Int, message: String)
+    case malformedPeerReply(PeerName, message: String)
+    case groupFailed(steps: Int, error: String)
+    case peerDeadline(PeerName, RequestID)
+    case crashPoint(String)
+
+    public var description: String {
+        switch self {
+        case .malformedFrame(let bytes, let message): "malformed frame (\(bytes) bytes): \(message)"
+        case .malformedPeerReply(let peer, let message): "malformed reply from \(peer): \(message)"
+        case .groupFailed(let steps, let error): "group commit failed: none of its \(steps) steps took effect, each request answered UNAVAILABLE (\(error))"
+        case .peerDeadline(let peer, let id): "no answer from \(peer) before the deadline (request \(id))"
+        case .crashPoint(let point): "crash point after-commit:\(point): the process dies before it sends anything"
+        }
+    }
+}
+
+/// The outcome of one group: the frames to send (only once the group is durable), or a crash
+/// point that fired (then nothing is sent), and what to log.
+public struct Drained: Sendable {
+    public var frames: [Frame] = []
+    public var crash: String?
+    public var logs: [HostLog] = []
+    /// The labels of the commits the group made durable (empty when it failed or had none).
+    public var committed: [String] = []
+    public init() {}
+}
+
+/// The host's settings that the core needs.
+public struct HostCoreConfig: Sendable {
+    public var maximumFrameBytes = ProtocolLimits.defaultMaximumFrameBytes
+    /// How often an unanswered peer request is sent again (same request id) before its deadline.
+    public var retryIntervalMilliseconds: Int64 = 500
+    public var tickIntervalMilliseconds: Int64 = 1000
+    /// How long full answers are kept for retries (the deployment's clock). Permanent ids stay.
+    public var answerRetentionSeconds: Int64 = 24 * 3600
+    public var pruneIntervalMilliseconds: Int64 = 1000
+    public var pruneBatch = 1000
+    /// Duplicates that wait for a request still being worked on, per request.
+    public var maximumWaitersPerRequest = 16
+    /// Requests being worked on at once (waiting on a peer); beyond, OVERLOADED.
+    public var maximumOpenRequests = 100_000
+    /// A request still open after this long is forgotten (its waiters get nothing).
+    public var openTimeoutMilliseconds: Int64 = 60_000
+    /// Crash points may be armed (a deployment started for testing only).
+    public var crashPointsEnabled = false
+    public init() {}
+}
+
+/// The host's logic without sockets (sans-I/O, in the manner of swift-nio's EmbeddedChannel):
+/// it takes frames and a time, drives the actor, and returns frames to send.
+///
+/// - **Group commit.** Every input of one `drain` (or the timers of one `advance`) is one group:
+///   each step's batch is staged in the journal as the step is handled (so later steps read it),
+///   the group commits once, and only then are the steps' frames returned. If any staging or
+///   the commit fails, the core puts itself back (actor, peer requests in flight, open requests)
+///   as it was before the group, returns no frame of it, and answers each request UNAVAILABLE.
+/// - **Idempotency stage.** Per the actor's policy for each message: a retry gets the kept
+///   answer; the same id with other content is a CONFLICT; a duplicate of a request still being
+///   worked on waits for its first answer; an id past retention that moved money is answered by
+///   the actor from durable state, or ALREADY_APPLIED. Answers are kept in the same group as the
+///   step that made them.
+/// - **Peers.** Requests go out once the group is durable, are retried under the same id until
+///   their deadline, and then the actor hears nil; late answers are dropped.
+/// - **Crash points** (`after-commit:<label>`, testing only): after the group that committed a
+///   step with that label, the core returns a crash instead of the frames.
+/// - Every error an actor decides carries its role (`Error.origin`).
+public struct HostCore<Actor: ServerActor> {
+    public private(set) var actor: Actor
+    public let journal: any Journal<Actor.Batch>
+    public let config: HostCoreConfig
+    let codec: WireCodec
+    var inFlight: [RequestID: Outgoing] = [:]
+    var open: [AnswerKey: OpenRequest] = [:]
+    var openByReply: [ReplyRef: AnswerKey] = [:]
+    var nextTick: Int64?
+    var nextPrune: Int64?
+    public private(set) var armed: Set<String> = []
+
+    struct Outgoing {
+        let peer: PeerName
+        let frame: [UInt8]
+        let deadline: Int64
+        var nextRetry: Int64
+    }
+
+    struct OpenRequest {
+        let client: ClientID
+        let digest: Bytes32
+        let policy: IdempotencyPolicy
+        let since: Int64
+        var waiters: [ClientID] = []
+    }
+
+    struct ReplyRef: Hashable {
+        let routingID: [UInt8]
+        let requestID: RequestID
+    }
+
+    /// What one group gathers before it commits.
+    struct Group {
+        var frames: [Frame] = []
+        /// Sent whatever becomes of the group (answers to frames that never reached the actor).
+        var unconditional: [Frame] = []
+        /// Requests that reached the actor or the stage: answered UNAVAILABLE if the group fails.
+        var requests: [(ClientID, RequestID)] = []
+        var labels: [String] = []
+        var logs: [HostLog] = []
+        var begun = false
+        var steps = 0
+    }
+
+    public init(actor: Actor, journal: any Journal<Actor.Batch>, config: HostCoreConfig = HostCoreConfig()) {
+        self.actor = actor
+        self.journal = journal
+        self.config = config
+        codec = WireCodec(maximumFrameBytes: config.maximumFrameBytes)
+    }
+
+    /// Peer requests waiting for an answer, and requests being worked on.
+    public var inFlightCount: Int { inFlight.count }
+    public var openCount: Int { open.count }
+
+    /// Arms a crash point `after-commit:<label>`.
+    public mutating func arm(_ point: String) throws(QuickPayError) {
+        guard config.crashPointsEnabled else {
+            throw QuickPayError(.forbidden, "crash points work only in a deployment started for testing (--testing)")
+        }
+        guard point.hasPrefix("after-commit:"), point.count > 13 else { throw QuickPayError(.malformed, "a crash point is after-commit:<label>") }
+        armed.insert(String(point.dropFirst(13)))
+    }
+
+    // MARK: Inputs
+
+    /// Handles a batch of inputs as one group commit.
+    public mutating func drain(_ inputs: [HostInput], at time: HostTime) -> Drained {
+        runGroup(time) { core, group in
+            for input in inputs {
+                switch input {
+                case .request(let client, let frame): try core.request(client, frame, time, &group)
+                case .peerReply(let peer, let frame): try core.peerReply(peer, frame, time, &group)
+                }
+            }
+        }
+    }
+
+    /// Runs the timers that are due, as one group: peer deadlines (the actor hears nil), retries,
+    /// the actor's tick, and pruning of answers past retention.
+    public mutating func advance(to time: HostTime) -> Drained {
+        if nextTick == nil { nextTick = time.milliseconds }
+        if nextPrune == nil { nextPrune = time.milliseconds + config.pruneIntervalMilliseconds }
+        guard time.milliseconds >= nextWakeup() else { return Drained() }
+        return runGroup(time) { core, group in try core.timers(time, &group) }
+    }
+
+    /// Runs an operator's action on the actor (a control request) as a group of its own; its
+    /// value is returned only if its commit is durable.
+    public mutating func perform<T>(
+        _ label: String, at time: HostTime, _ body: (inout Actor, Timestamp) throws -> (T, Step<Actor.Batch>)
+    ) -> (Result<T, any Error>, Drained) {
+        var value: T?
+        var failure: (any Error)?
+        let (drained, failed) = runGroupReporting(time) { core, group in
+            do {
+                let (result, step) = try body(&core.actor, time.now)
+                value = result
+                try core.apply(step, label: step.label ?? label, time, &group)
+            } catch {
+                failure = error
+                throw error
+            }
+        }
+        if !failed, let value { return (.success(value), drained) }
+        return (.failure(failure ?? QuickPayError(.unavailable, "storage failed; nothing was done")), drained)
+    }
+
+    /// When `advance` next has work (monotonic milliseconds).
+    public func nextWakeup() -> Int64 {
+        var next = min(nextTick ?? 0, nextPrune ?? 0)
+        for outgoing in inFlight.values { next = min(next, outgoing.nextRetry, outgoing.deadline) }
+        return next
+    }
+
+    // MARK: Groups
+
+    mutating func runGroup(_ time: HostTime, _ work: (inout HostCore, inout Group) throws -> Void) -> Drained {
+        runGroupReporting(time, work).0
+    }
+
+    /// The group's outcome, and whether it failed (nothing of it took effect).
+    mutating func runGroupReporting(_ time: HostTime, _ work: (inout HostCore, inout Group) throws -> Void) -> (Drained, Bool) {
+        let saved = self
+        var group = Group()
+        var drained = Drained()
+        let journal = self.journal
+        do {
+            try journal.inGroup { try work(&self, &group) }
+        } catch {
+            self = saved
+            drained.frames = group.unconditional
+            drained.logs = group.logs
+            if group.begun || !(error is QuickPayError) { drained.logs.append(.groupFailed(steps: group.steps, error: "\(error)")) }
+            for (client, requestID) in group.requests {
+                let refusal = Envelope(requestID: requestID, body: .error(QuickPayError(.unavailable, "storage failed; nothing was done: retry", origin: Actor.role)))
+                drained.frames.append(.toClient(client, codec.encode(refusal)))
+            }
+            return (drained, true)
+        }
+        drained.logs = group.logs
+        drained.committed = group.labels
+        if let point = group.labels.first(where: armed.contains) {
+            drained.crash = point
+            drained.logs.append(.crashPoint(point))
+            return (drained, false)
+        }
+        drained.frames = group.unconditional + group.frames
+        return (drained, false)
+    }
+
+    /// Notes that the group writes (a group that only read needs no log line when it fails).
+    func begin(_ group: inout Group) throws {
+        group.begun = true
+    }
+
+    // MARK: Requests and the idempotency stage
+
+    mutating func request(_ client: ClientID, _ frame: [UInt8], _ time: HostTime, _ group: inout Group) throws {
+        let envelope: Envelope
+        do {
+            envelope = try codec.decode(frame)
+        } catch {
+            group.logs.append(.malformedFrame(bytes: frame.count, message: error.message))
+            let requestID = codec.requestID(of: frame) ?? RequestID(Bytes16(high: 0, low: 0))
+            group.unconditional.append(.toClient(client, encode(Envelope(requestID: requestID, body: .error(error)))))
+            return
+        }
+        group.requests.append((client, envelope.requestID))
+        group.steps += 1
+        if let policy = actor.idempotency(of: envelope.body) {
+            let key = AnswerKey(scope: policy.scope == .caller ? AnswerKey.scope(of: client.key) : 0, requestID: envelope.requestID)
+            let digest = requestDigest(envelope)
+            switch try stage(envelope, client: client, key: key, digest: digest, policy: policy, time) {
+            case .answer(let answer):
+                group.frames.append(.toClient(client, encode(envelope.reply(answer))))
+                return
+            case .wait:
+                return
+            case .proceed:
+                break
+            }
+        }
+        let step = actor.handle(envelope, from: client, now: time.now)
+        try apply(step, label: step.label ?? envelope.body.typeName, time, &group)
+    }
+
+    enum StageDecision {
+        /// Answered without the actor (a kept answer, a conflict).
+        case answer(Body)
+        /// A copy of a request still being worked on: it gets the first answer once it exists.
+        case wait
+        /// New: the actor handles it, and the request is open until its answer.
+        case proceed
+    }
+
+    mutating func stage(_ envelope: Envelope, client: ClientID, key: AnswerKey, digest: Bytes32, policy: IdempotencyPolicy, _ time: HostTime) throws -> StageDecision {
+        if var request = open[key] {
+            guard request.digest == digest else { return .answer(.error(QuickPayError(.conflict, "request id \(envelope.requestID) is in use for another request"))) }
+            guard request.waiters.count < config.maximumWaitersPerRequest else {
+                return .answer(.error(QuickPayError(.overloaded, "too many copies of request \(envelope.requestID) wait for its answer")))
+            }
+            request.waiters.append(client)
+            open[key] = request
+            return .wait
+        }
+        if let record = try journal.answer(for: key) {
+            guard record.digest == digest else {
+                return .answer(.error(QuickPayError(.conflict, "request id \(envelope.requestID) was used for another request")))
+            }
+            if let answer = record.answer { return .answer(answer) }
+            if case .refused(let code) = record.outcome {
+                return .answer(.error(QuickPayError(code, "refused when first asked (the full answer is past retention)")))
+            }
+            return .answer(actor.reanswer(envelope, now: time.now)
+                ?? .error(QuickPayError(.alreadyApplied, "request id \(envelope.requestID) took effect; its answer is past retention")))
+        }
+        guard open.count < config.maximumOpenRequests else {
+            return .answer(.error(QuickPayError(.overloaded, "\(open.count) requests are being worked on")))
+        }
+        open[key] = OpenRequest(client: client, digest: digest, policy: policy, since: time.milliseconds)
+        openByReply[ReplyRef(routingID: client.routingID, requestID: envelope.requestID)] = key
+        return .proceed
+    }
+
+    mutating func peerReply(_ peer: PeerName, _ frame: [UInt8], _ time: HostTime, _ group: inout Group) throws {
+        let envelope: Envelope
+        do {
+            envelope = try codec.decode(frame)
+        } catch {
+            group.logs.append(.malformedPeerReply(peer, message: error.message))
+            return
+        }
+        // A late or duplicate answer (to a retry) finds nothing in flight and is dropped.
+        guard let outgoing = inFlight[envelope.requestID], outgoing.peer == peer else { return }
+        inFlight[envelope.requestID] = nil
+        group.steps += 1
+        let step = actor.handlePeerReply(envelope, requestID: envelope.requestID, from: peer, now: time.now)
+        try apply(step, label: step.label ?? envelope.body.typeName, time, &group)
+    }
+
+    mutating func timers(_ time: HostTime, _ group: inout Group) throws {
+        let due = inFlight.filter { time.milliseconds >= $0.value.deadline || time.milliseconds >= $0.value.nextRetry }
+            .sorted { ($0.value.deadline, $0.key.raw.hex) < ($1.value.deadline, $1.key.raw.hex) }
+        for (requestID, outgoing) in due {
+            if time.milliseconds >= outgoing.deadline {
+                inFlight[requestID] = nil
+                group.logs.append(.peerDeadline(outgoing.peer, requestID))
+                group.steps += 1
+                let step = actor.handlePeerReply(nil, requestID: requestID, from: outgoing.peer, now: time.now)
+                try apply(step, label: step.label ?? "peer_deadline", time, &group)
+            } else {
+                let nextRetry = time.milliseconds + config.retryIntervalMilliseconds
+                inFlight[requestID]?.nextRetry = nextRetry
+                group.frames.append(.toPeer(outgoing.peer, outgoing.frame))
+            }
+        }
+        for (key, request) in open where time.milliseconds - request.since >= config.openTimeoutMilliseconds {
+            open[key] = nil
+            openByReply = openByReply.filter { $0.value != key }
+        }
+        if time.milliseconds >= (nextTick ?? 0) {
+            nextTick = time.milliseconds + config.tickIntervalMilliseconds
+            group.steps += 1
+            let step = actor.tick(now: time.now)
+            try apply(step, label: step.label ?? "tick", time, &group)
+        }
+        if time.milliseconds >= (nextPrune ?? 0) {
+            nextPrune = time.milliseconds + config.pruneIntervalMilliseconds
+            try begin(&group)
+            _ = try journal.pruneAnswers(before: time.now.adding(seconds: -config.answerRetentionSeconds), limit: config.pruneBatch)
+        }
+    }
+
+    // MARK: Steps
+
+    /// Stages a step's commit and gathers its outputs (sent only once the group is durable).
+    mutating func apply(_ step: Step<Actor.Batch>, label: String, _ time: HostTime, _ group: inout Group) throws {
+        if let commit = step.commit {
+            try begin(&group)
+            try journal.stage(commit)
+            group.labels.append(label)
+        }
+        for output in step.outputs {
+            switch output {
+            case .reply(let client, let envelope):
+                let frame = encode(envelope)
+                if let key = openByReply.removeValue(forKey: ReplyRef(routingID: client.routingID, requestID: envelope.requestID)),
+                    let request = open.removeValue(forKey: key)
+                {
+                    try keep(envelope.body, key: key, request: request, time, &group)
+                    for waiter in request.waiters { group.frames.append(.toClient(waiter, frame)) }
+                }
+                group.frames.append(.toClient(client, frame))
+            case .push(let client, let envelope):
+                group.frames.append(.toClient(client, encode(envelope)))
+            case .request(let peer, let envelope, let deadline):
+                let frame = codec.encode(envelope)
+                inFlight[envelope.requestID] = Outgoing(
+                    peer: peer, frame: frame, deadline: time.milliseconds + Int64(deadline),
+                    nextRetry: time.milliseconds + config.retryIntervalMilliseconds)
+                group.frames.append(.toPeer(peer, frame))
+            }
+        }
+    }
+
+    /// Keeps the answer of an open request, per its policy, in the same group as its step.
+    mutating func keep(_ answer: Body, key: AnswerKey, request: OpenRequest, _ time: HostTime, _ group: inout Group) throws {
+        guard request.policy.keepsAnswers else { return }
+        let outcome: AnswerRecord.Outcome
+        if case .error(let error) = answer {
+            guard request.policy.cachesRefusals, !error.code.isTransient, error.code != .conflict else { return }
+            outcome = .refused(error.code)
+        } else {
+            outcome = .done
+        }
+        try begin(&group)
+        try journal.stageAnswer(AnswerRecord(
+            key: key, digest: request.digest, answer: stamp(answer), outcome: outcome, permanent: request.policy.permanent, createdAt: time.now))
+    }
+
+    func stamp(_ body: Body) -> Body {
+        guard case .error(var error) = body, error.origin == nil else { return body }
+        error.origin = Actor.role
+        return .error(error)
+    }
+
+    func encode(_ envelope: Envelope) -> [UInt8] {
+        codec.encode(Envelope(requestID: envelope.requestID, body: stamp(envelope.body)))
+    }
+}
