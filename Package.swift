@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "QuickPayCoreTests", dependencies: ["QuickPayCore"]),
         .testTarget(name: "QuickPayProtocolTests", dependencies: ["QuickPayProtocol", "QuickPayCore"]),
-        .testTarget(name: "QuickPayStoreTests", dependencies: ["QuickPayStore", "QuickPayActors", "QuickPayProtocol", "QuickPayCore"]),
+        .testTarget(name: "QuickPayStoreTests", dependencies: ["QuickPayStore", "QuickPayActors", "QuickPayHostCore", "QuickPayProtocol", "QuickPayCore"]),
         .testTarget(
             name: "QuickPayIntegrationTests",
             dependencies: [
@@ -153,7 +153,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "QuickPayHostTests", dependencies: ["QuickPayHostCore", "QuickPayActors", "QuickPayProtocol", "QuickPayCore"]),
-        .testTarget(name: "QuickPayActorsTests", dependencies: ["QuickPayActors", "QuickPayProtocol", "QuickPayCore"]),
+        .testTarget(name: "QuickPayActorsTests", dependencies: ["QuickPayActors", "QuickPayHostCore", "QuickPayProtocol", "QuickPayCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -196,9 +196,12 @@ public final class SQLiteBankStore: BankStore {
         }
         try db.cachedStatement(
             sql: """
-                INSERT OR REPLACE INTO vouchers (id, account, receiver, denomination, length, root, expiry, owner_key, key_id,
+                INSERT INTO vouchers (id, account, receiver, denomination, length, root, expiry, owner_key, key_id,
                   redeemed_index, redeemed_value, state, refund_at, destination, unload_id, refunded)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET redeemed_index = excluded.redeemed_index, redeemed_value = excluded.redeemed_value,
+                  state = excluded.state, refund_at = excluded.refund_at, destination = excluded.destination, unload_id = excluded.unload_id,
+                  refunded = excluded.refunded
                 """
         ).execute(
             arguments: [

@@ -1,4 +1,5 @@
 import QuickPayCore
+import QuickPayHostCore
 import QuickPayProtocol
 import Testing
 @testable import QuickPayActors
@@ -17,13 +18,13 @@ struct AppServerRejectionTests {
 
     @Test func prepaidCodesAreLongRandomSingleUseAndStoredHashed() throws {
         var (net, session) = try loggedIn()
-        let codes = try net.appServer.issuePrepaidCodes(count: 3, amount: Amount(paise: 20_000))
+        let codes = try net.appServer.perform { actor, _ in try actor.issuePrepaidCodes(count: 3, amount: Amount(paise: 20_000)) }.0.get()
         #expect(Set(codes).count == 3)
         // 20 characters of a 32-letter alphabet: 100 random bits.
         #expect(codes.allSatisfy { $0.filter { $0 != "-" }.dropFirst(2).count == 20 })
         for code in codes { #expect(try net.appStore.prepaidCode(Bytes32.sha256(of: Array(code.utf8))) != nil) }
         // Only the hash is kept: no stored field holds the code's text.
-        #expect(net.appStore.codes.values.allSatisfy { record in codes.allSatisfy { !"\(record)".contains($0) } })
+        #expect(net.appStore.state.durable.codes.values.allSatisfy { record in codes.allSatisfy { !"\(record)".contains($0) } })
         let first = net.send(.prepaidRedeem(PrepaidRedeem(session: session, code: codes[0])), from: alice)
         #expect(first == [.prepaidRedeemReply(PrepaidRedeemReply(credited: Amount(paise: 20_000), quickPay: Amount(paise: 20_000)))])
         let before = net.bankStore.snapshot
@@ -108,7 +109,7 @@ struct MerchantRejectionTests {
     let shop = try! ReceiverID("chai-stall")
 
     struct Fixture {
-        var merchant: MerchantActor
+        var merchant: TestHost<MerchantActor>
         let store: MemoryMerchantStore
         let voucher: SignedVoucher
         let chain: HashChain
@@ -122,14 +123,14 @@ struct MerchantRejectionTests {
             voucherID: .random(using: &generator), receiverID: shop, denomination: .rs5, length: chain.length, root: chain.root,
             expiry: t0.adding(seconds: 3600), ownerKey: SigningPrivateKey.random(using: &generator).publicKey, keyID: bank.keyID))
         let store = MemoryMerchantStore()
-        let merchant = MerchantActor(
+        let merchant = TestHost(MerchantActor(
             store: store, config: MerchantConfig(receiverID: shop, mode: mode), bankKey: bank.privateKey.publicKey,
-            receiptKey: .random(using: &generator), random: SeededGenerator(seed: 61))
+            receiptKey: .random(using: &generator), random: SeededGenerator(seed: 61)), journal: store)
         return Fixture(merchant: merchant, store: store, voucher: voucher, chain: chain, bankKey: bank.privateKey)
     }
 
     mutating func pay(_ f: inout Fixture, _ coins: [Coin], vouchers: [SignedVoucher] = [], now: Timestamp = t0) -> Body? {
-        onlyReply(f.merchant.handle(Envelope(requestID: .random(using: &generator), body: .payment(try! Payment(coins: coins, vouchers: vouchers))), from: client, now: now))
+        onlyReply(f.merchant.send(Envelope(requestID: .random(using: &generator), body: .payment(try! Payment(coins: coins, vouchers: vouchers))), from: client, now: now))
     }
 
     @Test mutating func rejectedPaymentsChangeNothing() throws {
@@ -160,12 +161,12 @@ struct MerchantRejectionTests {
     @Test mutating func aSettledVoucherTakesNoMoreCoins() throws {
         var f = fixture()
         _ = pay(&f, [Coin(voucherID: f.voucher.id, index: 4, value: f.chain.element(at: 4))], vouchers: [f.voucher])
-        let settled = onlyReply(f.merchant.handle(Envelope(requestID: .random(using: &generator), body: .settle(Settle(voucherID: f.voucher.id))), from: client, now: t0))
+        let settled = onlyReply(f.merchant.send(Envelope(requestID: .random(using: &generator), body: .settle(Settle(voucherID: f.voucher.id))), from: client, now: t0))
         #expect(settled == .settleReply(SettleReply(voucherID: f.voucher.id, last: ChainPosition(index: 4, value: f.chain.element(at: 4)))))
         #expect(errorCode(pay(&f, [Coin(voucherID: f.voucher.id, index: 5, value: f.chain.element(at: 5))])) == .voucherClosed)
         // The coins stay claimable by ordinary redemption until the bank has them: if the bank
         // never saw the settle answer, this redemption still collects them.
-        guard case .request(.bank, let redeem, _)? = f.merchant.redeem(now: t0).first, case .redeem(let batch) = redeem.body else {
+        guard case .request(.bank, let redeem, _)? = f.merchant.redeem().first, case .redeem(let batch) = redeem.body else {
             Issue.record("no redemption after the settle")
             return
         }
@@ -175,21 +176,21 @@ struct MerchantRejectionTests {
     @Test mutating func onlineMerchantDeliversOnlyAfterTheBankAgrees() throws {
         var f = fixture(mode: .online)
         let payment = Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: [Coin(voucherID: f.voucher.id, index: 2, value: f.chain.element(at: 2))], vouchers: [f.voucher])))
-        let outputs = f.merchant.handle(payment, from: client, now: t0)
+        let outputs = f.merchant.send(payment, from: client, now: t0)
         guard case .request(.bank, let verify, _)? = outputs.first, outputs.count == 1 else { Issue.record("\(outputs)"); return }
         #expect(try f.store.allVouchers().isEmpty)  // nothing delivered, nothing stored yet
         // The bank refuses (say the coins were already spent elsewhere): the customer gets the refusal.
-        let refused = f.merchant.handlePeerReply(verify.fail(QuickPayError(.replayedCoin, "spent")), requestID: verify.requestID, from: .bank, now: t0)
+        let refused = f.merchant.answer(verify.fail(QuickPayError(.replayedCoin, "spent")), from: .bank)
         #expect(errorCode(onlyReply(refused)) == .replayedCoin)
         #expect(try f.store.allVouchers().isEmpty)
         // No answer within the deadline: UNAVAILABLE, nothing delivered.
         let retry = Envelope(requestID: .random(using: &generator), body: payment.body)
-        guard case .request(_, let second, _)? = f.merchant.handle(retry, from: client, now: t0).first else { Issue.record("no verify"); return }
-        #expect(errorCode(onlyReply(f.merchant.handlePeerReply(nil, requestID: second.requestID, from: .bank, now: t0))) == .unavailable)
+        guard case .request? = f.merchant.send(retry, from: client, now: t0).first else { Issue.record("no verify"); return }
+        #expect(errorCode(onlyReply(f.merchant.timeOut())) == .unavailable)
         // The bank agrees: delivered, and already counted as redeemed.
         let third = Envelope(requestID: .random(using: &generator), body: payment.body)
-        guard case .request(_, let ask, _)? = f.merchant.handle(third, from: client, now: t0).first else { Issue.record("no verify"); return }
-        let delivered = onlyReply(f.merchant.handlePeerReply(ask.reply(.verifyCoinsReply(credited: Amount(paise: 1000))), requestID: ask.requestID, from: .bank, now: t0))
+        guard case .request(_, let ask, _)? = f.merchant.send(third, from: client, now: t0).first else { Issue.record("no verify"); return }
+        let delivered = onlyReply(f.merchant.answer(ask.reply(.verifyCoinsReply(credited: Amount(paise: 1000))), from: .bank))
         guard case .paymentReply(let receipt)? = delivered else { Issue.record("\(String(describing: delivered))"); return }
         #expect(receipt.amount == Amount(paise: 1000))
         #expect(try f.store.voucher(f.voucher.id)?.redeemedIndex == 2)
@@ -199,7 +200,7 @@ struct MerchantRejectionTests {
 extension MerchantRejectionTests {
     @Test mutating func aVoucherSettledBeforeTheMerchantSawItIsRefusedLater() throws {
         var f = fixture()
-        _ = onlyReply(f.merchant.handle(Envelope(requestID: .random(using: &generator), body: .settle(Settle(voucherID: f.voucher.id))), from: client, now: t0))
+        _ = onlyReply(f.merchant.send(Envelope(requestID: .random(using: &generator), body: .settle(Settle(voucherID: f.voucher.id))), from: client, now: t0))
         #expect(errorCode(pay(&f, [Coin(voucherID: f.voucher.id, index: 1, value: f.chain.element(at: 1))], vouchers: [f.voucher])) == .voucherClosed)
         #expect(try f.store.allVouchers().isEmpty)
     }
@@ -207,13 +208,13 @@ extension MerchantRejectionTests {
     @Test mutating func finalRedemptionRefusalsAreWrittenOffAndTransientOnesRetried() throws {
         var f = fixture()
         _ = pay(&f, [Coin(voucherID: f.voucher.id, index: 3, value: f.chain.element(at: 3))], vouchers: [f.voucher])
-        guard case .request(_, let first, _)? = f.merchant.redeem(now: t0).first else { Issue.record("no redemption"); return }
+        guard case .request(_, let first, _)? = f.merchant.redeem().first else { Issue.record("no redemption"); return }
         let busy = first.reply(.redeemReply(RedeemReply(results: [RedeemResult(voucherID: f.voucher.id, credited: .zero, error: QuickPayError(.overloaded, "busy"))], totalCredited: .zero)))
-        _ = f.merchant.handlePeerReply(busy, requestID: first.requestID, from: .bank, now: t0)
-        guard case .request(_, let second, _)? = f.merchant.redeem(now: t0).first else { Issue.record("transient refusal not retried"); return }
+        _ = f.merchant.answer(busy, from: .bank)
+        guard case .request(_, let second, _)? = f.merchant.redeem().first else { Issue.record("transient refusal not retried"); return }
         let late = second.reply(.redeemReply(RedeemReply(results: [RedeemResult(voucherID: f.voucher.id, credited: .zero, error: QuickPayError(.deadlinePassed, "late"))], totalCredited: .zero)))
-        _ = f.merchant.handlePeerReply(late, requestID: second.requestID, from: .bank, now: t0)
-        #expect(f.merchant.redeem(now: t0).isEmpty)
+        _ = f.merchant.answer(late, from: .bank)
+        #expect(f.merchant.redeem().isEmpty)
     }
 
     @Test mutating func theMerchantRedeemsOnItsOwn() throws {
@@ -225,22 +226,23 @@ extension MerchantRejectionTests {
 
 struct NetworkProviderTests {
     @Test func anSMSReachesOnlyTheDeviceAttachedForItsPhone() throws {
-        var nsp = NetworkProviderActor(store: MemoryNetworkProviderStore(), random: SeededGenerator(seed: 70))
+        let store = MemoryNetworkProviderStore()
+        var nsp = TestHost(NetworkProviderActor(store: store, random: SeededGenerator(seed: 70)), journal: store)
         let phone = try PhoneNumber("+919800000001")
         let other = try PhoneNumber("+919800000009")
         let device = ClientID([9])
         let app = ClientID([1])
-        _ = nsp.handle(Envelope(requestID: RequestID(Bytes16(high: 0, low: 1)), body: .deviceAttach(phone: other)), from: ClientID([7]), now: t0)
+        _ = nsp.send(Envelope(requestID: RequestID(Bytes16(high: 0, low: 1)), body: .deviceAttach(phone: other)), from: ClientID([7]), now: t0)
         // Sent before the device attaches: held, then delivered on attach.
-        let sent = nsp.handle(Envelope(requestID: RequestID(Bytes16(high: 0, low: 2)), body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code 123456"))), from: app, now: t0)
+        let sent = nsp.send(Envelope(requestID: RequestID(Bytes16(high: 0, low: 2)), body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code 123456"))), from: app, now: t0)
         #expect(sent.count == 1)
-        let attached = nsp.handle(Envelope(requestID: RequestID(Bytes16(high: 0, low: 3)), body: .deviceAttach(phone: phone)), from: device, now: t0)
-        let pushed = attached.compactMap { output -> ClientID? in if case .push(let to, _) = output { return to } else { return nil } }
+        let attached = nsp.send(Envelope(requestID: RequestID(Bytes16(high: 0, low: 3)), body: .deviceAttach(phone: phone)), from: device, now: t0)
+        let pushed = attached.compactMap { output -> ClientID? in if case .reply(let to, let e) = output, case .smsDelivery = e.body { return to } else { return nil } }
         #expect(pushed == [device])
-        let now = nsp.handle(Envelope(requestID: RequestID(Bytes16(high: 0, low: 4)), body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code 654321"))), from: app, now: t0)
-        let targets = now.compactMap { output -> ClientID? in if case .push(let to, _) = output { return to } else { return nil } }
+        let now = nsp.send(Envelope(requestID: RequestID(Bytes16(high: 0, low: 4)), body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code 654321"))), from: app, now: t0)
+        let targets = now.compactMap { output -> ClientID? in if case .reply(let to, let e) = output, case .smsDelivery = e.body { return to } else { return nil } }
         #expect(targets == [device])
-        let report = try nsp.report()
+        let report = try nsp.actor.report()
         #expect(report.count == 2 && report.allSatisfy(\.delivered))
     }
 }

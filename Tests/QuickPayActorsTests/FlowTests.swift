@@ -40,12 +40,12 @@ struct FlowTests {
         let loaded = net.send(.load(LoadRequest(session: session, receiverID: shop, chains: prepared.map(\.request))), from: alice)
         guard case .loadReply(let reply)? = loaded.first else { Issue.record("load: \(loaded)"); return }
         try wallet.acceptLoad(reply, prepared: prepared, keyring: BankKeyring([net.bankKey]), receiver: shop, now: net.now)
-        #expect(wallet.balance(at: shop) == rupees(100))
+        #expect(wallet.balance(at: shop, now: net.now) == rupees(100))
         #expect(net.pushes[alice]?.filter { if case .voucherNotice = $0 { return true } else { return false } }.count == 4)
 
         var paid = Amount.zero
         for amount in [1, 7, 12, 50, 3, 6] as [Int64] {
-            let plan = try wallet.planPayment(to: shop, amount: rupees(amount))
+            let plan = try wallet.planPayment(to: shop, amount: rupees(amount), now: net.now)
             wallet.markSent(plan)
             let answer = net.send(.payment(plan.payment), to: .merchant(shop), from: alice)
             guard case .paymentReply(let receipt)? = answer.first else { Issue.record("pay \(amount): \(answer)"); return }
@@ -132,17 +132,17 @@ struct FlowTests {
             return
         }
         try wallet.acceptLoad(reply, prepared: prepared, keyring: BankKeyring([net.bankKey]), receiver: shop, now: net.now)
-        let plan = try wallet.planPayment(to: shop, amount: rupees(10))
+        let plan = try wallet.planPayment(to: shop, amount: rupees(10), now: net.now)
         wallet.markSent(plan)
         _ = net.send(.payment(plan.payment), to: .merchant(shop), from: alice)
-        let before = try net.merchants[shop]!.store.allVouchers()
+        let before = try net.merchantStores[shop]!.allVouchers()
         // Replay (a new request id, the same coin), a forged next coin, the voucher at another shop.
         #expect(errorCode(net.send(.payment(plan.payment), to: .merchant(shop), from: alice).first) == .replayedCoin)
         let forged = try Payment(coins: [Coin(voucherID: reply.vouchers[0].id, index: 3, value: .random(using: &random))])
         #expect(errorCode(net.send(.payment(forged), to: .merchant(shop), from: alice).first) == .badChain)
         let elsewhere = try Payment(coins: [plan.payment.coins[0]], vouchers: [reply.vouchers[0]])
         #expect(errorCode(net.send(.payment(elsewhere), to: .merchant(other), from: alice).first) == .wrongReceiver)
-        #expect(try net.merchants[shop]!.store.allVouchers() == before)
-        #expect(try net.merchants[other]!.store.allVouchers().isEmpty)
+        #expect(try net.merchantStores[shop]!.allVouchers() == before)
+        #expect(try net.merchantStores[other]!.allVouchers().isEmpty)
     }
 }

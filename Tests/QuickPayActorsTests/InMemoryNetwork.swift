@@ -1,17 +1,20 @@
 import QuickPayCore
+import QuickPayHostCore
 import QuickPayProtocol
 import Testing
 @testable import QuickPayActors
 
-/// All five actors in one process with messages passed by hand: the pure core end to end, with
-/// no sockets, a hand-driven clock and seeded randomness.
+/// All five actors in one process, each in its host core, with messages passed by hand: the
+/// pure core end to end, with no sockets, a hand-driven clock and seeded randomness.
 struct InMemoryNetwork {
-    var bank: BankActor
-    var appServer: AppServerActor
-    var nsp = NetworkProviderActor(store: MemoryNetworkProviderStore(), random: SeededGenerator(seed: 30))
-    var merchants: [ReceiverID: MerchantActor] = [:]
+    var bank: TestHost<BankActor>
+    var appServer: TestHost<AppServerActor>
+    var nsp: TestHost<NetworkProviderActor>
+    var merchants: [ReceiverID: TestHost<MerchantActor>] = [:]
+    var merchantStores: [ReceiverID: MemoryMerchantStore] = [:]
     let bankStore = MemoryBankStore()
     let appStore = MemoryAppServerStore()
+    let nspStore = MemoryNetworkProviderStore()
     let bankKey: SigningPublicKey
     var now = t0
     /// Pushes that reached each client (SMS to devices, voucher notices).
@@ -22,33 +25,45 @@ struct InMemoryNetwork {
         var keys = SeededGenerator(seed: 32)
         let signer = BankSigner(privateKey: .random(using: &keys))
         bankKey = signer.privateKey.publicKey
-        bank = BankActor(store: bankStore, signer: signer, random: SeededGenerator(seed: 33))
+        bank = TestHost(BankActor(store: bankStore, signer: signer, random: SeededGenerator(seed: 33)), journal: bankStore)
         var config = AppServerConfig()
         config.passwordRounds = 1000  // explicit test configuration: OWASP strength is 600,000
-        appServer = AppServerActor(store: appStore, config: config, otpKey: .random(using: &keys), random: SeededGenerator(seed: 34))
+        appServer = TestHost(AppServerActor(store: appStore, config: config, otpKey: .random(using: &keys), random: SeededGenerator(seed: 34)), journal: appStore)
+        nsp = TestHost(NetworkProviderActor(store: nspStore, random: SeededGenerator(seed: 30)), journal: nspStore)
         for (receiver, account, mode) in specs {
             try bankStore.open(account, deposit: .zero, receiver: (receiver, mode))
-            merchants[receiver] = MerchantActor(
-                store: MemoryMerchantStore(), config: MerchantConfig(receiverID: receiver, mode: mode), bankKey: bankKey,
-                receiptKey: .random(using: &keys), random: SeededGenerator(seed: 35))
+            let store = MemoryMerchantStore()
+            merchantStores[receiver] = store
+            merchants[receiver] = TestHost(MerchantActor(
+                store: store, config: MerchantConfig(receiverID: receiver, mode: mode), bankKey: bankKey,
+                receiptKey: .random(using: &keys), random: SeededGenerator(seed: 35)), journal: store)
         }
     }
 
-    /// Sends a request from `client` to an actor and runs every message it causes until quiet;
-    /// returns the replies that reached `client`.
-    mutating func send(_ body: Body, to target: PeerName? = nil, appServer: Bool = false, from client: ClientID) -> [Body] {
+    static func isPush(_ body: Body) -> Bool {
+        switch body {
+        case .smsDelivery, .voucherNotice: true
+        default: false
+        }
+    }
+
+    /// Sends a request from `client` to an actor (nil: the app server) and runs every message it
+    /// causes until quiet; returns the replies that reached `client`.
+    mutating func send(_ body: Body, to target: PeerName? = nil, from client: ClientID) -> [Body] {
         let envelope = Envelope(requestID: .random(using: &generator), body: body)
         var replies: [Body] = []
         var queue: [(PeerName?, Output)] = deliver(envelope, to: target, from: client).map { (target, $0) }
         while !queue.isEmpty {
             let (source, output) = queue.removeFirst()
             switch output {
+            case .reply(let to, let answer) where Self.isPush(answer.body):
+                pushes[to, default: []].append(answer.body)
             case .reply(let to, let answer) where to == client:
                 replies.append(answer.body)
             case .reply(let to, let answer):
                 // An answer to another actor's request: hand it to that actor as a peer reply.
                 guard let caller = Self.actor(of: to), let source else { continue }
-                queue += peerReply(answer, requestID: answer.requestID, to: caller.actor, from: source).map { (caller.actor, $0) }
+                queue += peerReply(answer, to: caller.actor, from: source).map { (caller.actor, $0) }
             case .push(let to, let pushed):
                 pushes[to, default: []].append(pushed.body)
             case .request(let peer, let request, _):
@@ -71,28 +86,27 @@ struct InMemoryNetwork {
 
     mutating func deliver(_ envelope: Envelope, to target: PeerName?, from client: ClientID) -> [Output] {
         switch target {
-        case .bank?: return bank.handle(envelope, from: client, now: now)
-        case .networkProvider?: return nsp.handle(envelope, from: client, now: now)
-        case .merchant(let id)?: return merchants[id]!.handle(envelope, from: client, now: now)
-        case nil: return appServer.handle(envelope, from: client, now: now)
+        case .bank?: return bank.send(envelope, from: client, now: now)
+        case .networkProvider?: return nsp.send(envelope, from: client, now: now)
+        case .merchant(let id)?: return merchants[id]!.send(envelope, from: client, now: now)
+        case nil: return appServer.send(envelope, from: client, now: now)
         }
     }
 
-    mutating func peerReply(_ reply: Envelope?, requestID: RequestID, to source: PeerName?, from peer: PeerName) -> [Output] {
+    mutating func peerReply(_ reply: Envelope, to source: PeerName?, from peer: PeerName) -> [Output] {
         switch source {
-        case .bank?: return bank.handlePeerReply(reply, requestID: requestID, from: peer, now: now)
-        case .merchant(let id)?: return merchants[id]!.handlePeerReply(reply, requestID: requestID, from: peer, now: now)
+        case .bank?: return bank.answer(reply, from: peer, now: now)
+        case .merchant(let id)?: return merchants[id]!.answer(reply, from: peer, now: now)
         case .networkProvider?: return []
-        case nil: return appServer.handlePeerReply(reply, requestID: requestID, from: peer, now: now)
+        case nil: return appServer.answer(reply, from: peer, now: now)
         }
     }
 
     /// Runs a merchant's redemption through the bank.
     mutating func redeem(_ receiver: ReceiverID) {
-        let outputs = merchants[receiver]!.redeem(now: now)
-        for case .request(let peer, let request, _) in outputs {
+        for case .request(let peer, let request, _) in merchants[receiver]!.redeem(now: now) {
             for case .reply(_, let reply) in deliver(request, to: peer, from: Self.clientID(of: .merchant(receiver))) {
-                _ = merchants[receiver]!.handlePeerReply(reply, requestID: request.requestID, from: peer, now: now)
+                _ = merchants[receiver]!.answer(reply, from: peer, now: now)
             }
         }
     }

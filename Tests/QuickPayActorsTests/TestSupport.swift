@@ -1,4 +1,5 @@
 import QuickPayCore
+import QuickPayHostCore
 import QuickPayProtocol
 import Testing
 @testable import QuickPayActors
@@ -38,7 +39,68 @@ struct TestChain {
     }
 }
 
+/// An actor in its host core, driven by hand: requests, peer answers and ticks go through the
+/// core (idempotency stage, group commit), and what it sends comes back as outputs.
+struct TestHost<A: ServerActor> {
+    var core: HostCore<A>
+    var milliseconds: Int64 = 1_000_000
+    let codec = WireCodec()
+
+    init(_ actor: A, journal: any Journal<A.Batch>) {
+        core = HostCore(actor: actor, journal: journal)
+    }
+
+    var actor: A { core.actor }
+
+    mutating func time(_ now: Timestamp) -> HostTime { HostTime(milliseconds: milliseconds, now: now) }
+
+    func outputs(_ drained: Drained) -> [Output] {
+        drained.frames.compactMap { frame -> Output? in
+            switch frame {
+            case .toClient(let client, let bytes): (try? codec.decode(bytes)).map { .reply(to: client, $0) }
+            case .toPeer(let peer, let bytes): (try? codec.decode(bytes)).map { .request(to: peer, $0, deadlineMilliseconds: 0) }
+            }
+        }
+    }
+
+    mutating func send(_ envelope: Envelope, from client: ClientID, now: Timestamp = t0) -> [Output] {
+        outputs(core.drain([.request(client, codec.encode(envelope))], at: time(now)))
+    }
+
+    /// A peer's answer to a request the actor sent.
+    mutating func answer(_ reply: Envelope, from peer: PeerName, now: Timestamp = t0) -> [Output] {
+        outputs(core.drain([.peerReply(peer, codec.encode(reply))], at: time(now)))
+    }
+
+    /// Lets every peer request in flight reach its deadline: the actor hears nil.
+    mutating func timeOut(now: Timestamp = t0) -> [Output] {
+        milliseconds += 60_000
+        return outputs(core.advance(to: time(now)))
+    }
+
+    /// Runs the tick (and the other timers) at `now`.
+    mutating func tick(now: Timestamp) -> [Output] {
+        milliseconds += 1001
+        return outputs(core.advance(to: time(now)))
+    }
+
+    /// An operator's action, as the control socket runs it.
+    mutating func perform<T>(now: Timestamp = t0, _ body: (inout A, Timestamp) throws -> (T, Step<A.Batch>)) -> (Result<T, any Error>, [Output]) {
+        let (result, drained) = core.perform("control", at: time(now), body)
+        return (result, outputs(drained))
+    }
+}
+
+extension Journal {
+    /// Commits one batch alone, as a group would.
+    func commitAlone(_ batch: Batch) throws { try inGroup { try stage(batch) } }
+}
+
 extension MemoryBankStore {
+    var balances: [LedgerAccount: Amount] { state.working.balances }
+    var vouchers: [VoucherID: BankVoucher] { state.working.vouchers }
+    var codes: Set<Bytes32> { state.working.codes }
+
     /// Everything the bank holds, to assert that a rejected request changed nothing.
     var snapshot: String {
         let ledger = balances.map { "\($0.key)=\($0.value.paise)" }.sorted().joined(separator: ",")
@@ -60,5 +122,12 @@ extension MemoryBankStore {
             return total + row.unredeemedValue.paise
         }
         #expect((balances[.voucherFloat] ?? .zero).paise == outstanding, sourceLocation: sourceLocation)
+    }
+}
+
+extension TestHost where A == MerchantActor {
+    /// The merchant's redemption, as the operator's `redeem` starts it.
+    mutating func redeem(now: Timestamp = t0) -> [Output] {
+        perform(now: now) { actor, now in ((), actor.redeem(now: now)) }.1
     }
 }

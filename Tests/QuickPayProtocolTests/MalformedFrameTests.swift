@@ -203,6 +203,7 @@ struct StrictnessTests {
         var fixtures = MessageFixtures()
         var request = Quickpay_V1_VerifyCoins()
         request.receiverID = "merchant-a"
+        request.mode = .online
         request.coins = [fixtures.coin(1).wire]
         var stray = fixtures.voucher.wire
         stray.voucherID = Data(repeating: 9, count: 16)

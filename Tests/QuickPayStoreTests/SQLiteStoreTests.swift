@@ -2,9 +2,25 @@ import Foundation
 import GRDB
 import QuickPayActors
 import QuickPayCore
+import QuickPayHostCore
 import QuickPayProtocol
 import Testing
 @testable import QuickPayStore
+
+extension Journal {
+    /// Commits one batch alone, as a group would.
+    func commitAlone(_ batch: Batch) throws { try inGroup { try stage(batch) } }
+}
+
+let t0 = Timestamp(secondsSinceEpoch: 1_800_000_000)
+
+/// One request through a host core, its group committed: the answer.
+func ask<A: ServerActor>(_ core: inout HostCore<A>, _ body: Body, id: RequestID, from client: ClientID = ClientID([1]), at now: Timestamp = t0, milliseconds: Int64 = 0) throws -> Body {
+    let codec = WireCodec()
+    let drained = core.drain([.request(client, codec.encode(Envelope(requestID: id, body: body)))], at: HostTime(milliseconds: milliseconds, now: now))
+    for case .toClient(_, let frame) in drained.frames { return try codec.decode(frame).body }
+    throw QuickPayError(.unavailable, "no answer")
+}
 
 func temporaryPath(_ name: String) -> String {
     let folder = NSTemporaryDirectory() + "quickpay-store-\(UUID().uuidString)"
@@ -26,23 +42,22 @@ struct SQLiteBankStoreTests {
             let store = try SQLiteBankStore(path: path)
             try store.seed(alice, deposit: Amount(paise: 100_000), receiver: nil)
             try store.seed(try AccountID("ACC-CHAI"), deposit: .zero, receiver: (shop, .offline))
-            var bank = BankActor(store: store, signer: signer, random: SplitMix64(seed: 2))
-            let request = Envelope(requestID: RequestID(Bytes16(high: 1, low: 2)), body: .bankLoad(LoadRequest(
-                account: alice, receiverID: shop, chains: [ChainRequest(denomination: .rs5, length: chain.length, root: chain.root, ownerKey: owner.publicKey)])))
-            guard case .reply(_, let reply)? = bank.handle(request, from: ClientID([1]), now: Timestamp(secondsSinceEpoch: 1_800_000_000)).first,
-                case .loadReply(let answer) = reply.body
-            else { Issue.record("no load reply"); return }
+            var bank = HostCore(actor: BankActor(store: store, signer: signer, random: SplitMix64(seed: 2)), journal: store)
+            let request = Body.bankLoad(LoadRequest(
+                account: alice, receiverID: shop, chains: [ChainRequest(denomination: .rs5, length: chain.length, root: chain.root, ownerKey: owner.publicKey)]))
+            guard case .loadReply(let answer) = try ask(&bank, request, id: RequestID(Bytes16(high: 1, low: 2))) else { Issue.record("no load reply"); return }
             loaded = answer.vouchers
         }
-        // A new process opens the same file: the debit, the voucher row and the cached reply are there.
+        // A new process opens the same file: the debit, the voucher row and the kept answer are there.
         let reopened = try SQLiteBankStore(path: path)
         #expect(try reopened.balance(.bank(alice)) == Amount(paise: 95_000))
         #expect(try reopened.balance(.voucherFloat) == Amount(paise: 5_000))
         let row = try #require(try reopened.voucher(loaded[0].id))
         #expect(row.commitment == loaded[0].commitment)
         #expect(row.redeemed == .root(chain.root))
-        let cached = try #require(try reopened.cachedReply(RequestID(Bytes16(high: 1, low: 2))))
-        #expect(cached.reply == .loadReply(LoadReply(vouchers: loaded, debited: Amount(paise: 5_000))))
+        let kept = try #require(try reopened.answer(for: AnswerKey(scope: 0, requestID: RequestID(Bytes16(high: 1, low: 2)))))
+        #expect(kept.answer == .loadReply(LoadReply(vouchers: loaded, debited: Amount(paise: 5_000))))
+        #expect(kept.permanent)
         // Seeding again changes nothing.
         try reopened.seed(alice, deposit: Amount(paise: 100_000), receiver: nil)
         #expect(try reopened.balance(.bank(alice)) == Amount(paise: 95_000))
@@ -58,7 +73,7 @@ struct SQLiteBankStoreTests {
             Posting(from: .bank(alice), to: .voucherFloat, amount: Amount(paise: 600)),
         ]
         batch.creditedCodes = [.zero]
-        #expect(throws: (any Error).self) { try store.commit(batch) }
+        #expect(throws: (any Error).self) { try store.commitAlone(batch) }
         #expect(try store.balance(.bank(alice)) == Amount(paise: 1000))
         #expect(try store.balance(.voucherFloat) == .zero)
         #expect(try store.isCodeCredited(.zero) == false)
@@ -74,12 +89,23 @@ struct SQLiteBankStoreTests {
             voucherID: .random(using: &generator), receiverID: try ReceiverID("m"), denomination: .rs50, length: chain.length, root: chain.root,
             expiry: Timestamp(secondsSinceEpoch: 99), ownerKey: SigningPrivateKey.random(using: &generator).publicKey,
             keyID: SigningPrivateKey.random(using: &generator).publicKey.keyID)
-        for state in [BankVoucherState.open, .closing(refundAt: Timestamp(secondsSinceEpoch: 5), destination: .quickPayBalance, unloadID: .random(using: &generator)), .closed(refunded: Amount(paise: 250))] {
+        let unloadID = RequestID.random(using: &generator)
+        // Rs 50 x 4 coins, 2 redeemed: a closed voucher refunds the other 2 (Rs 100).
+        for state in [BankVoucherState.open, .closing(refundAt: Timestamp(secondsSinceEpoch: 5), destination: .quickPayBalance, unloadID: unloadID), .closed(refunded: Amount(paise: 10_000), unloadID: unloadID)] {
             var batch = BankBatch()
             let row = BankVoucher(commitment: commitment, account: alice, redeemed: ChainPosition(index: 2, value: chain.element(at: 2)), state: state)
             batch.vouchers = [row]
-            try store.commit(batch)
+            try store.commitAlone(batch)
             #expect(try store.voucher(commitment.voucherID) == row)
+        }
+        // The store refuses illegal moves: a closed voucher reopened, an index that goes back.
+        for illegal in [
+            BankVoucher(commitment: commitment, account: alice, redeemed: ChainPosition(index: 2, value: chain.element(at: 2)), state: .open),
+            BankVoucher(commitment: commitment, account: alice, redeemed: ChainPosition(index: 1, value: chain.element(at: 1)), state: .closed(refunded: Amount(paise: 15_000), unloadID: unloadID)),
+        ] {
+            var batch = BankBatch()
+            batch.vouchers = [illegal]
+            #expect(throws: (any Error).self) { try store.commitAlone(batch) }
         }
     }
 }
@@ -98,7 +124,11 @@ struct MigrationTests {
             try open(path)  // existing file: nothing to do, nothing lost
             let pool = try DatabasePool(path: path)
             let applied = try pool.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
-            #expect(applied == (["bank", "merchant"].contains(name) ? ["v1", "v2-replies-in-row-order"] : ["v1"]), "\(name)")
+            let expected = [
+                "bank": ["v1", "v2-replies-in-row-order", "v3-answers-unique-roots"], "merchant": ["v1", "v2-replies-in-row-order", "v3-answers"],
+                "appserver": ["v1", "v2-answers"], "wallet": ["v1", "v2-pending"], "nsp": ["v1", "v2-answers"],
+            ]
+            #expect(applied == expected[name], "\(name)")
             let journal = try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
             #expect(journal == "wal", "\(name)")
         }
@@ -111,14 +141,18 @@ struct ReplyMigrationTests {
         let path = temporaryPath("merchant.sqlite")
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let key = RequestID(Bytes16(high: 7, low: 7))
-        let cached = CachedReply(requestDigest: .zero, reply: .ack)
         do {
             let pool = try DatabasePool(path: path)
             try SQLiteMerchantStore.migrator.migrate(pool, upTo: "v1")
-            try pool.write { db in try ReplyCache.store(db, key, cached) }
+            try pool.write { db in
+                try db.execute(sql: "INSERT INTO replies (request_id, digest, reply) VALUES (?, ?, ?)", arguments: [key.raw.data, Bytes32.zero.data, Data(Body.ack.serializedBytes())])
+            }
         }
         let store = try SQLiteMerchantStore(path: path)
-        #expect(try store.cachedReply(key) == cached)
+        let kept = try #require(try store.answer(for: AnswerKey(scope: 0, requestID: key)))
+        #expect(kept.answer == .ack)
+        #expect(kept.digest == .zero)
+        #expect(!kept.permanent)
     }
 }
 
@@ -133,16 +167,20 @@ struct SQLiteMerchantAndWalletTests {
             expiry: Timestamp(secondsSinceEpoch: 2_000_000_000), ownerKey: SigningPrivateKey(seed: ownerSeed).publicKey, keyID: signer.keyID))
         let merchantPath = temporaryPath("merchant.sqlite")
         let row = MerchantVoucher(voucher: voucher, last: ChainPosition(index: 3, value: chain.element(at: 3)), redeemedIndex: 1, receiptSeed: .random(using: &generator), closed: false)
+        let key = AnswerKey(scope: 0, requestID: RequestID(Bytes16(high: 7, low: 7)))
         do {
+            let store = try SQLiteMerchantStore(path: merchantPath)
             var batch = MerchantBatch()
             batch.vouchers = [row]
-            batch.reply = (RequestID(Bytes16(high: 7, low: 7)), CachedReply(requestDigest: .zero, reply: .ack))
-            try SQLiteMerchantStore(path: merchantPath).commit(batch)
+            try store.inGroup {
+                try store.stage(batch)
+                try store.stageAnswer(AnswerRecord(key: key, digest: .zero, answer: .ack, outcome: .done, permanent: false, createdAt: t0))
+            }
         }
         let merchant = try SQLiteMerchantStore(path: merchantPath)
         #expect(try merchant.voucher(voucher.id) == row)
         #expect(try merchant.unredeemed(limit: 10).map(\.id) == [voucher.id])
-        #expect(try merchant.cachedReply(RequestID(Bytes16(high: 7, low: 7)))?.reply == .ack)
+        #expect(try merchant.answer(for: key)?.answer == .ack)
 
         let walletPath = temporaryPath("wallet.sqlite")
         let entry = WalletVoucher(voucher: voucher, seed: chain.seed, ownerSeed: ownerSeed, spent: 3, lastReceipt: 3)
@@ -150,6 +188,19 @@ struct SQLiteMerchantAndWalletTests {
         let attributes = try FileManager.default.attributesOfItem(atPath: walletPath)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         #expect(try SQLiteWalletStore(path: walletPath).load().vouchers[voucher.id] == entry)
+
+        // Pending operations are saved with the wallet and come back whole.
+        var wallet = try SQLiteWalletStore(path: walletPath).load()
+        let prepared = try Wallet.prepareLoad(counts: [.rs5: 3], using: &generator)
+        wallet.pendingLoad = PendingLoad(requestID: .random(using: &generator), receiver: try ReceiverID("shop"), chains: prepared, state: .unknown)
+        let plan = try wallet.planPayment(to: try ReceiverID("shop"), amount: Amount(paise: 2000), now: t0)
+        wallet.pendingPayments[try ReceiverID("shop")] = PendingPayment(requestID: .random(using: &generator), receiver: try ReceiverID("shop"), plan: plan, state: .unknown)
+        wallet.pendingUnloads[voucher.id] = PendingUnload(voucherID: voucher.id, unloadID: .random(using: &generator), destination: .bankAccount, state: .unknown, pendingUntil: t0)
+        try SQLiteWalletStore(path: walletPath).save(wallet)
+        let reloaded = try SQLiteWalletStore(path: walletPath).load()
+        #expect(reloaded.pendingLoad == wallet.pendingLoad)
+        #expect(reloaded.pendingPayments == wallet.pendingPayments)
+        #expect(reloaded.pendingUnloads == wallet.pendingUnloads)
     }
 }
 
@@ -162,19 +213,19 @@ struct SQLiteNetworkProviderStoreTests {
             var batch = NetworkProviderBatch()
             batch.enqueue = [sms]
             batch.records = [SmsRecord(smsID: sms.smsID, phone: phone, delivered: false, fault: nil)]
-            try SQLiteNetworkProviderStore(path: path).commit(batch)
+            try SQLiteNetworkProviderStore(path: path).commitAlone(batch)
         }
         let store = try SQLiteNetworkProviderStore(path: path)
         #expect(try store.queued(for: phone) == [sms])
         var delivered = NetworkProviderBatch()
         delivered.delivered = [sms.smsID]
-        try store.commit(delivered)
+        try store.commitAlone(delivered)
         #expect(try store.queued(for: phone).isEmpty)
         #expect(try store.report(limit: 10) == [SmsRecord(smsID: sms.smsID, phone: phone, delivered: true, fault: nil)])
     }
 }
 
-/// Group commit: many steps, one transaction; each step still atomic on its own.
+/// Group commit: many steps, one transaction, all of it or none of it.
 struct GroupCommitTests {
     func posting(_ alice: AccountID, _ paise: Int64) -> BankBatch {
         var batch = BankBatch()
@@ -182,39 +233,128 @@ struct GroupCommitTests {
         return batch
     }
 
-    @Test func stepsInAGroupSeeEachOtherAndAFailedStepRollsBackAlone() throws {
+    @Test func stepsInAGroupSeeEachOtherAndCommitTogether() throws {
         let path = temporaryPath("bank.sqlite")
         let store = try SQLiteBankStore(path: path)
         let alice = try AccountID("ACC-ALICE")
         try store.seed(alice, deposit: Amount(paise: 1000), receiver: nil)
         try store.inGroup {
-            try store.commit(posting(alice, 300))
+            try store.stage(posting(alice, 300))
             // The next step reads what the first wrote, inside the same transaction.
             #expect(try store.balance(.bank(alice)) == Amount(paise: 700))
-            // A step that would overdraw fails alone.
-            #expect(throws: (any Error).self) { try store.commit(posting(alice, 800)) }
-            try store.commit(posting(alice, 200))
+            try store.stage(posting(alice, 200))
         }
-        // Durable: a second connection (another process) sees both good steps.
+        // Durable: a second connection (another process) sees both steps.
         let reopened = try SQLiteBankStore(path: path)
         #expect(try reopened.balance(.bank(alice)) == Amount(paise: 500))
         #expect(try reopened.balance(.voucherFloat) == Amount(paise: 500))
     }
 
-    @Test func aGroupThatFailsLeavesNothing() throws {
+    /// A batch the store refuses (an overdraft) fails the group: the host then answers every
+    /// request of it UNAVAILABLE, and none of it is left.
+    @Test func aRefusedBatchOrAFailedGroupLeavesNothing() throws {
         let path = temporaryPath("bank.sqlite")
         let store = try SQLiteBankStore(path: path)
         let alice = try AccountID("ACC-ALICE")
         try store.seed(alice, deposit: Amount(paise: 1000), receiver: nil)
+        #expect(throws: (any Error).self) {
+            try store.inGroup {
+                try store.stage(posting(alice, 300))
+                try store.stage(posting(alice, 800))
+            }
+        }
         struct Stop: Error {}
         #expect(throws: Stop.self) {
             try store.inGroup {
-                try store.commit(posting(alice, 300))
-                try store.commit(posting(alice, 100))
+                try store.stage(posting(alice, 300))
                 throw Stop()
             }
         }
         #expect(try SQLiteBankStore(path: path).balance(.bank(alice)) == Amount(paise: 1000))
         #expect(try store.balance(.bank(alice)) == Amount(paise: 1000))
+    }
+
+    @Test func nothingIsStagedOutsideAGroup() throws {
+        let store = try SQLiteBankStore(path: temporaryPath("bank.sqlite"))
+        let alice = try AccountID("ACC-ALICE")
+        try store.seed(alice, deposit: Amount(paise: 1000), receiver: nil)
+        #expect(throws: (any Error).self) { try store.stage(posting(alice, 300)) }
+    }
+}
+
+/// Request ids that move money take effect once at any age (defect 2 of "Effects, not calls").
+struct PermanentRequestIDTests {
+    struct Bank {
+        var core: HostCore<BankActor>
+        let store: SQLiteBankStore
+        let alice = try! AccountID("ACC-ALICE")
+        let shop = try! ReceiverID("chai-stall")
+        var generator = SplitMix64(seed: 21)
+
+        init(path: String) throws {
+            store = try SQLiteBankStore(path: path)
+            try store.seed(alice, deposit: Amount(paise: 100_000), receiver: nil)
+            try store.seed(try AccountID("ACC-CHAI"), deposit: .zero, receiver: (shop, .offline))
+            var keys = SplitMix64(seed: 20)
+            core = HostCore(actor: BankActor(store: store, signer: BankSigner(privateKey: .random(using: &keys)), random: SplitMix64(seed: 22)), journal: store)
+        }
+
+        mutating func load(_ chain: HashChain, owner: SigningPrivateKey) -> Body {
+            .bankLoad(LoadRequest(account: alice, receiverID: shop, chains: [ChainRequest(denomination: .rs10, length: chain.length, root: chain.root, ownerKey: owner.publicKey)]))
+        }
+    }
+
+    /// A load resumed two days later, after its answer was pruned: the same vouchers, debited once.
+    @Test func aLoadRetriedPastRetentionIsDebitedOnce() throws {
+        var bank = try Bank(path: temporaryPath("bank.sqlite"))
+        let chain = HashChain(seed: .random(using: &bank.generator), length: try ChainLength(5))
+        let owner = SigningPrivateKey.random(using: &bank.generator)
+        let id = RequestID(Bytes16(high: 7, low: 7))
+        guard case .loadReply(let first) = try ask(&bank.core, bank.load(chain, owner: owner), id: id) else { Issue.record("no load"); return }
+        // Two days on, the retention prune runs.
+        let later = t0.adding(seconds: 2 * 86_400)
+        _ = bank.core.advance(to: HostTime(milliseconds: 0, now: later))
+        _ = bank.core.advance(to: HostTime(milliseconds: 5_000, now: later))
+        #expect(try bank.store.answer(for: AnswerKey(scope: 0, requestID: id))?.answer == nil, "the answer is still kept: nothing was pruned")
+        guard case .loadReply(let again) = try ask(&bank.core, bank.load(chain, owner: owner), id: id, at: later, milliseconds: 6_000) else {
+            Issue.record("the retry was not answered with the vouchers")
+            return
+        }
+        #expect(again.vouchers.map(\.commitment) == first.vouchers.map(\.commitment))
+        #expect(try bank.store.balance(.bank(bank.alice)) == Amount(paise: 95_000), "debited twice")
+        #expect(try bank.store.allVouchers().count == 1)
+    }
+
+    /// One chain, two request ids: the second is refused, nothing signed twice.
+    @Test func aRootIsSignedOnce() throws {
+        var bank = try Bank(path: temporaryPath("bank.sqlite"))
+        let chain = HashChain(seed: .random(using: &bank.generator), length: try ChainLength(5))
+        let owner = SigningPrivateKey.random(using: &bank.generator)
+        _ = try ask(&bank.core, bank.load(chain, owner: owner), id: RequestID(Bytes16(high: 1, low: 1)))
+        let second = try ask(&bank.core, bank.load(chain, owner: owner), id: RequestID(Bytes16(high: 2, low: 2)))
+        guard case .error(let error) = second else { Issue.record("the same root was loaded twice"); return }
+        #expect(error.code == .conflict)
+        #expect(try bank.store.allVouchers().count == 1)
+        #expect(try bank.store.balance(.bank(bank.alice)) == Amount(paise: 95_000))
+        // The store's own index refuses a second row on one root, whatever the actor does.
+        var row = try #require(try bank.store.allVouchers().first)
+        row = BankVoucher(
+            commitment: VoucherCommitment(
+                voucherID: .random(using: &bank.generator), receiverID: row.commitment.receiverID, denomination: row.commitment.denomination,
+                length: row.commitment.length, root: row.commitment.root, expiry: row.commitment.expiry, ownerKey: row.commitment.ownerKey, keyID: row.commitment.keyID),
+            account: row.account, redeemed: row.redeemed, state: .open)
+        var batch = BankBatch()
+        batch.vouchers = [row]
+        #expect(throws: (any Error).self) { try bank.store.commitAlone(batch) }
+    }
+
+    /// Seeding cannot change a receiver's mode behind the operator's back.
+    @Test func reseedingWithAnotherModeIsRefused() throws {
+        let store = try SQLiteBankStore(path: temporaryPath("bank.sqlite"))
+        let shop = try ReceiverID("chai-stall")
+        try store.seed(try AccountID("ACC-CHAI"), deposit: .zero, receiver: (shop, .offline))
+        try store.seed(try AccountID("ACC-CHAI"), deposit: .zero, receiver: (shop, .offline))
+        #expect(throws: SeedConflict.self) { try store.seed(try AccountID("ACC-CHAI"), deposit: .zero, receiver: (shop, .online)) }
+        #expect(try store.receiver(shop)?.mode == .offline)
     }
 }
