@@ -98,10 +98,13 @@ H=$(host_folder chai merchant-chai-stall)
 start chai merchant-chai-stall "$BIN/qp-merchant" --id chai-stall --deployment "$H/deploy.yaml" --data-dir "$H/data"
 H=$(host_folder news merchant-news-stand)
 start news merchant-news-stand "$BIN/qp-merchant" --id news-stand --deployment "$H/deploy.yaml" --data-dir "$H/data"
-H=$(host_folder runner operator customer-alice customer-chai-stall customer-news-stand)
+# The runner's host plays the customers (the testbed's customer: the wallet plus the attacks),
+# and, for the merchant attacks of 2-double-spend, a merchant toward the bank with its own key:
+# in this test deployment it holds the merchants' key pairs too.
+H=$(host_folder runner operator customer-alice customer-chai-stall customer-news-stand merchant-chai-stall merchant-news-stand)
 mkdir -p "$H/data"
 for customer in alice chai-stall news-stand; do
-  start runner "customer-$customer" "$BIN/qp-customer" serve --name "$customer" --deployment "$H/deploy.yaml" \
+  start runner "customer-$customer" "$BIN/quickpay" customer serve --name "$customer" --deployment "$H/deploy.yaml" \
     --wallet "$H/data/$customer.sqlite"
 done
 mkdir -p "$H/data"

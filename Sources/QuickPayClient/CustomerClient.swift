@@ -31,7 +31,7 @@ public final class CustomerClient {
     public let keyring: BankKeyring
     public let clock: DeploymentClock
     public internal(set) var wallet: Wallet
-    let appServer: Requester
+    var appServer: Requester
     var merchants: [ReceiverID: Requester] = [:]
     var device: Device?
     public var generator = SystemRandomNumberGenerator()
@@ -183,6 +183,9 @@ public final class CustomerClient {
     /// there was none. Throws while its outcome stays unknown.
     public func resumePendingLoad() throws -> LoadReply? {
         guard let load = wallet.pendingLoad else { return nil }
+        // A new connection: late answers to the earlier attempts (same request id) may still be
+        // on their way over the old one.
+        appServer = try Requester(context: context, endpoint: endpoints.appServer, security: endpoints.security)
         return try sendLoad(load)
     }
 

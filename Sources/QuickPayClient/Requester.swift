@@ -33,6 +33,9 @@ public final class Requester {
     public func request(_ envelope: Envelope) throws -> Body {
         let frame = codec.encode(envelope)
         let deadline = monotonicMilliseconds() + Int64(deadlineMilliseconds)
+        // Whatever is queued now answers an earlier send (a server answers every copy of a
+        // retried request): it must not be taken for the answer to this one.
+        try discardQueued()
         try socket.send(frame)
         var nextRetry = monotonicMilliseconds() + Int64(retryMilliseconds)
         while true {
@@ -59,6 +62,15 @@ public final class Requester {
         }
     }
 
+    func discardQueued() throws {
+        while let frames = try socket.receive(flags: .dontWait, maximumFrames: 1) {
+            if let answer = try? codec.decode(frames[0]), case .voucherNotice = answer.body {
+                pushes.append(answer)
+                if pushes.count > 100 { pushes.removeFirst(pushes.count - 100) }
+            }
+        }
+    }
+
     /// Sends without waiting for an answer (an acknowledgement of a push).
     public func post(_ envelope: Envelope) throws { try socket.send(codec.encode(envelope), flags: .dontWait) }
 }
@@ -68,6 +80,9 @@ public final class Device {
     let requester: Requester
     public let phone: PhoneNumber
     var inbox: [SmsDelivery] = []
+    var generator = SystemRandomNumberGenerator()
+    /// SMS ids already taken: a provider may send an SMS again until it hears the acknowledgement.
+    var seen: Set<Bytes16> = []
 
     public init(context: Context, endpoint: String, phone: PhoneNumber, security: ClientSecurity) throws {
         requester = try Requester(context: context, endpoint: endpoint, security: security)
@@ -90,19 +105,26 @@ public final class Device {
         }
     }
 
-    /// Waits up to `milliseconds` for the next SMS.
+    /// Waits up to `milliseconds` for the next SMS. The device attaches again every second
+    /// meanwhile: a network provider that restarted forgot which connection holds the phone, and
+    /// keeps the SMS queued until the device is back.
     public func nextSMS(milliseconds: Int) throws -> SmsDelivery? {
         if !inbox.isEmpty { return inbox.removeFirst() }
         let deadline = monotonicMilliseconds() + Int64(milliseconds)
+        var nextAttach = monotonicMilliseconds() + 1000
         while monotonicMilliseconds() < deadline {
+            if monotonicMilliseconds() >= nextAttach {
+                try requester.post(Envelope(requestID: .random(using: &generator), body: .deviceAttach(phone: phone)))
+                nextAttach = monotonicMilliseconds() + 1000
+            }
             var poller = Poller()
             poller.register(requester.socket)
-            let events = try poller.poll(timeoutMilliseconds: Int(max(0, deadline - monotonicMilliseconds())))
+            let events = try poller.poll(timeoutMilliseconds: Int(max(0, min(deadline, nextAttach) - monotonicMilliseconds())))
             guard events[0].contains(.readable) else { continue }
             while let frames = try requester.socket.receive(flags: .dontWait, maximumFrames: 1) {
                 guard let envelope = try? requester.codec.decode(frames[0]), case .smsDelivery(let sms) = envelope.body else { continue }
                 try requester.post(envelope.reply(.ack))
-                inbox.append(sms)
+                if seen.insert(sms.smsID).inserted { inbox.append(sms) }
             }
             if !inbox.isEmpty { return inbox.removeFirst() }
         }

@@ -43,6 +43,8 @@ struct StepSession {
         }
         var before: Evidence?
         do {
+            // An actor an armed crash point killed is back before anything is read from it.
+            try supervise()
             before = try Evidence.read(deployment, merchants: scenario.merchants.map(\.id))
         } catch {
             failures.append("could not read the actors' state before the step: \(error)")
@@ -351,6 +353,11 @@ struct StepSession {
             let link = try string(step, "link")
             guard let proxy = proxies[link] else { throw ScenarioError("no proxy on \(link); list it under proxies") }
             guard let direction = FaultProxy.Direction(rawValue: p["direction"] as? String ?? "request") else { throw ScenarioError("direction is request or reply") }
+            // `clear: true` ends the rules of that type and direction (those set `until_cleared`).
+            if p["clear"] as? Bool == true {
+                proxy.clear(type: try string(step, "type"), direction: direction)
+                return "OK"
+            }
             let action: FaultProxy.Action
             switch try string(step, "fault") {
             case "drop": action = .drop
@@ -359,7 +366,8 @@ struct StepSession {
             case "reorder": action = .reorder
             default: throw ScenarioError("fault is drop, delay, duplicate or reorder")
             }
-            proxy.add(.init(type: try string(step, "type"), direction: direction, action: action, count: p["count"] as? Int ?? 1))
+            let count = p["until_cleared"] as? Bool == true ? FaultProxy.untilCleared : p["count"] as? Int ?? 1
+            proxy.add(.init(type: try string(step, "type"), direction: direction, action: action, count: count))
             return "OK"
         default:
             throw ScenarioError("step \(step.index): \(step.action) is not implemented")

@@ -55,7 +55,7 @@ public enum MerchantAttacks {
         let answer = try bank.request(.redeem(Redeem(receiverID: claimed, coins: coins, mode: mode)))
         switch answer {
         case .redeemReply(let reply):
-            return ["ok": true, "credited_paise": reply.totalCredited.paise, "codes": reply.results.map { $0.error?.code.name ?? "OK" }]
+            return ["ok": true, "credited_paise": Int(reply.totalCredited.paise), "codes": reply.results.map { $0.error?.code.name ?? "OK" }]
         case .error(let error):
             return ["ok": true, "credited_paise": 0, "codes": [error.code.name]]
         default:

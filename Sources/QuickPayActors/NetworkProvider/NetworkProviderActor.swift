@@ -14,8 +14,9 @@ public enum SmsFault: Sendable, Equatable {
 
 /// The mobile network: it takes SMS from the app server and delivers each to the device that
 /// attached for the phone number (a device attaches by sending DeviceAttach from its socket).
-/// An SMS for a phone with no device attached waits in a bounded, durable queue until one
-/// attaches; SmsAccepted goes back only after the SMS is committed.
+/// Every SMS waits in a bounded, durable queue until the phone's device acknowledges it (an
+/// Ack under the SMS's id); a device that attaches gets every SMS still queued for its phone.
+/// SmsAccepted goes back only after the SMS is committed.
 public struct NetworkProviderActor: ServerActor {
     public typealias Batch = NetworkProviderBatch
     public static let role = ActorRole.networkProvider
@@ -53,12 +54,10 @@ public struct NetworkProviderActor: ServerActor {
             switch envelope.body {
             case .deviceAttach(let phone):
                 devices[phone] = client
-                let waiting = try store.queued(for: phone)
-                var batch = NetworkProviderBatch()
-                batch.delivered = waiting.map(\.smsID)
+                // Every SMS not yet acknowledged goes (again) to the device that attached.
                 var outputs: [Output] = [.reply(to: client, envelope.reply(.ack))]
-                for sms in waiting { outputs.append(push(sms, to: client)) }
-                return Step(commit: batch.isEmpty ? nil : batch, outputs: outputs)
+                for sms in try store.queued(for: phone) { outputs.append(push(sms, to: client)) }
+                return Step(outputs: outputs)
             case .smsSubmit(let submit):
                 try callers?.requireAppServer(client, for: envelope.body.typeName)
                 let sms = SmsDelivery(smsID: .random(using: &random), phone: submit.phone, text: submit.text)
@@ -82,33 +81,40 @@ public struct NetworkProviderActor: ServerActor {
                     outputs = try deliver(sms, into: &batch, fault: "duplicated")
                     if let device = devices[sms.phone] { outputs.append(push(sms, to: device)) }
                 case nil:
-                    let waiting = try store.queued(for: sms.phone).count
-                    guard devices[sms.phone] != nil || waiting < Self.maximumQueuedPerPhone else {
+                    guard try store.queued(for: sms.phone).count < Self.maximumQueuedPerPhone else {
                         throw QuickPayError(.overloaded, "too many undelivered SMS for this phone")
                     }
                     outputs = try deliver(sms, into: &batch, fault: nil)
                 }
                 return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(.smsAccepted(smsID: sms.smsID)))] + outputs)
             case .ack:
-                return .none
+                // A device acknowledges an SMS (the push's request id is the SMS id): delivered.
+                let smsID = envelope.requestID.raw
+                guard let phone = devices.first(where: { $0.value == client })?.key,
+                    try store.queued(for: phone).contains(where: { $0.smsID == smsID })
+                else { return .none }
+                var batch = NetworkProviderBatch()
+                batch.delivered = [smsID]
+                return Step(commit: batch, label: "sms_delivered")
             default:
                 throw QuickPayError(.malformed, "the network provider does not take \(envelope.body.typeName)")
             }
         }
     }
 
-    mutating func push(_ sms: SmsDelivery, to device: ClientID) -> Output {
-        .push(to: device, Envelope(requestID: .random(using: &random), body: .smsDelivery(sms)))
+    /// An SMS to a device, under its SMS id: the device's acknowledgement names it.
+    func push(_ sms: SmsDelivery, to device: ClientID) -> Output {
+        .push(to: device, Envelope(requestID: RequestID(sms.smsID), body: .smsDelivery(sms)))
     }
 
-    /// Pushes an SMS to the phone's device, or queues it until one attaches.
+    /// Queues an SMS until its phone's device acknowledges it, and pushes it to the device if
+    /// one is attached. A push is sent only once the queue entry is durable, and the entry
+    /// leaves the queue only on the device's acknowledgement: a crash between the two, or a
+    /// device that went away, loses no code (the phone gets it again when it attaches).
     mutating func deliver(_ sms: SmsDelivery, into batch: inout NetworkProviderBatch, fault: String?) throws -> [Output] {
-        guard let device = devices[sms.phone] else {
-            batch.enqueue.append(sms)
-            batch.records.append(SmsRecord(smsID: sms.smsID, phone: sms.phone, delivered: false, fault: fault))
-            return []
-        }
-        batch.records.append(SmsRecord(smsID: sms.smsID, phone: sms.phone, delivered: true, fault: fault))
+        batch.enqueue.append(sms)
+        batch.records.append(SmsRecord(smsID: sms.smsID, phone: sms.phone, delivered: false, fault: fault))
+        guard let device = devices[sms.phone] else { return [] }
         return [push(sms, to: device)]
     }
 
@@ -131,12 +137,9 @@ public struct NetworkProviderActor: ServerActor {
         var batch = NetworkProviderBatch()
         var outputs: [Output] = []
         for sms in messages {
-            if let device = devices[sms.phone] {
-                batch.delivered.append(sms.smsID)
-                outputs.append(push(sms, to: device))
-            } else {
-                batch.enqueue.append(sms)
-            }
+            // Queued like any SMS (until the device acknowledges it), pushed if a device is there.
+            batch.enqueue.append(sms)
+            if let device = devices[sms.phone] { outputs.append(push(sms, to: device)) }
         }
         return Step(commit: batch, outputs: outputs, label: "sms_release")
     }
