@@ -166,17 +166,7 @@ public struct Durable<State: Sendable>: Sendable {
         inGroup = true
     }
 
-    /// Runs `body` as one group: committed when it returns, rolled back if it throws.
-    public mutating func group(_ body: () throws -> Void) throws {
-        try begin()
-        do {
-            try body()
-        } catch {
-            abort()
-            throw error
-        }
-        try commit()
-    }
+
 
     public mutating func commit() throws {
         inGroup = false
@@ -198,4 +188,43 @@ public struct Durable<State: Sendable>: Sendable {
         inGroup = false
         working = durable
     }
+}
+
+/// The state of an in-memory store: whatever it keeps, and the answers of its actor's requests.
+public protocol MemoryState: Sendable {
+    var answers: MemoryAnswers { get set }
+}
+
+/// An in-memory store over `Durable` state: the group, the crash and the kept answers are the
+/// same for every actor's store.
+public protocol MemoryJournal: AnyObject {
+    associatedtype State: MemoryState
+    var state: Durable<State> { get set }
+}
+
+extension MemoryJournal {
+    public func inGroup(_ body: () throws -> Void) throws {
+        // Not a closure over `state`: body reads `state` through the store while it runs.
+        try state.begin()
+        do {
+            try body()
+        } catch {
+            state.abort()
+            throw error
+        }
+        try state.commit()
+    }
+
+    /// A crash: what was not committed is gone.
+    public func crash() { state.crash() }
+
+    /// Fails the next group commit (tests and simulation): nothing of the group becomes durable.
+    public var failNextCommit: Bool {
+        get { state.failNextCommit }
+        set { state.failNextCommit = newValue }
+    }
+
+    public func stageAnswer(_ record: AnswerRecord) throws { state.working.answers.stage(record) }
+    public func answer(for key: AnswerKey) throws -> AnswerRecord? { state.working.answers.answer(for: key) }
+    public func pruneAnswers(before: Timestamp, limit: Int) throws -> Int { state.working.answers.prune(before: before, limit: limit) }
 }

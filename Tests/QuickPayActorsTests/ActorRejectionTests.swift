@@ -242,7 +242,16 @@ struct NetworkProviderTests {
         let now = nsp.send(Envelope(requestID: RequestID(Bytes16(high: 0, low: 4)), body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code 654321"))), from: app, now: t0)
         let targets = now.compactMap { output -> ClientID? in if case .reply(let to, let e) = output, case .smsDelivery = e.body { return to } else { return nil } }
         #expect(targets == [device])
+        // Not acknowledged yet: a device that attaches again (after the provider restarted, or on
+        // a new connection) gets both again.
+        #expect(try nsp.actor.report().allSatisfy { !$0.delivered })
+        let again = nsp.send(Envelope(requestID: RequestID(Bytes16(high: 0, low: 5)), body: .deviceAttach(phone: phone)), from: device, now: t0)
+        let resent = again.compactMap { output -> Bytes16? in if case .reply(_, let e) = output, case .smsDelivery(let sms) = e.body { return sms.smsID } else { return nil } }
+        #expect(resent.count == 2)
+        // The device's acknowledgements (under each SMS's id) take them out of the queue.
+        for smsID in resent { _ = nsp.send(Envelope(requestID: RequestID(smsID), body: .ack), from: device, now: t0) }
         let report = try nsp.actor.report()
         #expect(report.count == 2 && report.allSatisfy(\.delivered))
+        #expect(try store.queued(for: phone).isEmpty)
     }
 }

@@ -104,13 +104,13 @@ public protocol AppServerStore: Journal where Batch == AppServerBatch {
 }
 
 /// An in-memory `AppServerStore` for unit tests and the simulator; models durability.
-public final class MemoryAppServerStore: AppServerStore {
-    public struct State: Sendable {
+public final class MemoryAppServerStore: AppServerStore, MemoryJournal {
+    public struct State: MemoryState {
         var users: [Username: UserRecord] = [:]
         var challenges: [ChallengeID: ChallengeRecord] = [:]
         var sessions: [Bytes32: SessionRecord] = [:]
         var codes: [Bytes32: PrepaidCodeRecord] = [:]
-        var answers = MemoryAnswers()
+        public var answers = MemoryAnswers()
     }
 
     public var state = Durable(State())
@@ -123,18 +123,6 @@ public final class MemoryAppServerStore: AppServerStore {
     public func allUsers() throws -> [UserRecord] { Array(state.working.users.values) }
     public func allSessions() -> [SessionRecord] { Array(state.working.sessions.values) }
 
-    public func inGroup(_ body: () throws -> Void) throws {
-        // Not `state.group { ... }`: body reads `state` through the store while it runs.
-        try state.begin()
-        do {
-            try body()
-        } catch {
-            state.abort()
-            throw error
-        }
-        try state.commit()
-    }
-    public func crash() { state.crash() }
 
     public func stage(_ batch: AppServerBatch) throws {
         var next = state.working
@@ -151,7 +139,4 @@ public final class MemoryAppServerStore: AppServerStore {
         state.working = next
     }
 
-    public func stageAnswer(_ record: AnswerRecord) throws { state.working.answers.stage(record) }
-    public func answer(for key: AnswerKey) throws -> AnswerRecord? { state.working.answers.answer(for: key) }
-    public func pruneAnswers(before: Timestamp, limit: Int) throws -> Int { state.working.answers.prune(before: before, limit: limit) }
 }

@@ -5,15 +5,15 @@ import QuickPayProtocol
 /// durability: a group's batches reach `durable` only when it commits, and `crash()` forgets
 /// what was not committed. `stage` validates first, then applies, so a refused batch changes
 /// nothing.
-public final class MemoryBankStore: BankStore {
-    public struct State: Sendable {
+public final class MemoryBankStore: BankStore, MemoryJournal {
+    public struct State: MemoryState {
         var accounts: Set<AccountID> = []
         var receivers: [ReceiverID: ReceiverRecord] = [:]
         var balances: [LedgerAccount: Amount] = [:]
         var vouchers: [VoucherID: BankVoucher] = [:]
         var roots: [Bytes32: VoucherID] = [:]
         var codes: Set<Bytes32> = []
-        var answers = MemoryAnswers()
+        public var answers = MemoryAnswers()
         /// The journal: every posting, in order.
         var entries: [Posting] = []
     }
@@ -22,11 +22,6 @@ public final class MemoryBankStore: BankStore {
 
     public init() { state = Durable(State()) }
 
-    /// Fails the next group commit, to test that a storage failure changes nothing.
-    public var failNextCommit: Bool {
-        get { state.failNextCommit }
-        set { state.failNextCommit = newValue }
-    }
 
     /// Opens an account with a deposit (and, for a merchant, its receiver id), durably.
     public func open(_ account: AccountID, deposit: Amount, receiver: (ReceiverID, MerchantMode)? = nil) throws {
@@ -71,19 +66,6 @@ public final class MemoryBankStore: BankStore {
 
     // MARK: Journal
 
-    public func inGroup(_ body: () throws -> Void) throws {
-        // Not `state.group { ... }`: body reads `state` through the store while it runs.
-        try state.begin()
-        do {
-            try body()
-        } catch {
-            state.abort()
-            throw error
-        }
-        try state.commit()
-    }
-    /// A crash: what was not committed is gone.
-    public func crash() { state.crash() }
 
     public func stage(_ batch: BankBatch) throws {
         var next = state.working
@@ -115,7 +97,4 @@ public final class MemoryBankStore: BankStore {
         state.working = next
     }
 
-    public func stageAnswer(_ record: AnswerRecord) throws { state.working.answers.stage(record) }
-    public func answer(for key: AnswerKey) throws -> AnswerRecord? { state.working.answers.answer(for: key) }
-    public func pruneAnswers(before: Timestamp, limit: Int) throws -> Int { state.working.answers.prune(before: before, limit: limit) }
 }

@@ -63,20 +63,16 @@ public enum MerchantBatchRules {
 
 /// An in-memory `MerchantStore` for unit tests and the simulator; models durability like
 /// `MemoryBankStore`.
-public final class MemoryMerchantStore: MerchantStore {
-    public struct State: Sendable {
+public final class MemoryMerchantStore: MerchantStore, MemoryJournal {
+    public struct State: MemoryState {
         var vouchers: [VoucherID: MerchantVoucher] = [:]
         var closed: Set<VoucherID> = []
-        var answers = MemoryAnswers()
+        public var answers = MemoryAnswers()
     }
 
     public var state = Durable(State())
     public init() {}
 
-    public var failNextCommit: Bool {
-        get { state.failNextCommit }
-        set { state.failNextCommit = newValue }
-    }
 
     public func voucher(_ id: VoucherID) throws -> MerchantVoucher? { state.working.vouchers[id] }
     public func isClosedUnseen(_ id: VoucherID) throws -> Bool { state.working.closed.contains(id) }
@@ -85,18 +81,6 @@ public final class MemoryMerchantStore: MerchantStore {
     }
     public func allVouchers() throws -> [MerchantVoucher] { Array(state.working.vouchers.values) }
 
-    public func inGroup(_ body: () throws -> Void) throws {
-        // Not `state.group { ... }`: body reads `state` through the store while it runs.
-        try state.begin()
-        do {
-            try body()
-        } catch {
-            state.abort()
-            throw error
-        }
-        try state.commit()
-    }
-    public func crash() { state.crash() }
 
     public func stage(_ batch: MerchantBatch) throws {
         var next = state.working
@@ -108,7 +92,4 @@ public final class MemoryMerchantStore: MerchantStore {
         state.working = next
     }
 
-    public func stageAnswer(_ record: AnswerRecord) throws { state.working.answers.stage(record) }
-    public func answer(for key: AnswerKey) throws -> AnswerRecord? { state.working.answers.answer(for: key) }
-    public func pruneAnswers(before: Timestamp, limit: Int) throws -> Int { state.working.answers.prune(before: before, limit: limit) }
 }

@@ -36,11 +36,11 @@ public protocol NetworkProviderStore: Journal where Batch == NetworkProviderBatc
     func report(limit: Int) throws -> [SmsRecord]
 }
 
-public final class MemoryNetworkProviderStore: NetworkProviderStore {
-    public struct State: Sendable {
+public final class MemoryNetworkProviderStore: NetworkProviderStore, MemoryJournal {
+    public struct State: MemoryState {
         var queue: [SmsDelivery] = []
         var records: [SmsRecord] = []
-        var answers = MemoryAnswers()
+        public var answers = MemoryAnswers()
     }
 
     public var state = Durable(State())
@@ -49,18 +49,6 @@ public final class MemoryNetworkProviderStore: NetworkProviderStore {
     public func queued(for phone: PhoneNumber) throws -> [SmsDelivery] { state.working.queue.filter { $0.phone == phone } }
     public func report(limit: Int) throws -> [SmsRecord] { Array(state.working.records.suffix(limit)) }
 
-    public func inGroup(_ body: () throws -> Void) throws {
-        // Not `state.group { ... }`: body reads `state` through the store while it runs.
-        try state.begin()
-        do {
-            try body()
-        } catch {
-            state.abort()
-            throw error
-        }
-        try state.commit()
-    }
-    public func crash() { state.crash() }
 
     public func stage(_ batch: NetworkProviderBatch) throws {
         var next = state.working
@@ -72,7 +60,4 @@ public final class MemoryNetworkProviderStore: NetworkProviderStore {
         state.working = next
     }
 
-    public func stageAnswer(_ record: AnswerRecord) throws { state.working.answers.stage(record) }
-    public func answer(for key: AnswerKey) throws -> AnswerRecord? { state.working.answers.answer(for: key) }
-    public func pruneAnswers(before: Timestamp, limit: Int) throws -> Int { state.working.answers.prune(before: before, limit: limit) }
 }
