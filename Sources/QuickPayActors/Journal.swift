@@ -52,14 +52,16 @@ public struct AnswerRecord: Hashable, Sendable {
     }
 
     public let key: AnswerKey
-    public let digest: Bytes32
+    /// The first 16 bytes of the request's SHA-256 (`requestDigest`): enough to tell other
+    /// content under a used id, and half the bytes of a record kept for good.
+    public let digest: Bytes16
     /// The answer itself; nil once it is past retention (only for permanent records).
     public var answer: Body?
     public let outcome: Outcome
     public let permanent: Bool
     public let createdAt: Timestamp
 
-    public init(key: AnswerKey, digest: Bytes32, answer: Body?, outcome: Outcome, permanent: Bool, createdAt: Timestamp) {
+    public init(key: AnswerKey, digest: Bytes16, answer: Body?, outcome: Outcome, permanent: Bool, createdAt: Timestamp) {
         self.key = key
         self.digest = digest
         self.answer = answer
@@ -109,10 +111,10 @@ public struct IdempotencyPolicy: Hashable, Sendable {
     }
 }
 
-/// The digest of a request's content (its canonical encoding, request id included), for the
-/// idempotency check.
-public func requestDigest(_ envelope: Envelope) -> Bytes32 {
-    Bytes32.sha256(of: envelope.canonicalBytes ?? WireCodec().encode(envelope))
+/// The digest of a request's content (the first 16 bytes of the SHA-256 of its canonical
+/// encoding, request id included), for the idempotency check.
+public func requestDigest(_ envelope: Envelope) -> Bytes16 {
+    Bytes16(Bytes32.sha256(of: envelope.canonicalBytes ?? WireCodec().encode(envelope)).bytes.prefix(16))!
 }
 
 /// Kept answers in memory, in creation order (for pruning): part of every in-memory store.

@@ -115,7 +115,7 @@ public struct HostCore<Actor: ServerActor> {
 
     struct OpenRequest {
         let client: ClientID
-        let digest: Bytes32
+        let digest: Bytes16
         let policy: IdempotencyPolicy
         let since: Int64
         var waiters: [ClientID] = []
@@ -291,7 +291,7 @@ public struct HostCore<Actor: ServerActor> {
         case proceed
     }
 
-    mutating func stage(_ envelope: Envelope, client: ClientID, key: AnswerKey, digest: Bytes32, policy: IdempotencyPolicy, _ time: HostTime) throws -> StageDecision {
+    mutating func stage(_ envelope: Envelope, client: ClientID, key: AnswerKey, digest: Bytes16, policy: IdempotencyPolicy, _ time: HostTime) throws -> StageDecision {
         if var request = open[key] {
             guard request.digest == digest else { return .answer(.error(QuickPayError(.conflict, "request id \(envelope.requestID) is in use for another request"))) }
             guard request.waiters.count < config.maximumWaitersPerRequest else {

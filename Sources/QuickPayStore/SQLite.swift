@@ -171,7 +171,7 @@ enum AnswerTable {
         try create(db)
         try db.execute(sql: """
             INSERT INTO answers (scope, request_id, digest, outcome, answer, permanent, created_at)
-            SELECT 0, request_id, digest, 0, reply, 0, \(hasCreatedAt ? "created_at" : "unixepoch()") FROM replies;
+            SELECT 0, request_id, substr(digest, 1, 16), 0, reply, 0, \(hasCreatedAt ? "created_at" : "unixepoch()") FROM replies;
             DROP TABLE replies;
             """)
     }
@@ -184,7 +184,7 @@ enum AnswerTable {
         let answer: Data? = row["answer"]
         let outcome: Int = row["outcome"]
         return AnswerRecord(
-            key: key, digest: try Bytes32(data: row["digest"]), answer: try answer.map { data in try valid { try Body(serializedBytes: Array(data)) } },
+            key: key, digest: try Bytes16(data: row["digest"]), answer: try answer.map { data in try valid { try Body(serializedBytes: Array(data)) } },
             outcome: outcome == 0 ? .done : .refused(try valid { () throws(QuickPayError) -> ErrorCode in
                 guard let code = ErrorCode(rawValue: UInt16(clamping: outcome)) else { throw QuickPayError(.internal, "outcome \(outcome)") }
                 return code

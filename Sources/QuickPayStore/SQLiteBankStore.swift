@@ -248,8 +248,17 @@ public final class SQLiteBankStore: BankStore {
         }
     }
 
-    /// Folds the write-ahead log into the database file (for measuring its size).
-    public func checkpoint() throws { try database.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
+    /// Folds the write-ahead log into the database file (for measuring its size). The background
+    /// checkpointer may hold the log for a moment: ask again until it lets go.
+    public func checkpoint() throws {
+        for attempt in 1...100 {
+            do {
+                return try database.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 100 {
+                usleep(10_000)
+            }
+        }
+    }
 }
 
 /// A bank seed that contradicts what the bank holds.

@@ -151,7 +151,7 @@ struct ReplyMigrationTests {
         let store = try SQLiteMerchantStore(path: path)
         let kept = try #require(try store.answer(for: AnswerKey(scope: 0, requestID: key)))
         #expect(kept.answer == .ack)
-        #expect(kept.digest == .zero)
+        #expect(kept.digest == Bytes16(high: 0, low: 0))
         #expect(!kept.permanent)
     }
 }
@@ -174,7 +174,7 @@ struct SQLiteMerchantAndWalletTests {
             batch.vouchers = [row]
             try store.inGroup {
                 try store.stage(batch)
-                try store.stageAnswer(AnswerRecord(key: key, digest: .zero, answer: .ack, outcome: .done, permanent: false, createdAt: t0))
+                try store.stageAnswer(AnswerRecord(key: key, digest: Bytes16(high: 0, low: 0), answer: .ack, outcome: .done, permanent: false, createdAt: t0))
             }
         }
         let merchant = try SQLiteMerchantStore(path: merchantPath)
