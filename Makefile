@@ -1,8 +1,9 @@
 # QuickPay. Two commands do everything on a fresh Debian machine:
 #   make run    the main job: the scenario suite (flows, every attack, faults) against the five
 #               actors as real processes, on the embedded SQLite default
-#   make test   unit and process tests, the whole suite over CURVE, the multi-host test (as
-#               root), the docker-compose check; JUnit in runs/junit.xml
+#   make test   unit and process tests, the simulator on 100 fixed seeds, the whole suite over
+#               CURVE, the multi-host test (as root), the docker-compose check; JUnit in
+#               runs/junit.xml
 # Both install what they need (libzmq3-dev, pkg-config; docker-compose for the check) with
 # apt-get when it is missing.
 
@@ -10,7 +11,7 @@ SWIFT ?= swift
 APT_PACKAGES := libzmq3-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run happy-path demo test deps build release bench perf proto format clean multihost compose-check
+.PHONY: run happy-path demo test deps build release bench perf proto format clean multihost compose-check simulate mutations
 
 run: release
 	.build/release/quickpay run scenarios --junit runs/junit.xml --json runs/results.json
@@ -24,9 +25,16 @@ demo: release
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	.build/debug/quickpay simulate --seeds 100
 	.build/debug/quickpay run scenarios --junit runs/junit.xml --json runs/results.json
 	BIN=.build/debug bash multihost/run.sh
 	$(MAKE) --no-print-directory compose-check
+
+# A long simulation campaign (release build): SEEDS seeds from FIRST, with a progress line.
+SEEDS ?= 5000
+FIRST ?= 1
+simulate: release
+	.build/release/quickpay simulate --seeds $(SEEDS) --first $(FIRST)
 
 # Every actor in its own network namespace, over CURVE, with a partition (needs root).
 multihost: build

@@ -75,6 +75,10 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The independent auditor: plain SQL over the actors' files, no QuickPay module at all.
+        .target(name: "QuickPayAudit", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        // All actors in one process on a seeded event queue: no ZeroMQ, no SQLite.
+        .target(name: "QuickPaySim", dependencies: ["QuickPayCore", "QuickPayProtocol", "QuickPayActors", "QuickPayHostCore", "QuickPayAudit"]),
         .target(
             name: "QuickPayConfig",
             dependencies: [
@@ -111,7 +115,7 @@ let package = Package(
         .target(
             name: "QuickPayScenario",
             dependencies: [
-                "QuickPayTestbed", "QuickPayClient", "QuickPayConfig", "QuickPayActors", "QuickPayCore", "QuickPayProtocol", "ZeroMQ",
+                "QuickPayAudit", "QuickPayTestbed", "QuickPayClient", "QuickPayConfig", "QuickPayActors", "QuickPayCore", "QuickPayProtocol", "ZeroMQ",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -127,7 +131,7 @@ let package = Package(
             name: "QuickPayCLI",
             dependencies: [
                 "QuickPayCore", "QuickPayProtocol", "ZeroMQ", "QuickPayActors", "QuickPayHostCore", "QuickPayHost", "QuickPayClient",
-                "QuickPayConfig", "QuickPayTestbed", "QuickPayScenario", "QuickPayLoad", "QuickPayStore",
+                "QuickPayConfig", "QuickPayTestbed", "QuickPayScenario", "QuickPayLoad", "QuickPayStore", "QuickPayAudit", "QuickPaySim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -152,6 +156,9 @@ let package = Package(
                 "QuickPayActors", "QuickPayProtocol", "QuickPayCore", "ZeroMQ",
             ]
         ),
+        .testTarget(name: "QuickPayAuditTests", dependencies: ["QuickPayAudit", "QuickPayStore", "QuickPayActors", "QuickPayHostCore", "QuickPayProtocol", "QuickPayCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "QuickPayScenarioTests", dependencies: ["QuickPayScenario", "QuickPayAudit", "QuickPayConfig"]),
+        .testTarget(name: "QuickPaySimTests", dependencies: ["QuickPaySim"]),
         .testTarget(name: "QuickPayHostTests", dependencies: ["QuickPayHostCore", "QuickPayActors", "QuickPayProtocol", "QuickPayCore"]),
         .testTarget(name: "QuickPayActorsTests", dependencies: ["QuickPayActors", "QuickPayHostCore", "QuickPayProtocol", "QuickPayCore"]),
     ],

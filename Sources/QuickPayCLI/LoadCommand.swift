@@ -104,10 +104,8 @@ struct LoadCommand: ParsableCommand {
         // The invariants of the scenario runner, on the final state.
         var invariants: [String] = []
         if let evidence = try Evidence.read(setup.deployment, merchants: spec.merchants.map(\.id)) {
-            invariants = evidence.invariantFailures(
-                merchantAccounts: setup.merchantAccounts, previous: nil, expectedDepositsPaise: setup.depositedPaise,
-                offlineMerchants: Set(spec.merchants.filter { $0.mode == .offline }.map(\.id)))
-            let acceptedAtMerchants = evidence.merchantVouchers.values.flatMap(\.values).reduce(0) { $0 + $1.last }
+            invariants = evidence.failures(previous: nil, expectedDepositsPaise: setup.depositedPaise)
+            let acceptedAtMerchants = evidence.data.merchants.values.flatMap { $0 }.reduce(0) { $0 + $1.lastIndex }
             print("  merchants hold \(acceptedAtMerchants) coin positions; the bank credited every one: \(invariants.isEmpty ? "yes" : "no")")
         } else {
             invariants.append("the bank did not answer its state")

@@ -107,7 +107,7 @@ public final class CustomerClient {
         let challenge = try expect(try appServer.request(.login(LoginRequest(username: username, password: password)))) {
             if case .loginChallenge(let c) = $0 { c } else { nil }
         }
-        guard let sms = try device.nextSMS(milliseconds: 5000) else {
+        guard let sms = try device.nextSMS(milliseconds: 5000, reference: challenge.challengeID.smsReference) else {
             throw QuickPayError(.unavailable, "no SMS arrived on \(device.phone)")
         }
         let granted = try expect(try appServer.request(.otpSubmit(OtpSubmit(challengeID: challenge.challengeID, code: try Device.code(in: sms))))) {
@@ -127,7 +127,7 @@ public final class CustomerClient {
         let challenge = try expect(try appServer.request(.login(LoginRequest(username: username, password: password)))) {
             if case .loginChallenge(let c) = $0 { c } else { nil }
         }
-        let sms = try device?.nextSMS(milliseconds: 3000)
+        let sms = try device?.nextSMS(milliseconds: 3000, reference: challenge.challengeID.smsReference)
         pendingLogin = (challenge.challengeID, try sms.map(Device.code(in:)))
         return sms != nil
     }
@@ -157,7 +157,7 @@ public final class CustomerClient {
     public func resendCode() throws {
         guard let pending = pendingLogin else { throw QuickPayError(.malformed, "start a login first") }
         _ = try expect(try appServer.request(.otpResend(pending.challenge))) { if case .loginChallenge(let c) = $0 { c } else { nil } }
-        pendingLogin = (pending.challenge, try device?.nextSMS(milliseconds: 3000).map(Device.code(in:)))
+        pendingLogin = (pending.challenge, try device?.nextSMS(milliseconds: 3000, reference: pending.challenge.smsReference).map(Device.code(in:)))
     }
 
     /// Replaces the saved session token (a forged or another user's token, for attacks).

@@ -108,7 +108,10 @@ public final class Device {
     /// Waits up to `milliseconds` for the next SMS. The device attaches again every second
     /// meanwhile: a network provider that restarted forgot which connection holds the phone, and
     /// keeps the SMS queued until the device is back.
-    public func nextSMS(milliseconds: Int) throws -> SmsDelivery? {
+    public func nextSMS(milliseconds: Int, reference: String? = nil) throws -> SmsDelivery? {
+        // An SMS of another login (a late one, say) is not this login's code.
+        func wanted(_ sms: SmsDelivery) -> Bool { reference.map { sms.text.contains("for login \($0)") } ?? true }
+        inbox.removeAll { !wanted($0) }
         if !inbox.isEmpty { return inbox.removeFirst() }
         let deadline = monotonicMilliseconds() + Int64(milliseconds)
         var nextAttach = monotonicMilliseconds() + 1000
@@ -124,7 +127,7 @@ public final class Device {
             while let frames = try requester.socket.receive(flags: .dontWait, maximumFrames: 1) {
                 guard let envelope = try? requester.codec.decode(frames[0]), case .smsDelivery(let sms) = envelope.body else { continue }
                 try requester.post(envelope.reply(.ack))
-                if seen.insert(sms.smsID).inserted { inbox.append(sms) }
+                if seen.insert(sms.smsID).inserted && wanted(sms) { inbox.append(sms) }
             }
             if !inbox.isEmpty { return inbox.removeFirst() }
         }

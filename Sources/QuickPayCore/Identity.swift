@@ -88,6 +88,10 @@ public struct ChallengeID: Hashable, Sendable, CustomStringConvertible {
         ChallengeID(.random(using: &generator))
     }
     public var description: String { raw.hex }
+
+    /// Four hex digits the login's SMS names ("QuickPay code 123456 for login 3fa2"), so a phone
+    /// takes the code of the login it is doing, not a late SMS of an earlier one.
+    public var smsReference: String { String(raw.hex.prefix(4)) }
 }
 
 /// A 6-digit one-time code, drawn without modulo bias.

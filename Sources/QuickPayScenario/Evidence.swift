@@ -1,39 +1,27 @@
 import Foundation
-import QuickPayClient
+import QuickPayAudit
 import QuickPayConfig
 import QuickPayTestbed
 
-/// What the actors hold, read from their control sockets: the evidence a scenario is judged by.
-public struct Evidence: Equatable {
+/// What the actors hold: the evidence a scenario is judged by, checked by the independent
+/// auditor. For actors this runner started, it reads their SQLite files with plain SQL
+/// (`SQLiteEvidence`), never through the code under test. For actors at given addresses it
+/// parses their state dumps strictly: a missing or mistyped field is a failure, not a zero.
+public struct Evidence {
+    public var data: AuditData
+    /// Where it came from: "files" or "state dumps".
+    public let source: String
+
+    public struct Malformed: Error, CustomStringConvertible {
+        public let description: String
+    }
+
     /// Ledger balances in paise, by ledger account name.
-    public var ledger: [String: Int] = [:]
-    var depositedPaise = 0
-    var floatPaise = 0
-    var bankInvariants: [String: Bool] = [:]
-    /// Per voucher at the bank: redeemed index, state, refunded paise, denomination, length, receiver.
-    var bankVouchers: [String: BankVoucherRow] = [:]
-    /// Per merchant, per voucher: last index accepted, redeemed index, closed.
-    public var merchantVouchers: [String: [String: MerchantVoucherRow]] = [:]
-    /// Users at the app server with their lock state.
-    var users: [String: Int] = [:]
+    public var ledger: [String: Int] { data.balances.mapValues { Int($0) } }
 
-    struct BankVoucherRow: Equatable {
-        public let redeemed: Int
-        let state: String
-        let refunded: Int
-        let denomination: Int
-        let length: Int
-        let receiver: String
-    }
-
-    public struct MerchantVoucherRow: Equatable {
-        public let last: Int
-        public let redeemed: Int
-        let closed: Bool
-    }
-
-    /// Reads every running actor's state; an actor a step has killed or stopped is skipped
-    /// (its rows are then simply not compared), and nil means the bank itself is down.
+    /// Reads every actor's state; nil when the bank itself is down (a step killed or stopped
+    /// it): then there is nothing to judge until it is back. A merchant that is down keeps no
+    /// rows here (the caller carries its last known ones).
     public static func read(_ deployment: ActorDeployment, merchants: [String]) throws -> Evidence? {
         func up(_ name: String) -> Bool {
             if deployment.isRemote { return deployment.controls[name] != nil }
@@ -41,86 +29,133 @@ public struct Evidence: Equatable {
             return !deployment.stopped.contains(name)
         }
         guard up("bank") else { return nil }
-        var evidence = Evidence()
-        let bank = try deployment.control("bank").must(["action": "state"])
-        evidence.ledger = bank["ledger"] as? [String: Int] ?? [:]
-        evidence.depositedPaise = bank["deposited_paise"] as? Int ?? 0
-        evidence.floatPaise = bank["float_paise"] as? Int ?? 0
-        evidence.bankInvariants = bank["invariants"] as? [String: Bool] ?? [:]
-        for row in bank["vouchers"] as? [[String: Any]] ?? [] {
-            guard let id = row["id"] as? String else { continue }
-            evidence.bankVouchers[id] = BankVoucherRow(
-                redeemed: row["redeemed_index"] as? Int ?? 0, state: row["state"] as? String ?? "", refunded: row["refunded_paise"] as? Int ?? 0,
-                denomination: row["denomination"] as? Int ?? 0, length: row["length"] as? Int ?? 0, receiver: row["receiver"] as? String ?? "")
-        }
-        for merchant in merchants where up("merchant-\(merchant)") {
-            let state = try deployment.control("merchant-\(merchant)").must(["action": "state"])
-            var rows: [String: MerchantVoucherRow] = [:]
-            for row in state["vouchers"] as? [[String: Any]] ?? [] {
-                guard let id = row["id"] as? String else { continue }
-                rows[id] = MerchantVoucherRow(last: row["last_index"] as? Int ?? 0, redeemed: row["redeemed_index"] as? Int ?? 0, closed: row["closed"] as? Bool ?? false)
-            }
-            evidence.merchantVouchers[merchant] = rows
-        }
-        guard up("appserver") else { return evidence }
-        let app = try deployment.control("appserver").must(["action": "state"])
-        for user in app["users"] as? [[String: Any]] ?? [] {
-            if let name = user["username"] as? String { evidence.users[name] = user["locked_until"] as? Int ?? 0 }
-        }
-        return evidence
+        if deployment.isRemote { return try fromDumps(deployment, merchants: merchants.filter { up("merchant-\($0)") }, appServer: up("appserver")) }
+        let data = "\(deployment.runFolder)/data"
+        var files = SQLiteEvidence.Files()
+        files.bank = "\(data)/bank/bank.sqlite"
+        files.merchants = merchants.filter { up("merchant-\($0)") }.map { "\(data)/merchant-\($0)/merchant.sqlite" }
+            .filter { FileManager.default.fileExists(atPath: $0) }
+        if up("appserver"), FileManager.default.fileExists(atPath: "\(data)/appserver/appserver.sqlite") { files.appServer = "\(data)/appserver/appserver.sqlite" }
+        return Evidence(data: try SQLiteEvidence.read(files), source: "files")
     }
 
-    /// The invariants every committed state must satisfy; each broken one is a line.
-    public func invariantFailures(
-        merchantAccounts: Set<String>, previous: Evidence?, expectedDepositsPaise: Int? = nil, offlineMerchants: Set<String> = []
-    ) -> [String] {
-        var failures: [String] = []
-        if bankInvariants.count < 3 { failures.append("the bank's state dump carries no invariants") }
-        // Money enters only as the scenario's deposits (and prepaid sales): minting out of the
-        // deposits account would show here, not only as a ledger that still sums to zero.
-        if let expectedDepositsPaise, -(ledger["external:deposits"] ?? 0) != expectedDepositsPaise {
-            failures.append("deposits: Rs \(Double(-(ledger["external:deposits"] ?? 0)) / 100) entered, the scenario deposited Rs \(Double(expectedDepositsPaise) / 100)")
-        }
-        for (name, holds) in bankInvariants.sorted(by: { $0.key < $1.key }) where !holds { failures.append("bank invariant \(name) broken") }
-        // Conservation: everything held (balances and the float) is what was deposited.
-        let held = ledger.filter { !$0.key.hasPrefix("external:") }.values.reduce(0, +)
-        if held != depositedPaise { failures.append("conservation: Rs \(Double(held) / 100) held, Rs \(Double(depositedPaise) / 100) deposited") }
-        for (id, row) in bankVouchers {
-            // At most once: what the merchant was credited plus what was refunded is at most d x N.
-            let face = row.denomination * 100 * row.length
-            let credited = row.denomination * 100 * row.redeemed
-            if row.redeemed > row.length { failures.append("voucher \(id.prefix(8)): redeemed index \(row.redeemed) beyond N = \(row.length)") }
-            if credited + row.refunded > face { failures.append("voucher \(id.prefix(8)): credited \(credited) + refunded \(row.refunded) > face \(face)") }
-            if row.state == "closed" && credited + row.refunded != face { failures.append("voucher \(id.prefix(8)): closed with \(face - credited - row.refunded) paise unaccounted") }
-            // An offline merchant is credited only for coins it accepted and stored. (Online, the
-            // bank marks coins first: a verification that timed out at the merchant may still
-            // commit at the bank, an unknown outcome where the customer risks that one step.)
-            if offlineMerchants.contains(row.receiver), let rows = merchantVouchers[row.receiver], row.redeemed > (rows[id]?.last ?? 0) {
-                failures.append("voucher \(id.prefix(8)): bank credited index \(row.redeemed), merchant accepted only \(rows[id]?.last ?? 0)")
+    // MARK: State dumps (actors at given addresses)
+
+    static func field<T>(_ object: [String: Any], _ key: String, _ what: String) throws -> T {
+        guard let value = object[key] as? T else { throw Malformed(description: "\(what) lacks \(key) (or it is not a \(T.self))") }
+        return value
+    }
+
+    static func fromDumps(_ deployment: ActorDeployment, merchants: [String], appServer: Bool) throws -> Evidence {
+        var merchantDumps: [String: JSONObject] = [:]
+        for merchant in merchants { merchantDumps[merchant] = try deployment.control("merchant-\(merchant)").must(["action": "state"]) }
+        return try parse(
+            bank: try deployment.control("bank").must(["action": "state"]), merchants: merchantDumps,
+            appServer: appServer ? try deployment.control("appserver").must(["action": "state"]) : nil)
+    }
+
+    /// Evidence from state dumps, strictly: any field missing or of the wrong type throws.
+    public static func parse(bank: JSONObject, merchants: [String: JSONObject], appServer: JSONObject?) throws -> Evidence {
+        var data = AuditData()
+        let ledger: [String: Int] = try field(bank, "ledger", "the bank's state")
+        data.balances = ledger.mapValues(Int64.init)
+        let journal: [[Any]] = try field(bank, "journal", "the bank's state")
+        data.journal = try journal.map { entry in
+            guard entry.count == 3, let debit = entry[0] as? String, let credit = entry[1] as? String, let amount = entry[2] as? Int else {
+                throw Malformed(description: "a journal entry of the bank's state is not [debit, credit, amount]")
             }
-            if let before = previous?.bankVouchers[id], row.redeemed < before.redeemed {
-                failures.append("voucher \(id.prefix(8)): redeemed index went back from \(before.redeemed) to \(row.redeemed)")
+            return AuditData.Entry(debit: debit, credit: credit, amountPaise: Int64(amount))
+        }
+        data.accounts = Set(try field(bank, "accounts", "the bank's state") as [String])
+        for row in try field(bank, "receivers", "the bank's state") as [[String: Any]] {
+            data.receivers[try field(row, "id", "a receiver")] = (try field(row, "account", "a receiver"), try field(row, "mode", "a receiver"))
+        }
+        data.vouchers = try (field(bank, "vouchers", "the bank's state") as [[String: Any]]).map { row in
+            let what = "a voucher of the bank's state"
+            let state: String = try field(row, "state", what)
+            guard let code = ["open": 0, "closing": 1, "closed": 2][state] else { throw Malformed(description: "\(what) has state \(state)") }
+            return AuditData.Voucher(
+                id: try field(row, "id", what), account: try field(row, "account", what), receiver: try field(row, "receiver", what),
+                denominationRupees: Int64(try field(row, "denomination", what) as Int), length: try field(row, "length", what),
+                root: try field(row, "root", what), redeemedIndex: try field(row, "redeemed_index", what), state: code,
+                refundedPaise: Int64(try field(row, "refunded_paise", what) as Int))
+        }
+        for (merchant, state) in merchants {
+            data.merchants[merchant] = try (field(state, "vouchers", "\(merchant)'s state") as [[String: Any]]).map { row in
+                let what = "a voucher of \(merchant)'s state"
+                return AuditData.MerchantRow(
+                    id: try field(row, "id", what), lastIndex: try field(row, "last_index", what), redeemedIndex: try field(row, "redeemed_index", what),
+                    closed: try field(row, "closed", what))
             }
         }
-        // Every rupee a merchant holds came from coins the bank credited, once.
-        let creditedToMerchants = bankVouchers.values.reduce(0) { $0 + $1.denomination * 100 * $1.redeemed }
-        let merchantMoney = ledger.filter { entry in merchantAccounts.contains { entry.key.hasSuffix(":\($0)") } }.values.reduce(0, +)
-        if merchantMoney != creditedToMerchants {
-            failures.append("merchants hold Rs \(Double(merchantMoney) / 100), the bank credited coins worth Rs \(Double(creditedToMerchants) / 100)")
+        if let state = appServer {
+            var app = AuditData.AppServer()
+            app.users = try (field(state, "users", "the app server's state") as [[String: Any]]).map { row in
+                let what = "a user of the app server's state"
+                let locked: Int = try field(row, "locked_until", what)
+                return AuditData.User(
+                    username: try field(row, "username", what), account: try field(row, "account", what), phone: try field(row, "phone", what),
+                    failedAttempts: try field(row, "failed_attempts", what), lockedUntil: locked == 0 ? nil : Int64(locked))
+            }
+            app.sessions = try (field(state, "sessions", "the app server's state") as [[String: Any]]).map { row in
+                AuditData.Session(username: try field(row, "username", "a session"), expiresAt: Int64(try field(row, "expires_at", "a session") as Int))
+            }
+            app.challenges = try (field(state, "challenges", "the app server's state") as [[String: Any]]).map { row in
+                AuditData.Challenge(username: try field(row, "username", "a challenge"), tries: try field(row, "tries", "a challenge"), used: try field(row, "used", "a challenge"))
+            }
+            data.appServer = app
         }
-        for (merchant, rows) in merchantVouchers {
-            for (id, row) in rows {
-                if let before = previous?.merchantVouchers[merchant]?[id], row.last < before.last {
-                    failures.append("merchant \(merchant): last index of \(id.prefix(8)) went back from \(before.last) to \(row.last)")
+        return Evidence(data: data, source: "state dumps")
+    }
+
+    // MARK: Judging
+
+    /// The auditor's failed checks, and what no single state shows: indexes that went back
+    /// since the previous state.
+    public func failures(previous: Evidence?, expectedDepositsPaise: Int?, nowSeconds: Int64? = nil) -> [String] {
+        var audited = data
+        audited.expectedDepositsPaise = expectedDepositsPaise.map(Int64.init)
+        audited.nowSeconds = nowSeconds
+        var failures = Auditor.audit(audited).failed.flatMap { check in check.findings.map { "audit \(check.name): \($0)" } }
+        let before = Dictionary((previous?.data.vouchers ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for row in data.vouchers {
+            if let old = before[row.id], row.redeemedIndex < old.redeemedIndex {
+                failures.append("voucher \(row.id.prefix(8)): the bank's redeemed index went back from \(old.redeemedIndex) to \(row.redeemedIndex)")
+            }
+        }
+        for (merchant, rows) in data.merchants {
+            let old = Dictionary((previous?.data.merchants[merchant] ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            for row in rows {
+                if let last = old[row.id]?.lastIndex, row.lastIndex < last {
+                    failures.append("merchant \(merchant): last index of \(row.id.prefix(8)) went back from \(last) to \(row.lastIndex)")
                 }
             }
         }
         return failures
     }
 
-    /// What a rejected request must not have changed: money, vouchers, merchant state.
-    func sameMoneyAndVouchers(as other: Evidence) -> Bool {
-        ledger.filter { $0.value != 0 } == other.ledger.filter { $0.value != 0 } && bankVouchers == other.bankVouchers
-            && merchantVouchers == other.merchantVouchers
+    /// What a refused request must not change: money, voucher rows, merchants' rows, and the app
+    /// server's users and sessions (its failure counters may move: a wrong password counts, and
+    /// the one that locks its user out ends that user's sessions).
+    func differences(from other: Evidence) -> [String] {
+        var out: [String] = []
+        if data.balances.filter({ $0.value != 0 }) != other.data.balances.filter({ $0.value != 0 }) { out.append("balances") }
+        if data.vouchers.sorted(by: { $0.id < $1.id }) != other.data.vouchers.sorted(by: { $0.id < $1.id }) { out.append("the bank's voucher rows") }
+        let merchants = Set(data.merchants.keys).intersection(other.data.merchants.keys)
+        for merchant in merchants.sorted()
+        where data.merchants[merchant]!.sorted(by: { $0.id < $1.id }) != other.data.merchants[merchant]!.sorted(by: { $0.id < $1.id }) {
+            out.append("\(merchant)'s rows")
+        }
+        if let mine = data.appServer, let theirs = other.data.appServer {
+            func users(_ app: AuditData.AppServer) -> [String] { app.users.map { "\($0.username) \($0.account) \($0.phone)" }.sorted() }
+            if users(mine) != users(theirs) { out.append("the app server's users") }
+            // A wrong password that locks its user out ends that user's sessions (and only that).
+            let before = Dictionary(theirs.users.map { ($0.username, $0.lockedUntil) }, uniquingKeysWith: { a, _ in a })
+            let newlyLocked = Set(mine.users.filter { $0.lockedUntil != nil && before[$0.username] != $0.lockedUntil }.map(\.username))
+            if mine.sessions.map(\.username).sorted() != theirs.sessions.map(\.username).filter({ !newlyLocked.contains($0) }).sorted() {
+                out.append("the app server's sessions")
+            }
+        }
+        return out
     }
 }

@@ -155,6 +155,36 @@ public struct Step {
         "sms-fault", "sms-release", "clock", "wait", "ledger", "otp", "session", "nsp-state", "proxy",
     ]
 
+    /// The parameters each action takes (besides a bare value, `target`). `ledger` takes account
+    /// keys, checked when it runs.
+    static let parameters: [String: Set<String>] = [
+        "register": ["customer", "username", "account"],
+        "login": ["customer", "username", "password", "start_only", "sms_arrives"],
+        "otp": ["customer", "code", "resend"],
+        "session": ["customer", "use"],
+        "load": ["customer", "merchant", "coins"],
+        "pay": ["customer", "merchant", "rupees", "times", "order", "recovered"],
+        "redeem": ["merchant"],
+        "unload": ["customer", "to", "refunded_rupees", "pending"],
+        "withdraw": ["customer", "rupees"],
+        "balance": ["customer", "bank_rupees", "quickpay_rupees"],
+        "prepaid-issue": ["count", "rupees"],
+        "prepaid-redeem": ["customer", "code"],
+        "attack": ["customer", "merchant", "kind", "voucher_of", "field", "receiver", "borrow_key_id", "which"],
+        "merchant-attack": ["merchant", "kind", "coin_from", "as_receiver", "credited_rupees"],
+        "raw": ["customer", "merchant", "hex", "oversized_bytes"],
+        "flood": ["customer", "count"],
+        "withhold": ["customer", "merchant", "on"],
+        "kill": ["actor"], "stop": ["actor"], "cont": ["actor"], "restart": ["actor"],
+        "crash-point": ["actor", "point"],
+        "sms-fault": ["fault", "to", "seconds"],
+        "sms-release": [],
+        "clock": ["advance_seconds"],
+        "wait": ["ms"],
+        "nsp-state": ["faults", "misrouted"],
+        "proxy": ["link", "type", "direction", "fault", "ms", "count", "until_cleared", "clear"],
+    ]
+
     public let index: Int
     public let action: String
     public let params: [String: Any]
@@ -175,6 +205,16 @@ public struct Step {
             params = ["target": value]
         }
         self.params = params
+        // A mistyped key is an error, not a check silently skipped (`refund_rupees` for
+        // `refunded_rupees` would otherwise pass).
+        let extra = Set(object.keys).subtracting([action, "expect"])
+        guard extra.isEmpty else { throw ScenarioError("\(scenario) step \(index): \(extra.sorted().joined(separator: ", ")) is not part of a step (its parameters go under \(action))") }
+        if let allowed = Step.parameters[action] {
+            let unknown = Set(params.keys).subtracting(allowed.union(["target"]))
+            guard unknown.isEmpty else {
+                throw ScenarioError("\(scenario) step \(index) (\(action)): unknown parameter \(unknown.sorted().joined(separator: ", ")); \(action) takes \(allowed.sorted().joined(separator: ", "))")
+            }
+        }
         let expected = object["expect"] as? String ?? "ok"
         if expected == "ok" {
             expect = .ok

@@ -27,6 +27,7 @@ public final class SQLiteAppServerStore: AppServerStore {
                 """)
         }
         migrator.registerMigration("v2-answers") { db in try AnswerTable.migrate(fromReplies: db, hasCreatedAt: false) }
+        migrator.registerMigration("v3-challenge-used-by") { db in try db.execute(sql: "ALTER TABLE challenges ADD COLUMN used_by BLOB") }
         return migrator
     }
 
@@ -42,7 +43,8 @@ public final class SQLiteAppServerStore: AppServerStore {
             return ChallengeRecord(
                 id: id, username: try valid { try Username(row["username"]) }, codeMAC: try Bytes32(data: row["code_mac"]),
                 expiresAt: Timestamp(secondsSinceEpoch: row["expires_at"]), tries: row["tries"], used: row["used"],
-                sentAt: Timestamp(secondsSinceEpoch: row["sent_at"]), resends: row["resends"])
+                sentAt: Timestamp(secondsSinceEpoch: row["sent_at"]), resends: row["resends"],
+                usedBy: try (row["used_by"] as Data?).map { RequestID(try Bytes16(data: $0)) })
         }
     }
 
@@ -81,15 +83,36 @@ public final class SQLiteAppServerStore: AppServerStore {
             }
             for c in batch.challenges {
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO challenges (id, username, code_mac, expires_at, tries, used, sent_at, resends) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    arguments: [c.id.raw.data, c.username.value, c.codeMAC.data, c.expiresAt.secondsSinceEpoch, c.tries, c.used, c.sentAt.secondsSinceEpoch, c.resends])
+                    sql: "INSERT OR REPLACE INTO challenges (id, username, code_mac, expires_at, tries, used, sent_at, resends, used_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [c.id.raw.data, c.username.value, c.codeMAC.data, c.expiresAt.secondsSinceEpoch, c.tries, c.used, c.sentAt.secondsSinceEpoch, c.resends, c.usedBy?.raw.data])
             }
             for s in batch.sessions {
                 try db.execute(sql: "INSERT OR REPLACE INTO sessions (token_hash, username, expires_at) VALUES (?, ?, ?)", arguments: [s.tokenHash.data, s.username.value, s.expiresAt.secondsSinceEpoch])
             }
             for ended in batch.endedSessions { try db.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [ended.data]) }
+            for user in batch.endedSessionsOf { try db.execute(sql: "DELETE FROM sessions WHERE username = ?", arguments: [user.value]) }
             for code in batch.codes {
                 try db.execute(sql: "INSERT OR REPLACE INTO prepaid_codes (code_hash, amount, redeemed_by) VALUES (?, ?, ?)", arguments: [code.codeHash.data, code.amount.paise, code.redeemedBy?.value])
+            }
+        }
+    }
+
+    public func allSessions() throws -> [SessionRecord] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM sessions").map { row in
+                SessionRecord(tokenHash: try Bytes32(data: row["token_hash"]), username: try valid { try Username(row["username"]) }, expiresAt: Timestamp(secondsSinceEpoch: row["expires_at"]))
+            }
+        }
+    }
+
+    public func allChallenges() throws -> [ChallengeRecord] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM challenges").map { row in
+                ChallengeRecord(
+                    id: ChallengeID(try Bytes16(data: row["id"])), username: try valid { try Username(row["username"]) }, codeMAC: try Bytes32(data: row["code_mac"]),
+                    expiresAt: Timestamp(secondsSinceEpoch: row["expires_at"]), tries: row["tries"], used: row["used"],
+                    sentAt: Timestamp(secondsSinceEpoch: row["sent_at"]), resends: row["resends"],
+                usedBy: try (row["used_by"] as Data?).map { RequestID(try Bytes16(data: $0)) })
             }
         }
     }

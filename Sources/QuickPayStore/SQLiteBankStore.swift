@@ -154,6 +154,31 @@ public final class SQLiteBankStore: BankStore {
         }
     }
 
+    public func journal() throws -> [Posting] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT debit, credit, amount FROM ledger_entries ORDER BY id").map { row in
+                let debit: String = row["debit"]
+                let credit: String = row["credit"]
+                guard let from = LedgerAccount(name: debit), let to = LedgerAccount(name: credit) else { throw DatabaseCorruption("journal entry \(debit) -> \(credit)") }
+                return Posting(from: from, to: to, amount: Amount(paise: row["amount"]))
+            }
+        }
+    }
+
+    public func allAccounts() throws -> [AccountID] {
+        try database.read { db in try String.fetchAll(db, sql: "SELECT id FROM accounts ORDER BY id").map { id in try valid { try AccountID(id) } } }
+    }
+
+    public func allReceivers() throws -> [ReceiverRecord] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, account, mode FROM receivers ORDER BY id").map { row in
+                ReceiverRecord(
+                    id: try valid { try ReceiverID(row["id"]) }, account: try valid { try AccountID(row["account"]) },
+                    mode: MerchantMode(rawValue: row["mode"]) ?? .offline)
+            }
+        }
+    }
+
     public func allVouchers() throws -> [BankVoucher] {
         try database.read { db in try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM vouchers")).map(Self.voucher) }
     }

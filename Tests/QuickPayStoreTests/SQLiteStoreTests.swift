@@ -126,7 +126,7 @@ struct MigrationTests {
             let applied = try pool.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
             let expected = [
                 "bank": ["v1", "v2-replies-in-row-order", "v3-answers-unique-roots"], "merchant": ["v1", "v2-replies-in-row-order", "v3-answers"],
-                "appserver": ["v1", "v2-answers"], "wallet": ["v1", "v2-pending"], "nsp": ["v1", "v2-answers"],
+                "appserver": ["v1", "v2-answers", "v3-challenge-used-by"], "wallet": ["v1", "v2-pending"], "nsp": ["v1", "v2-answers"],
             ]
             #expect(applied == expected[name], "\(name)")
             let journal = try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }

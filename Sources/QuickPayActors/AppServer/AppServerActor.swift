@@ -148,12 +148,15 @@ public struct AppServerActor: ServerActor {
     }
 
     /// Counts a wrong password or code, locking the user out at the limit: the batch to commit.
+    /// A lockout also ends the user's sessions: someone is guessing at this account, and no
+    /// session (one a guess may have won) outlives that; the user logs in again after the lockout.
     func recordFailure(_ user: inout UserRecord, now: Timestamp, with batch: AppServerBatch = AppServerBatch()) -> AppServerBatch {
         var batch = batch
         user.failedAttempts += 1
         if user.failedAttempts >= config.maximumFailedAttempts {
             user.lockedUntil = now.adding(seconds: config.lockoutSeconds)
             user.failedAttempts = 0
+            batch.endedSessionsOf = [user.username]
         }
         batch.users = [user]
         return batch
@@ -172,14 +175,20 @@ public struct AppServerActor: ServerActor {
         challenge.codeMAC = otpMAC.mac(code, challenge: challenge.id)
         var batch = AppServerBatch()
         batch.challenges = [challenge]
-        let sms = Envelope(requestID: .random(using: &random), body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code \(code.digits). Never share it.")))
+        let sms = Envelope(requestID: .random(using: &random), body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code \(code.digits) for login \(challenge.id.smsReference). Never share it.")))
         pending[sms.requestID] = .login(client, envelope, LoginChallenge(challengeID: challenge.id, expiresAt: challenge.expiresAt))
         return Step(commit: batch, outputs: [.request(to: .networkProvider, sms, deadlineMilliseconds: config.peerDeadlineMilliseconds)])
     }
 
     mutating func submitOTP(_ submit: OtpSubmit, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<AppServerBatch> {
-        guard var challenge = try store.challenge(submit.challengeID), !challenge.used else {
-            throw QuickPayError(.otpInvalid, "no such login attempt, or its code was used")
+        guard var challenge = try store.challenge(submit.challengeID) else { throw QuickPayError(.otpInvalid, "no such login attempt") }
+        if challenge.used {
+            // The very submission that used the code, again (its answer was lost): a token is
+            // never kept, so it gets a session of its own. Any other use of the code is refused.
+            guard challenge.usedBy == envelope.requestID, now < challenge.expiresAt, otpMAC.mac(submit.code, challenge: challenge.id) == challenge.codeMAC,
+                let user = try store.user(challenge.username)
+            else { throw QuickPayError(.otpInvalid, "no such login attempt, or its code was used") }
+            return grantSession(user, batch: AppServerBatch(), envelope: envelope, client: client, now: now)
         }
         guard now < challenge.expiresAt else { throw QuickPayError(.otpExpired, "the code expired at \(challenge.expiresAt)") }
         guard var user = try store.user(challenge.username) else { throw QuickPayError(.otpInvalid, "no such login attempt") }
@@ -198,11 +207,18 @@ public struct AppServerActor: ServerActor {
             batch.users = [user]
         }
         challenge.used = true
+        challenge.usedBy = envelope.requestID
+        batch.challenges = [challenge]
+        return grantSession(user, batch: batch, envelope: envelope, client: client, now: now)
+    }
+
+    /// A new session for `user`. The token is not kept (only its hash): an answer that is lost
+    /// is answered again with another token, never from a store.
+    mutating func grantSession(_ user: UserRecord, batch: AppServerBatch, envelope: Envelope, client: ClientID, now: Timestamp) -> Step<AppServerBatch> {
+        var batch = batch
         let token = SessionToken.random(using: &random)
         let expiresAt = now.adding(seconds: config.sessionLifetimeSeconds)
-        batch.challenges = [challenge]
         batch.sessions = [SessionRecord(tokenHash: Bytes32.sha256(of: token.raw.bytes), username: user.username, expiresAt: expiresAt)]
-        // The token is not kept: a lost reply means logging in again, never a token at rest.
         return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(.sessionGranted(SessionGranted(session: token, expiresAt: expiresAt))))])
     }
 
@@ -227,6 +243,7 @@ public struct AppServerActor: ServerActor {
         guard let session = try store.session(Bytes32.sha256(of: token.raw.bytes)), now < session.expiresAt,
             let user = try store.user(session.username)
         else { throw QuickPayError(.sessionInvalid, "log in again") }
+        try checkNotLocked(user, now: now)
         return user
     }
 

@@ -45,8 +45,10 @@ public struct ChallengeRecord: Hashable, Sendable {
     public var used: Bool
     public var sentAt: Timestamp
     public var resends: Int
+    /// The request that used the code (its retry gets a session too).
+    public var usedBy: RequestID?
 
-    public init(id: ChallengeID, username: Username, codeMAC: Bytes32, expiresAt: Timestamp, tries: Int, used: Bool, sentAt: Timestamp, resends: Int) {
+    public init(id: ChallengeID, username: Username, codeMAC: Bytes32, expiresAt: Timestamp, tries: Int, used: Bool, sentAt: Timestamp, resends: Int, usedBy: RequestID? = nil) {
         self.id = id
         self.username = username
         self.codeMAC = codeMAC
@@ -55,6 +57,7 @@ public struct ChallengeRecord: Hashable, Sendable {
         self.used = used
         self.sentAt = sentAt
         self.resends = resends
+        self.usedBy = usedBy
     }
 }
 
@@ -88,10 +91,12 @@ public struct AppServerBatch: Sendable {
     public var challenges: [ChallengeRecord] = []
     public var sessions: [SessionRecord] = []
     public var endedSessions: [Bytes32] = []
+    /// Users all of whose sessions end (a lockout ends them).
+    public var endedSessionsOf: [Username] = []
     public var codes: [PrepaidCodeRecord] = []
     public init() {}
 
-    public var isEmpty: Bool { users.isEmpty && challenges.isEmpty && sessions.isEmpty && endedSessions.isEmpty && codes.isEmpty }
+    public var isEmpty: Bool { users.isEmpty && challenges.isEmpty && sessions.isEmpty && endedSessions.isEmpty && endedSessionsOf.isEmpty && codes.isEmpty }
 }
 
 /// The app server's storage: reads for the actor; changes through the host's `Journal`.
@@ -101,15 +106,17 @@ public protocol AppServerStore: Journal where Batch == AppServerBatch {
     func session(_ tokenHash: Bytes32) throws -> SessionRecord?
     func prepaidCode(_ codeHash: Bytes32) throws -> PrepaidCodeRecord?
     func allUsers() throws -> [UserRecord]
+    func allSessions() throws -> [SessionRecord]
+    func allChallenges() throws -> [ChallengeRecord]
 }
 
 /// An in-memory `AppServerStore` for unit tests and the simulator; models durability.
 public final class MemoryAppServerStore: AppServerStore, MemoryJournal {
     public struct State: MemoryState {
-        var users: [Username: UserRecord] = [:]
-        var challenges: [ChallengeID: ChallengeRecord] = [:]
-        var sessions: [Bytes32: SessionRecord] = [:]
-        var codes: [Bytes32: PrepaidCodeRecord] = [:]
+        public var users: [Username: UserRecord] = [:]
+        public var challenges: [ChallengeID: ChallengeRecord] = [:]
+        public var sessions: [Bytes32: SessionRecord] = [:]
+        public var codes: [Bytes32: PrepaidCodeRecord] = [:]
         public var answers = MemoryAnswers()
     }
 
@@ -121,7 +128,8 @@ public final class MemoryAppServerStore: AppServerStore, MemoryJournal {
     public func session(_ tokenHash: Bytes32) throws -> SessionRecord? { state.working.sessions[tokenHash] }
     public func prepaidCode(_ codeHash: Bytes32) throws -> PrepaidCodeRecord? { state.working.codes[codeHash] }
     public func allUsers() throws -> [UserRecord] { Array(state.working.users.values) }
-    public func allSessions() -> [SessionRecord] { Array(state.working.sessions.values) }
+    public func allSessions() throws -> [SessionRecord] { Array(state.working.sessions.values) }
+    public func allChallenges() throws -> [ChallengeRecord] { Array(state.working.challenges.values) }
 
 
     public func stage(_ batch: AppServerBatch) throws {
@@ -130,6 +138,7 @@ public final class MemoryAppServerStore: AppServerStore, MemoryJournal {
         for challenge in batch.challenges { next.challenges[challenge.id] = challenge }
         for session in batch.sessions { next.sessions[session.tokenHash] = session }
         for ended in batch.endedSessions { next.sessions[ended] = nil }
+        for user in batch.endedSessionsOf { next.sessions = next.sessions.filter { $0.value.username != user } }
         for code in batch.codes {
             if let before = next.codes[code.codeHash], before.redeemedBy != nil, before != code {
                 throw StoreError("prepaid code \(code.codeHash) was redeemed already")

@@ -146,8 +146,13 @@ public struct BankActor: ServerActor {
         batch.postings = [Posting(from: .bank(account), to: .voucherFloat, amount: total)]
         var vouchers: [SignedVoucher] = []
         for chain in request.chains {
+            // 128 random bits never repeat in practice; a repeat would fail the commit forever.
+            var voucherID = VoucherID.random(using: &random)
+            while try store.voucher(voucherID) != nil || batch.vouchers.contains(where: { $0.commitment.voucherID == voucherID }) {
+                voucherID = .random(using: &random)
+            }
             let commitment = VoucherCommitment(
-                voucherID: .random(using: &random), receiverID: request.receiverID, denomination: chain.denomination,
+                voucherID: voucherID, receiverID: request.receiverID, denomination: chain.denomination,
                 length: chain.length, root: chain.root, expiry: now.adding(seconds: config.voucherValiditySeconds),
                 ownerKey: chain.ownerKey, keyID: signer.keyID)
             vouchers.append(signer.sign(commitment))

@@ -142,6 +142,10 @@ public protocol BankStore: Journal where Batch == BankBatch {
     func ledger() throws -> [LedgerAccount: Amount]
     /// Every voucher row, for checkers and the state dump.
     func allVouchers() throws -> [BankVoucher]
+    /// The journal, every posting in order (the state dump; the auditor reads it itself).
+    func journal() throws -> [Posting]
+    func allAccounts() throws -> [AccountID]
+    func allReceivers() throws -> [ReceiverRecord]
 }
 
 /// The checks every bank store makes before it applies a batch (TigerStyle: assert the

@@ -7,15 +7,19 @@ import QuickPayProtocol
 /// nothing.
 public final class MemoryBankStore: BankStore, MemoryJournal {
     public struct State: MemoryState {
-        var accounts: Set<AccountID> = []
-        var receivers: [ReceiverID: ReceiverRecord] = [:]
-        var balances: [LedgerAccount: Amount] = [:]
-        var vouchers: [VoucherID: BankVoucher] = [:]
-        var roots: [Bytes32: VoucherID] = [:]
-        var codes: Set<Bytes32> = []
+        public var accounts: Set<AccountID> = []
+        public var receivers: [ReceiverID: ReceiverRecord] = [:]
+        public var balances: [LedgerAccount: Amount] = [:]
+        public var vouchers: [VoucherID: BankVoucher] = [:]
+        public var roots: [Bytes32: VoucherID] = [:]
+        public var codes: Set<Bytes32> = []
         public var answers = MemoryAnswers()
         /// The journal: every posting, in order.
-        var entries: [Posting] = []
+        /// The journal: the first `entryCount` postings of a log shared by every copy of the
+        /// state (it only grows), so a group does not copy the whole journal.
+        public var log = PostingLog()
+        public var entryCount = 0
+        public var entries: ArraySlice<Posting> { log.postings.prefix(entryCount) }
     }
 
     public var state: Durable<State>
@@ -62,7 +66,9 @@ public final class MemoryBankStore: BankStore, MemoryJournal {
     public func ledger() throws -> [LedgerAccount: Amount] { state.working.balances }
     public func allVouchers() throws -> [BankVoucher] { Array(state.working.vouchers.values) }
     /// Every posting so far, in order (the journal the auditor recomputes balances from).
-    public var journal: [Posting] { state.working.entries }
+    public func journal() throws -> [Posting] { Array(state.working.entries) }
+    public func allAccounts() throws -> [AccountID] { state.working.accounts.sorted { $0.value < $1.value } }
+    public func allReceivers() throws -> [ReceiverRecord] { state.working.receivers.values.sorted { $0.id < $1.id } }
 
     // MARK: Journal
 
@@ -73,7 +79,8 @@ public final class MemoryBankStore: BankStore, MemoryJournal {
         for posting in batch.postings {
             next.balances[posting.from] = try (next.balances[posting.from] ?? .zero).subtracting(posting.amount)
             next.balances[posting.to] = try (next.balances[posting.to] ?? .zero).adding(posting.amount)
-            next.entries.append(posting)
+            next.log.append(posting, at: next.entryCount)
+            next.entryCount += 1
         }
         for (account, balance) in next.balances where !account.isExternal && balance < .zero {
             throw StoreError("\(account) would go negative (\(balance))")
@@ -97,4 +104,17 @@ public final class MemoryBankStore: BankStore, MemoryJournal {
         state.working = next
     }
 
+}
+
+/// An append-only list of postings shared by the durable and the working copy of a store's
+/// state: each copy knows how many of them are its own; a posting written past a copy's count
+/// (by a group that was then rolled back) is overwritten by the next.
+public final class PostingLog: @unchecked Sendable {
+    public private(set) var postings: [Posting] = []
+    public init() {}
+
+    func append(_ posting: Posting, at position: Int) {
+        if postings.count > position { postings.removeSubrange(position...) }
+        postings.append(posting)
+    }
 }

@@ -164,10 +164,16 @@ public struct Wallet: Sendable {
         return !error.code.isTransient
     }
 
-    /// Whether a refusal proves that this attempt went no further than `relay` (which refuses
-    /// before forwarding unless it says UNAVAILABLE or INTERNAL).
-    static func stoppedAt(_ relay: ActorRole, _ error: QuickPayError) -> Bool {
-        error.origin == relay && error.code != .unavailable && error.code != .internal
+    /// Whether a relay's refusal proves that no copy of the request went further. Only a refusal
+    /// decided by the request's content does: every copy gets it alike. One that depends on the
+    /// moment (a session that expired, an id in use, an overload) proves nothing about a copy sent
+    /// earlier, which may have reached the bank: the retries of one request race each other.
+    static func refusedForItsContent(by relay: ActorRole, _ error: QuickPayError) -> Bool {
+        guard error.origin == relay else { return false }
+        switch error.code {
+        case .malformed, .unknownReceiver, .limitExceeded, .amountOutOfRange: return true
+        default: return false
+        }
     }
 
     static func error(of answer: Body?) -> QuickPayError {
@@ -199,7 +205,7 @@ public struct Wallet: Sendable {
     }
 
     /// Settles the pending load by an answer. Only the bank decides a load: an app server's
-    /// refusal ends it only if no earlier attempt may have reached the bank.
+    /// refusal ends it only if it refuses the request's content (then no copy went further).
     public mutating func finishLoad(_ answer: Body?, keyring: BankKeyring, now: Timestamp) -> WalletOutcome<LoadReply> {
         guard let load = pendingLoad else { return .refused(QuickPayError(.malformed, "no load is pending")) }
         if case .loadReply(let reply)? = answer {
@@ -214,7 +220,7 @@ public struct Wallet: Sendable {
             return .done(reply)
         }
         let error = Self.error(of: answer)
-        if Self.isFinal(error, decidedBy: [.bank]) || (load.state == .fresh && Self.stoppedAt(.appServer, error)) {
+        if Self.isFinal(error, decidedBy: [.bank]) || Self.refusedForItsContent(by: .appServer, error) {
             pendingLoad = nil
             return .refused(error)
         }
@@ -410,7 +416,7 @@ public struct Wallet: Sendable {
             if error.code == .voucherClosed { vouchers[voucherID]?.unloaded = true }
             return .refused(error)
         }
-        if pending.state == .fresh && Self.stoppedAt(.appServer, error) {
+        if Self.refusedForItsContent(by: .appServer, error) {
             pendingUnloads[voucherID] = nil
             return .refused(error)
         }

@@ -65,8 +65,8 @@ public enum MerchantBatchRules {
 /// `MemoryBankStore`.
 public final class MemoryMerchantStore: MerchantStore, MemoryJournal {
     public struct State: MemoryState {
-        var vouchers: [VoucherID: MerchantVoucher] = [:]
-        var closed: Set<VoucherID> = []
+        public var vouchers: [VoucherID: MerchantVoucher] = [:]
+        public var closed: Set<VoucherID> = []
         public var answers = MemoryAnswers()
     }
 

@@ -38,8 +38,8 @@ public protocol NetworkProviderStore: Journal where Batch == NetworkProviderBatc
 
 public final class MemoryNetworkProviderStore: NetworkProviderStore, MemoryJournal {
     public struct State: MemoryState {
-        var queue: [SmsDelivery] = []
-        var records: [SmsRecord] = []
+        public var queue: [SmsDelivery] = []
+        public var records: [SmsRecord] = []
         public var answers = MemoryAnswers()
     }
 

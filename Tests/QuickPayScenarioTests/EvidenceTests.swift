@@ -1,0 +1,54 @@
+import Foundation
+import QuickPayAudit
+import QuickPayConfig
+import Testing
+@testable import QuickPayScenario
+
+/// The runner reads evidence strictly: a dump that lacks a field fails the step, it is never
+/// read as zero; and a scenario's step with a parameter its action does not take is an error.
+struct EvidenceTests {
+    let bank: JSONObject = [
+        "ok": true, "ledger": ["bank:ACC-A": 5000, "float:vouchers": 5000, "external:deposits": -10000],
+        "journal": [["external:deposits", "bank:ACC-A", 10000], ["bank:ACC-A", "float:vouchers", 5000]], "accounts": ["ACC-A", "ACC-M"],
+        "receivers": [["id": "m", "account": "ACC-M", "mode": "offline"]],
+        "vouchers": [["id": "ab", "account": "ACC-A", "receiver": "m", "denomination": 50, "length": 1, "root": "cd", "redeemed_index": 0, "state": "open", "refunded_paise": 0]],
+    ]
+
+    @Test func aCompleteDumpPassesTheAudit() throws {
+        let evidence = try Evidence.parse(bank: bank, merchants: ["m": ["vouchers": [["id": "ab", "last_index": 0, "redeemed_index": 0, "closed": false]]]], appServer: nil)
+        #expect(evidence.failures(previous: nil, expectedDepositsPaise: 10000).isEmpty)
+    }
+
+    @Test(arguments: ["redeemed_index", "refunded_paise", "state", "denomination"])
+    func aVoucherFieldMissingFromTheDumpIsAFailure(_ missing: String) throws {
+        var broken = bank
+        var vouchers = broken["vouchers"] as! [[String: Any]]
+        vouchers[0][missing] = nil
+        broken["vouchers"] = vouchers
+        #expect(throws: Evidence.Malformed.self) { _ = try Evidence.parse(bank: broken, merchants: [:], appServer: nil) }
+    }
+
+    @Test(arguments: ["journal", "ledger", "receivers", "accounts"])
+    func aTableMissingFromTheDumpIsAFailure(_ missing: String) throws {
+        var broken = bank
+        broken[missing] = nil
+        #expect(throws: Evidence.Malformed.self) { _ = try Evidence.parse(bank: broken, merchants: [:], appServer: nil) }
+    }
+
+    @Test func aMerchantRowWithoutItsLastIndexIsAFailure() throws {
+        #expect(throws: Evidence.Malformed.self) {
+            _ = try Evidence.parse(bank: bank, merchants: ["m": ["vouchers": [["id": "ab", "redeemed_index": 0, "closed": false]]]], appServer: nil)
+        }
+    }
+
+    @Test func aMistypedStepParameterIsAnError() throws {
+        let text = """
+            name: typo
+            steps:
+              - unload: {customer: alice, refund_rupees: 5}
+            """
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("typo-\(UInt64.random(in: 0...UInt64.max)).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ScenarioError.self) { _ = try Scenario.load(path) }
+    }
+}
