@@ -41,6 +41,7 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Share of customers' operations that are attacks (default 0.15).") var attacks: Double?
     @Flag(help: "Print the end of the trace of each run.") var trace = false
     @Flag(help: "Do not shrink a failing run.") var noShrink = false
+    @Flag(help: "Stop the campaign at the first failing seed (how many seeds a defect needs to be caught).") var untilFailure = false
 
     func config(_ seed: UInt64) -> SimConfig {
         var config = SimConfig(seed: seed)
@@ -70,7 +71,9 @@ struct SimulateCommand: ParsableCommand {
         let started = ProcessInfo.processInfo.systemUptime
         let cpuStarted = clock()
         let terminal = isatty(1) != 0
+        var ran: [UInt64] = []
         for (position, seed) in list.enumerated() {
+            ran.append(seed)
             let result = Simulation.run(config(seed))
             payments += result.stats.payments
             events += result.stats.events
@@ -80,7 +83,11 @@ struct SimulateCommand: ParsableCommand {
             }
             if !result.passed {
                 failures.append(result)
-                print("seed \(seed) FAILED: \(result.violations.first ?? "")")
+                print("\(terminal ? "\n" : "")seed \(seed) FAILED: \(result.violations.first ?? "")")
+                if untilFailure {
+                    print("caught after \(position + 1) seed(s)")
+                    break
+                }
             }
             if list.count > 1 {
                 // On a terminal one line that updates; in a log a line every tenth of the way.
@@ -96,8 +103,8 @@ struct SimulateCommand: ParsableCommand {
         let wall = ProcessInfo.processInfo.systemUptime - started
         let cpu = Double(clock() - cpuStarted) / Double(CLOCKS_PER_SEC)
         print(String(format: "%d seeds (%@), %d failed; %d payments, %d events in %.1f s (%.1f s of CPU): %.0f payments and %.1f seeds per CPU second",
-            list.count, list.count == 1 ? "seed \(list[0])" : "\(list.first!)...\(list.last!)", failures.count, payments, events, wall, cpu,
-            Double(payments) / max(cpu, 1e-9), Double(list.count) / max(cpu, 1e-9)))
+            ran.count, ran.count == 1 ? "seed \(ran[0])" : "\(ran.first!)...\(ran.last!)", failures.count, payments, events, wall, cpu,
+            Double(payments) / max(cpu, 1e-9), Double(ran.count) / max(cpu, 1e-9)))
         guard let failure = failures.first else { return }
         print("\nFirst failure: \(failure.config)")
         for violation in failure.violations { print("  \(violation)") }
