@@ -172,7 +172,7 @@ extension SimWorld {
     func strandedReport() -> [String] {
         var lines: [String] = []
         let float = bankStore.state.durable.balances[.voucherFloat] ?? .zero
-        if float != .zero { lines.append("Rs \(float) left in the float") }
+        if float != .zero { lines.append("\(float) left in the float") }
         for customer in customers {
             if customer.wallet.pendingLoad != nil { lines.append("customer \(customer.index): a load still pending") }
             if !customer.wallet.pendingPayments.isEmpty { lines.append("customer \(customer.index): \(customer.wallet.pendingPayments.count) payments still pending") }
