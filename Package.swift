@@ -139,7 +139,7 @@ let package = Package(
         ),
         .executableTarget(name: "qp-bank", dependencies: actorExecutable),
         .executableTarget(name: "qp-appserver", dependencies: actorExecutable),
-        .executableTarget(name: "qp-nsp", dependencies: actorExecutable),
+        .executableTarget(name: "qp-nsp", dependencies: actorExecutable + [.product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "qp-merchant", dependencies: actorExecutable + ["QuickPayClient", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "qp-customer", dependencies: [
             "QuickPayClient", "QuickPayConfig", "QuickPayActors", "QuickPayStore", "QuickPayCore", "QuickPayProtocol", "ZeroMQ",

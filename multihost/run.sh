@@ -57,7 +57,8 @@ done
 echo "== keys: one deployment; each host gets public/ and its own secret only"
 mkdir -p "$RUN"
 "$BIN/quickpay" keys deployment --out "$RUN/keys" --merchant chai-stall --merchant news-stand \
-  --customer alice --customer chai-stall --customer news-stand > "$RUN/keys.txt"
+  --customer alice --customer chai-stall --customer news-stand \
+  --phone +919800000001 --phone +919700000001 --phone +919700000002 > "$RUN/keys.txt"
 ep() { echo "tcp://$SUBNET.${ADDRESS[$1]}:$2"; }
 cat > "$RUN/deploy.yaml" <<YAML
 keys: keys
@@ -101,7 +102,7 @@ start news merchant-news-stand "$BIN/qp-merchant" --id news-stand --deployment "
 # The runner's host plays the customers (the testbed's customer: the wallet plus the attacks),
 # and, for the merchant attacks of 2-double-spend, a merchant toward the bank with its own key:
 # in this test deployment it holds the merchants' key pairs too.
-H=$(host_folder runner operator customer-alice customer-chai-stall customer-news-stand merchant-chai-stall merchant-news-stand)
+H=$(host_folder runner operator customer-alice customer-chai-stall customer-news-stand merchant-chai-stall merchant-news-stand sims)
 mkdir -p "$H/data"
 for customer in alice chai-stall news-stand; do
   start runner "customer-$customer" "$BIN/quickpay" customer serve --name "$customer" --deployment "$H/deploy.yaml" \

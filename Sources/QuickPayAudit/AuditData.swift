@@ -81,10 +81,13 @@ public struct AuditData: Sendable {
         public var username: String
         public var tries: Int
         public var used: Bool
-        public init(username: String, tries: Int, used: Bool) {
+        /// A registration's code: its username is the one asked for, not yet a user.
+        public var registration: Bool
+        public init(username: String, tries: Int, used: Bool, registration: Bool = false) {
             self.username = username
             self.tries = tries
             self.used = used
+            self.registration = registration
         }
     }
 
@@ -104,6 +107,8 @@ public struct AuditData: Sendable {
     /// The journal, when the evidence has it (the bank's SQLite file does; a state dump may not).
     public var journal: [Entry]?
     public var accounts: Set<String> = []
+    /// Each account's phone of record at the bank, when the evidence has it.
+    public var phones: [String: String] = [:]
     /// Receiver id -> (its account, its mode at the bank).
     public var receivers: [String: (account: String, mode: String)] = [:]
     public var vouchers: [Voucher] = []

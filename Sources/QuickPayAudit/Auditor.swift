@@ -192,7 +192,10 @@ public enum Auditor {
     }
 
     static func appServerConsistent(_ data: AuditData) -> Check {
-        var check = Check(name: "app-server-consistent", what: "sessions and challenges belong to known users; no live session of a locked user; every user's account is at the bank; no code tried more than 5 times", findings: [])
+        var check = Check(
+            name: "app-server-consistent",
+            what: "sessions and challenges belong to known users; no live session of a locked user; every user's account is at the bank, with the bank's phone of record for it; one user per account and per phone; no code tried more than 5 times",
+            findings: [])
         guard let app = data.appServer else { return check }
         let users = Set(app.users.map(\.username))
         for session in app.sessions where !users.contains(session.username) { check.findings.append("a session of unknown user \(session.username)") }
@@ -202,12 +205,27 @@ public enum Auditor {
                 check.findings.append("\(session.username) is locked out but has a live session")
             }
         }
-        for challenge in app.challenges {
+        for challenge in app.challenges where !challenge.registration {
             if !users.contains(challenge.username) { check.findings.append("a challenge of unknown user \(challenge.username)") }
+        }
+        for challenge in app.challenges {
             if challenge.tries > 5 { check.findings.append("a challenge of \(challenge.username) tried \(challenge.tries) times") }
         }
         if !data.accounts.isEmpty {
             for user in app.users where !data.accounts.contains(user.account) { check.findings.append("\(user.username)'s account \(user.account) is not at the bank") }
+        }
+        // Ownership: a user holds the phone the bank has on record for the account (the code
+        // that created the user went there), and no account or phone has two users.
+        if !data.phones.isEmpty {
+            for user in app.users where data.phones[user.account] != user.phone {
+                check.findings.append("\(user.username) is on account \(user.account) with phone \(user.phone); the bank's phone of record is \(data.phones[user.account] ?? "none")")
+            }
+        }
+        for (account, holders) in Dictionary(grouping: app.users, by: \.account) where holders.count > 1 {
+            check.findings.append("account \(account) has \(holders.count) users: \(holders.map(\.username).sorted().joined(separator: ", "))")
+        }
+        for (phone, holders) in Dictionary(grouping: app.users, by: \.phone) where holders.count > 1 {
+            check.findings.append("phone \(phone) has \(holders.count) users: \(holders.map(\.username).sorted().joined(separator: ", "))")
         }
         return check
     }

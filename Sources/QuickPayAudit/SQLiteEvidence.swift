@@ -57,6 +57,9 @@ public enum SQLiteEvidence {
                 AuditData.Entry(debit: $0["debit"], credit: $0["credit"], amountPaise: $0["amount"])
             }
             data.accounts = Set(try String.fetchAll(db, sql: "SELECT id FROM accounts"))
+            if try db.columns(in: "accounts").contains(where: { $0.name == "phone" }) {
+                for row in try Row.fetchAll(db, sql: "SELECT id, phone FROM accounts WHERE phone IS NOT NULL") { data.phones[row["id"]] = row["phone"] }
+            }
             for row in try Row.fetchAll(db, sql: "SELECT id, account, mode FROM receivers") { data.receivers[row["id"]] = (row["account"], row["mode"]) }
             data.vouchers = try Row.fetchAll(db, sql: """
                 SELECT hex(id) AS id, account, receiver, denomination, length, hex(root) AS root, redeemed_index, state, refunded FROM vouchers
@@ -80,13 +83,15 @@ public enum SQLiteEvidence {
         }
         if let path = files.appServer {
             data.appServer = try open(path).read { db in
-                AuditData.AppServer(
+                // Registrations waiting for their code (a column since the app server's v4).
+                let registrations = try db.columns(in: "challenges").contains { $0.name == "reg_rounds" } ? "reg_rounds IS NOT NULL" : "0"
+                return AuditData.AppServer(
                     users: try Row.fetchAll(db, sql: "SELECT username, account, phone, failed_attempts, locked_until FROM users").map {
                         AuditData.User(username: $0["username"], account: $0["account"], phone: $0["phone"], failedAttempts: $0["failed_attempts"], lockedUntil: $0["locked_until"])
                     },
                     sessions: try Row.fetchAll(db, sql: "SELECT username, expires_at FROM sessions").map { AuditData.Session(username: $0["username"], expiresAt: $0["expires_at"]) },
-                    challenges: try Row.fetchAll(db, sql: "SELECT username, tries, used FROM challenges").map {
-                        AuditData.Challenge(username: $0["username"], tries: $0["tries"], used: $0["used"])
+                    challenges: try Row.fetchAll(db, sql: "SELECT username, tries, used, \(registrations) AS registration FROM challenges").map {
+                        AuditData.Challenge(username: $0["username"], tries: $0["tries"], used: $0["used"], registration: $0["registration"])
                     })
             }
         }

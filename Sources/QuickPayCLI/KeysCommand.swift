@@ -32,21 +32,25 @@ struct KeysCommand: ParsableCommand {
                   merchant-ID/curve.secret merchant-ID/receipt.key
                   customer-NAME/curve.secret  (the customer's control socket only; payments use fresh keys)
                   operator/curve.secret       the key the control sockets admit: keep it with the runner
-                Each host gets public/ and its own actor's folder, nothing else.
+                  nsp/sims                    every phone's SIM secret, for the network provider
+                  sims/PHONE.sim              one phone's SIM: give it to that phone's device only
+                Each host gets public/ and its own actor's folder, nothing else; each phone its SIM.
 
                 Example:
-                  quickpay keys deployment --out keys --merchant chai-stall --merchant book-shop --customer alice
+                  quickpay keys deployment --out keys --merchant chai-stall --merchant book-shop --customer alice \\
+                    --phone +919800000001 --phone +919700000001
                 """
         )
 
         @Option(help: "Folder to write the keys into (created if missing).") var out: String
         @Option(help: "A merchant's receiver id (repeatable).") var merchant: [String] = []
         @Option(help: "A customer's name, for its control socket's key (repeatable).") var customer: [String] = []
+        @Option(help: "A phone number to provision a SIM for: customers' and merchant owners' phones (repeatable).") var phone: [String] = []
         @Flag(help: "Replace existing key files.") var force = false
 
         func run() throws {
             for id in merchant { _ = try ReceiverID(id) }
-            let written = try KeyDirectory.create(at: out, merchants: merchant, customers: customer, force: force)
+            let written = try KeyDirectory.create(at: out, merchants: merchant, customers: customer, phones: phone, force: force)
             let keys = KeyDirectory(out)
             for file in written where file.hasPrefix("public/") && file.hasSuffix(".curve") {
                 let actor = String(file.dropFirst("public/".count).dropLast(".curve".count))

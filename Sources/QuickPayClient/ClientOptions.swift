@@ -11,7 +11,8 @@ public struct ClientOptions: ParsableArguments {
     @Option(help: "The network provider's endpoint; this process is the phone (default: the deployment file's, else tcp://127.0.0.1:7003).") public var nsp: String?
     @Option(help: "A merchant's endpoint: id=endpoint (repeatable; default: the deployment file's merchants).") public var merchant: [String] = []
     @Option(help: "The bank's public key: 64 hex digits, or a file of them (default: KEYS/public/bank.signing).") public var bankKey: String?
-    @Option(help: "This device's phone number (E.164); it attaches to the network provider for the OTP (default: the deployment file's).") public var phone: String?
+    @Option(help: "This device's phone number (E.164); it attaches to the network provider for the OTP (default: the deployment file's, else the SIM's).") public var phone: String?
+    @Option(help: "This phone's SIM file, from the key ceremony (default: KEYS/sims/PHONE.sim): the device proves it holds the phone with it.") public var sim: String?
     @Option(help: "This customer's name in the deployment file (customer-NAME): its control endpoint, phone and control key.") public var name: String?
     @Option(help: "A YAML deployment file (env QUICKPAY_DEPLOYMENT).") public var deployment: String?
     @Option(help: "The keys folder: the servers' public keys (env QUICKPAY_KEYS). Payments use a fresh CURVE key per connection.") public var keys: String?
@@ -34,7 +35,13 @@ public struct ClientOptions: ParsableArguments {
             walletPath: wallet,
             endpoints: ClientEndpoints(appServer: appServer, networkProvider: nsp, merchants: merchants, security: try setup.clientSecurity(peers: peers, fresh: true)),
             bankKey: try setup.bankSigningKey(bankKey))
-        if let phone = phone ?? setup.deployment?.actors[setup.name]?.phone { try client.attachPhone(try PhoneNumber(phone)) }
+        let phone = phone ?? setup.deployment?.actors[setup.name]?.phone
+        let keysFolder = setup.keys ?? setup.deployment?.keys ?? keys.map(KeyDirectory.init)
+        if let file = sim ?? phone.flatMap({ keysFolder?.simFile($0) }) {
+            guard let card = try KeyDirectory.readSims(file).first else { throw ValidationError("\(file) holds no SIM") }
+            if let phone, phone != card.phone.value { throw ValidationError("\(file) is the SIM of \(card.phone), not of \(phone)") }
+            try client.attachPhone(card)
+        }
         return client
     }
 }

@@ -33,7 +33,7 @@ public final class CustomerClient {
     public internal(set) var wallet: Wallet
     var appServer: Requester
     var merchants: [ReceiverID: Requester] = [:]
-    var device: Device?
+    public internal(set) var device: Device?
     public var generator = SystemRandomNumberGenerator()
     /// The last payment sent (and its request id), for the testbed's replay and retry attacks.
     public private(set) var lastPayment: Payment?
@@ -89,14 +89,27 @@ public final class CustomerClient {
 
     // MARK: Phone and login
 
-    /// Attaches this client as the phone for `phone` on the network provider.
-    public func attachPhone(_ phone: PhoneNumber) throws {
-        device = try Device(context: context, endpoint: endpoints.networkProvider, phone: phone, security: endpoints.security)
-        try store.setSetting("phone", Array(phone.value.utf8))
+    /// Attaches this client as the device of the SIM's phone on the network provider.
+    public func attachPhone(_ sim: SimCard) throws {
+        device = try Device(context: context, endpoint: endpoints.networkProvider, sim: sim, security: endpoints.security)
+        try store.setSetting("phone", Array(sim.phone.value.utf8))
     }
 
+    /// Registers a user: the app server sends a code to the account's phone of record, which
+    /// must be this client's phone; the user exists once the code comes back.
     public func register(_ request: RegisterRequest) throws -> Username {
-        try expect(try appServer.request(.register(request))) { if case .registerReply(let name) = $0 { name } else { nil } }
+        guard let device else { throw QuickPayError(.internal, "attach a phone before registering") }
+        try device.attach()
+        try device.discardInbox()
+        let challenge = try expect(try appServer.request(.register(request))) {
+            if case .loginChallenge(let c) = $0 { c } else { nil }
+        }
+        guard let sms = try device.nextSMS(milliseconds: 5000, reference: challenge.challengeID.smsReference) else {
+            throw QuickPayError(.unavailable, "no registration code arrived on \(device.phone)")
+        }
+        return try expect(try appServer.request(.otpSubmit(OtpSubmit(challengeID: challenge.challengeID, code: try Device.code(in: sms))))) {
+            if case .registerReply(let name) = $0 { name } else { nil }
+        }
     }
 
     /// Username and password, then the OTP that arrives on this client's phone.

@@ -87,8 +87,10 @@ public enum CustomerActions {
         case "health":
             return ["ok": true, "actor": "customer", "pid": Int(getpid())]
         case "attach":
-            try client.attachPhone(try PhoneNumber(try string(request, "phone")))
-            return ["ok": true]
+            // Attaches (again) as this customer's own phone, with its SIM.
+            guard let device = client.device else { throw QuickPayError(.malformed, "this customer holds no SIM (start it with --sim, or --phone and --keys)") }
+            try device.attach()
+            return ["ok": true, "phone": device.phone.value]
         case "register":
             let role: Role = (request["role"] as? String) == "merchant" ? .merchant : .customer
             let name = try client.register(RegisterRequest(

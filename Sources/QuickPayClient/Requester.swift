@@ -75,26 +75,51 @@ public final class Requester {
     public func post(_ envelope: Envelope) throws { try socket.send(codec.encode(envelope), flags: .dontWait) }
 }
 
-/// A phone on the network provider: it attaches for its number and receives SMS.
+/// A phone on the network provider: it attaches for its number with its SIM, and receives SMS.
 public final class Device {
     let requester: Requester
-    public let phone: PhoneNumber
+    public let sim: SimCard
+    public var phone: PhoneNumber { sim.phone }
     var inbox: [SmsDelivery] = []
     var generator = SystemRandomNumberGenerator()
     /// SMS ids already taken: a provider may send an SMS again until it hears the acknowledgement.
     var seen: Set<Bytes16> = []
 
-    public init(context: Context, endpoint: String, phone: PhoneNumber, security: ClientSecurity) throws {
+    public init(context: Context, endpoint: String, sim: SimCard, security: ClientSecurity) throws {
         requester = try Requester(context: context, endpoint: endpoint, security: security)
-        self.phone = phone
+        self.sim = sim
         try attach()
     }
 
-    /// Tells the network provider (again) that this connection holds the phone: it keeps the
-    /// attachment in memory, so a device attaches before every login, in case it restarted.
+    /// Proves to the network provider (again) that this connection holds the phone's SIM: it
+    /// keeps the attachment in memory, so a device attaches before every login, in case it
+    /// restarted.
     public func attach() throws {
-        let answer = try requester.request(.deviceAttach(phone: phone))
-        guard answer == .ack else { throw QuickPayError(.unavailable, "the network provider refused the device: \(answer)") }
+        let challenge = try requester.request(.deviceAttach(phone: phone))
+        guard case .attachChallenge(let open) = challenge else {
+            throw QuickPayError(.unavailable, "the network provider did not challenge the device: \(challenge)")
+        }
+        let answer = try requester.request(.deviceAttachProof(proof(open)))
+        if case .error(let error) = answer { throw error }
+        guard answer == .ack else { throw QuickPayError(.unavailable, "the network provider did not take the device: \(answer)") }
+    }
+
+    /// The SIM's answer to an attach challenge (kept: the testbed's eavesdropper reads it).
+    func proof(_ challenge: AttachChallenge) -> DeviceAttachProof {
+        let proof = DeviceAttachProof(phone: phone, nonce: challenge.nonce, response: sim.answer(challenge.nonce))
+        lastProof = proof
+        return proof
+    }
+
+    /// The last answer this device sent: what someone on the radio path could have captured.
+    public internal(set) var lastProof: DeviceAttachProof?
+
+    /// Asks to attach for `phone` and answers with `proof` (made from the challenge by the
+    /// caller): the attacker's attach, with a wrong SIM, none, or a captured answer.
+    public func attach(as phone: PhoneNumber, proof: (AttachChallenge) -> DeviceAttachProof) throws -> Body {
+        let challenge = try requester.request(.deviceAttach(phone: phone))
+        guard case .attachChallenge(let open) = challenge else { return challenge }
+        return try requester.request(.deviceAttachProof(proof(open)))
     }
 
     /// Forgets SMS that arrived before now (a login then reads only its own code).
@@ -125,7 +150,12 @@ public final class Device {
             let events = try poller.poll(timeoutMilliseconds: Int(max(0, min(deadline, nextAttach) - monotonicMilliseconds())))
             guard events[0].contains(.readable) else { continue }
             while let frames = try requester.socket.receive(flags: .dontWait, maximumFrames: 1) {
-                guard let envelope = try? requester.codec.decode(frames[0]), case .smsDelivery(let sms) = envelope.body else { continue }
+                guard let envelope = try? requester.codec.decode(frames[0]) else { continue }
+                if case .attachChallenge(let challenge) = envelope.body {
+                    try requester.post(Envelope(requestID: .random(using: &generator), body: .deviceAttachProof(proof(challenge))))
+                    continue
+                }
+                guard case .smsDelivery(let sms) = envelope.body else { continue }
                 try requester.post(envelope.reply(.ack))
                 if seen.insert(sms.smsID).inserted && wanted(sms) { inbox.append(sms) }
             }

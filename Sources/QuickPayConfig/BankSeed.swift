@@ -10,8 +10,10 @@ import Yams
 /// accounts:
 ///   - id: ACC-ALICE
 ///     deposit_rupees: 1000
+///     phone: "+919800000001"    # the phone of record: registration codes go there
 ///   - id: ACC-CHAI
 ///     deposit_rupees: 0
+///     phone: "+919700000001"
 ///     receiver: chai-stall      # a merchant: vouchers name this receiver id
 ///     mode: offline             # or online
 /// ```
@@ -22,6 +24,7 @@ public struct BankSeed: Decodable {
         public let deposit_rupees: Int64
         public let receiver: String?
         public let mode: String?
+        public let phone: String?
     }
     public let accounts: [Account]
 
@@ -39,7 +42,7 @@ public struct BankSeed: Decodable {
                 }
                 receiver = (try ReceiverID(name), mode)
             }
-            try store.seed(id, deposit: try Amount.rupees(account.deposit_rupees), receiver: receiver)
+            try store.seed(id, deposit: try Amount.rupees(account.deposit_rupees), receiver: receiver, phone: try account.phone.map(PhoneNumber.init))
         }
     }
 }

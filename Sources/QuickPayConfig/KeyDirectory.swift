@@ -16,6 +16,8 @@ import ZeroMQ
 /// appserver/otp.key          the app server's OTP hash key
 /// merchant-<id>/receipt.key  the merchant's Ed25519 receipt key
 /// operator/curve.secret      the operator's key: the only one the control sockets admit
+/// nsp/sims                   every SIM the network provider serves (`phone secret` lines)
+/// sims/<phone>.sim           one phone's SIM: only on that phone's device
 /// ```
 ///
 /// Actors are named as in a deployment file: `bank`, `appserver`, `nsp`, `merchant-<id>`,
@@ -37,6 +39,7 @@ public struct KeyDirectory: Sendable {
 
     public func keyPair(_ actor: String) throws -> CurveKeyPair {
         let file = "\(path)/\(actor)/curve.secret"
+        try KeyFiles.requirePrivate(file)
         guard let secret = CurveKey(z85: try Self.read(file)) else { throw Missing(description: "\(file) does not hold a Z85 CURVE secret key") }
         return try CurveKeyPair(secretKey: secret)
     }
@@ -44,6 +47,18 @@ public struct KeyDirectory: Sendable {
     /// A secret file of this actor's (`bank/signing.key`, `appserver/otp.key`, ...).
     public func secretFile(_ actor: String, _ name: String) -> String { "\(path)/\(actor)/\(name)" }
     public var bankSigningPublicKeyFile: String { "\(path)/public/bank.signing" }
+
+    /// The network provider's SIM file: every SIM it serves.
+    public var networkProviderSims: String { "\(path)/nsp/sims" }
+    /// The SIM file of one phone (the device's card).
+    public func simFile(_ phone: String) -> String { "\(path)/sims/\(phone).sim" }
+
+    /// Reads a SIM file: one `phone secret` line per SIM (a device's file holds one). It must be
+    /// its owner's alone, like every secret.
+    public static func readSims(_ file: String) throws -> [SimCard] {
+        try KeyFiles.requirePrivate(file)
+        return try read(file).split(separator: "\n").map { try SimCard(line: String($0)) }
+    }
 
     /// Every merchant with a public key here, by receiver id.
     public func merchantKeys() throws -> [ReceiverID: CurveKey] {
@@ -63,7 +78,7 @@ public struct KeyDirectory: Sendable {
     /// Writes a whole deployment's keys. Existing files are kept unless `force`; the names
     /// of everything written are returned (secrets 0600 in 0700 folders).
     @discardableResult
-    public static func create(at path: String, merchants: [String], customers: [String], force: Bool = false) throws -> [String] {
+    public static func create(at path: String, merchants: [String], customers: [String], phones: [String] = [], force: Bool = false) throws -> [String] {
         var generator = SystemRandomNumberGenerator()
         var files: [(String, String)] = []
         var actors = ["bank", "appserver", "nsp", "operator"] + merchants.map { "merchant-\($0)" } + customers.map { "customer-\($0)" }
@@ -82,6 +97,14 @@ public struct KeyDirectory: Sendable {
             files.append(("merchant-\(merchant)/receipt.key", receipt.seed.hex))
             files.append(("public/merchant-\(merchant).receipt", receipt.publicKey.raw.hex))
         }
+        // The SIM ceremony: a secret per phone, one copy for the phone's device, all for the provider.
+        var sims: [SimCard] = []
+        for phone in phones.reduce(into: [String](), { if !$0.contains($1) { $0.append($1) } }) {
+            let card = SimCard.random(for: try PhoneNumber(phone), using: &generator)
+            sims.append(card)
+            files.append(("sims/\(phone).sim", card.line))
+        }
+        if !sims.isEmpty { files.append(("nsp/sims", sims.map(\.line).joined(separator: "\n"))) }
         if !force {
             for (name, _) in files where FileManager.default.fileExists(atPath: "\(path)/\(name)") {
                 throw KeyFiles.WriteError(description: "\(path)/\(name) exists; pass --force to replace the deployment's keys")
@@ -112,9 +135,28 @@ public enum KeyFiles {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
     }
 
+    /// Refuses a secret file that anyone but its owner may read or write: a key others can read
+    /// is a key others may hold. Checked at every actor's start-up, before the key is used.
+    public static func requirePrivate(_ path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw WriteError(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            throw WriteError(description: "\(path) is open to other users (mode \(String(mode, radix: 8))): a secret key must be its owner's alone; run chmod 600 \(path)")
+        }
+    }
+
     /// Creates (or truncates) `path` with mode 0600 from the start: the secret is never readable
     /// by others, not even between create and chmod.
     public static func writePrivate(_ path: String, _ contents: String) throws { try write(path, contents, mode: 0o600) }
+
+    /// Replaces `path` at once (a temporary file renamed over it): readers see the old file or
+    /// the new one, never half of one. 0600.
+    public static func replacePrivate(_ path: String, _ contents: String) throws {
+        let temporary = path + ".new"
+        try write(temporary, contents, mode: 0o600)
+        guard rename(temporary, path) == 0 else { throw WriteError(description: "cannot replace \(path): \(String(cString: strerror(errno)))") }
+    }
 
     /// Creates (or truncates) `path` with `mode` set before anything is written.
     public static func write(_ path: String, _ contents: String, mode: mode_t) throws {

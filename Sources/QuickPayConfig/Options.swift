@@ -35,7 +35,25 @@ public struct ActorOptions: ParsableArguments {
 
     /// The settings of actor `name` (`bank`, `merchant-chai-stall`, ...), resolved.
     public func resolve(_ name: String) throws -> ActorSetup {
-        try ActorSetup.resolve(name, bind: bind, control: control, deployment: deployment, keys: keys, insecure: insecure)
+        try Self.preparePrivateFolder(dataDir)
+        return try ActorSetup.resolve(name, bind: bind, control: control, deployment: deployment, keys: keys, insecure: insecure)
+    }
+
+    /// Everything an actor writes is its owner's alone: files it creates from here on get no
+    /// group or other bits (umask 077), and its data folder is 0700 (created so, or tightened
+    /// if it is this user's; a folder of someone else's that others can enter is refused).
+    public static func preparePrivateFolder(_ path: String) throws {
+        umask(0o077)
+        if !FileManager.default.fileExists(atPath: path) {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            return
+        }
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { throw ValidationError("--data-dir \(path) is not a folder") }
+        guard info.st_mode & 0o077 != 0 else { return }
+        guard info.st_uid == getuid(), chmod(path, 0o700) == 0 else {
+            throw ValidationError("--data-dir \(path) is open to other users (mode \(String(info.st_mode & 0o777, radix: 8))) and cannot be made 0700: give the actor a folder of its own")
+        }
     }
 
     /// Whether this is a deployment started for testing.
@@ -121,6 +139,7 @@ public struct ActorSetup {
 
 /// Reads a key file written by `quickpay keys generate` (64 hex digits).
 public func readSigningKey(_ path: String) throws -> SigningPrivateKey {
+    try KeyFiles.requirePrivate(path)
     let text = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     guard let seed = Bytes32(hex: text) else { throw ValidationError("\(path) does not hold 64 hex digits") }
     return SigningPrivateKey(seed: seed)

@@ -34,6 +34,7 @@ public enum StateDump {
         return [
             "ok": true, "ledger": balances, "vouchers": rows, "journal": journal, "accounts": try store.allAccounts().map(\.value),
             "receivers": receivers,
+            "phones": Dictionary(uniqueKeysWithValues: try store.allAccounts().compactMap { account in try store.owner(of: account)?.phone.map { (account.value, $0.value) } }),
         ]
     }
 
@@ -58,7 +59,7 @@ public enum StateDump {
             ["username": $0.username.value, "expires_at": $0.expiresAt.secondsSinceEpoch]
         }
         let challenges: [JSONObject] = try store.allChallenges().sorted { ($0.username, $0.sentAt) < ($1.username, $1.sentAt) }.map {
-            ["username": $0.username.value, "tries": $0.tries, "used": $0.used]
+            ["username": $0.username.value, "tries": $0.tries, "used": $0.used, "registration": $0.registration != nil]
         }
         return ["ok": true, "users": users, "sessions": sessions, "challenges": challenges]
     }

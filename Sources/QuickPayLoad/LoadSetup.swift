@@ -65,21 +65,21 @@ public final class LoadSetup {
             customers: (0..<spec.customers).map {
                 .init(name: "load\($0)", phone: Self.phone($0), account: "ACC-LOAD\($0)", deposit: Int64(depositRupees))
             },
-            merchants: spec.merchants.map { .init(id: $0.id, account: "ACC-\($0.id.uppercased())", mode: $0.mode) },
+            merchants: spec.merchants.enumerated().map { .init(id: $1.id, account: "ACC-\($1.id.uppercased())", mode: $1.mode, phone: Self.ownerPhone($0)) },
             // Logins are not measured: the app server hashes passwords with 1,000 rounds here.
             passwordRounds: 1000, insecure: insecure, launch: false, customerProcesses: false)
         try deployment.launchAll()
         try deployment.waitUntilHealthy()
         log("actors up (\(insecure ? "plaintext" : "CURVE")); preparing \(spec.customers) customers: \(singlesPerPair) single-coin and \(multisPerPair) multi-coin payments each per merchant")
         let started = Date()
-        // Merchants register with the app server (its receiver directory) before anyone loads.
-        let app = try Requester(context: try Context(), endpoint: deployment.endpoints["appserver"]!, security: try deployment.clientSecurity(to: "appserver"))
+        // Merchants' owners register with the app server (its receiver directory) before anyone
+        // loads, each from the phone of record of the merchant's account.
         for (position, merchant) in spec.merchants.enumerated() {
-            let answer = try app.request(.register(RegisterRequest(
+            let owner = try CustomerClient(walletPath: "\(deployment.runFolder)/data/owner-\(merchant.id)/wallet.sqlite", endpoints: try endpoints(), bankKey: deployment.bankPublicKey)
+            try owner.attachPhone(try sim(Self.ownerPhone(position)))
+            _ = try owner.register(RegisterRequest(
                 username: try Username(merchant.id), password: try Password("merchant password \(position)"),
-                phone: try PhoneNumber("+9197" + String(format: "%08d", 10_000 + position)), bankAccount: try AccountID("ACC-\(merchant.id.uppercased())"),
-                role: .merchant)))
-            if case .error(let error) = answer { throw error }
+                phone: try PhoneNumber(Self.ownerPhone(position)), bankAccount: try AccountID("ACC-\(merchant.id.uppercased())"), role: .merchant))
         }
         for index in 0..<spec.customers {
             customers.append(try prepare(index, singles: singlesPerPair, multis: multisPerPair))
@@ -88,6 +88,22 @@ public final class LoadSetup {
     }
 
     static func phone(_ index: Int) -> String { "+9198" + String(format: "%08d", 10_000 + index) }
+    static func ownerPhone(_ position: Int) -> String { "+9197" + String(format: "%08d", 10_000 + position) }
+
+    /// The SIM the deployment's key ceremony made for `phone`.
+    func sim(_ phone: String) throws -> SimCard {
+        guard let card = try KeyDirectory.readSims(KeyDirectory("\(deployment.runFolder)/keys").simFile(phone)).first else {
+            throw QuickPayError(.internal, "no SIM for \(phone)")
+        }
+        return card
+    }
+
+    func endpoints() throws -> ClientEndpoints {
+        ClientEndpoints(
+            appServer: deployment.endpoints["appserver"]!, networkProvider: deployment.endpoints["nsp"]!,
+            merchants: Dictionary(uniqueKeysWithValues: spec.merchants.map { (try! ReceiverID($0.id), deployment.endpoints["merchant-\($0.id)"]!) }),
+            security: try customerSecurity())
+    }
 
     var merchantIDs: [ReceiverID] { spec.merchants.map { try! ReceiverID($0.id) } }
 
@@ -104,13 +120,9 @@ public final class LoadSetup {
     }
 
     func prepare(_ index: Int, singles: Int, multis: Int) throws -> LoadCustomer {
-        let endpoints = ClientEndpoints(
-            appServer: deployment.endpoints["appserver"]!, networkProvider: deployment.endpoints["nsp"]!,
-            merchants: Dictionary(uniqueKeysWithValues: spec.merchants.map { (try! ReceiverID($0.id), deployment.endpoints["merchant-\($0.id)"]!) }),
-            security: try customerSecurity())
-        let client = try CustomerClient(walletPath: "\(deployment.runFolder)/data/load\(index)/wallet.sqlite", endpoints: endpoints, bankKey: deployment.bankPublicKey)
+        let client = try CustomerClient(walletPath: "\(deployment.runFolder)/data/load\(index)/wallet.sqlite", endpoints: try endpoints(), bankKey: deployment.bankPublicKey)
         let phone = try PhoneNumber(Self.phone(index))
-        try client.attachPhone(phone)
+        try client.attachPhone(try sim(Self.phone(index)))
         let username = try Username("load\(index)")
         let password = try Password("load password \(index)")
         _ = try client.register(RegisterRequest(username: username, password: password, phone: phone, bankAccount: try AccountID("ACC-LOAD\(index)"), role: .customer))

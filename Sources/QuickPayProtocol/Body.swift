@@ -32,6 +32,8 @@ public enum Body: Hashable, Sendable {
     case smsAccepted(smsID: Bytes16)
     case deviceAttach(phone: PhoneNumber)
     case smsDelivery(SmsDelivery)
+    case attachChallenge(AttachChallenge)
+    case deviceAttachProof(DeviceAttachProof)
     // balance and M2 load
     case balance(SessionRequest)
     case balanceReply(Balances)
@@ -40,6 +42,8 @@ public enum Body: Hashable, Sendable {
     case loadReply(LoadReply)
     case voucherNotice(SignedVoucher)
     case bankBalance(AccountID)
+    case bankAccountOwner(AccountID, Role)
+    case accountOwner(phone: PhoneNumber)
     // prepaid market codes
     case prepaidIssue(PrepaidIssue)
     case prepaidCodes([String])
@@ -82,6 +86,8 @@ public enum Body: Hashable, Sendable {
         case .smsAccepted: "sms_accepted"
         case .deviceAttach: "device_attach"
         case .smsDelivery: "sms_delivery"
+        case .attachChallenge: "attach_challenge"
+        case .deviceAttachProof: "device_attach_proof"
         case .balance: "balance"
         case .balanceReply: "balance_reply"
         case .load: "load"
@@ -89,6 +95,8 @@ public enum Body: Hashable, Sendable {
         case .loadReply: "load_reply"
         case .voucherNotice: "voucher_notice"
         case .bankBalance: "bank_balance"
+        case .bankAccountOwner: "bank_account_owner"
+        case .accountOwner: "account_owner"
         case .prepaidIssue: "prepaid_issue"
         case .prepaidCodes: "prepaid_codes"
         case .prepaidRedeem: "prepaid_redeem"

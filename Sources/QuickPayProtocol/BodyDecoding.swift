@@ -46,6 +46,12 @@ extension Body {
                 SmsDelivery(
                     smsID: try WireField.bytes16(m.smsID, "sms_id"), phone: try PhoneNumber(m.phone),
                     text: try WireField.text(m.text, "text", maximumBytes: SmsSubmit.maximumTextBytes)))
+        case .attachChallenge(let m):
+            self = .attachChallenge(AttachChallenge(nonce: try WireField.bytes32(m.nonce, "nonce"), expiresAt: WireField.timestamp(m.expiresAt)))
+        case .deviceAttachProof(let m):
+            self = .deviceAttachProof(
+                DeviceAttachProof(
+                    phone: try PhoneNumber(m.phone), nonce: try WireField.bytes32(m.nonce, "nonce"), response: try WireField.bytes32(m.response, "response")))
         case .balance(let m): self = .balance(SessionRequest(session: try WireField.sessionToken(m.sessionToken)))
         case .balanceReply(let m):
             self = .balanceReply(
@@ -57,6 +63,8 @@ extension Body {
             guard m.hasVoucher else { throw QuickPayError(.malformed, "voucher_notice carries no voucher") }
             self = .voucherNotice(try SignedVoucher(wire: m.voucher))
         case .bankBalance(let m): self = .bankBalance(try WireField.accountID(m.accountID))
+        case .bankAccountOwner(let m): self = .bankAccountOwner(try WireField.accountID(m.accountID), try WireField.role(m.role))
+        case .accountOwner(let m): self = .accountOwner(phone: try PhoneNumber(m.phone))
         case .prepaidIssue(let m): self = .prepaidIssue(try PrepaidIssue(wire: m))
         case .prepaidCodes(let m):
             var codes: [String] = []

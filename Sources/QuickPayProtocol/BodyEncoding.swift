@@ -86,6 +86,17 @@ extension Body {
             m.phone = v.phone.value
             m.text = v.text
             return .smsDelivery(m)
+        case .attachChallenge(let v):
+            var m = Quickpay_V1_AttachChallenge()
+            m.nonce = Data(v.nonce.bytes)
+            m.expiresAt = v.expiresAt.secondsSinceEpoch
+            return .attachChallenge(m)
+        case .deviceAttachProof(let v):
+            var m = Quickpay_V1_DeviceAttachProof()
+            m.phone = v.phone.value
+            m.nonce = Data(v.nonce.bytes)
+            m.response = Data(v.response.bytes)
+            return .deviceAttachProof(m)
         case .balance(let v):
             var m = Quickpay_V1_BalanceRequest()
             m.sessionToken = Data(v.session.raw)
@@ -106,6 +117,15 @@ extension Body {
             var m = Quickpay_V1_BankBalanceRequest()
             m.accountID = account.value
             return .bankBalance(m)
+        case .bankAccountOwner(let account, let role):
+            var m = Quickpay_V1_BankAccountOwner()
+            m.accountID = account.value
+            m.role = WireField.wire(role)
+            return .bankAccountOwner(m)
+        case .accountOwner(let phone):
+            var m = Quickpay_V1_AccountOwner()
+            m.phone = phone.value
+            return .accountOwner(m)
         case .prepaidIssue(let v):
             var m = Quickpay_V1_PrepaidIssue()
             m.count = UInt32(v.count)

@@ -94,3 +94,25 @@ public struct SmsDelivery: Hashable, Sendable {
         self.text = text
     }
 }
+
+/// Network provider -> device: answer this with the phone's SIM (`SimCard.answer`).
+public struct AttachChallenge: Hashable, Sendable {
+    public var nonce: Bytes32
+    public var expiresAt: Timestamp
+    public init(nonce: Bytes32, expiresAt: Timestamp) {
+        self.nonce = nonce
+        self.expiresAt = expiresAt
+    }
+}
+
+/// Device -> network provider: the SIM's answer to an `AttachChallenge`.
+public struct DeviceAttachProof: Hashable, Sendable {
+    public var phone: PhoneNumber
+    public var nonce: Bytes32
+    public var response: Bytes32
+    public init(phone: PhoneNumber, nonce: Bytes32, response: Bytes32) {
+        self.phone = phone
+        self.nonce = nonce
+        self.response = response
+    }
+}

@@ -67,6 +67,7 @@ public struct Evidence {
             return AuditData.Entry(debit: debit, credit: credit, amountPaise: Int64(amount))
         }
         data.accounts = Set(try field(bank, "accounts", "the bank's state") as [String])
+        data.phones = try field(bank, "phones", "the bank's state") as [String: String]
         for row in try field(bank, "receivers", "the bank's state") as [[String: Any]] {
             data.receivers[try field(row, "id", "a receiver")] = (try field(row, "account", "a receiver"), try field(row, "mode", "a receiver"))
         }
@@ -101,7 +102,9 @@ public struct Evidence {
                 AuditData.Session(username: try field(row, "username", "a session"), expiresAt: Int64(try field(row, "expires_at", "a session") as Int))
             }
             app.challenges = try (field(state, "challenges", "the app server's state") as [[String: Any]]).map { row in
-                AuditData.Challenge(username: try field(row, "username", "a challenge"), tries: try field(row, "tries", "a challenge"), used: try field(row, "used", "a challenge"))
+                AuditData.Challenge(
+                    username: try field(row, "username", "a challenge"), tries: try field(row, "tries", "a challenge"), used: try field(row, "used", "a challenge"),
+                    registration: try field(row, "registration", "a challenge"))
             }
             data.appServer = app
         }

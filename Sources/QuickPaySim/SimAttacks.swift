@@ -12,7 +12,7 @@ extension SimWorld {
         stats.attacks += 1
         let kinds = [
             "replay", "forge", "splice", "overspend", "spend-unloaded", "double-redeem", "stolen-id", "foreign", "racing-loads", "guess-password",
-            "unload-foreign",
+            "unload-foreign", "register-foreign", "attach-foreign",
         ]
         let kind = kinds[Int(customer.rng.next() % UInt64(kinds.count))]
         note("customer \(index) attacks: \(kind)")
@@ -37,6 +37,19 @@ extension SimWorld {
             guessPassword(index)
         case "unload-foreign":
             unloadForeign(index)
+        case "register-foreign":
+            registerForeign(index)
+        case "attach-foreign":
+            // This customer's phone asks to attach as another's phone and answers the challenge
+            // with its own SIM (a wrong one for that phone). If the provider took it, the
+            // victim's codes would reach this device (a violation `customerReceives` reports).
+            let victims = customers.filter { $0.index != index }
+            guard !victims.isEmpty else { return endOperation(index) }
+            let victim = victims[Int(customer.rng.next() % UInt64(victims.count))]
+            customer.attachingAs = victim.phone
+            transmit(.toServer(.nsp, .request(ClientID(customer.device, key: nil), WireCodec().encode(Envelope(requestID: .random(using: &customer.rng), body: .deviceAttach(phone: victim.phone))))), from: .customer(index), to: .server(.nsp))
+            stats.attacksRefused += 1
+            endOperation(index)
         case "forge", "overspend", "spend-unloaded", "foreign":
             let unloaded = kind == "spend-unloaded"
             let candidates = customer.wallet.vouchers.values.filter {
@@ -210,6 +223,27 @@ extension SimWorld {
                 violation("customer \(index) unloaded customer \(victim.index)'s voucher \(entry.id)")
             } else if case .error? = answer {
                 stats.attacksRefused += 1
+            }
+            endOperation(index)
+        }
+    }
+
+    /// A user on another customer's account: with this customer's phone (the bank's phone of
+    /// record differs: refused), or with the victim's (the code goes to the victim: the
+    /// registration never completes). The auditor's ownership check sees any user that got in.
+    func registerForeign(_ index: Int) {
+        let customer = customers[index]
+        let victims = customers.filter { $0.index != index }
+        guard !victims.isEmpty else { return endOperation(index) }
+        let victim = victims[Int(customer.rng.next() % UInt64(victims.count))]
+        let phone = customer.rng.next() % 2 == 0 ? customer.phone : victim.phone
+        let name = try! Username("intruder\(index)x\(customer.rng.next() % 1000)")
+        send(index, to: .appServer, .register(RegisterRequest(username: name, password: customer.password, phone: phone, bankAccount: victim.account, role: .customer)), newConnection: true) { [self] answer in
+            switch answer {
+            case .loginChallenge? where phone == customer.phone:
+                violation("customer \(index) got a registration code sent for \(victim.account) although its phone is not the account's")
+            case .error?, .loginChallenge?: stats.attacksRefused += 1
+            default: break
             }
             endOperation(index)
         }

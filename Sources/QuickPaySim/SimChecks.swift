@@ -32,7 +32,7 @@ extension SimWorld {
                 AuditData.User(username: $0.username.value, account: $0.account.value, phone: $0.phone.value, failedAttempts: $0.failedAttempts, lockedUntil: $0.lockedUntil?.secondsSinceEpoch)
             },
             sessions: app.sessions.values.map { AuditData.Session(username: $0.username.value, expiresAt: $0.expiresAt.secondsSinceEpoch) },
-            challenges: app.challenges.values.map { AuditData.Challenge(username: $0.username.value, tries: $0.tries, used: $0.used) })
+            challenges: app.challenges.values.map { AuditData.Challenge(username: $0.username.value, tries: $0.tries, used: $0.used, registration: $0.registration != nil) })
         data.expectedDepositsPaise = stats.depositedPaise
         data.nowSeconds = time(.appServer).now.secondsSinceEpoch
         return data
@@ -46,6 +46,7 @@ extension SimWorld {
         let start = known.count <= bank.entries.count ? known.count : 0
         data.journal = (start == 0 ? [] : known) + bank.entries[start...].map { AuditData.Entry(debit: $0.from.name, credit: $0.to.name, amountPaise: $0.amount.paise) }
         data.accounts = Set(bank.accounts.map(\.value))
+        for (account, phone) in bank.phones { data.phones[account.value] = phone.value }
         for (id, record) in bank.receivers { data.receivers[id.value] = (record.account.value, record.mode.rawValue) }
         data.vouchers = bank.vouchers.values.map { row in
             var state = 0

@@ -10,7 +10,8 @@ import QuickPayProtocol
 final class SimCustomer {
     let index: Int
     let account: AccountID
-    let phone: PhoneNumber
+    let sim: SimCard
+    var phone: PhoneNumber { sim.phone }
     var rng: SplitMix64
     var wallet = Wallet()
     var session: SessionToken?
@@ -18,7 +19,7 @@ final class SimCustomer {
     var connection = 0
     var pending: [RequestID: Outstanding] = [:]
     var inbox: [SmsDelivery] = []
-    var awaitingCode: (challenge: ChallengeID, deadline: Int64)?
+    var awaitingCode: (challenge: ChallengeID, deadline: Int64, registering: Bool)?
     var busy = false
     var done = 0
     var finished = false
@@ -29,6 +30,8 @@ final class SimCustomer {
     /// When this customer last got a session (virtual ms): a password-guessing attack on it is
     /// judged only if none came in between.
     var lastSessionAt: Int64 = -1
+    /// The phone this customer's device is trying to attach as, without its SIM (an attack).
+    var attachingAs: PhoneNumber?
     /// Loads the bank answered with vouchers: their roots must stay at the bank.
     var loaded: [Bytes32] = []
 
@@ -40,10 +43,10 @@ final class SimCustomer {
         let then: (Body?) -> Void
     }
 
-    init(index: Int, account: AccountID, phone: PhoneNumber, random: SplitMix64) {
+    init(index: Int, account: AccountID, sim: SimCard, random: SplitMix64) {
         self.index = index
         self.account = account
-        self.phone = phone
+        self.sim = sim
         rng = random
     }
 
@@ -95,6 +98,13 @@ extension SimWorld {
             guard !customer.inbox.contains(where: { $0.smsID == sms.smsID }) else { return }
             customer.inbox.append(sms)
             if let waiting = customer.awaitingCode { submitCode(index, waiting.challenge) }
+        case .attachChallenge(let challenge):
+            // The phone answers the provider's challenge with its SIM (an attacker answers for
+            // another phone with its own SIM's secret: a wrong SIM for that phone).
+            let phone = customer.attachingAs ?? customer.phone
+            customer.attachingAs = nil
+            let proof = DeviceAttachProof(phone: phone, nonce: challenge.nonce, response: SimCard(phone: phone, secret: customer.sim.secret).answer(challenge.nonce))
+            transmit(.toServer(.nsp, .request(ClientID(customer.device, key: nil), WireCodec().encode(Envelope(requestID: .random(using: &customer.rng), body: .deviceAttachProof(proof))))), from: .customer(index), to: .server(.nsp))
         case .voucherNotice:
             return
         default:
@@ -139,11 +149,15 @@ extension SimWorld {
 
     // MARK: Flows
 
+    /// Registration: the code goes to the account's phone of record (this customer's), and the
+    /// user exists once it comes back.
     func register(_ index: Int) {
         let customer = customers[index]
+        customer.inbox = []
+        attachDevice(index)
         send(index, to: .appServer, .register(RegisterRequest(username: customer.username, password: customer.password, phone: customer.phone, bankAccount: customer.account, role: .customer))) { [self] answer in
             switch answer {
-            case .registerReply?: customer.registered = true
+            case .loginChallenge(let challenge)?: return awaitCode(index, challenge.challengeID, registering: true)
             case .error(let error)? where error.code == .alreadyExists: customer.registered = true
             default: break
             }
@@ -151,15 +165,27 @@ extension SimWorld {
         }
     }
 
+    /// The phone (re)attaches to the network provider; the provider's challenge is answered
+    /// with the SIM when it arrives (`customerReceives`).
+    func attachDevice(_ index: Int) {
+        let customer = customers[index]
+        transmit(.toServer(.nsp, .request(ClientID(customer.device, key: nil), WireCodec().encode(Envelope(requestID: .random(using: &customer.rng), body: .deviceAttach(phone: customer.phone))))), from: .customer(index), to: .server(.nsp))
+    }
+
+    func awaitCode(_ index: Int, _ challenge: ChallengeID, registering: Bool) {
+        let customer = customers[index]
+        customer.awaitingCode = (challenge, now + 4000, registering)
+        schedule(.customer(index), in: 4001)
+        if !customer.inbox.isEmpty { submitCode(index, challenge) }
+    }
+
     func login(_ index: Int) {
         let customer = customers[index]
         customer.inbox = []
-        transmit(.toServer(.nsp, .request(ClientID(customer.device, key: nil), WireCodec().encode(Envelope(requestID: .random(using: &customer.rng), body: .deviceAttach(phone: customer.phone))))), from: .customer(index), to: .server(.nsp))
+        attachDevice(index)
         send(index, to: .appServer, .login(LoginRequest(username: customer.username, password: customer.password))) { [self] answer in
             guard case .loginChallenge(let challenge)? = answer else { return endOperation(index, counts: false) }
-            customer.awaitingCode = (challenge.challengeID, now + 4000)
-            schedule(.customer(index), in: 4001)
-            if !customer.inbox.isEmpty { submitCode(index, challenge.challengeID) }
+            awaitCode(index, challenge.challengeID, registering: false)
         }
     }
 
@@ -168,10 +194,17 @@ extension SimWorld {
         guard let sms = customer.inbox.last(where: { $0.text.contains("for login \(challenge.smsReference)") }), let digits = sms.text.split(whereSeparator: { !$0.isNumber }).first, let code = try? OneTimeCode(String(digits)) else { return }
         customer.awaitingCode = nil
         customer.inbox = []
-        send(index, to: .appServer, .otpSubmit(OtpSubmit(challengeID: challenge, code: code))) { [self] answer in
+        let id = RequestID.random(using: &customer.rng)
+        send(index, to: .appServer, .otpSubmit(OtpSubmit(challengeID: challenge, code: code)), id: id) { [self] answer in
             if case .sessionGranted(let granted)? = answer {
                 customer.session = granted.session
                 customer.lastSessionAt = now
+            }
+            if case .registerReply? = answer { customer.registered = true }
+            // A refusal says nothing took effect: not so if this very submission used the code
+            // (a retry whose first answer was lost must get a session, not OTP_INVALID).
+            if case .error(let error)? = answer, error.code == .otpInvalid, appStore.state.durable.challenges[challenge]?.usedBy == id {
+                violation("customer \(index)'s code submission \(id) used the code, yet its retry was refused: \(error)")
             }
             endOperation(index, counts: false)
         }

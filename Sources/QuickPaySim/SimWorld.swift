@@ -86,10 +86,13 @@ final class SimWorld {
         core.crashPointsEnabled = false
 
         // The bank: accounts and receivers seeded, as a deployment's seed does.
-        for (receiver, mode) in merchants {
-            try bankStore.open(try AccountID("ACC-\(receiver.value.uppercased())"), deposit: .zero, receiver: (receiver, mode))
+        for (position, (receiver, mode)) in merchants.enumerated() {
+            try bankStore.open(try AccountID("ACC-\(receiver.value.uppercased())"), deposit: .zero, receiver: (receiver, mode), phone: try Self.ownerPhone(position))
             merchantModes[receiver] = mode
         }
+        // The key ceremony's SIMs: one per customer's phone (derived from the seed without
+        // drawing from the run's generator, so adding them moved no other decision).
+        let sims = (0..<config.customers).map { Self.sim(for: try! Self.customerPhone($0), seed: config.seed) }
         var bankConfig = BankConfig()
         bankConfig.callers = CallerPolicy(
             appServers: [keys[.appServer]!], merchants: Dictionary(uniqueKeysWithValues: merchants.map { (keys[.merchant($0.0)]!, $0.0) }))
@@ -107,7 +110,7 @@ final class SimWorld {
         servers[.appServer] = app
         let nspCallers = CallerPolicy(appServers: [keys[.appServer]!])
         servers[.nsp] = SimHost(node: .nsp, store: nspStore, config: core, seed: rng.next()) { [nspStore] seed in
-            NetworkProviderActor(store: nspStore, random: SplitMix64(seed: seed), callers: nspCallers)
+            NetworkProviderActor(store: nspStore, sims: sims, random: SplitMix64(seed: seed), callers: nspCallers)
         }
         for (receiver, mode) in merchants {
             let store = MemoryMerchantStore()
@@ -126,17 +129,23 @@ final class SimWorld {
                 var batch = AppServerBatch()
                 batch.users = [UserRecord(
                     username: try Username(receiver.value), passwordHash: PasswordHasher(rounds: 1000).hash(try Password("merchant password"), salt: .random(using: &rng)),
-                    phone: try PhoneNumber("+9197\(String(format: "%08d", merchants.firstIndex { $0.0 == receiver }!))"),
+                    phone: try Self.ownerPhone(merchants.firstIndex { $0.0 == receiver }!),
                     account: try AccountID("ACC-\(receiver.value.uppercased())"), role: .merchant)]
                 try appStore.stage(batch)
             }
         }
         for index in 0..<config.customers {
             let account = try AccountID("ACC-C\(index)")
-            try bankStore.open(account, deposit: Amount(paise: 200_000))
-            customers.append(SimCustomer(index: index, account: account, phone: try PhoneNumber("+9198\(String(format: "%08d", index))"), random: SplitMix64(seed: rng.next())))
+            try bankStore.open(account, deposit: Amount(paise: 200_000), phone: try Self.customerPhone(index))
+            customers.append(SimCustomer(index: index, account: account, sim: sims[index], random: SplitMix64(seed: rng.next())))
         }
         stats.depositedPaise = Int64(config.customers) * 200_000
+    }
+
+    static func customerPhone(_ index: Int) throws -> PhoneNumber { try PhoneNumber("+9198\(String(format: "%08d", index))") }
+    static func ownerPhone(_ position: Int) throws -> PhoneNumber { try PhoneNumber("+9197\(String(format: "%08d", position))") }
+    static func sim(for phone: PhoneNumber, seed: UInt64) -> SimCard {
+        SimCard(phone: phone, secret: Bytes32.sha256(of: Array("sim \(phone) \(seed)".utf8)))
     }
 
     // MARK: Time

@@ -19,11 +19,30 @@ enum SQLite {
             try db.execute(sql: "PRAGMA cache_size = -8192")
             if !autoCheckpoint { try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
         }
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        try DataFiles.preparePrivate(path)
         let pool = try DatabasePool(path: path, configuration: configuration)
         try migrator.migrate(pool)
         return pool
+    }
+}
+
+/// An actor's data is its owner's alone: a folder made for it 0700, its database file 0600
+/// (created so, or put back so if it was not; SQLite gives the -wal and -shm files the
+/// database's mode). The actors' own data folders are checked at start-up (`ActorOptions`).
+public enum DataFiles {
+    public static func preparePrivate(_ path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw StoreError("cannot create \(path)")
+            }
+        }
+        for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        }
     }
 }
 

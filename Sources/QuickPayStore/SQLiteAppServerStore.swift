@@ -28,6 +28,19 @@ public final class SQLiteAppServerStore: AppServerStore {
         }
         migrator.registerMigration("v2-answers") { db in try AnswerTable.migrate(fromReplies: db, hasCreatedAt: false) }
         migrator.registerMigration("v3-challenge-used-by") { db in try db.execute(sql: "ALTER TABLE challenges ADD COLUMN used_by BLOB") }
+        migrator.registerMigration("v4-owners") { db in
+            // One user per phone and per bank account; a registration waits for its code.
+            try db.execute(sql: """
+                CREATE UNIQUE INDEX users_phone ON users(phone);
+                CREATE UNIQUE INDEX users_account ON users(account);
+                ALTER TABLE challenges ADD COLUMN reg_rounds INTEGER;
+                ALTER TABLE challenges ADD COLUMN reg_salt BLOB;
+                ALTER TABLE challenges ADD COLUMN reg_hash BLOB;
+                ALTER TABLE challenges ADD COLUMN reg_phone TEXT;
+                ALTER TABLE challenges ADD COLUMN reg_account TEXT;
+                ALTER TABLE challenges ADD COLUMN reg_role INTEGER;
+                """)
+        }
         return migrator
     }
 
@@ -37,15 +50,31 @@ public final class SQLiteAppServerStore: AppServerStore {
         try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE username = ?", arguments: [username.value]).map(Self.user) }
     }
 
+    public func user(phone: PhoneNumber) throws -> UserRecord? {
+        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE phone = ?", arguments: [phone.value]).map(Self.user) }
+    }
+
+    public func user(account: AccountID) throws -> UserRecord? {
+        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE account = ?", arguments: [account.value]).map(Self.user) }
+    }
+
     public func challenge(_ id: ChallengeID) throws -> ChallengeRecord? {
-        try database.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM challenges WHERE id = ?", arguments: [id.raw.data]) else { return nil }
-            return ChallengeRecord(
-                id: id, username: try valid { try Username(row["username"]) }, codeMAC: try Bytes32(data: row["code_mac"]),
-                expiresAt: Timestamp(secondsSinceEpoch: row["expires_at"]), tries: row["tries"], used: row["used"],
-                sentAt: Timestamp(secondsSinceEpoch: row["sent_at"]), resends: row["resends"],
-                usedBy: try (row["used_by"] as Data?).map { RequestID(try Bytes16(data: $0)) })
+        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM challenges WHERE id = ?", arguments: [id.raw.data]).map(Self.challenge) }
+    }
+
+    static func challenge(_ row: Row) throws -> ChallengeRecord {
+        var draft: RegistrationDraft?
+        if let rounds = row["reg_rounds"] as Int? {
+            guard let role = Role(rawValue: UInt8(row["reg_role"] as Int)) else { throw DatabaseCorruption("reg_role") }
+            draft = RegistrationDraft(
+                passwordHash: PasswordHash(rounds: rounds, salt: try Bytes16(data: row["reg_salt"]), hash: try Bytes32(data: row["reg_hash"])),
+                phone: try valid { try PhoneNumber(row["reg_phone"]) }, account: try valid { try AccountID(row["reg_account"]) }, role: role)
         }
+        return ChallengeRecord(
+            id: ChallengeID(try Bytes16(data: row["id"])), username: try valid { try Username(row["username"]) }, codeMAC: try Bytes32(data: row["code_mac"]),
+            expiresAt: Timestamp(secondsSinceEpoch: row["expires_at"]), tries: row["tries"], used: row["used"],
+            sentAt: Timestamp(secondsSinceEpoch: row["sent_at"]), resends: row["resends"],
+            usedBy: try (row["used_by"] as Data?).map { RequestID(try Bytes16(data: $0)) }, registration: draft)
     }
 
     public func session(_ tokenHash: Bytes32) throws -> SessionRecord? {
@@ -83,8 +112,15 @@ public final class SQLiteAppServerStore: AppServerStore {
             }
             for c in batch.challenges {
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO challenges (id, username, code_mac, expires_at, tries, used, sent_at, resends, used_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    arguments: [c.id.raw.data, c.username.value, c.codeMAC.data, c.expiresAt.secondsSinceEpoch, c.tries, c.used, c.sentAt.secondsSinceEpoch, c.resends, c.usedBy?.raw.data])
+                    sql: """
+                        INSERT OR REPLACE INTO challenges (id, username, code_mac, expires_at, tries, used, sent_at, resends, used_by,
+                          reg_rounds, reg_salt, reg_hash, reg_phone, reg_account, reg_role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        c.id.raw.data, c.username.value, c.codeMAC.data, c.expiresAt.secondsSinceEpoch, c.tries, c.used, c.sentAt.secondsSinceEpoch, c.resends, c.usedBy?.raw.data,
+                        c.registration?.passwordHash.rounds, c.registration?.passwordHash.salt.data, c.registration?.passwordHash.hash.data,
+                        c.registration?.phone.value, c.registration?.account.value, c.registration.map { Int($0.role.rawValue) },
+                    ])
             }
             for s in batch.sessions {
                 try db.execute(sql: "INSERT OR REPLACE INTO sessions (token_hash, username, expires_at) VALUES (?, ?, ?)", arguments: [s.tokenHash.data, s.username.value, s.expiresAt.secondsSinceEpoch])
@@ -107,13 +143,7 @@ public final class SQLiteAppServerStore: AppServerStore {
 
     public func allChallenges() throws -> [ChallengeRecord] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM challenges").map { row in
-                ChallengeRecord(
-                    id: ChallengeID(try Bytes16(data: row["id"])), username: try valid { try Username(row["username"]) }, codeMAC: try Bytes32(data: row["code_mac"]),
-                    expiresAt: Timestamp(secondsSinceEpoch: row["expires_at"]), tries: row["tries"], used: row["used"],
-                    sentAt: Timestamp(secondsSinceEpoch: row["sent_at"]), resends: row["resends"],
-                usedBy: try (row["used_by"] as Data?).map { RequestID(try Bytes16(data: $0)) })
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM challenges").map(Self.challenge)
         }
     }
 

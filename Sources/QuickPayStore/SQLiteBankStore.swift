@@ -39,6 +39,14 @@ public final class SQLiteBankStore: BankStore {
             try db.execute(sql: "CREATE UNIQUE INDEX vouchers_root ON vouchers(root)")
             try AnswerTable.migrate(fromReplies: db, hasCreatedAt: true)
         }
+        migrator.registerMigration("v4-phone-of-record") { db in
+            // The phone a registration code for the account goes to: one account per phone.
+            try db.execute(sql: """
+                ALTER TABLE accounts ADD COLUMN phone TEXT;
+                CREATE UNIQUE INDEX accounts_phone ON accounts(phone) WHERE phone IS NOT NULL;
+                CREATE INDEX receivers_account ON receivers(account);
+                """)
+        }
         return migrator
     }
 
@@ -46,11 +54,22 @@ public final class SQLiteBankStore: BankStore {
         database = try GroupedDatabase(path: path, migrator: Self.migrator)
     }
 
-    /// Seeds an account (and its receiver id) with an opening deposit, once: seeding the same
-    /// account again changes nothing, and a seed that gives an existing receiver another mode is
-    /// refused (a mode changes only by the operator's explicit `set-mode`).
-    public func seed(_ account: AccountID, deposit: Amount, receiver: (ReceiverID, MerchantMode)?) throws {
+    /// Seeds an account (its phone of record, and its receiver id) with an opening deposit,
+    /// once: seeding the same account again changes nothing but a missing phone of record, and
+    /// a seed that gives an existing receiver another mode, or an account another phone, is
+    /// refused (those change only by an explicit operator action, not by seeding).
+    public func seed(_ account: AccountID, deposit: Amount, receiver: (ReceiverID, MerchantMode)?, phone: PhoneNumber? = nil) throws {
         try database.write { db in
+            if let phone {
+                let holder = try String.fetchOne(db, sql: "SELECT id FROM accounts WHERE phone = ?", arguments: [phone.value])
+                if let holder, holder != account.value {
+                    throw SeedConflict(description: "the seed gives \(account) the phone \(phone), which is \(holder)'s phone of record")
+                }
+                if let stored = try String.fetchOne(db, sql: "SELECT phone FROM accounts WHERE id = ?", arguments: [account.value]), stored != phone.value {
+                    throw SeedConflict(description: "the seed gives \(account) the phone \(phone); the bank holds \(stored) for it")
+                }
+                try db.execute(sql: "UPDATE accounts SET phone = ? WHERE id = ? AND phone IS NULL", arguments: [phone.value, account.value])
+            }
             if let (id, mode) = receiver,
                 let stored = try String.fetchOne(try db.cachedStatement(sql: "SELECT mode FROM receivers WHERE id = ?"), arguments: [id.value]),
                 stored != mode.rawValue
@@ -59,7 +78,7 @@ public final class SQLiteBankStore: BankStore {
                     description: "the seed says receiver \(id) is \(mode.rawValue), the bank holds it as \(stored): change a mode explicitly (control action set-mode), not by seeding")
             }
             guard try Int.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM accounts WHERE id = ?"), arguments: [account.value]) == nil else { return }
-            try db.cachedStatement(sql: "INSERT INTO accounts (id) VALUES (?)").execute(arguments: [account.value])
+            try db.cachedStatement(sql: "INSERT INTO accounts (id, phone) VALUES (?, ?)").execute(arguments: [account.value, phone?.value])
             if let (id, mode) = receiver {
                 try db.cachedStatement(sql: "INSERT INTO receivers (id, account, mode) VALUES (?, ?, ?)").execute(arguments: [id.value, account.value, mode.rawValue])
             }
@@ -69,6 +88,16 @@ public final class SQLiteBankStore: BankStore {
 
     public func accountExists(_ id: AccountID) throws -> Bool {
         try database.read { db in try Int.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM accounts WHERE id = ?"), arguments: [id.value]) != nil }
+    }
+
+    public func owner(of id: AccountID) throws -> AccountOwnerRecord? {
+        try database.read { db -> AccountOwnerRecord? in
+            guard let row = try Row.fetchOne(db, sql: "SELECT phone FROM accounts WHERE id = ?", arguments: [id.value]) else { return nil }
+            let phone: String? = row["phone"]
+            let receiver = try String.fetchOne(db, sql: "SELECT id FROM receivers WHERE account = ?", arguments: [id.value])
+            return AccountOwnerRecord(
+                phone: try phone.map { text in try valid { try PhoneNumber(text) } }, receiver: try receiver.map { text in try valid { try ReceiverID(text) } })
+        }
     }
 
     public func receiver(_ id: ReceiverID) throws -> ReceiverRecord? {

@@ -30,11 +30,6 @@ public final class SQLiteWalletStore {
     }
 
     public init(path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) {
-            let directory = (path as NSString).deletingLastPathComponent
-            if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
-        }
         pool = try SQLite.open(path: path, migrator: Self.migrator)
     }
 

@@ -26,9 +26,13 @@ public final class ActorDeployment {
         /// `mode`: what the merchant is told with `--mode` (nil: it learns its mode from the
         /// bank); `bankMode`: what the bank's seed records (a planted mismatch when they differ).
         public let id: String, account: String, mode: MerchantMode?, bankMode: MerchantMode
-        public init(id: String, account: String, mode: MerchantMode?, bankMode: MerchantMode? = nil) {
+        /// The owner's phone, the bank's phone of record for the merchant's account (nil: that
+        /// of the customer of the same account, if any).
+        public let phone: String?
+        public init(id: String, account: String, mode: MerchantMode?, bankMode: MerchantMode? = nil, phone: String? = nil) {
             self.id = id
             self.account = account
+            self.phone = phone
             self.mode = mode
             self.bankMode = bankMode ?? mode ?? .offline
         }
@@ -75,7 +79,13 @@ public final class ActorDeployment {
         try FileManager.default.createDirectory(atPath: "\(runFolder)/logs", withIntermediateDirectories: true)
         // The same keys `quickpay keys deployment` makes; used over CURVE unless `insecure`.
         let keyFolder = KeyDirectory("\(runFolder)/keys")
-        try KeyDirectory.create(at: keyFolder.path, merchants: merchants.map(\.id), customers: customerProcesses ? customers.map(\.name) : [], force: true)
+        // The phone of record of each account: its customer's, or the merchant owner's.
+        var phones: [String: String] = [:]
+        for customer in customers { phones[customer.account] = phones[customer.account] ?? customer.phone }
+        for merchant in merchants { if let phone = merchant.phone { phones[merchant.account] = phones[merchant.account] ?? phone } }
+        try KeyDirectory.create(
+            at: keyFolder.path, merchants: merchants.map(\.id), customers: customerProcesses ? customers.map(\.name) : [],
+            phones: customers.map(\.phone) + merchants.compactMap(\.phone), force: true)
         bankPublicKey = try readPublicKey(keyFolder.bankSigningPublicKeyFile)
         keys = insecure ? nil : keyFolder
         if insecure {
@@ -86,9 +96,13 @@ public final class ActorDeployment {
         }
         var seed = "accounts:\n"
         let merchantAccounts = Set(merchants.map(\.account))
-        for customer in customers where !merchantAccounts.contains(customer.account) { seed += "  - id: \(customer.account)\n    deposit_rupees: \(customer.deposit)\n" }
+        func phoneLine(_ account: String) -> String { phones[account].map { "    phone: \"\($0)\"\n" } ?? "" }
+        var seeded: Set<String> = []
+        for customer in customers where !merchantAccounts.contains(customer.account) && seeded.insert(customer.account).inserted {
+            seed += "  - id: \(customer.account)\n    deposit_rupees: \(customer.deposit)\n" + phoneLine(customer.account)
+        }
         for merchant in merchants {
-            seed += "  - id: \(merchant.account)\n    deposit_rupees: 0\n    receiver: \(merchant.id)\n    mode: \(merchant.bankMode.rawValue)\n"
+            seed += "  - id: \(merchant.account)\n    deposit_rupees: 0\n    receiver: \(merchant.id)\n    mode: \(merchant.bankMode.rawValue)\n" + phoneLine(merchant.account)
         }
         try Self.write("\(runFolder)/bank-seed.yaml", seed)
 
@@ -149,7 +163,7 @@ public final class ActorDeployment {
         }
         let keyFolder = "\(runFolder)/keys"
         let security = (keys == nil ? ["--insecure"] : ["--keys", keyFolder]) + ["--testing"]
-        try start("nsp", "qp-nsp", security)
+        try start("nsp", "qp-nsp", security + ["--sims", KeyDirectory(keyFolder).networkProviderSims])
         try start("bank", "qp-bank", security + ["--signing-key", "\(keyFolder)/bank/signing.key", "--seed", "\(runFolder)/bank-seed.yaml"] + merchantFlags("bank"))
         try start("appserver", "qp-appserver", security + [
             "--bank", peer("appserver", "bank"), "--nsp", peer("appserver", "nsp"), "--otp-key", "\(keyFolder)/appserver/otp.key",
@@ -168,6 +182,7 @@ public final class ActorDeployment {
             try start(name, "quickpay", [
                 "customer", "serve", "--name", customer.name, "--wallet", "\(runFolder)/data/\(name)/wallet.sqlite", "--app-server", peer(name, "appserver"),
                 "--nsp", peer(name, "nsp"), "--bank-key", "\(keyFolder)/public/bank.signing", "--phone", customer.phone,
+                "--sim", KeyDirectory(keyFolder).simFile(customer.phone),
             ] + security + merchantFlags(name), serverFlags: false)
         }
     }

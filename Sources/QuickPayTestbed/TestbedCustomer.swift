@@ -18,6 +18,35 @@ public enum TestbedCustomerActions {
             return try client.raw(endpoint: try CustomerActions.string(request, "endpoint"), hex: try CustomerActions.string(request, "hex"))
         case "flood":
             return try client.flood(endpoint: try CustomerActions.string(request, "endpoint"), count: request["count"] as? Int ?? 1000)
+        case "attach-as":
+            // A second device for another phone: with a wrong SIM, no SIM, or an answer captured
+            // from the victim's device (`captured`, from its `last-attach`). The provider must refuse.
+            guard let device = client.device else { throw QuickPayError(.malformed, "this customer has no device") }
+            let phone = try PhoneNumber(try CustomerActions.string(request, "phone"))
+            let how = request["sim"] as? String ?? "wrong"
+            var generator = SystemRandomNumberGenerator()
+            let answer: Body
+            switch how {
+            case "wrong":
+                let card = SimCard.random(for: phone, using: &generator)
+                answer = try device.attach(as: phone) { DeviceAttachProof(phone: phone, nonce: $0.nonce, response: card.answer($0.nonce)) }
+            case "none":
+                answer = try device.attach(as: phone) { DeviceAttachProof(phone: phone, nonce: $0.nonce, response: .zero) }
+            case "replay":
+                let captured = request["captured"] as? JSONObject ?? [:]
+                guard let nonce = Bytes32(hex: captured["nonce"] as? String ?? ""), let response = Bytes32(hex: captured["response"] as? String ?? "") else {
+                    throw QuickPayError(.malformed, "replay needs captured {nonce, response} (from the victim's last-attach)")
+                }
+                answer = try device.attach(as: phone) { _ in DeviceAttachProof(phone: phone, nonce: nonce, response: response) }
+            default:
+                throw QuickPayError(.malformed, "sim is wrong, none or replay")
+            }
+            if case .error(let error) = answer { throw error }
+            return ["ok": true, "answer": answer.typeName]
+        case "last-attach":
+            // The eavesdropper's view: the last attach answer this device sent over the air.
+            guard let proof = client.device?.lastProof else { throw QuickPayError(.malformed, "this device has not attached yet") }
+            return ["ok": true, "phone": proof.phone.value, "nonce": proof.nonce.hex, "response": proof.response.hex]
         case "last-coin":
             // For scenarios where a merchant tries to redeem a coin it should not hold.
             guard let coin = client.lastPayment?.coins.first else { throw QuickPayError(.malformed, "no payment yet") }

@@ -223,35 +223,3 @@ extension MerchantRejectionTests {
         #expect(!f.merchant.tick(now: t0).isEmpty)
     }
 }
-
-struct NetworkProviderTests {
-    @Test func anSMSReachesOnlyTheDeviceAttachedForItsPhone() throws {
-        let store = MemoryNetworkProviderStore()
-        var nsp = TestHost(NetworkProviderActor(store: store, random: SeededGenerator(seed: 70)), journal: store)
-        let phone = try PhoneNumber("+919800000001")
-        let other = try PhoneNumber("+919800000009")
-        let device = ClientID([9])
-        let app = ClientID([1])
-        _ = nsp.send(Envelope(requestID: RequestID(Bytes16(high: 0, low: 1)), body: .deviceAttach(phone: other)), from: ClientID([7]), now: t0)
-        // Sent before the device attaches: held, then delivered on attach.
-        let sent = nsp.send(Envelope(requestID: RequestID(Bytes16(high: 0, low: 2)), body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code 123456"))), from: app, now: t0)
-        #expect(sent.count == 1)
-        let attached = nsp.send(Envelope(requestID: RequestID(Bytes16(high: 0, low: 3)), body: .deviceAttach(phone: phone)), from: device, now: t0)
-        let pushed = attached.compactMap { output -> ClientID? in if case .reply(let to, let e) = output, case .smsDelivery = e.body { return to } else { return nil } }
-        #expect(pushed == [device])
-        let now = nsp.send(Envelope(requestID: RequestID(Bytes16(high: 0, low: 4)), body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code 654321"))), from: app, now: t0)
-        let targets = now.compactMap { output -> ClientID? in if case .reply(let to, let e) = output, case .smsDelivery = e.body { return to } else { return nil } }
-        #expect(targets == [device])
-        // Not acknowledged yet: a device that attaches again (after the provider restarted, or on
-        // a new connection) gets both again.
-        #expect(try nsp.actor.report().allSatisfy { !$0.delivered })
-        let again = nsp.send(Envelope(requestID: RequestID(Bytes16(high: 0, low: 5)), body: .deviceAttach(phone: phone)), from: device, now: t0)
-        let resent = again.compactMap { output -> Bytes16? in if case .reply(_, let e) = output, case .smsDelivery(let sms) = e.body { return sms.smsID } else { return nil } }
-        #expect(resent.count == 2)
-        // The device's acknowledgements (under each SMS's id) take them out of the queue.
-        for smsID in resent { _ = nsp.send(Envelope(requestID: RequestID(smsID), body: .ack), from: device, now: t0) }
-        let report = try nsp.actor.report()
-        #expect(report.count == 2 && report.allSatisfy(\.delivered))
-        #expect(try store.queued(for: phone).isEmpty)
-    }
-}

@@ -29,15 +29,41 @@ struct InMemoryNetwork {
         var config = AppServerConfig()
         config.passwordRounds = 1000  // explicit test configuration: OWASP strength is 600,000
         appServer = TestHost(AppServerActor(store: appStore, config: config, otpKey: .random(using: &keys), random: SeededGenerator(seed: 34)), journal: appStore)
-        nsp = TestHost(NetworkProviderActor(store: nspStore, random: SeededGenerator(seed: 30)), journal: nspStore)
-        for (receiver, account, mode) in specs {
-            try bankStore.open(account, deposit: .zero, receiver: (receiver, mode))
+        nsp = TestHost(NetworkProviderActor(store: nspStore, sims: Self.provisioned, random: SeededGenerator(seed: 30)), journal: nspStore)
+        for (position, (receiver, account, mode)) in specs.enumerated() {
+            try bankStore.open(account, deposit: .zero, receiver: (receiver, mode), phone: Self.ownerPhone(position))
             let store = MemoryMerchantStore()
             merchantStores[receiver] = store
             merchants[receiver] = TestHost(MerchantActor(
                 store: store, config: MerchantConfig(receiverID: receiver, mode: mode), bankKey: bankKey,
                 receiptKey: .random(using: &keys), random: SeededGenerator(seed: 35)), journal: store)
         }
+    }
+
+    /// The SIM of a test phone (the key ceremony's, made reproducibly here).
+    static func sim(_ phone: PhoneNumber) -> SimCard { SimCard(phone: phone, secret: Bytes32.sha256(of: Array("test SIM \(phone)".utf8))) }
+    /// The phone of record of the n-th merchant's account (its owner's).
+    static func ownerPhone(_ position: Int) -> PhoneNumber { try! PhoneNumber("+91970000000\(position + 1)") }
+    /// Every phone the network provider has a SIM for: +919800000001...09 and the owners'.
+    static var provisioned: [SimCard] {
+        ((1...9).map { try! PhoneNumber("+91980000000\($0)") } + (0..<5).map(ownerPhone)).map(sim)
+    }
+
+    /// A device proves it holds `phone`'s SIM (two steps: challenge, answer); the answer.
+    mutating func attach(_ phone: PhoneNumber, from device: ClientID, sim: SimCard? = nil) -> Body? {
+        guard case .attachChallenge(let challenge)? = send(.deviceAttach(phone: phone), to: .networkProvider, from: device).first else { return nil }
+        let card = sim ?? Self.sim(phone)
+        return send(.deviceAttachProof(DeviceAttachProof(phone: phone, nonce: challenge.nonce, response: card.answer(challenge.nonce))), to: .networkProvider, from: device).first
+    }
+
+    /// Registers a user the way a client does: the code goes to the account's phone of record,
+    /// whose device (`device`, attached first) sends it back. The last answer.
+    mutating func register(_ request: RegisterRequest, device: ClientID) -> Body? {
+        _ = attach(request.phone, from: device)
+        let answer = send(.register(request), from: device)
+        guard case .loginChallenge(let challenge)? = answer.first else { return answer.first }
+        guard case .smsDelivery(let sms)? = pushes[device]?.last, let code = try? OneTimeCode(String(sms.text.split(separator: " ")[2].prefix(6))) else { return nil }
+        return send(.otpSubmit(OtpSubmit(challengeID: challenge.challengeID, code: code)), from: device).first
     }
 
     static func isPush(_ body: Body) -> Bool {

@@ -208,7 +208,9 @@ struct SQLiteNetworkProviderStoreTests {
     @Test func undeliveredSMSSurviveARestartAndLeaveOnce() throws {
         let path = temporaryPath("nsp.sqlite")
         let phone = try PhoneNumber("+919800000001")
-        let sms = SmsDelivery(smsID: Bytes16(high: 1, low: 1), phone: phone, text: "QuickPay code 123456")
+        let sim = SimCard(phone: phone, secret: Bytes32.sha256(of: Array("a SIM".utf8)))
+        let smsID = Bytes16(high: 1, low: 1)
+        let sms = QueuedSms(smsID: smsID, phone: phone, sealed: try sim.seal("QuickPay code 123456", smsID: smsID))
         do {
             var batch = NetworkProviderBatch()
             batch.enqueue = [sms]
@@ -217,11 +219,47 @@ struct SQLiteNetworkProviderStoreTests {
         }
         let store = try SQLiteNetworkProviderStore(path: path)
         #expect(try store.queued(for: phone) == [sms])
+        #expect(try store.queued(for: phone).first.flatMap { sim.open($0.sealed, smsID: $0.smsID) } == "QuickPay code 123456")
         var delivered = NetworkProviderBatch()
         delivered.delivered = [sms.smsID]
         try store.commitAlone(delivered)
         #expect(try store.queued(for: phone).isEmpty)
         #expect(try store.report(limit: 10) == [SmsRecord(smsID: sms.smsID, phone: phone, delivered: true, fault: nil)])
+    }
+
+    /// ATTACKS 30: whoever reads the provider's files finds no code; the files are the owner's alone.
+    @Test func aQueuedCodeIsNotReadableAtRest() throws {
+        let folder = temporaryPath("nsp-at-rest")
+        let path = "\(folder)/nsp.sqlite"
+        let phone = try PhoneNumber("+919800000001")
+        let sim = SimCard(phone: phone, secret: Bytes32.sha256(of: Array("a SIM".utf8)))
+        let store = try SQLiteNetworkProviderStore(path: path)
+        var batch = NetworkProviderBatch()
+        for n in 0..<20 {
+            let smsID = Bytes16(high: 2, low: UInt64(n))
+            batch.enqueue.append(QueuedSms(smsID: smsID, phone: phone, sealed: try sim.seal("QuickPay code 9876\(String(format: "%02d", n)) for login ABCD", smsID: smsID)))
+        }
+        try store.commitAlone(batch)
+        var bytes: [UInt8] = []
+        for file in [path, path + "-wal"] { bytes += (FileManager.default.contents(atPath: file).map(Array.init) ?? []) }
+        #expect(bytes.count > 4096)
+        let text = String(decoding: bytes.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        #expect(!text.contains("9876"))
+        #expect(!text.contains("QuickPay code"))
+        // A planted plaintext row is found by the same search: the search can fail.
+        let plantedPath = temporaryPath("nsp-planted.sqlite")
+        let planted = try SQLiteNetworkProviderStore(path: plantedPath)
+        var plain = NetworkProviderBatch()
+        plain.enqueue = [QueuedSms(smsID: Bytes16(high: 3, low: 3), phone: phone, sealed: Array("QuickPay code 987600".utf8))]
+        try planted.commitAlone(plain)
+        let plantedBytes = [plantedPath, plantedPath + "-wal"].flatMap { FileManager.default.contents(atPath: $0).map(Array.init) ?? [] }
+        #expect(String(decoding: plantedBytes.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains("987600"))
+        for file in [path, path + "-wal"] where FileManager.default.fileExists(atPath: file) {
+            let mode = (try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber)?.intValue ?? -1
+            #expect(mode == 0o600, "\(file) has mode \(String(mode, radix: 8))")
+        }
+        let folderMode = (try FileManager.default.attributesOfItem(atPath: folder)[.posixPermissions] as? NSNumber)?.intValue ?? -1
+        #expect(folderMode == 0o700)
     }
 }
 

@@ -119,12 +119,38 @@ public struct AppServerActor: ServerActor {
 
     // MARK: M1 registration and login
 
+    /// Registration proves the registrant holds the account's phone: the bank names the
+    /// account's phone of record (which must be the one given), the code goes there, and the
+    /// user exists only once that code comes back (`submitOTP`). One user per bank account and
+    /// per phone.
     mutating func register(_ request: RegisterRequest, envelope: Envelope, client: ClientID) throws -> Step<AppServerBatch> {
-        guard try store.user(request.username) == nil else { throw QuickPayError(.alreadyExists, "username \(request.username) is taken") }
-        // Only a holder of an account at the bank can register: ask the bank first.
-        let ask = Envelope(requestID: .random(using: &random), body: .bankBalance(request.bankAccount))
+        try checkFree(request.username, phone: request.phone, account: request.bankAccount)
+        let ask = Envelope(requestID: .random(using: &random), body: .bankAccountOwner(request.bankAccount, request.role))
         pending[ask.requestID] = .register(client, envelope, request)
         return Step(outputs: [.request(to: .bank, ask, deadlineMilliseconds: config.peerDeadlineMilliseconds)])
+    }
+
+    func checkFree(_ username: Username, phone: PhoneNumber, account: AccountID) throws {
+        guard try store.user(username) == nil else { throw QuickPayError(.alreadyExists, "username \(username) is taken") }
+        guard try store.user(phone: phone) == nil else { throw QuickPayError(.alreadyExists, "phone \(phone) already belongs to a user") }
+        guard try store.user(account: account) == nil else { throw QuickPayError(.alreadyExists, "account \(account) already has a user") }
+    }
+
+    /// The bank named the account's phone of record: the registration's code goes there.
+    mutating func registrationOwner(_ phone: PhoneNumber, request: RegisterRequest, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<AppServerBatch> {
+        // Unknown account and someone else's phone get the same refusal: no oracle for either.
+        guard phone == request.phone else { throw Self.notYourAccount(request) }
+        try checkFree(request.username, phone: request.phone, account: request.bankAccount)
+        let draft = RegistrationDraft(
+            passwordHash: hasher.hash(request.password, salt: .random(using: &random)), phone: phone, account: request.bankAccount, role: request.role)
+        let challenge = ChallengeRecord(
+            id: .random(using: &random), username: request.username, codeMAC: .zero, expiresAt: now.adding(seconds: config.otpLifetimeSeconds),
+            tries: 0, used: false, sentAt: now, resends: 0, registration: draft)
+        return sendCode(.random(using: &random), challenge: challenge, phone: phone, envelope: envelope, client: client)
+    }
+
+    static func notYourAccount(_ request: RegisterRequest) -> QuickPayError {
+        QuickPayError(.forbidden, "the bank holds no \(request.role == .merchant ? "merchant" : "customer") account \(request.bankAccount) with phone \(request.phone)")
     }
 
     mutating func login(_ request: LoginRequest, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<AppServerBatch> {
@@ -175,13 +201,17 @@ public struct AppServerActor: ServerActor {
         challenge.codeMAC = otpMAC.mac(code, challenge: challenge.id)
         var batch = AppServerBatch()
         batch.challenges = [challenge]
-        let sms = Envelope(requestID: .random(using: &random), body: .smsSubmit(SmsSubmit(phone: phone, text: "QuickPay code \(code.digits) for login \(challenge.id.smsReference). Never share it.")))
+        let text = challenge.registration == nil
+            ? "QuickPay code \(code.digits) for login \(challenge.id.smsReference). Never share it."
+            : "QuickPay code \(code.digits) for login \(challenge.id.smsReference): registers \(challenge.username) on your account. Never share it."
+        let sms = Envelope(requestID: .random(using: &random), body: .smsSubmit(SmsSubmit(phone: phone, text: text)))
         pending[sms.requestID] = .login(client, envelope, LoginChallenge(challengeID: challenge.id, expiresAt: challenge.expiresAt))
         return Step(commit: batch, outputs: [.request(to: .networkProvider, sms, deadlineMilliseconds: config.peerDeadlineMilliseconds)])
     }
 
     mutating func submitOTP(_ submit: OtpSubmit, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<AppServerBatch> {
         guard var challenge = try store.challenge(submit.challengeID) else { throw QuickPayError(.otpInvalid, "no such login attempt") }
+        if let draft = challenge.registration { return try completeRegistration(submit, &challenge, draft, envelope: envelope, client: client, now: now) }
         if challenge.used {
             // The very submission that used the code, again (its answer was lost): a token is
             // never kept, so it gets a session of its own. Any other use of the code is refused.
@@ -212,6 +242,32 @@ public struct AppServerActor: ServerActor {
         return grantSession(user, batch: batch, envelope: envelope, client: client, now: now)
     }
 
+    /// The code of a registration: the user exists from here on. Wrong codes count against the
+    /// attempt (there is no user yet to lock out); the same submission again is answered again.
+    mutating func completeRegistration(_ submit: OtpSubmit, _ challenge: inout ChallengeRecord, _ draft: RegistrationDraft, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<AppServerBatch> {
+        let codeHolds = otpMAC.mac(submit.code, challenge: challenge.id) == challenge.codeMAC
+        if challenge.used {
+            guard challenge.usedBy == envelope.requestID, codeHolds else { throw QuickPayError(.otpInvalid, "no such registration, or its code was used") }
+            return .reply(to: client, envelope.reply(.registerReply(username: challenge.username)))
+        }
+        guard now < challenge.expiresAt else { throw QuickPayError(.otpExpired, "the code expired at \(challenge.expiresAt)") }
+        guard challenge.tries < config.otpMaximumTries else {
+            throw QuickPayError(.lockedOut, "\(config.otpMaximumTries) wrong codes: this registration is locked; start again")
+        }
+        challenge.tries += 1
+        var batch = AppServerBatch()
+        guard codeHolds else {
+            batch.challenges = [challenge]
+            return Step(commit: batch, outputs: [.reply(to: client, envelope.fail(QuickPayError(.otpInvalid, "wrong code")))])
+        }
+        try checkFree(challenge.username, phone: draft.phone, account: draft.account)
+        challenge.used = true
+        challenge.usedBy = envelope.requestID
+        batch.challenges = [challenge]
+        batch.users = [draft.user(challenge.username)]
+        return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(.registerReply(username: challenge.username)))], label: "register")
+    }
+
     /// A new session for `user`. The token is not kept (only its hash): an answer that is lost
     /// is answered again with another token, never from a store.
     mutating func grantSession(_ user: UserRecord, batch: AppServerBatch, envelope: Envelope, client: ClientID, now: Timestamp) -> Step<AppServerBatch> {
@@ -223,11 +279,16 @@ public struct AppServerActor: ServerActor {
     }
 
     mutating func resendOTP(_ id: ChallengeID, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<AppServerBatch> {
-        guard var challenge = try store.challenge(id), !challenge.used, let user = try store.user(challenge.username) else {
-            throw QuickPayError(.otpInvalid, "no such login attempt, or its code was used")
+        guard var challenge = try store.challenge(id), !challenge.used else { throw QuickPayError(.otpInvalid, "no such login attempt, or its code was used") }
+        let phone: PhoneNumber
+        if let draft = challenge.registration {
+            phone = draft.phone
+        } else {
+            guard let user = try store.user(challenge.username) else { throw QuickPayError(.otpInvalid, "no such login attempt, or its code was used") }
+            try checkNotLocked(user, now: now)
+            phone = user.phone
         }
         guard now < challenge.expiresAt else { throw QuickPayError(.otpExpired, "this login attempt expired") }
-        try checkNotLocked(user, now: now)
         guard challenge.tries < config.otpMaximumTries else { throw QuickPayError(.lockedOut, "this login attempt is locked") }
         guard now.secondsSinceEpoch - challenge.sentAt.secondsSinceEpoch >= config.otpResendCooldownSeconds else {
             throw QuickPayError(.rateLimited, "wait \(config.otpResendCooldownSeconds) s between codes")
@@ -236,7 +297,7 @@ public struct AppServerActor: ServerActor {
         challenge.resends += 1
         challenge.sentAt = now
         challenge.tries = 0
-        return sendCode(.random(using: &random), challenge: challenge, phone: user.phone, envelope: envelope, client: client)
+        return sendCode(.random(using: &random), challenge: challenge, phone: phone, envelope: envelope, client: client)
     }
 
     func sessionUser(_ token: SessionToken, now: Timestamp) throws -> UserRecord {

@@ -8,13 +8,10 @@ extension AppServerActor {
         case .register(let client, let envelope, let request):
             return answering(envelope, to: client) {
                 switch reply?.body {
-                case .balanceReply?:
-                    guard try store.user(request.username) == nil else { throw QuickPayError(.alreadyExists, "username \(request.username) is taken") }
-                    var batch = AppServerBatch()
-                    batch.users = [UserRecord(
-                        username: request.username, passwordHash: hasher.hash(request.password, salt: .random(using: &random)),
-                        phone: request.phone, account: request.bankAccount, role: request.role)]
-                    return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(.registerReply(username: request.username)))], label: "register")
+                case .accountOwner(let phone)?:
+                    return try registrationOwner(phone, request: request, envelope: envelope, client: client, now: now)
+                case .error(let error)? where error.code == .unknownAccount:
+                    throw Self.notYourAccount(request)
                 case .error(let error)?: throw error
                 default: throw QuickPayError(.unavailable, "the bank did not confirm the account")
                 }

@@ -35,7 +35,26 @@ public struct UserRecord: Hashable, Sendable {
     }
 }
 
-/// One login attempt's OTP. Only a keyed hash of the code is kept.
+/// A registration waiting for the code sent to the account's phone of record: the user it
+/// creates once the code comes back (the password already hashed; the plain one is not kept).
+public struct RegistrationDraft: Hashable, Sendable {
+    public let passwordHash: PasswordHash
+    public let phone: PhoneNumber
+    public let account: AccountID
+    public let role: Role
+    public init(passwordHash: PasswordHash, phone: PhoneNumber, account: AccountID, role: Role) {
+        self.passwordHash = passwordHash
+        self.phone = phone
+        self.account = account
+        self.role = role
+    }
+
+    public func user(_ username: Username) -> UserRecord {
+        UserRecord(username: username, passwordHash: passwordHash, phone: phone, account: account, role: role)
+    }
+}
+
+/// One login's (or registration's) OTP. Only a keyed hash of the code is kept.
 public struct ChallengeRecord: Hashable, Sendable {
     public let id: ChallengeID
     public let username: Username
@@ -47,8 +66,14 @@ public struct ChallengeRecord: Hashable, Sendable {
     public var resends: Int
     /// The request that used the code (its retry gets a session too).
     public var usedBy: RequestID?
+    /// Set for a registration's code: the user to create (`username` is the name asked for).
+    public var registration: RegistrationDraft?
 
-    public init(id: ChallengeID, username: Username, codeMAC: Bytes32, expiresAt: Timestamp, tries: Int, used: Bool, sentAt: Timestamp, resends: Int, usedBy: RequestID? = nil) {
+    public init(
+        id: ChallengeID, username: Username, codeMAC: Bytes32, expiresAt: Timestamp, tries: Int, used: Bool, sentAt: Timestamp, resends: Int,
+        usedBy: RequestID? = nil, registration: RegistrationDraft? = nil
+    ) {
+        self.registration = registration
         self.id = id
         self.username = username
         self.codeMAC = codeMAC
@@ -102,6 +127,9 @@ public struct AppServerBatch: Sendable {
 /// The app server's storage: reads for the actor; changes through the host's `Journal`.
 public protocol AppServerStore: Journal where Batch == AppServerBatch {
     func user(_ username: Username) throws -> UserRecord?
+    /// The user registered with this phone, or on this bank account (each has at most one).
+    func user(phone: PhoneNumber) throws -> UserRecord?
+    func user(account: AccountID) throws -> UserRecord?
     func challenge(_ id: ChallengeID) throws -> ChallengeRecord?
     func session(_ tokenHash: Bytes32) throws -> SessionRecord?
     func prepaidCode(_ codeHash: Bytes32) throws -> PrepaidCodeRecord?
@@ -124,6 +152,8 @@ public final class MemoryAppServerStore: AppServerStore, MemoryJournal {
     public init() {}
 
     public func user(_ username: Username) throws -> UserRecord? { state.working.users[username] }
+    public func user(phone: PhoneNumber) throws -> UserRecord? { state.working.users.values.first { $0.phone == phone } }
+    public func user(account: AccountID) throws -> UserRecord? { state.working.users.values.first { $0.account == account } }
     public func challenge(_ id: ChallengeID) throws -> ChallengeRecord? { state.working.challenges[id] }
     public func session(_ tokenHash: Bytes32) throws -> SessionRecord? { state.working.sessions[tokenHash] }
     public func prepaidCode(_ codeHash: Bytes32) throws -> PrepaidCodeRecord? { state.working.codes[codeHash] }
@@ -134,7 +164,13 @@ public final class MemoryAppServerStore: AppServerStore, MemoryJournal {
 
     public func stage(_ batch: AppServerBatch) throws {
         var next = state.working
-        for user in batch.users { next.users[user.username] = user }
+        for user in batch.users {
+            // One user per phone and per bank account, as the SQLite store's unique indexes hold.
+            if next.users.values.contains(where: { $0.username != user.username && ($0.phone == user.phone || $0.account == user.account) }) {
+                throw StoreError("phone \(user.phone) or account \(user.account) already has a user")
+            }
+            next.users[user.username] = user
+        }
         for challenge in batch.challenges { next.challenges[challenge.id] = challenge }
         for session in batch.sessions { next.sessions[session.tokenHash] = session }
         for ended in batch.endedSessions { next.sessions[ended] = nil }

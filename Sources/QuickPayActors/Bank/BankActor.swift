@@ -97,6 +97,14 @@ public struct BankActor: ServerActor {
                 return .reply(to: client, envelope.reply(.balanceReply(balances)))
             case .bankUnload(let request):
                 return try unload(request, envelope: envelope, client: client, now: now)
+            case .bankAccountOwner(let account, let role):
+                // Registration asks where the account's code goes (only the app server may ask).
+                guard let owner = try store.owner(of: account) else { throw QuickPayError(.unknownAccount, "no account \(account)") }
+                guard (owner.receiver != nil) == (role == .merchant) else {
+                    throw QuickPayError(.forbidden, "account \(account) is not a \(role == .merchant ? "merchant's" : "customer's") account")
+                }
+                guard let phone = owner.phone else { throw QuickPayError(.forbidden, "account \(account) has no phone of record; the bank must add one first") }
+                return .reply(to: client, envelope.reply(.accountOwner(phone: phone)))
             case .modeQuery(let receiver):
                 let record = try knownReceiver(receiver)
                 return .reply(to: client, envelope.reply(.modeReply(ModeReply(receiverID: receiver, mode: record.mode))))
@@ -111,7 +119,7 @@ public struct BankActor: ServerActor {
         case .verifyCoins(let request): try callers.requireMerchant(client, as: request.receiverID, for: body.typeName)
         case .redeem(let request): try callers.requireMerchant(client, as: request.receiverID, for: body.typeName)
         case .modeQuery(let receiver): try callers.requireMerchant(client, as: receiver, for: body.typeName)
-        case .bankLoad, .bankWithdraw, .bankCredit, .bankBalance, .bankUnload: try callers.requireAppServer(client, for: body.typeName)
+        case .bankLoad, .bankWithdraw, .bankCredit, .bankBalance, .bankUnload, .bankAccountOwner: try callers.requireAppServer(client, for: body.typeName)
         default: return
         }
     }

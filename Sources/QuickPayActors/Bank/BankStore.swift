@@ -58,6 +58,18 @@ public struct Posting: Hashable, Sendable {
     }
 }
 
+/// An account's holder as the bank knows them (a bank knows its customers: KYC).
+public struct AccountOwnerRecord: Hashable, Sendable {
+    /// The phone of record: registration codes go there (nil: none on file, no registration).
+    public let phone: PhoneNumber?
+    /// The receiver id, if this is a merchant's account.
+    public let receiver: ReceiverID?
+    public init(phone: PhoneNumber?, receiver: ReceiverID?) {
+        self.phone = phone
+        self.receiver = receiver
+    }
+}
+
 /// A receiver the bank pays: its id, the account credited, and its mode.
 public struct ReceiverRecord: Hashable, Sendable {
     public let id: ReceiverID
@@ -128,6 +140,9 @@ public struct BankBatch: Sendable {
 /// `Journal` (a batch per step, staged in the drain's group commit).
 public protocol BankStore: Journal where Batch == BankBatch {
     func accountExists(_ id: AccountID) throws -> Bool
+    /// Who holds an account, as the bank knows it: its phone of record and whether it is a
+    /// merchant's (nil: no such account).
+    func owner(of id: AccountID) throws -> AccountOwnerRecord?
     func receiver(_ id: ReceiverID) throws -> ReceiverRecord?
     func balance(_ account: LedgerAccount) throws -> Amount
     func voucher(_ id: VoucherID) throws -> BankVoucher?

@@ -8,6 +8,7 @@ import QuickPayProtocol
 public final class MemoryBankStore: BankStore, MemoryJournal {
     public struct State: MemoryState {
         public var accounts: Set<AccountID> = []
+        public var phones: [AccountID: PhoneNumber] = [:]
         public var receivers: [ReceiverID: ReceiverRecord] = [:]
         public var balances: [LedgerAccount: Amount] = [:]
         public var vouchers: [VoucherID: BankVoucher] = [:]
@@ -28,9 +29,13 @@ public final class MemoryBankStore: BankStore, MemoryJournal {
 
 
     /// Opens an account with a deposit (and, for a merchant, its receiver id), durably.
-    public func open(_ account: AccountID, deposit: Amount, receiver: (ReceiverID, MerchantMode)? = nil) throws {
+    public func open(_ account: AccountID, deposit: Amount, receiver: (ReceiverID, MerchantMode)? = nil, phone: PhoneNumber? = nil) throws {
+        if let phone, state.working.phones.contains(where: { $0.value == phone && $0.key != account }) {
+            throw StoreError("phone \(phone) is another account's phone of record")
+        }
         try inGroup {
             state.working.accounts.insert(account)
+            if let phone { state.working.phones[account] = phone }
             if let (id, mode) = receiver { state.working.receivers[id] = ReceiverRecord(id: id, account: account, mode: mode) }
             var batch = BankBatch()
             if deposit > .zero { batch.postings = [Posting(from: .deposits, to: .bank(account), amount: deposit)] }
@@ -41,6 +46,10 @@ public final class MemoryBankStore: BankStore, MemoryJournal {
     // MARK: Reads (of the working state: a group sees its own staged batches)
 
     public func accountExists(_ id: AccountID) throws -> Bool { state.working.accounts.contains(id) }
+    public func owner(of id: AccountID) throws -> AccountOwnerRecord? {
+        guard state.working.accounts.contains(id) else { return nil }
+        return AccountOwnerRecord(phone: state.working.phones[id], receiver: state.working.receivers.values.first { $0.account == id }?.id)
+    }
     public func receiver(_ id: ReceiverID) throws -> ReceiverRecord? { state.working.receivers[id] }
     public func balance(_ account: LedgerAccount) throws -> Amount { state.working.balances[account] ?? .zero }
     public func voucher(_ id: VoucherID) throws -> BankVoucher? { state.working.vouchers[id] }

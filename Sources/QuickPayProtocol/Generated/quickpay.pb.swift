@@ -608,6 +608,22 @@ public nonisolated struct Quickpay_V1_Envelope: Sendable {
     set {body = .smsDelivery(newValue)}
   }
 
+  public var attachChallenge: Quickpay_V1_AttachChallenge {
+    get {
+      if case .attachChallenge(let v)? = body {return v}
+      return Quickpay_V1_AttachChallenge()
+    }
+    set {body = .attachChallenge(newValue)}
+  }
+
+  public var deviceAttachProof: Quickpay_V1_DeviceAttachProof {
+    get {
+      if case .deviceAttachProof(let v)? = body {return v}
+      return Quickpay_V1_DeviceAttachProof()
+    }
+    set {body = .deviceAttachProof(newValue)}
+  }
+
   public var balance: Quickpay_V1_BalanceRequest {
     get {
       if case .balance(let v)? = body {return v}
@@ -662,6 +678,22 @@ public nonisolated struct Quickpay_V1_Envelope: Sendable {
       return Quickpay_V1_BankBalanceRequest()
     }
     set {body = .bankBalance(newValue)}
+  }
+
+  public var bankAccountOwner: Quickpay_V1_BankAccountOwner {
+    get {
+      if case .bankAccountOwner(let v)? = body {return v}
+      return Quickpay_V1_BankAccountOwner()
+    }
+    set {body = .bankAccountOwner(newValue)}
+  }
+
+  public var accountOwner: Quickpay_V1_AccountOwner {
+    get {
+      if case .accountOwner(let v)? = body {return v}
+      return Quickpay_V1_AccountOwner()
+    }
+    set {body = .accountOwner(newValue)}
   }
 
   public var settle: Quickpay_V1_Settle {
@@ -808,6 +840,8 @@ public nonisolated struct Quickpay_V1_Envelope: Sendable {
     case smsAccepted(Quickpay_V1_SmsAccepted)
     case deviceAttach(Quickpay_V1_DeviceAttach)
     case smsDelivery(Quickpay_V1_SmsDelivery)
+    case attachChallenge(Quickpay_V1_AttachChallenge)
+    case deviceAttachProof(Quickpay_V1_DeviceAttachProof)
     case balance(Quickpay_V1_BalanceRequest)
     case balanceReply(Quickpay_V1_BalanceReply)
     case load(Quickpay_V1_LoadRequest)
@@ -815,6 +849,8 @@ public nonisolated struct Quickpay_V1_Envelope: Sendable {
     case loadReply(Quickpay_V1_LoadReply)
     case voucherNotice(Quickpay_V1_VoucherNotice)
     case bankBalance(Quickpay_V1_BankBalanceRequest)
+    case bankAccountOwner(Quickpay_V1_BankAccountOwner)
+    case accountOwner(Quickpay_V1_AccountOwner)
     case settle(Quickpay_V1_Settle)
     case settleReply(Quickpay_V1_SettleReply)
     case unload(Quickpay_V1_UnloadRequest)
@@ -1401,13 +1437,53 @@ public nonisolated struct Quickpay_V1_SmsAccepted: Sendable {
   public init() {}
 }
 
-/// Device -> network provider: this connection is the device for this phone.
+/// Device -> network provider: this connection wants to be the device for this phone. The
+/// answer is a challenge only the phone's SIM can answer.
 public nonisolated struct Quickpay_V1_DeviceAttach: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var phone: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Network provider -> device: prove you hold the phone's SIM. The nonce is fresh, for this
+/// connection only, used once, and expires.
+public nonisolated struct Quickpay_V1_AttachChallenge: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 32 bytes
+  public var nonce: Data = Data()
+
+  /// seconds since the Unix epoch
+  public var expiresAt: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Device -> network provider: the SIM's answer, HMAC-SHA256(SIM secret, "QuickPay/attach/v1" ||
+/// phone || 0x00 || nonce). The secret never travels; a correct answer makes this connection the
+/// phone's device (and pushes it every SMS still queued for the phone).
+public nonisolated struct Quickpay_V1_DeviceAttachProof: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var phone: String = String()
+
+  /// 32 bytes, the challenge's
+  public var nonce: Data = Data()
+
+  /// 32 bytes
+  public var response: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1465,6 +1541,36 @@ public nonisolated struct Quickpay_V1_BankBalanceRequest: Sendable {
   // methods supported on all messages.
 
   public var accountID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// App server -> bank, at registration: the phone of record of this account, which must be of
+/// the kind the role needs (a merchant's account for a merchant). The registration code goes to
+/// that phone: holding the account's phone is what proves the account is yours.
+public nonisolated struct Quickpay_V1_BankAccountOwner: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var accountID: String = String()
+
+  public var role: Quickpay_V1_Role = .unspecified
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Quickpay_V1_AccountOwner: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// E.164, the bank's record
+  public var phone: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1702,7 +1808,7 @@ nonisolated extension Quickpay_V1_UnloadDestination: SwiftProtobuf._ProtoNamePro
 
 nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}request_id\0\u{1}payment\0\u{3}payment_reply\0\u{1}redeem\0\u{3}redeem_reply\0\u{3}verify_coins\0\u{3}verify_coins_reply\0\u{1}error\0\u{1}ack\0\u{2}\u{6}register\0\u{3}register_reply\0\u{1}login\0\u{3}login_challenge\0\u{3}otp_submit\0\u{3}otp_resend\0\u{3}session_granted\0\u{1}logout\0\u{4}\u{7}sms_submit\0\u{3}sms_accepted\0\u{3}device_attach\0\u{3}sms_delivery\0\u{2}\u{7}balance\0\u{3}balance_reply\0\u{1}load\0\u{3}bank_load\0\u{3}load_reply\0\u{3}voucher_notice\0\u{3}bank_balance\0\u{2}\u{4}settle\0\u{3}settle_reply\0\u{1}unload\0\u{3}bank_unload\0\u{3}unload_reply\0\u{1}withdraw\0\u{3}bank_withdraw\0\u{3}withdraw_reply\0\u{4}\u{3}prepaid_issue\0\u{3}prepaid_codes\0\u{3}prepaid_redeem\0\u{3}bank_credit\0\u{3}prepaid_redeem_reply\0\u{4}\u{6}mode_query\0\u{3}mode_reply\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}request_id\0\u{1}payment\0\u{3}payment_reply\0\u{1}redeem\0\u{3}redeem_reply\0\u{3}verify_coins\0\u{3}verify_coins_reply\0\u{1}error\0\u{1}ack\0\u{2}\u{6}register\0\u{3}register_reply\0\u{1}login\0\u{3}login_challenge\0\u{3}otp_submit\0\u{3}otp_resend\0\u{3}session_granted\0\u{1}logout\0\u{4}\u{7}sms_submit\0\u{3}sms_accepted\0\u{3}device_attach\0\u{3}sms_delivery\0\u{3}attach_challenge\0\u{3}device_attach_proof\0\u{2}\u{5}balance\0\u{3}balance_reply\0\u{1}load\0\u{3}bank_load\0\u{3}load_reply\0\u{3}voucher_notice\0\u{3}bank_balance\0\u{3}bank_account_owner\0\u{3}account_owner\0\u{2}\u{2}settle\0\u{3}settle_reply\0\u{1}unload\0\u{3}bank_unload\0\u{3}unload_reply\0\u{1}withdraw\0\u{3}bank_withdraw\0\u{3}withdraw_reply\0\u{4}\u{3}prepaid_issue\0\u{3}prepaid_codes\0\u{3}prepaid_redeem\0\u{3}bank_credit\0\u{3}prepaid_redeem_reply\0\u{4}\u{6}mode_query\0\u{3}mode_reply\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1972,6 +2078,32 @@ nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
           self.body = .smsDelivery(v)
         }
       }()
+      case 34: try {
+        var v: Quickpay_V1_AttachChallenge?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .attachChallenge(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .attachChallenge(v)
+        }
+      }()
+      case 35: try {
+        var v: Quickpay_V1_DeviceAttachProof?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .deviceAttachProof(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .deviceAttachProof(v)
+        }
+      }()
       case 40: try {
         var v: Quickpay_V1_BalanceRequest?
         var hadOneofValue = false
@@ -2061,6 +2193,32 @@ nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
         if let v = v {
           if hadOneofValue {try decoder.handleConflictingOneOf()}
           self.body = .bankBalance(v)
+        }
+      }()
+      case 47: try {
+        var v: Quickpay_V1_BankAccountOwner?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .bankAccountOwner(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .bankAccountOwner(v)
+        }
+      }()
+      case 48: try {
+        var v: Quickpay_V1_AccountOwner?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .accountOwner(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .accountOwner(v)
         }
       }()
       case 50: try {
@@ -2355,6 +2513,14 @@ nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
       guard case .smsDelivery(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 33)
     }()
+    case .attachChallenge?: try {
+      guard case .attachChallenge(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 34)
+    }()
+    case .deviceAttachProof?: try {
+      guard case .deviceAttachProof(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 35)
+    }()
     case .balance?: try {
       guard case .balance(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 40)
@@ -2382,6 +2548,14 @@ nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
     case .bankBalance?: try {
       guard case .bankBalance(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 46)
+    }()
+    case .bankAccountOwner?: try {
+      guard case .bankAccountOwner(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 47)
+    }()
+    case .accountOwner?: try {
+      guard case .accountOwner(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 48)
     }()
     case .settle?: try {
       guard case .settle(let v)? = self.body else { preconditionFailure() }
@@ -3710,6 +3884,81 @@ nonisolated extension Quickpay_V1_DeviceAttach: SwiftProtobuf.Message, SwiftProt
   }
 }
 
+nonisolated extension Quickpay_V1_AttachChallenge: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AttachChallenge"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nonce\0\u{3}expires_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.nonce) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.expiresAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.nonce.isEmpty {
+      try visitor.visitSingularBytesField(value: self.nonce, fieldNumber: 1)
+    }
+    if self.expiresAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.expiresAt, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Quickpay_V1_AttachChallenge, rhs: Quickpay_V1_AttachChallenge) -> Bool {
+    if lhs.nonce != rhs.nonce {return false}
+    if lhs.expiresAt != rhs.expiresAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Quickpay_V1_DeviceAttachProof: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeviceAttachProof"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}phone\0\u{1}nonce\0\u{1}response\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.phone) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.nonce) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.response) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.phone.isEmpty {
+      try visitor.visitSingularStringField(value: self.phone, fieldNumber: 1)
+    }
+    if !self.nonce.isEmpty {
+      try visitor.visitSingularBytesField(value: self.nonce, fieldNumber: 2)
+    }
+    if !self.response.isEmpty {
+      try visitor.visitSingularBytesField(value: self.response, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Quickpay_V1_DeviceAttachProof, rhs: Quickpay_V1_DeviceAttachProof) -> Bool {
+    if lhs.phone != rhs.phone {return false}
+    if lhs.nonce != rhs.nonce {return false}
+    if lhs.response != rhs.response {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Quickpay_V1_SmsDelivery: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SmsDelivery"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}sms_id\0\u{1}phone\0\u{1}text\0")
@@ -3840,6 +4089,71 @@ nonisolated extension Quickpay_V1_BankBalanceRequest: SwiftProtobuf.Message, Swi
 
   public static func ==(lhs: Quickpay_V1_BankBalanceRequest, rhs: Quickpay_V1_BankBalanceRequest) -> Bool {
     if lhs.accountID != rhs.accountID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Quickpay_V1_BankAccountOwner: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BankAccountOwner"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}account_id\0\u{1}role\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.accountID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.role) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.accountID.isEmpty {
+      try visitor.visitSingularStringField(value: self.accountID, fieldNumber: 1)
+    }
+    if self.role != .unspecified {
+      try visitor.visitSingularEnumField(value: self.role, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Quickpay_V1_BankAccountOwner, rhs: Quickpay_V1_BankAccountOwner) -> Bool {
+    if lhs.accountID != rhs.accountID {return false}
+    if lhs.role != rhs.role {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Quickpay_V1_AccountOwner: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AccountOwner"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}phone\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.phone) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.phone.isEmpty {
+      try visitor.visitSingularStringField(value: self.phone, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Quickpay_V1_AccountOwner, rhs: Quickpay_V1_AccountOwner) -> Bool {
+    if lhs.phone != rhs.phone {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
