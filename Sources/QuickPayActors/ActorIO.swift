@@ -79,6 +79,9 @@ public enum Output: Sendable, Equatable {
     /// `handlePeerReply`, matched by the envelope's request id. The host retries under the same
     /// request id within the deadline.
     case request(to: PeerName, Envelope, deadlineMilliseconds: Int)
+    /// Run slow work off the serving thread; the result comes back through
+    /// `handleComputed` with the same id. A host with no room says so through `nil`.
+    case compute(ComputationID, Computation)
 }
 
 /// Reply helpers.

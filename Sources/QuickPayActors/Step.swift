@@ -47,6 +47,9 @@ public protocol ServerActor {
     mutating func handle(_ envelope: Envelope, from client: ClientID, now: Timestamp) -> Step<Batch>
     /// A peer's reply to an `Output.request`, or nil when it did not answer within the deadline.
     mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> Step<Batch>
+    /// The result of an `Output.compute`, or nil when the host could not run it (its pool is
+    /// full): the actor answers the request that asked for it.
+    mutating func handleComputed(_ result: ComputationResult?, id: ComputationID, now: Timestamp) -> Step<Batch>
     /// Called periodically: expiries, deadlines, scheduled work.
     mutating func tick(now: Timestamp) -> Step<Batch>
     /// How the host's idempotency stage treats a request (nil: it does not).
@@ -58,6 +61,7 @@ public protocol ServerActor {
 
 extension ServerActor {
     public mutating func tick(now: Timestamp) -> Step<Batch> { .none }
+    public mutating func handleComputed(_ result: ComputationResult?, id: ComputationID, now: Timestamp) -> Step<Batch> { .none }
     public mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> Step<Batch> { .none }
     public func idempotency(of body: Body) -> IdempotencyPolicy? { nil }
     public func reanswer(_ envelope: Envelope, now: Timestamp) -> Body? { nil }

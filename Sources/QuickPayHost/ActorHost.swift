@@ -23,6 +23,9 @@ public struct HostConfig {
     public var core = HostCoreConfig()
     /// A deployment started for testing: crash points, clock shifts and fault controls work.
     public var testing = false
+    /// Threads for slow jobs (password hashes) and how many may wait for one.
+    public var workerThreads = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+    public var workerQueue = 64
 
     public init(name: String, bind: String, control: String?) {
         self.name = name
@@ -56,6 +59,9 @@ public final class ActorHost<Actor: ServerActor> {
     let controlSocket: Socket?
     let gate: CurveGate?
     var peerSockets: [PeerName: Socket] = [:]
+    let workers: WorkerPool
+    /// Inputs for the next group that did not come from a socket (jobs the pool refused).
+    var carried: [HostInput] = []
     public let clock: DeploymentClock
     public var logger: Logger
     /// Control actions that read (state dumps): answered from the shell, outside any group.
@@ -76,6 +82,7 @@ public final class ActorHost<Actor: ServerActor> {
         self.core = core
         let context = try Context()
         self.context = context
+        workers = try WorkerPool(context: context, threads: config.workerThreads, capacity: config.workerQueue)
         gate = try config.serverSecurity.map { try CurveGate(context: context, security: $0, logger: Logger(label: config.name)) }
         server = try context.socket(.router)
         try server.setMaximumMessageSize(bytes: transportMessageLimit(frameBytes: config.core.maximumFrameBytes, curve: config.serverSecurity != nil))
@@ -125,9 +132,10 @@ public final class ActorHost<Actor: ServerActor> {
         if let controlSocket { poller.register(controlSocket) }
         let peers = Array(peerSockets)
         for (_, socket) in peers { poller.register(socket) }
+        poller.register(workers.wake)
         let gateSockets = gate?.sockets ?? []
         for socket in gateSockets { poller.register(socket) }
-        let wait = max(0, min(core.nextWakeup() - monotonicMilliseconds(), 100))
+        let wait = carried.isEmpty ? max(0, min(core.nextWakeup() - monotonicMilliseconds(), 100)) : 0
         let events = try poller.poll(timeoutMilliseconds: Int(wait))
         // Authentication first: a handshake waits on the ZAP answer.
         if let gate, events.suffix(gateSockets.count).contains(where: { $0.contains(.readable) }) { try gate.service() }
@@ -138,6 +146,9 @@ public final class ActorHost<Actor: ServerActor> {
             if events[position].contains(.readable) { inputs += receivePeer(peer, socket) }
             position += 1
         }
+        if events[position].contains(.readable) { inputs += workers.take() }
+        inputs += carried
+        carried.removeAll()
         if !inputs.isEmpty { deliver(core.drain(inputs, at: time())) }
         if let controlSocket, events[1].contains(.readable) { try serveControl(controlSocket) }
         deliver(core.advance(to: time()))
@@ -185,6 +196,7 @@ public final class ActorHost<Actor: ServerActor> {
         if drained.crash != nil {
             kill(getpid(), SIGKILL)
         }
+        carried += workers.submit(drained.jobs)
         for frame in drained.frames {
             do {
                 switch frame {

@@ -17,6 +17,18 @@ public struct HostTime: Hashable, Sendable {
 public enum HostInput: Sendable {
     case request(ClientID, [UInt8])
     case peerReply(PeerName, [UInt8])
+    /// A computation's result from the worker pool (nil: the pool had no room for it).
+    case computed(ComputationID, ComputationResult?)
+}
+
+/// Slow work for the host's worker pool.
+public struct Job: Sendable, Equatable {
+    public let id: ComputationID
+    public let computation: Computation
+    public init(id: ComputationID, computation: Computation) {
+        self.id = id
+        self.computation = computation
+    }
 }
 
 /// What the host sends.
@@ -48,6 +60,8 @@ public enum HostLog: Hashable, Sendable, CustomStringConvertible {
 /// point that fired (then nothing is sent), and what to log.
 public struct Drained: Sendable {
     public var frames: [Frame] = []
+    /// Work for the worker pool: like frames, handed out only once the group is durable.
+    public var jobs: [Job] = []
     public var crash: String?
     public var logs: [HostLog] = []
     /// The labels of the commits the group made durable (empty when it failed or had none).
@@ -129,6 +143,7 @@ public struct HostCore<Actor: ServerActor> {
     /// What one group gathers before it commits.
     struct Group {
         var frames: [Frame] = []
+        var jobs: [Job] = []
         /// Sent whatever becomes of the group (answers to frames that never reached the actor).
         var unconditional: [Frame] = []
         /// Requests that reached the actor or the stage: answered UNAVAILABLE if the group fails.
@@ -168,6 +183,10 @@ public struct HostCore<Actor: ServerActor> {
                 switch input {
                 case .request(let client, let frame): try core.request(client, frame, time, &group)
                 case .peerReply(let peer, let frame): try core.peerReply(peer, frame, time, &group)
+                case .computed(let id, let result):
+                    group.steps += 1
+                    let step = core.actor.handleComputed(result, id: id, now: time.now)
+                    try core.apply(step, label: step.label ?? "computed", time, &group)
                 }
             }
         }
@@ -243,6 +262,7 @@ public struct HostCore<Actor: ServerActor> {
             return (drained, false)
         }
         drained.frames = group.unconditional + group.frames
+        drained.jobs = group.jobs
         return (drained, false)
     }
 
@@ -397,6 +417,8 @@ public struct HostCore<Actor: ServerActor> {
                     peer: peer, frame: frame, deadline: time.milliseconds + Int64(deadline),
                     nextRetry: time.milliseconds + config.retryIntervalMilliseconds)
                 group.frames.append(.toPeer(peer, frame))
+            case .compute(let id, let computation):
+                group.jobs.append(Job(id: id, computation: computation))
             }
         }
     }

@@ -8,6 +8,8 @@ public struct StepResult {
     public let actual: String
     public let failures: [String]
     public let milliseconds: Int
+    /// What the step measured or counted, printed under its line (latencies, answers by code).
+    public var details: [String] = []
     public var passed: Bool { failures.isEmpty }
 }
 
@@ -59,7 +61,7 @@ public enum Reports {
                     "seconds": result.seconds, "setup_failure": result.setupFailure ?? NSNull(), "final_failures": result.finalFailures,
                     "steps": result.steps.map { step -> [String: Any] in
                         ["index": step.index, "step": step.summary, "expected": step.expected, "actual": step.actual,
-                         "passed": step.passed, "failures": step.failures, "milliseconds": step.milliseconds]
+                         "passed": step.passed, "failures": step.failures, "milliseconds": step.milliseconds, "details": step.details]
                     },
                 ]
             },

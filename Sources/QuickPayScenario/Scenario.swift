@@ -153,12 +153,13 @@ public struct Step {
         "register", "login", "load", "pay", "redeem", "unload", "withdraw", "balance", "prepaid-issue", "prepaid-redeem",
         "attack", "merchant-attack", "raw", "flood", "withhold", "kill", "stop", "cont", "restart", "crash-point",
         "sms-fault", "sms-release", "clock", "wait", "ledger", "otp", "session", "nsp-state", "proxy",
+        "attach", "login-flood", "flood-report", "latency", "sms-at-rest",
     ]
 
     /// The parameters each action takes (besides a bare value, `target`). `ledger` takes account
     /// keys, checked when it runs.
     static let parameters: [String: Set<String>] = [
-        "register": ["customer", "username", "account"],
+        "register": ["customer", "username", "account", "phone_of"],
         "login": ["customer", "username", "password", "start_only", "sms_arrives"],
         "otp": ["customer", "code", "resend"],
         "session": ["customer", "use"],
@@ -174,6 +175,11 @@ public struct Step {
         "merchant-attack": ["merchant", "kind", "coin_from", "as_receiver", "credited_rupees"],
         "raw": ["customer", "merchant", "hex", "oversized_bytes"],
         "flood": ["customer", "count"],
+        "attach": ["customer", "as", "sim"],
+        "login-flood": ["customer", "username", "count"],
+        "flood-report": ["customer", "at_least"],
+        "latency": ["customer", "merchant", "count"],
+        "sms-at-rest": ["phone_of", "queued_at_least"],
         "withhold": ["customer", "merchant", "on"],
         "kill": ["actor"], "stop": ["actor"], "cont": ["actor"], "restart": ["actor"],
         "crash-point": ["actor", "point"],

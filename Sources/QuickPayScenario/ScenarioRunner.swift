@@ -39,6 +39,7 @@ public final class ScenarioRunner {
                 result.steps = scenario.steps.map { step in
                     let outcome = session.run(step)
                     print("  \(outcome.passed ? "ok  " : "FAIL") [\(String(format: "%2d", step.index))] \(step.summary) -> \(outcome.actual) (\(outcome.milliseconds) ms)")
+                    for detail in outcome.details { print("         \(detail)") }
                     for failure in outcome.failures { print("         \(failure)") }
                     return outcome
                 }
@@ -80,6 +81,7 @@ public final class ScenarioRunner {
                 result.steps.append(outcome)
                 let verdict = outcome.passed ? "ok  " : "FAIL"
                 print("  \(verdict) [\(String(format: "%2d", step.index))] \(step.summary) -> \(outcome.actual) (\(outcome.milliseconds) ms)")
+                for detail in outcome.details { print("         \(detail)") }
                 for failure in outcome.failures { print("         \(failure)") }
             }
             result.finalFailures = session.finalChecks()

@@ -2,7 +2,7 @@ import Foundation
 import QuickPayActors
 import QuickPayClient
 import QuickPayCore
-import QuickPayClient
+import QuickPayAudit
 import QuickPayConfig
 import QuickPayTestbed
 
@@ -15,6 +15,8 @@ struct StepSession {
     var previous: Evidence?
     var restartAfterCrash: Set<String> = []
     var failures: [String] = []
+    /// What the step measured, for its report.
+    var details: [String] = []
     /// How far the steps moved the actors' clocks: their time is the wall clock plus this.
     var clockAdvance: Int64 = 0
     var deploymentNow: Int64 { Int64(Date().timeIntervalSince1970) + clockAdvance }
@@ -39,6 +41,7 @@ struct StepSession {
     mutating func run(_ step: Step) -> StepResult {
         let started = Date()
         failures = []
+        details = []
         let expected: String
         switch step.expect {
         case .ok: expected = "OK"
@@ -63,7 +66,7 @@ struct StepSession {
         do {
             // With the bank down (a step killed it) there is no ledger to judge until it is back.
             guard let read = try Evidence.read(deployment, merchants: scenario.merchants.map(\.id)) else {
-                return StepResult(index: step.index, summary: step.summary, expected: expected, actual: actual, failures: failures, milliseconds: Int(Date().timeIntervalSince(started) * 1000))
+                return StepResult(index: step.index, summary: step.summary, expected: expected, actual: actual, failures: failures, milliseconds: Int(Date().timeIntervalSince(started) * 1000), details: details)
             }
             var after = read
             // A merchant that is down keeps its last known rows, so the checks pick it up again
@@ -81,7 +84,7 @@ struct StepSession {
         } catch {
             failures.append("could not read the actors' state: \(error)")
         }
-        return StepResult(index: step.index, summary: step.summary, expected: expected, actual: actual, failures: failures, milliseconds: Int(Date().timeIntervalSince(started) * 1000))
+        return StepResult(index: step.index, summary: step.summary, expected: expected, actual: actual, failures: failures, milliseconds: Int(Date().timeIntervalSince(started) * 1000), details: details)
     }
 
     // MARK: Talking to actors
@@ -160,7 +163,9 @@ struct StepSession {
         case "register":
             let user = try scenario.user(try string(step, "customer"))
             return Self.outcome(try callUser(user.name, [
-                "action": "register", "username": p["username"] as? String ?? user.username, "password": user.password, "phone": user.phone,
+                // `phone_of`: claims another user's phone (a phone that is taken, or the victim's).
+                "action": "register", "username": p["username"] as? String ?? user.username, "password": user.password,
+                "phone": try (p["phone_of"] as? String).map { try scenario.user($0).phone } ?? user.phone,
                 "account": p["account"] as? String ?? user.account, "role": user.role == .merchant ? "merchant" : "customer",
             ]))
         case "login":
@@ -278,6 +283,45 @@ struct StepSession {
         case "flood":
             let endpoint = try deployment.endpoints[try processName(try string(step, "target"))].orThrow("no endpoint")
             return Self.outcome(try callUser(try string(step, "customer"), ["action": "flood", "endpoint": endpoint, "count": p["count"] as? Int ?? 1000]))
+        case "attach":
+            // A second device attaches as another user's phone: with a wrong SIM, no SIM, or the
+            // answer the victim's device last sent (captured over the air).
+            let victim = try scenario.user(try string(step, "as"))
+            var request: JSONObject = ["action": "attach-as", "phone": victim.phone, "sim": p["sim"] as? String ?? "wrong"]
+            if p["sim"] as? String == "replay" {
+                let captured = try callUser(victim.name, ["action": "last-attach"])
+                try captured.requireOK(victim.name)
+                request["captured"] = captured
+            }
+            return Self.outcome(try callUser(try string(step, "customer"), request))
+        case "login-flood":
+            // Logins with wrong passwords, sent from a thread of the customer's process (its own
+            // client key) while the steps after it run; `flood-report` collects the answers.
+            return Self.outcome(try callUser(try string(step, "customer"), [
+                "action": "login-flood", "endpoint": try deployment.endpoints["appserver"].orThrow("no app server endpoint"),
+                "username": try string(step, "username"), "count": p["count"] as? Int ?? 200,
+            ]))
+        case "flood-report":
+            let answer = try callUser(try string(step, "customer"), ["action": "flood-report"])
+            let counts = answer["answers"] as? [String: Int] ?? [:]
+            details.append("flood answers: " + (counts.isEmpty ? "none" : counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))
+            for (code, least) in (p["at_least"] as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                guard let least = least as? Int else { throw ScenarioError("at_least \(code) is not a number") }
+                if counts[code, default: 0] < least { failures.append("\(counts[code, default: 0]) flood answers were \(code), expected at least \(least)") }
+            }
+            return Self.outcome(answer)
+        case "latency":
+            // An honest customer's balance and Re 1 payments, timed one by one by its own process.
+            let answer = try callUser(try string(step, "customer"), ["action": "latency", "receiver": try string(step, "merchant"), "count": p["count"] as? Int ?? 40])
+            for operation in ["balance", "pay"] {
+                if let figures = answer[operation] as? [String: Any] {
+                    func ms(_ key: String) -> String { String(format: "%.2f", figures[key] as? Double ?? 0) }
+                    details.append("\(operation) x\(figures["count"] as? Int ?? 0): p50 \(ms("p50_ms")) ms, p99 \(ms("p99_ms")) ms, max \(ms("max_ms")) ms")
+                }
+            }
+            return Self.outcome(answer)
+        case "sms-at-rest":
+            return try smsAtRest(step)
         case "withhold":
             // The merchant takes the coins and its service and receipt never reach the customer:
             // every payment answer on the customer's proxied link is dropped until `on: false`.
@@ -434,5 +478,21 @@ extension Optional {
     func orThrow(_ message: String) throws -> Wrapped {
         guard let self else { throw ScenarioError(message) }
         return self
+    }
+}
+
+extension StepSession {
+    /// ATTACKS 30: the attacker copies the network provider's files. The SMS waiting for the
+    /// phone must be there (or the check proves nothing) and none of its text readable.
+    mutating func smsAtRest(_ step: Step) throws -> String {
+        guard !deployment.isRemote else { throw ScenarioError("sms-at-rest reads the provider's file: local deployments only") }
+        let user = try scenario.user(try string(step, "phone_of"))
+        let finding = try SecretsAtRest.networkProvider("\(deployment.runFolder)/data/nsp/nsp.sqlite", phone: user.phone)
+        details.append("\(finding.queued) SMS queued for \(user.phone); readable text: \(finding.readable.isEmpty ? "none" : finding.readable.joined(separator: ", "))")
+        if let least = step.params["queued_at_least"] as? Int, finding.queued < least {
+            failures.append("\(finding.queued) SMS queued for \(user.phone), expected at least \(least): nothing to read")
+        }
+        if !finding.readable.isEmpty { failures.append("SMS text readable at rest: \(finding.readable.joined(separator: ", "))") }
+        return "OK"
     }
 }

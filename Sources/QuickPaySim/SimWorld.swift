@@ -48,6 +48,8 @@ final class SimWorld {
     var keys: [NodeID: Bytes32] = [:]
     var skew: [NodeID: Int64] = [:]
     var scheduledTimer: [NodeID: Int64] = [:]
+    /// When each server last crashed (virtual milliseconds).
+    var crashedAt: [NodeID: Int64] = [:]
     var cut: Set<Link> = []
     var customers: [SimCustomer] = []
     var trace = TraceHash()
@@ -204,6 +206,11 @@ final class SimWorld {
 
     /// What a server's group sends, once it is durable.
     func send(_ drained: Drained, from node: NodeID) {
+        // The worker pool: the job runs now, its result comes back a little later (a password
+        // hash at the simulation's rounds; a process runs it on another thread).
+        for job in drained.jobs {
+            schedule(.toServer(node, .computed(job.id, job.computation.run())), in: random(1...config.maximumDelayMilliseconds))
+        }
         for frame in drained.frames {
             switch frame {
             case .toPeer(let peer, let bytes):
@@ -258,6 +265,7 @@ final class SimWorld {
     }
 
     func crash(_ node: NodeID) {
+        crashedAt[node] = now
         servers[node]?.crash()
         scheduledTimer[node] = nil
         schedule(.restart(node), in: random(1000...5000))
@@ -271,6 +279,7 @@ final class SimWorld {
             switch input {
             case .request(let client, let bytes): note("\(node) <- \(String(decoding: client.routingID, as: UTF8.self)) \(bytes.count)B \(bytes.suffix(8).map(String.init).joined(separator: "."))")
             case .peerReply(let peer, let bytes): note("\(node) <- reply of \(peer) \(bytes.count)B")
+            case .computed(let id, _): note("\(node) <- computed \(id)")
             }
             handle(node) { $0.drain([input], at: time(node)) }
         case .timer(let node):

@@ -18,6 +18,14 @@ public enum TestbedCustomerActions {
             return try client.raw(endpoint: try CustomerActions.string(request, "endpoint"), hex: try CustomerActions.string(request, "hex"))
         case "flood":
             return try client.flood(endpoint: try CustomerActions.string(request, "endpoint"), count: request["count"] as? Int ?? 1000)
+        case "login-flood":
+            return try LoginFlood.current.start(
+                client, endpoint: try CustomerActions.string(request, "endpoint"), username: try CustomerActions.string(request, "username"),
+                count: request["count"] as? Int ?? 200)
+        case "flood-report":
+            return LoginFlood.current.report()
+        case "latency":
+            return try HonestLatency.measure(client, receiver: try ReceiverID(try CustomerActions.string(request, "receiver")), count: request["count"] as? Int ?? 40)
         case "attach-as":
             // A second device for another phone: with a wrong SIM, no SIM, or an answer captured
             // from the victim's device (`captured`, from its `last-attach`). The provider must refuse.

@@ -52,41 +52,59 @@ struct TestHost<A: ServerActor> {
 
     var actor: A { core.actor }
 
-    mutating func time(_ now: Timestamp) -> HostTime { HostTime(milliseconds: milliseconds, now: now) }
-
-    func outputs(_ drained: Drained) -> [Output] {
-        drained.frames.compactMap { frame -> Output? in
+    /// What the group sent; the worker pool's jobs are run in place, their results handed back
+    /// at once (what they send follows).
+    mutating func outputs(_ drained: Drained) -> [Output] {
+        var outputs = drained.frames.compactMap { frame -> Output? in
             switch frame {
             case .toClient(let client, let bytes): (try? codec.decode(bytes)).map { .reply(to: client, $0) }
             case .toPeer(let peer, let bytes): (try? codec.decode(bytes)).map { .request(to: peer, $0, deadlineMilliseconds: 0) }
             }
         }
+        for job in drained.jobs {
+            let at = time(lastNow)
+            outputs += self.outputs(core.drain([.computed(job.id, job.computation.run())], at: at))
+        }
+        return outputs
+    }
+
+    /// The deployment time of the last input, for the results of the jobs it caused.
+    var lastNow = t0
+
+    mutating func time(_ now: Timestamp) -> HostTime {
+        lastNow = now
+        return HostTime(milliseconds: milliseconds, now: now)
     }
 
     mutating func send(_ envelope: Envelope, from client: ClientID, now: Timestamp = t0) -> [Output] {
-        outputs(core.drain([.request(client, codec.encode(envelope))], at: time(now)))
+        let at = time(now)
+        return outputs(core.drain([.request(client, codec.encode(envelope))], at: at))
     }
 
     /// A peer's answer to a request the actor sent.
     mutating func answer(_ reply: Envelope, from peer: PeerName, now: Timestamp = t0) -> [Output] {
-        outputs(core.drain([.peerReply(peer, codec.encode(reply))], at: time(now)))
+        let at = time(now)
+        return outputs(core.drain([.peerReply(peer, codec.encode(reply))], at: at))
     }
 
     /// Lets every peer request in flight reach its deadline: the actor hears nil.
     mutating func timeOut(now: Timestamp = t0) -> [Output] {
         milliseconds += 60_000
-        return outputs(core.advance(to: time(now)))
+        let at = time(now)
+        return outputs(core.advance(to: at))
     }
 
     /// Runs the tick (and the other timers) at `now`.
     mutating func tick(now: Timestamp) -> [Output] {
         milliseconds += 1001
-        return outputs(core.advance(to: time(now)))
+        let at = time(now)
+        return outputs(core.advance(to: at))
     }
 
     /// An operator's action, as the control socket runs it.
     mutating func perform<T>(now: Timestamp = t0, _ body: (inout A, Timestamp) throws -> (T, Step<A.Batch>)) -> (Result<T, any Error>, [Output]) {
-        let (result, drained) = core.perform("control", at: time(now), body)
+        let at = time(now)
+        let (result, drained) = core.perform("control", at: at, body)
         return (result, outputs(drained))
     }
 }

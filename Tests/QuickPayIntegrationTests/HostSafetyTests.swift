@@ -32,7 +32,10 @@ import ZeroMQ
         let control = "tcp://127.0.0.1:\(try freePort())"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "\(binFolder())/qp-nsp")
-        process.arguments = ["--insecure", "--bind", "tcp://127.0.0.1:\(try freePort())", "--control", control, "--data-dir", "\(folder)/nsp"]
+        // A provider with no SIMs yet (an empty SIM file, private as the provider requires).
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        FileManager.default.createFile(atPath: "\(folder)/sims", contents: Data(), attributes: [.posixPermissions: 0o600])
+        process.arguments = ["--insecure", "--bind", "tcp://127.0.0.1:\(try freePort())", "--control", control, "--data-dir", "\(folder)/nsp", "--sims", "\(folder)/sims"]
         try process.run()
         defer {
             process.terminate()

@@ -10,6 +10,7 @@ struct EvidenceTests {
     let bank: JSONObject = [
         "ok": true, "ledger": ["bank:ACC-A": 5000, "float:vouchers": 5000, "external:deposits": -10000],
         "journal": [["external:deposits", "bank:ACC-A", 10000], ["bank:ACC-A", "float:vouchers", 5000]], "accounts": ["ACC-A", "ACC-M"],
+        "phones": ["ACC-A": "+919800000001", "ACC-M": "+919700000001"],
         "receivers": [["id": "m", "account": "ACC-M", "mode": "offline"]],
         "vouchers": [["id": "ab", "account": "ACC-A", "receiver": "m", "denomination": 50, "length": 1, "root": "cd", "redeemed_index": 0, "state": "open", "refunded_paise": 0]],
     ]
@@ -28,7 +29,7 @@ struct EvidenceTests {
         #expect(throws: Evidence.Malformed.self) { _ = try Evidence.parse(bank: broken, merchants: [:], appServer: nil) }
     }
 
-    @Test(arguments: ["journal", "ledger", "receivers", "accounts"])
+    @Test(arguments: ["journal", "ledger", "receivers", "accounts", "phones"])
     func aTableMissingFromTheDumpIsAFailure(_ missing: String) throws {
         var broken = bank
         broken[missing] = nil

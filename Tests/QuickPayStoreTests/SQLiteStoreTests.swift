@@ -125,8 +125,8 @@ struct MigrationTests {
             let pool = try DatabasePool(path: path)
             let applied = try pool.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
             let expected = [
-                "bank": ["v1", "v2-replies-in-row-order", "v3-answers-unique-roots"], "merchant": ["v1", "v2-replies-in-row-order", "v3-answers"],
-                "appserver": ["v1", "v2-answers", "v3-challenge-used-by"], "wallet": ["v1", "v2-pending"], "nsp": ["v1", "v2-answers"],
+                "bank": ["v1", "v2-replies-in-row-order", "v3-answers-unique-roots", "v4-phone-of-record"], "merchant": ["v1", "v2-replies-in-row-order", "v3-answers"],
+                "appserver": ["v1", "v2-answers", "v3-challenge-used-by", "v4-owners"], "wallet": ["v1", "v2-pending"], "nsp": ["v1", "v2-answers", "v3-sealed-sms"],
             ]
             #expect(applied == expected[name], "\(name)")
             let journal = try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }

@@ -7,13 +7,16 @@ public struct AppServerConfig: Sendable {
     public var otpMaximumTries = 5
     public var otpResendCooldownSeconds: Int64 = 30
     public var otpMaximumResends = 3
-    /// Wrong passwords and codes (together) before the user is locked out, and for how long.
+    /// Wrong codes (from someone who knew the password) before the user is locked out, and for
+    /// how long. Wrong passwords count per client key instead (`loginLimits`).
     public var maximumFailedAttempts = 10
     public var lockoutSeconds: Int64 = 900
     public var sessionLifetimeSeconds: Int64 = 3600
     public var peerDeadlineMilliseconds = 3000
     /// Requests waiting for the bank or the network provider at once; beyond it, OVERLOADED.
     public var maximumPending = 10_000
+    /// Rate limits and lockouts of logins, and the bound on password hashes in flight.
+    public var loginLimits = LoginLimits()
     public init() {}
 }
 
@@ -33,6 +36,20 @@ public struct AppServerActor: ServerActor {
     var pending: [RequestID: Pending] = [:]
     /// A hash to compare against when the user does not exist, so both answers cost the same.
     let decoyHash: PasswordHash
+    /// Password hashes out on the host's worker pool, by computation id.
+    var computing: [ComputationID: Computing] = [:]
+    var logins: LoginGuard
+
+    enum Computing {
+        case login(ClientID, Envelope, LoginRequest, since: Timestamp)
+        case registration(ClientID, Envelope, RegisterRequest, since: Timestamp)
+
+        var since: Timestamp {
+            switch self {
+            case .login(_, _, _, let since), .registration(_, _, _, let since): since
+            }
+        }
+    }
 
     enum Pending {
         case register(ClientID, Envelope, RegisterRequest)
@@ -46,6 +63,7 @@ public struct AppServerActor: ServerActor {
         self.config = config
         self.hasher = PasswordHasher(rounds: config.passwordRounds)
         self.otpMAC = OneTimeCodeMAC(key: otpKey)
+        self.logins = LoginGuard(limits: config.loginLimits)
         var random = random
         decoyHash = PasswordHasher(rounds: config.passwordRounds).hash(try! Password("decoy-password"), salt: .random(using: &random))
         self.random = random
@@ -141,36 +159,88 @@ public struct AppServerActor: ServerActor {
         // Unknown account and someone else's phone get the same refusal: no oracle for either.
         guard phone == request.phone else { throw Self.notYourAccount(request) }
         try checkFree(request.username, phone: request.phone, account: request.bankAccount)
-        let draft = RegistrationDraft(
-            passwordHash: hasher.hash(request.password, salt: .random(using: &random)), phone: phone, account: request.bankAccount, role: request.role)
+        try logins.admit(client.key, "register \(request.username)", now: now)
+        let id = ComputationID.random(using: &random)
+        computing[id] = .registration(client, envelope, request, since: now)
+        return Step(outputs: [.compute(id, .hashPassword(request.password, salt: .random(using: &random), rounds: hasher.rounds))])
+    }
+
+    /// The registrant's password is hashed: the code goes to the account's phone.
+    mutating func registrationHashed(_ hash: PasswordHash, request: RegisterRequest, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<AppServerBatch> {
+        try checkFree(request.username, phone: request.phone, account: request.bankAccount)
+        let draft = RegistrationDraft(passwordHash: hash, phone: request.phone, account: request.bankAccount, role: request.role)
         let challenge = ChallengeRecord(
             id: .random(using: &random), username: request.username, codeMAC: .zero, expiresAt: now.adding(seconds: config.otpLifetimeSeconds),
             tries: 0, used: false, sentAt: now, resends: 0, registration: draft)
-        return sendCode(.random(using: &random), challenge: challenge, phone: phone, envelope: envelope, client: client)
+        return sendCode(.random(using: &random), challenge: challenge, phone: request.phone, envelope: envelope, client: client)
     }
 
     static func notYourAccount(_ request: RegisterRequest) -> QuickPayError {
         QuickPayError(.forbidden, "the bank holds no \(request.role == .merchant ? "merchant" : "customer") account \(request.bankAccount) with phone \(request.phone)")
     }
 
+    /// A login passes the limits (`LoginGuard`: rate per key and per username, lockouts per
+    /// key), then its password is checked on the host's worker pool, never on the serving
+    /// thread; `loginChecked` goes on with the result.
     mutating func login(_ request: LoginRequest, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<AppServerBatch> {
         let user = try store.user(request.username)
+        try logins.admit(client.key, request.username.value, now: now)
+        let id = ComputationID.random(using: &random)
+        computing[id] = .login(client, envelope, request, since: now)
         // The same work whether the user is unknown or the password wrong, and the same answer.
-        let passwordHolds = hasher.verify(request.password, against: user?.passwordHash ?? decoyHash)
-        guard var user else { throw QuickPayError(.authenticationFailed, "wrong username or password") }
-        // A locked user gets LOCKED_OUT whether or not the password is right: the lockout is no
-        // oracle for guessing it.
-        if let lockedUntil = user.lockedUntil, now < lockedUntil {
-            throw QuickPayError(.lockedOut, "too many failed attempts; try again after \(lockedUntil)")
+        return Step(outputs: [.compute(id, .verifyPassword(request.password, against: user?.passwordHash ?? decoyHash))])
+    }
+
+    mutating func loginChecked(_ passwordHolds: Bool, request: LoginRequest, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<AppServerBatch> {
+        let user = try store.user(request.username)
+        // A user locked out for wrong codes gets LOCKED_OUT whether or not the password is
+        // right: the lockout is no oracle for guessing it.
+        if let user { try checkNotLocked(user, now: now) }
+        guard passwordHolds, let user else {
+            logins.failed(client.key, request.username.value, now: now)
+            throw QuickPayError(.authenticationFailed, "wrong username or password")
         }
-        guard passwordHolds else {
-            return Step(commit: recordFailure(&user, now: now), outputs: [.reply(to: client, envelope.fail(QuickPayError(.authenticationFailed, "wrong username or password")))])
-        }
+        logins.succeeded(client.key, user.username.value)
         let code = OneTimeCode.random(using: &random)
         let challenge = ChallengeRecord(
             id: .random(using: &random), username: user.username, codeMAC: .zero, expiresAt: now.adding(seconds: config.otpLifetimeSeconds),
             tries: 0, used: false, sentAt: now, resends: 0)
         return sendCode(code, challenge: challenge, phone: user.phone, envelope: envelope, client: client)
+    }
+
+    public mutating func handleComputed(_ result: ComputationResult?, id: ComputationID, now: Timestamp) -> Step<AppServerBatch> {
+        guard let job = computing.removeValue(forKey: id) else { return .none }
+        logins.finished()
+        switch job {
+        case .login(let client, let envelope, let request, _):
+            return answering(envelope, to: client) {
+                guard case .verified(let holds)? = result else { throw Self.busy }
+                return try loginChecked(holds, request: request, envelope: envelope, client: client, now: now)
+            }
+        case .registration(let client, let envelope, let request, _):
+            return answering(envelope, to: client) {
+                guard case .hashed(let hash)? = result else { throw Self.busy }
+                return try registrationHashed(hash, request: request, envelope: envelope, client: client, now: now)
+            }
+        }
+    }
+
+    static let busy = QuickPayError(.overloaded, "the server could not check the password now; try again shortly")
+
+    /// Forgets hashes that never came back (their group failed, or the pool lost them), so
+    /// they do not hold a place in the bound for ever; their requests get OVERLOADED.
+    public mutating func tick(now: Timestamp) -> Step<AppServerBatch> {
+        var outputs: [Output] = []
+        for (id, job) in computing.sorted(by: { ($0.key.raw.high, $0.key.raw.low) < ($1.key.raw.high, $1.key.raw.low) })
+        where now.secondsSinceEpoch - job.since.secondsSinceEpoch > 60 {
+            computing[id] = nil
+            logins.finished()
+            switch job {
+            case .login(let client, let envelope, _, _), .registration(let client, let envelope, _, _):
+                outputs.append(.reply(to: client, envelope.fail(Self.busy)))
+            }
+        }
+        return Step(outputs: outputs)
     }
 
     /// Counts a wrong password or code, locking the user out at the limit: the batch to commit.
@@ -206,7 +276,10 @@ public struct AppServerActor: ServerActor {
             : "QuickPay code \(code.digits) for login \(challenge.id.smsReference): registers \(challenge.username) on your account. Never share it."
         let sms = Envelope(requestID: .random(using: &random), body: .smsSubmit(SmsSubmit(phone: phone, text: text)))
         pending[sms.requestID] = .login(client, envelope, LoginChallenge(challengeID: challenge.id, expiresAt: challenge.expiresAt))
-        return Step(commit: batch, outputs: [.request(to: .networkProvider, sms, deadlineMilliseconds: config.peerDeadlineMilliseconds)])
+        // Named for the flow, whichever input made it (a login's challenge is committed when its
+        // password hash comes back from the worker pool).
+        let label = challenge.registration == nil ? "login" : "register_challenge"
+        return Step(commit: batch, outputs: [.request(to: .networkProvider, sms, deadlineMilliseconds: config.peerDeadlineMilliseconds)], label: label)
     }
 
     mutating func submitOTP(_ submit: OtpSubmit, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<AppServerBatch> {
