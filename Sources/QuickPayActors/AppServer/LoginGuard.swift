@@ -21,7 +21,7 @@ public struct LoginLimits: Sendable, Equatable {
     public var keyBurst = 20
     public var keyPerSecond = 2.0
     /// Logins per username from keys that never logged in as it: at once, then per second.
-    public var userBurst = 10
+    public var userBurst = 20
     public var userPerSecond = 0.5
     /// Wrong passwords from one key for one username before that key is locked out of it.
     public var failuresPerKey = 10
