@@ -5,10 +5,13 @@
 #   bash scripts/mutations.sh                 every mutation, up to 300 seeds each
 #   SEEDS=1000 bash scripts/mutations.sh 05   only the mutations whose name contains 05
 #   SUITE=1 bash scripts/mutations.sh 06      also the scenario suite (about 5 minutes each)
+#   SUITE=1 SUITE_PATH=scenarios/attacks/25-30-ownership.yaml bash scripts/mutations.sh 13
+#                                             the suite restricted to some scenarios
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-300}
 SUITE=${SUITE:-0}
+SUITE_PATH=${SUITE_PATH:-scenarios}
 filter=${1:-}
 if ! git diff --quiet -- Sources; then echo "Sources has uncommitted changes: commit or stash them first" >&2; exit 2; fi
 results=()
@@ -27,7 +30,7 @@ for patch in Tests/Mutations/*.patch; do
   line="$name | simulator: $sim${violation:+ ($violation)}"
   if [[ "$SUITE" == 1 ]]; then
     swift build --product qp-bank >/dev/null 2>&1; swift build >/dev/null 2>&1
-    suite=$(.build/debug/quickpay run scenarios 2>&1 | grep -E '^FAILED:' | sed 's/FAILED: //; s/ (.*//' | tr '\n' ' ')
+    suite=$(.build/debug/quickpay run "$SUITE_PATH" 2>&1 | grep -E '^FAILED:' | sed 's/FAILED: //; s/ (.*//' | tr '\n' ' ')
     line="$line | suite: ${suite:-passes (not caught)}"
   fi
   echo "$line"

@@ -311,9 +311,10 @@ struct StepSession {
             }
             return Self.outcome(answer)
         case "latency":
-            // An honest customer's balance and Re 1 payments, timed one by one by its own process.
+            // An honest customer's balance requests, Re 1 loads and Re 1 payments, timed one by one
+            // by its own process.
             let answer = try callUser(try string(step, "customer"), ["action": "latency", "receiver": try string(step, "merchant"), "count": p["count"] as? Int ?? 40])
-            for operation in ["balance", "pay"] {
+            for operation in ["balance", "load", "pay"] {
                 if let figures = answer[operation] as? [String: Any] {
                     func ms(_ key: String) -> String { String(format: "%.2f", figures[key] as? Double ?? 0) }
                     details.append("\(operation) x\(figures["count"] as? Int ?? 0): p50 \(ms("p50_ms")) ms, p99 \(ms("p99_ms")) ms, max \(ms("max_ms")) ms")

@@ -77,21 +77,22 @@ final class LoginFlood: @unchecked Sendable {
     }
 }
 
-/// An honest customer's latency, measured one request at a time by its own process: balance
-/// requests and Re 1 payments.
+/// An honest customer's latency, measured one request at a time by its own process: a balance
+/// request, a load of one Re 1 coin and a Re 1 payment, `count` times.
 enum HonestLatency {
     static func measure(_ client: CustomerClient, receiver: ReceiverID, count: Int) throws -> JSONObject {
-        var balance: [Double] = []
-        var pay: [Double] = []
-        for _ in 0..<max(1, count) {
-            var started = DispatchTime.now().uptimeNanoseconds
-            _ = try client.balance()
-            balance.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
-            started = DispatchTime.now().uptimeNanoseconds
-            _ = try client.pay(receiver: receiver, amount: Amount(paise: 100), order: "")
-            pay.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
+        var samples: [String: [Double]] = [:]
+        func timed(_ name: String, _ work: () throws -> Void) rethrows {
+            let started = DispatchTime.now().uptimeNanoseconds
+            try work()
+            samples[name, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
         }
-        return ["ok": true, "balance": figures(balance), "pay": figures(pay)]
+        for _ in 0..<max(1, count) {
+            try timed("balance") { _ = try client.balance() }
+            try timed("load") { _ = try client.load(receiver: receiver, counts: [.rs1: 1]) }
+            try timed("pay") { _ = try client.pay(receiver: receiver, amount: Amount(paise: 100), order: "") }
+        }
+        return samples.reduce(into: ["ok": true] as JSONObject) { $0[$1.key] = figures($1.value) }
     }
 
     static func figures(_ samples: [Double]) -> JSONObject {
