@@ -23,8 +23,10 @@ public struct HostConfig {
     public var core = HostCoreConfig()
     /// A deployment started for testing: crash points, clock shifts and fault controls work.
     public var testing = false
-    /// Threads for slow jobs (password hashes) and how many may wait for one.
-    public var workerThreads = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+    /// Threads for slow jobs (password hashes) and how many may wait for one. 0 runs the jobs
+    /// on the poll loop itself, as before the pool existed: only to measure what the pool buys
+    /// (`QUICKPAY_WORKERS=0`, scripts/login-flood.sh).
+    public var workerThreads = Int(ProcessInfo.processInfo.environment["QUICKPAY_WORKERS"] ?? "") ?? max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
     public var workerQueue = 64
 
     public init(name: String, bind: String, control: String?) {
@@ -59,7 +61,7 @@ public final class ActorHost<Actor: ServerActor> {
     let controlSocket: Socket?
     let gate: CurveGate?
     var peerSockets: [PeerName: Socket] = [:]
-    let workers: WorkerPool
+    let workers: WorkerPool?
     /// Inputs for the next group that did not come from a socket (jobs the pool refused).
     var carried: [HostInput] = []
     public let clock: DeploymentClock
@@ -82,7 +84,7 @@ public final class ActorHost<Actor: ServerActor> {
         self.core = core
         let context = try Context()
         self.context = context
-        workers = try WorkerPool(context: context, threads: config.workerThreads, capacity: config.workerQueue)
+        workers = config.workerThreads > 0 ? try WorkerPool(context: context, threads: config.workerThreads, capacity: config.workerQueue) : nil
         gate = try config.serverSecurity.map { try CurveGate(context: context, security: $0, logger: Logger(label: config.name)) }
         server = try context.socket(.router)
         try server.setMaximumMessageSize(bytes: transportMessageLimit(frameBytes: config.core.maximumFrameBytes, curve: config.serverSecurity != nil))
@@ -132,7 +134,7 @@ public final class ActorHost<Actor: ServerActor> {
         if let controlSocket { poller.register(controlSocket) }
         let peers = Array(peerSockets)
         for (_, socket) in peers { poller.register(socket) }
-        poller.register(workers.wake)
+        if let workers { poller.register(workers.wake) }
         let gateSockets = gate?.sockets ?? []
         for socket in gateSockets { poller.register(socket) }
         let wait = carried.isEmpty ? max(0, min(core.nextWakeup() - monotonicMilliseconds(), 100)) : 0
@@ -146,7 +148,7 @@ public final class ActorHost<Actor: ServerActor> {
             if events[position].contains(.readable) { inputs += receivePeer(peer, socket) }
             position += 1
         }
-        if events[position].contains(.readable) { inputs += workers.take() }
+        if let workers, events[position].contains(.readable) { inputs += workers.take() }
         inputs += carried
         carried.removeAll()
         if !inputs.isEmpty { deliver(core.drain(inputs, at: time())) }
@@ -196,7 +198,11 @@ public final class ActorHost<Actor: ServerActor> {
         if drained.crash != nil {
             kill(getpid(), SIGKILL)
         }
-        carried += workers.submit(drained.jobs)
+        if let workers {
+            carried += workers.submit(drained.jobs)
+        } else {
+            carried += drained.jobs.map { .computed($0.id, $0.computation.run()) }
+        }
         for frame in drained.frames {
             do {
                 switch frame {
