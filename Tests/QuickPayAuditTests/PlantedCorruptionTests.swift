@@ -24,8 +24,8 @@ final class Deployment: @unchecked Sendable {
         var g = SplitMix64(seed: 77)
         let bankStore = try SQLiteBankStore(path: "\(folder)/data/bank/bank.sqlite")
         let alice = try AccountID("ACC-ALICE"), chai = try ReceiverID("chai-stall"), news = try ReceiverID("news-stand")
-        try bankStore.seed(alice, deposit: Amount(paise: 150_000), receiver: nil)
-        try bankStore.seed(try AccountID("ACC-BOB"), deposit: Amount(paise: 50_000), receiver: nil)
+        try bankStore.seed(alice, deposit: Amount(paise: 150_000), receiver: nil, phone: try PhoneNumber("+919800000001"))
+        try bankStore.seed(try AccountID("ACC-BOB"), deposit: Amount(paise: 50_000), receiver: nil, phone: try PhoneNumber("+919800000002"))
         try bankStore.seed(try AccountID("ACC-CHAI"), deposit: .zero, receiver: (chai, .offline))
         try bankStore.seed(try AccountID("ACC-NEWS"), deposit: .zero, receiver: (news, .online))
         let signer = BankSigner(privateKey: .random(using: &g))
@@ -141,6 +141,7 @@ struct PlantedCorruptionTests {
         ("a session of an unknown user", "appserver/appserver.sqlite", "INSERT INTO sessions (token_hash, username, expires_at) VALUES (randomblob(32), 'ghost', 1900000000)", "app-server-consistent"),
         ("a live session of a locked-out user", "appserver/appserver.sqlite", "UPDATE users SET locked_until = 1800000900 WHERE username = 'alice'", "app-server-consistent"),
         ("a user on an account the bank does not hold", "appserver/appserver.sqlite", "UPDATE users SET account = 'ACC-NOBODY'", "app-server-consistent"),
+        ("a user whose phone is not the bank's phone for the account", "appserver/appserver.sqlite", "UPDATE users SET phone = '+919899999999' WHERE username = 'alice'", "app-server-consistent"),
     ])
     func aPlantedCorruptionIsCaughtByName(_ name: String, _ file: String, _ statements: String, _ check: String) throws {
         let folder = try Deployment.shared.copy()
