@@ -239,11 +239,14 @@ extension SimWorld {
         let victims = customers.filter { $0.index != index }
         guard !victims.isEmpty else { return endOperation(index) }
         let victim = victims[Int(customer.rng.next() % UInt64(victims.count))]
-        let phone = customer.rng.next() % 2 == 0 ? customer.phone : victim.phone
+        // With a phone of its own that has no user yet (so only the bank's phone of record can
+        // stop it), or with the victim's phone (the code then goes to the victim).
+        let ownPhone = try! Self.sparePhone(index)
+        let phone = customer.rng.next() % 2 == 0 ? ownPhone : victim.phone
         let name = try! Username("intruder\(index)x\(customer.rng.next() % 1000)")
         send(index, to: .appServer, .register(RegisterRequest(username: name, password: customer.password, phone: phone, bankAccount: victim.account, role: .customer)), newConnection: true) { [self] answer in
             switch answer {
-            case .loginChallenge? where phone == customer.phone:
+            case .loginChallenge? where phone == ownPhone:
                 violation("customer \(index) got a registration code sent for \(victim.account) although its phone is not the account's")
             case .error?, .loginChallenge?: stats.attacksRefused += 1
             default: break

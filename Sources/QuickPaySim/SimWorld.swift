@@ -95,6 +95,9 @@ final class SimWorld {
         // The key ceremony's SIMs: one per customer's phone (derived from the seed without
         // drawing from the run's generator, so adding them moved no other decision).
         let sims = (0..<config.customers).map { Self.sim(for: try! Self.customerPhone($0), seed: config.seed) }
+        // And each customer's second phone, which no account has on record: what an attacker
+        // registers someone else's account with (ATTACKS 25).
+        let spareSims = (0..<config.customers).map { Self.sim(for: try! Self.sparePhone($0), seed: config.seed) }
         var bankConfig = BankConfig()
         bankConfig.callers = CallerPolicy(
             appServers: [keys[.appServer]!], merchants: Dictionary(uniqueKeysWithValues: merchants.map { (keys[.merchant($0.0)]!, $0.0) }))
@@ -112,7 +115,7 @@ final class SimWorld {
         servers[.appServer] = app
         let nspCallers = CallerPolicy(appServers: [keys[.appServer]!])
         servers[.nsp] = SimHost(node: .nsp, store: nspStore, config: core, seed: rng.next()) { [nspStore] seed in
-            NetworkProviderActor(store: nspStore, sims: sims, random: SplitMix64(seed: seed), callers: nspCallers)
+            NetworkProviderActor(store: nspStore, sims: sims + spareSims, random: SplitMix64(seed: seed), callers: nspCallers)
         }
         for (receiver, mode) in merchants {
             let store = MemoryMerchantStore()
@@ -145,6 +148,7 @@ final class SimWorld {
     }
 
     static func customerPhone(_ index: Int) throws -> PhoneNumber { try PhoneNumber("+9198\(String(format: "%08d", index))") }
+    static func sparePhone(_ index: Int) throws -> PhoneNumber { try PhoneNumber("+9196\(String(format: "%08d", index))") }
     static func ownerPhone(_ position: Int) throws -> PhoneNumber { try PhoneNumber("+9197\(String(format: "%08d", position))") }
     static func sim(for phone: PhoneNumber, seed: UInt64) -> SimCard {
         SimCard(phone: phone, secret: Bytes32.sha256(of: Array("sim \(phone) \(seed)".utf8)))
