@@ -27,6 +27,7 @@ test: deps
 	$(SWIFT) test --skip-build
 	.build/debug/quickpay simulate --seeds 100
 	.build/debug/quickpay run scenarios --junit runs/junit.xml --json runs/results.json
+	.build/debug/quickpay happy-path --mode offline --mode online
 	BIN=.build/debug bash multihost/run.sh
 	$(MAKE) --no-print-directory compose-check
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuickPayAudit
 import QuickPayActors
 import QuickPayCore
 import QuickPayClient
@@ -111,14 +112,18 @@ struct HappyPath {
         let ledger = state["ledger"] as? [String: Int] ?? [:]
         print("  final balances (from the bank's ledger):")
         for name in ledger.keys.sorted() { print("    \(name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(Amount(paise: Int64(ledger[name]!)))") }
-        let deposited = state["deposited_paise"] as? Int ?? -1
+        let deposited = 100_000  // alice's Rs 1000; the chai stall's account starts empty
         let held = ledger.filter { !$0.key.hasPrefix("external:") }.values.reduce(0, +)
         check(ledger["bank:ACC-ALICE"] == 90_100 && (ledger["qp:ACC-ALICE"] ?? 0) == 0, "alice: Rs 1000 - Rs 99 paid = Rs 901 in the bank")
         check(ledger["bank:ACC-CHAI"] == 9_900 && (ledger["qp:ACC-CHAI"] ?? 0) == 0, "chai-stall: Rs 99 in the bank")
         check((ledger["float:vouchers"] ?? 0) == 0, "voucher float empty: every voucher redeemed or refunded")
         check(held == deposited, "conservation: balances + float = Rs \(deposited / 100) deposited, to the paisa")
-        let invariants = state["invariants"] as? [String: Bool] ?? [:]
-        check(!invariants.isEmpty && invariants.values.allSatisfy { $0 }, "ledger invariants: \(invariants.keys.sorted().joined(separator: ", "))")
+        // The independent auditor on the actors' files (plain SQL, not the actors' code).
+        var data = try SQLiteEvidence.read(SQLiteEvidence.find(in: ["\(folder)/data"]))
+        data.expectedDepositsPaise = Int64(deposited)
+        data.nowSeconds = Int64(Date().timeIntervalSince1970)
+        let report = Auditor.audit(data)
+        check(report.holds, "the auditor's \(report.checks.count) checks hold on the actors' SQLite files\(report.holds ? "" : ": " + report.checks.filter { !$0.holds }.map(\.name).joined(separator: ", "))")
         print(failures == 0 ? "== happy path (\(mode)): all checks hold" : "== happy path (\(mode)): \(failures) check(s) FAILED")
         return failures
     }
