@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
     ],
     targets: [
         .systemLibrary(
@@ -44,7 +45,7 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(
             name: "QuickPayCore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "BigInt", package: "BigInt")]
         ),
         .target(
             name: "QuickPayProtocol",
@@ -146,7 +147,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "QuickPayCoreTests", dependencies: ["QuickPayCore"]),
+        .testTarget(
+            name: "QuickPayCoreTests",
+            dependencies: ["QuickPayCore", .product(name: "CryptoExtras", package: "swift-crypto")],
+            // RFC 9474's test vectors, read by path.
+            exclude: ["Vectors"]
+        ),
         .testTarget(name: "QuickPayProtocolTests", dependencies: ["QuickPayProtocol", "QuickPayCore"]),
         .testTarget(name: "QuickPayStoreTests", dependencies: ["QuickPayStore", "QuickPayActors", "QuickPayHostCore", "QuickPayProtocol", "QuickPayCore"]),
         .testTarget(
