@@ -191,9 +191,8 @@ extension SimWorld {
                 if case .error(let error)? = answer { code = error.code }
                 if code == .lockedOut { verdict = true }
                 if code == .authenticationFailed { refusedGuesses += 1 }
-                // The counts are in the app server's memory (OPERATIONS.md): a crash of the app
-                // server meanwhile starts them over, and then there is nothing to judge.
-                if answer == nil || victim.lastSessionAt >= started || (crashedAt[.appServer] ?? -1) >= started { verdict = verdict ?? false }
+                // The counts are durable: a crash of the app server meanwhile forgives nothing.
+                if answer == nil || victim.lastSessionAt >= started { verdict = verdict ?? false }
                 if verdict == nil && last, case .loginChallenge? = answer {
                     // Counted wrong passwords (a storage failure counts none), then the right one.
                     violation("customer \(index) guessed \(maximumFailedAttempts) wrong passwords for \(victim.username) and was not locked out")

@@ -48,8 +48,6 @@ final class SimWorld {
     var keys: [NodeID: Bytes32] = [:]
     var skew: [NodeID: Int64] = [:]
     var scheduledTimer: [NodeID: Int64] = [:]
-    /// When each server last crashed (virtual milliseconds).
-    var crashedAt: [NodeID: Int64] = [:]
     var cut: Set<Link> = []
     var customers: [SimCustomer] = []
     var trace = TraceHash()
@@ -269,7 +267,6 @@ final class SimWorld {
     }
 
     func crash(_ node: NodeID) {
-        crashedAt[node] = now
         servers[node]?.crash()
         scheduledTimer[node] = nil
         schedule(.restart(node), in: random(1000...5000))

@@ -41,6 +41,13 @@ public final class SQLiteAppServerStore: AppServerStore {
                 ALTER TABLE challenges ADD COLUMN reg_role INTEGER;
                 """)
         }
+        migrator.registerMigration("v5-login-locks") { db in
+            // Wrong passwords per (client key, username) and their lockouts survive a restart.
+            try db.execute(sql: """
+                CREATE TABLE login_locks (key_hash BLOB NOT NULL, username TEXT NOT NULL, failures INTEGER NOT NULL,
+                    lockouts INTEGER NOT NULL, until INTEGER, PRIMARY KEY (key_hash, username)) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -56,6 +63,16 @@ public final class SQLiteAppServerStore: AppServerStore {
 
     public func user(account: AccountID) throws -> UserRecord? {
         try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE account = ?", arguments: [account.value]).map(Self.user) }
+    }
+
+    public func loginLock(keyHash: Bytes32, username: String) throws -> LoginLockRecord? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM login_locks WHERE key_hash = ? AND username = ?", arguments: [keyHash.data, username]).map {
+                LoginLockRecord(
+                    keyHash: keyHash, username: username, failures: $0["failures"], lockouts: $0["lockouts"],
+                    until: ($0["until"] as Int64?).map(Timestamp.init(secondsSinceEpoch:)))
+            }
+        }
     }
 
     public func challenge(_ id: ChallengeID) throws -> ChallengeRecord? {
@@ -127,6 +144,15 @@ public final class SQLiteAppServerStore: AppServerStore {
             }
             for ended in batch.endedSessions { try db.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [ended.data]) }
             for user in batch.endedSessionsOf { try db.execute(sql: "DELETE FROM sessions WHERE username = ?", arguments: [user.value]) }
+            for lock in batch.loginLocks {
+                if lock.failures == 0 && lock.lockouts == 0 && lock.until == nil {
+                    try db.execute(sql: "DELETE FROM login_locks WHERE key_hash = ? AND username = ?", arguments: [lock.keyHash.data, lock.username])
+                } else {
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO login_locks (key_hash, username, failures, lockouts, until) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [lock.keyHash.data, lock.username, lock.failures, lock.lockouts, lock.until?.secondsSinceEpoch])
+                }
+            }
             for code in batch.codes {
                 try db.execute(sql: "INSERT OR REPLACE INTO prepaid_codes (code_hash, amount, redeemed_by) VALUES (?, ?, ?)", arguments: [code.codeHash.data, code.amount.paise, code.redeemedBy?.value])
             }

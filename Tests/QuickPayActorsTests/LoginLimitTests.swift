@@ -96,3 +96,33 @@ struct LoginLimitTests {
         }
     }
 }
+
+/// The per-key counts are durable: an app server restarted between the guesses and the next
+/// try still refuses the guesser.
+struct DurableLoginLockTests {
+    @Test func aRestartForgivesNoGuess() throws {
+        let store = MemoryAppServerStore()
+        var config = AppServerConfig()
+        config.passwordRounds = 1000
+        let password = try Password("password of alice")
+        var batch = AppServerBatch()
+        batch.users = [UserRecord(
+            username: try Username("alice"), passwordHash: PasswordHasher(rounds: 1000).hash(password, salt: Bytes16(high: 1, low: 2)),
+            phone: try PhoneNumber("+919800000001"), account: try AccountID("ACC-ALICE"), role: .customer)]
+        try store.commitAlone(batch)
+        let mallory = ClientID(Array("mallory".utf8), key: .sha256(of: Array("mallory's key".utf8)))
+        func appServer(_ seed: UInt64) -> TestHost<AppServerActor> {
+            TestHost(AppServerActor(store: store, config: config, otpKey: .sha256(of: [1]), random: SeededGenerator(seed: seed)), journal: store)
+        }
+        func login(_ host: inout TestHost<AppServerActor>, _ guess: String, id: UInt64) throws -> ErrorCode? {
+            let outputs = host.send(Envelope(requestID: RequestID(Bytes16(high: 9, low: id)), body: .login(LoginRequest(username: try Username("alice"), password: try Password(guess)))), from: mallory)
+            return errorCode(outputs.lazy.compactMap { if case .reply(_, let e) = $0 { e.body } else { nil } }.first)
+        }
+        var first = appServer(1)
+        for n in 0..<9 { #expect(try login(&first, "guess number \(n)", id: UInt64(n)) == .authenticationFailed) }
+        store.crash()  // what was committed survives
+        var second = appServer(2)
+        #expect(try login(&second, "guess number 9", id: 9) == .authenticationFailed)
+        #expect(try login(&second, password.value, id: 10) == .lockedOut)
+    }
+}

@@ -126,7 +126,7 @@ struct MigrationTests {
             let applied = try pool.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
             let expected = [
                 "bank": ["v1", "v2-replies-in-row-order", "v3-answers-unique-roots", "v4-phone-of-record"], "merchant": ["v1", "v2-replies-in-row-order", "v3-answers"],
-                "appserver": ["v1", "v2-answers", "v3-challenge-used-by", "v4-owners"], "wallet": ["v1", "v2-pending"], "nsp": ["v1", "v2-answers", "v3-sealed-sms"],
+                "appserver": ["v1", "v2-answers", "v3-challenge-used-by", "v4-owners", "v5-login-locks"], "wallet": ["v1", "v2-pending"], "nsp": ["v1", "v2-answers", "v3-sealed-sms"],
             ]
             #expect(applied == expected[name], "\(name)")
             let journal = try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
@@ -394,5 +394,22 @@ struct PermanentRequestIDTests {
         try store.seed(try AccountID("ACC-CHAI"), deposit: .zero, receiver: (shop, .offline))
         #expect(throws: SeedConflict.self) { try store.seed(try AccountID("ACC-CHAI"), deposit: .zero, receiver: (shop, .online)) }
         #expect(try store.receiver(shop)?.mode == .offline)
+    }
+}
+
+/// Wrong passwords per (client key, username) survive a restart, and a cleared count is gone.
+struct SQLiteLoginLockTests {
+    @Test func aLockIsKeptAcrossReopeningAndAClearedOneRemoved() throws {
+        let path = temporaryPath("appserver.sqlite")
+        let key = Bytes32.sha256(of: Array("a client key".utf8))
+        var batch = AppServerBatch()
+        batch.loginLocks = [LoginLockRecord(keyHash: key, username: "alice", failures: 0, lockouts: 1, until: Timestamp(secondsSinceEpoch: 1_800_000_900))]
+        try SQLiteAppServerStore(path: path).commitAlone(batch)
+        let reopened = try SQLiteAppServerStore(path: path)
+        #expect(try reopened.loginLock(keyHash: key, username: "alice") == batch.loginLocks[0])
+        #expect(try reopened.loginLock(keyHash: key, username: "bob") == nil)
+        batch.loginLocks = [LoginLockRecord(keyHash: key, username: "alice", failures: 0, lockouts: 0, until: nil)]
+        try reopened.commitAlone(batch)
+        #expect(try SQLiteAppServerStore(path: path).loginLock(keyHash: key, username: "alice") == nil)
     }
 }

@@ -184,6 +184,9 @@ public struct AppServerActor: ServerActor {
     /// thread; `loginChecked` goes on with the result.
     mutating func login(_ request: LoginRequest, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<AppServerBatch> {
         let user = try store.user(request.username)
+        if logins.needsLoading(client.key, request.username.value) {
+            logins.load(client.key, request.username.value, try store.loginLock(keyHash: LoginGuard.keyHash(client.key), username: request.username.value))
+        }
         try logins.admit(client.key, request.username.value, now: now)
         let id = ComputationID.random(using: &random)
         computing[id] = .login(client, envelope, request, since: now)
@@ -197,15 +200,19 @@ public struct AppServerActor: ServerActor {
         // right: the lockout is no oracle for guessing it.
         if let user { try checkNotLocked(user, now: now) }
         guard passwordHolds, let user else {
-            logins.failed(client.key, request.username.value, now: now)
-            throw QuickPayError(.authenticationFailed, "wrong username or password")
+            // The count is durable before the refusal leaves: a restart forgives no guess.
+            var batch = AppServerBatch()
+            batch.loginLocks = [logins.failed(client.key, request.username.value, now: now)]
+            return Step(commit: batch, outputs: [.reply(to: client, envelope.fail(QuickPayError(.authenticationFailed, "wrong username or password")))], label: "login_failed")
         }
-        logins.succeeded(client.key, user.username.value)
+        let cleared = logins.succeeded(client.key, user.username.value)
         let code = OneTimeCode.random(using: &random)
         let challenge = ChallengeRecord(
             id: .random(using: &random), username: user.username, codeMAC: .zero, expiresAt: now.adding(seconds: config.otpLifetimeSeconds),
             tries: 0, used: false, sentAt: now, resends: 0)
-        return sendCode(code, challenge: challenge, phone: user.phone, envelope: envelope, client: client)
+        var step = sendCode(code, challenge: challenge, phone: user.phone, envelope: envelope, client: client)
+        if let cleared { step.commit?.loginLocks.append(cleared) }
+        return step
     }
 
     public mutating func handleComputed(_ result: ComputationResult?, id: ComputationID, now: Timestamp) -> Step<AppServerBatch> {

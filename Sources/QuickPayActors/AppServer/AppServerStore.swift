@@ -110,6 +110,24 @@ public struct PrepaidCodeRecord: Hashable, Sendable {
     }
 }
 
+/// Wrong passwords from one client key for one username, and its lockout: kept durable, so a
+/// restart of the app server forgives nobody's guesses. `keyHash` is the SHA-256 of the client's
+/// CURVE key (all zeros for a plaintext deployment, which proves none).
+public struct LoginLockRecord: Hashable, Sendable {
+    public let keyHash: Bytes32
+    public let username: String
+    public var failures: Int
+    public var lockouts: Int
+    public var until: Timestamp?
+    public init(keyHash: Bytes32, username: String, failures: Int, lockouts: Int, until: Timestamp?) {
+        self.keyHash = keyHash
+        self.username = username
+        self.failures = failures
+        self.lockouts = lockouts
+        self.until = until
+    }
+}
+
 /// Everything one app-server step changes, staged in one piece.
 public struct AppServerBatch: Sendable {
     public var users: [UserRecord] = []
@@ -119,9 +137,13 @@ public struct AppServerBatch: Sendable {
     /// Users all of whose sessions end (a lockout ends them).
     public var endedSessionsOf: [Username] = []
     public var codes: [PrepaidCodeRecord] = []
+    /// Login lock counts to keep; a record with no failures, no lockout and no time is removed.
+    public var loginLocks: [LoginLockRecord] = []
     public init() {}
 
-    public var isEmpty: Bool { users.isEmpty && challenges.isEmpty && sessions.isEmpty && endedSessions.isEmpty && endedSessionsOf.isEmpty && codes.isEmpty }
+    public var isEmpty: Bool {
+        users.isEmpty && challenges.isEmpty && sessions.isEmpty && endedSessions.isEmpty && endedSessionsOf.isEmpty && codes.isEmpty && loginLocks.isEmpty
+    }
 }
 
 /// The app server's storage: reads for the actor; changes through the host's `Journal`.
@@ -136,6 +158,7 @@ public protocol AppServerStore: Journal where Batch == AppServerBatch {
     func allUsers() throws -> [UserRecord]
     func allSessions() throws -> [SessionRecord]
     func allChallenges() throws -> [ChallengeRecord]
+    func loginLock(keyHash: Bytes32, username: String) throws -> LoginLockRecord?
 }
 
 /// An in-memory `AppServerStore` for unit tests and the simulator; models durability.
@@ -145,6 +168,7 @@ public final class MemoryAppServerStore: AppServerStore, MemoryJournal {
         public var challenges: [ChallengeID: ChallengeRecord] = [:]
         public var sessions: [Bytes32: SessionRecord] = [:]
         public var codes: [Bytes32: PrepaidCodeRecord] = [:]
+        public var loginLocks: [String: LoginLockRecord] = [:]
         public var answers = MemoryAnswers()
     }
 
@@ -160,6 +184,7 @@ public final class MemoryAppServerStore: AppServerStore, MemoryJournal {
     public func allUsers() throws -> [UserRecord] { Array(state.working.users.values) }
     public func allSessions() throws -> [SessionRecord] { Array(state.working.sessions.values) }
     public func allChallenges() throws -> [ChallengeRecord] { Array(state.working.challenges.values) }
+    public func loginLock(keyHash: Bytes32, username: String) throws -> LoginLockRecord? { state.working.loginLocks["\(keyHash.hex) \(username)"] }
 
 
     public func stage(_ batch: AppServerBatch) throws {
@@ -180,6 +205,10 @@ public final class MemoryAppServerStore: AppServerStore, MemoryJournal {
                 throw StoreError("prepaid code \(code.codeHash) was redeemed already")
             }
             next.codes[code.codeHash] = code
+        }
+        for lock in batch.loginLocks {
+            let key = "\(lock.keyHash.hex) \(lock.username)"
+            next.loginLocks[key] = lock.failures == 0 && lock.lockouts == 0 && lock.until == nil ? nil : lock
         }
         state.working = next
     }

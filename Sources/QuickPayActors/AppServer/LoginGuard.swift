@@ -1,7 +1,9 @@
 import QuickPayCore
 
-/// The limits on logins, in the app server's memory (a restart forgets them; the durable
-/// per-user lockout for wrong codes stays in the user's row).
+/// The limits on logins. The wrong passwords per (client key, username) and their lockouts are
+/// kept durable (`LoginLockRecord`, loaded the first time a pair is seen): a restart of the app
+/// server forgives nobody. The rate buckets, the per-username count of unproven keys and the
+/// set of each user's own keys live in memory and start over with the process.
 ///
 /// A login costs a password hash, so anyone who can send logins can spend the server's CPU,
 /// and anyone who can fail them could lock their owner out. Here:
@@ -63,6 +65,8 @@ struct LoginGuard {
     var userBuckets: [String: Bucket] = [:]
     var pairLocks: [Pair: Lock] = [:]
     var userLocks: [String: Lock] = [:]
+    /// Which pairs have been read from the store (or were new there).
+    var loaded: Set<Pair> = []
     /// Keys that have logged in as each username (its devices).
     var proven: [String: Set<Key>] = [:]
     var hashesInFlight = 0
@@ -99,19 +103,41 @@ struct LoginGuard {
     /// A hash came back (or could not run).
     mutating func finished() { hashesInFlight = max(0, hashesInFlight - 1) }
 
-    /// A wrong password (or an unknown user): counts toward the lockouts.
-    mutating func failed(_ key: Key, _ username: String, now: Timestamp) {
+    /// Whether the pair's durable record still needs reading from the store.
+    func needsLoading(_ key: Key, _ username: String) -> Bool { !loaded.contains(Pair(key: key, username: username)) }
+
+    /// The pair's durable record, as the store had it (nil: none).
+    mutating func load(_ key: Key, _ username: String, _ record: LoginLockRecord?) {
+        let pair = Pair(key: key, username: username)
+        loaded.insert(pair)
+        if let record { pairLocks[pair] = Lock(failures: record.failures, lockouts: record.lockouts, until: record.until) }
+    }
+
+    static func keyHash(_ key: Key) -> Bytes32 { key.map { Bytes32.sha256(of: $0.bytes) } ?? .zero }
+
+    func record(_ pair: Pair) -> LoginLockRecord {
+        let lock = pairLocks[pair] ?? Lock()
+        return LoginLockRecord(keyHash: Self.keyHash(pair.key), username: pair.username, failures: lock.failures, lockouts: lock.lockouts, until: lock.until)
+    }
+
+    /// A wrong password (or an unknown user): counts toward the lockouts. Returns the pair's
+    /// record to make durable.
+    mutating func failed(_ key: Key, _ username: String, now: Timestamp) -> LoginLockRecord {
         let pair = Pair(key: key, username: username)
         pairLocks[pair] = count(pairLocks[pair] ?? Lock(), limit: limits.failuresPerKey, now: now)
         if !(proven[username]?.contains(key) ?? false) {
             userLocks[username] = count(userLocks[username] ?? Lock(), limit: limits.failuresPerUser, now: now)
         }
+        return record(pair)
     }
 
     /// The right password: the key is the user's device from now on, and its count starts over.
-    mutating func succeeded(_ key: Key, _ username: String) {
-        pairLocks[Pair(key: key, username: username)] = nil
+    /// Returns the record to make durable when there was one (its removal).
+    mutating func succeeded(_ key: Key, _ username: String) -> LoginLockRecord? {
+        let pair = Pair(key: key, username: username)
         proven[username, default: []].insert(key)
+        guard pairLocks.removeValue(forKey: pair) != nil else { return nil }
+        return LoginLockRecord(keyHash: Self.keyHash(key), username: username, failures: 0, lockouts: 0, until: nil)
     }
 
     func count(_ lock: Lock, limit: Int, now: Timestamp) -> Lock {
@@ -143,7 +169,11 @@ struct LoginGuard {
     mutating func trim() {
         if keyBuckets.count >= limits.maximumEntries { keyBuckets.removeAll(keepingCapacity: true) }
         if userBuckets.count >= limits.maximumEntries { userBuckets.removeAll(keepingCapacity: true) }
-        if pairLocks.count >= limits.maximumEntries { pairLocks = pairLocks.filter { $0.value.until != nil } }
+        if pairLocks.count >= limits.maximumEntries || loaded.count >= limits.maximumEntries {
+            // The durable records stay in the store: forgetting the cache only means reading again.
+            pairLocks.removeAll(keepingCapacity: true)
+            loaded.removeAll(keepingCapacity: true)
+        }
         if userLocks.count >= limits.maximumEntries { userLocks = userLocks.filter { $0.value.until != nil } }
         if proven.count >= limits.maximumEntries { proven.removeAll(keepingCapacity: true) }
     }
