@@ -45,7 +45,8 @@ public final class SQLiteAppServerStore: AppServerStore {
             // Wrong passwords per (client key, username) and their lockouts survive a restart.
             try db.execute(sql: """
                 CREATE TABLE login_locks (key_hash BLOB NOT NULL, username TEXT NOT NULL, failures INTEGER NOT NULL,
-                    lockouts INTEGER NOT NULL, until INTEGER, PRIMARY KEY (key_hash, username)) WITHOUT ROWID;
+                    lockouts INTEGER NOT NULL, until INTEGER, last_failure INTEGER NOT NULL, PRIMARY KEY (key_hash, username)) WITHOUT ROWID;
+                CREATE INDEX login_locks_last_failure ON login_locks(last_failure);
                 """)
         }
         return migrator
@@ -70,7 +71,8 @@ public final class SQLiteAppServerStore: AppServerStore {
             try Row.fetchOne(db, sql: "SELECT * FROM login_locks WHERE key_hash = ? AND username = ?", arguments: [keyHash.data, username]).map {
                 LoginLockRecord(
                     keyHash: keyHash, username: username, failures: $0["failures"], lockouts: $0["lockouts"],
-                    until: ($0["until"] as Int64?).map(Timestamp.init(secondsSinceEpoch:)))
+                    until: ($0["until"] as Int64?).map(Timestamp.init(secondsSinceEpoch:)),
+                    lastFailure: Timestamp(secondsSinceEpoch: $0["last_failure"]))
             }
         }
     }
@@ -145,13 +147,21 @@ public final class SQLiteAppServerStore: AppServerStore {
             for ended in batch.endedSessions { try db.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [ended.data]) }
             for user in batch.endedSessionsOf { try db.execute(sql: "DELETE FROM sessions WHERE username = ?", arguments: [user.value]) }
             for lock in batch.loginLocks {
-                if lock.failures == 0 && lock.lockouts == 0 && lock.until == nil {
+                if lock.isEmpty {
                     try db.execute(sql: "DELETE FROM login_locks WHERE key_hash = ? AND username = ?", arguments: [lock.keyHash.data, lock.username])
                 } else {
                     try db.execute(
-                        sql: "INSERT OR REPLACE INTO login_locks (key_hash, username, failures, lockouts, until) VALUES (?, ?, ?, ?, ?)",
-                        arguments: [lock.keyHash.data, lock.username, lock.failures, lock.lockouts, lock.until?.secondsSinceEpoch])
+                        sql: "INSERT OR REPLACE INTO login_locks (key_hash, username, failures, lockouts, until, last_failure) VALUES (?, ?, ?, ?, ?, ?)",
+                        arguments: [lock.keyHash.data, lock.username, lock.failures, lock.lockouts, lock.until?.secondsSinceEpoch, lock.lastFailure.secondsSinceEpoch])
                 }
+            }
+            if let before = batch.forgetLoginLocksBefore {
+                try db.execute(
+                    sql: """
+                        DELETE FROM login_locks WHERE (key_hash, username) IN (SELECT key_hash, username FROM login_locks
+                            WHERE last_failure < ? AND (until IS NULL OR until <= ?) LIMIT 1000)
+                        """,
+                    arguments: [before.secondsSinceEpoch, before.secondsSinceEpoch])
             }
             for code in batch.codes {
                 try db.execute(sql: "INSERT OR REPLACE INTO prepaid_codes (code_hash, amount, redeemed_by) VALUES (?, ?, ?)", arguments: [code.codeHash.data, code.amount.paise, code.redeemedBy?.value])

@@ -397,19 +397,40 @@ struct PermanentRequestIDTests {
     }
 }
 
-/// Wrong passwords per (client key, username) survive a restart, and a cleared count is gone.
+/// Wrong passwords per (client key, username) survive a restart, a cleared count is gone, and
+/// a record quiet for a day, its lockout over, is forgotten.
 struct SQLiteLoginLockTests {
     @Test func aLockIsKeptAcrossReopeningAndAClearedOneRemoved() throws {
         let path = temporaryPath("appserver.sqlite")
         let key = Bytes32.sha256(of: Array("a client key".utf8))
+        let t0 = Timestamp(secondsSinceEpoch: 1_800_000_000)
         var batch = AppServerBatch()
-        batch.loginLocks = [LoginLockRecord(keyHash: key, username: "alice", failures: 0, lockouts: 1, until: Timestamp(secondsSinceEpoch: 1_800_000_900))]
+        batch.loginLocks = [LoginLockRecord(keyHash: key, username: "alice", failures: 0, lockouts: 1, until: t0.adding(seconds: 900), lastFailure: t0)]
         try SQLiteAppServerStore(path: path).commitAlone(batch)
         let reopened = try SQLiteAppServerStore(path: path)
         #expect(try reopened.loginLock(keyHash: key, username: "alice") == batch.loginLocks[0])
         #expect(try reopened.loginLock(keyHash: key, username: "bob") == nil)
-        batch.loginLocks = [LoginLockRecord(keyHash: key, username: "alice", failures: 0, lockouts: 0, until: nil)]
+        batch.loginLocks = [LoginLockRecord(keyHash: key, username: "alice", failures: 0, lockouts: 0, until: nil, lastFailure: t0)]
         try reopened.commitAlone(batch)
         #expect(try SQLiteAppServerStore(path: path).loginLock(keyHash: key, username: "alice") == nil)
+    }
+
+    @Test func aQuietRecordIsForgottenAndALiveLockoutKept() throws {
+        let store = try SQLiteAppServerStore(path: temporaryPath("appserver.sqlite"))
+        let t0 = Timestamp(secondsSinceEpoch: 1_800_000_000)
+        let key = Bytes32.sha256(of: Array("a client key".utf8))
+        var batch = AppServerBatch()
+        batch.loginLocks = [
+            LoginLockRecord(keyHash: key, username: "quiet", failures: 3, lockouts: 0, until: nil, lastFailure: t0),
+            LoginLockRecord(keyHash: key, username: "locked", failures: 0, lockouts: 5, until: t0.adding(seconds: 3 * 86_400), lastFailure: t0),
+            LoginLockRecord(keyHash: key, username: "recent", failures: 2, lockouts: 0, until: nil, lastFailure: t0.adding(seconds: 86_000)),
+        ]
+        try store.commitAlone(batch)
+        var forget = AppServerBatch()
+        forget.forgetLoginLocksBefore = t0.adding(seconds: 3600)
+        try store.commitAlone(forget)
+        #expect(try store.loginLock(keyHash: key, username: "quiet") == nil)
+        #expect(try store.loginLock(keyHash: key, username: "locked") != nil)
+        #expect(try store.loginLock(keyHash: key, username: "recent") != nil)
     }
 }

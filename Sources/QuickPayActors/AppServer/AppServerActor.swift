@@ -17,6 +17,8 @@ public struct AppServerConfig: Sendable {
     public var maximumPending = 10_000
     /// Rate limits and lockouts of logins, and the bound on password hashes in flight.
     public var loginLimits = LoginLimits()
+    /// A login lock record whose last wrong password and lockout are this old is forgotten.
+    public var loginLockRetentionSeconds: Int64 = 86_400
     public init() {}
 }
 
@@ -39,6 +41,8 @@ public struct AppServerActor: ServerActor {
     /// Password hashes out on the host's worker pool, by computation id.
     var computing: [ComputationID: Computing] = [:]
     var logins: LoginGuard
+    /// When the tick next forgets stale login lock records (once a minute).
+    var nextLockPrune: Timestamp?
 
     enum Computing {
         case login(ClientID, Envelope, LoginRequest, since: Timestamp)
@@ -247,7 +251,11 @@ public struct AppServerActor: ServerActor {
                 outputs.append(.reply(to: client, envelope.fail(Self.busy)))
             }
         }
-        return Step(outputs: outputs)
+        guard now >= (nextLockPrune ?? now) else { return Step(outputs: outputs) }
+        nextLockPrune = now.adding(seconds: 60)
+        var batch = AppServerBatch()
+        batch.forgetLoginLocksBefore = now.adding(seconds: -config.loginLockRetentionSeconds)
+        return Step(commit: batch, outputs: outputs, label: "forget_login_locks")
     }
 
     /// Counts a wrong password or code, locking the user out at the limit: the batch to commit.

@@ -119,13 +119,18 @@ public struct LoginLockRecord: Hashable, Sendable {
     public var failures: Int
     public var lockouts: Int
     public var until: Timestamp?
-    public init(keyHash: Bytes32, username: String, failures: Int, lockouts: Int, until: Timestamp?) {
+    /// The last wrong password: a record quiet for a day, its lockout over, is forgotten.
+    public var lastFailure: Timestamp
+    public init(keyHash: Bytes32, username: String, failures: Int, lockouts: Int, until: Timestamp?, lastFailure: Timestamp) {
         self.keyHash = keyHash
         self.username = username
         self.failures = failures
         self.lockouts = lockouts
         self.until = until
+        self.lastFailure = lastFailure
     }
+
+    public var isEmpty: Bool { failures == 0 && lockouts == 0 && until == nil }
 }
 
 /// Everything one app-server step changes, staged in one piece.
@@ -139,10 +144,13 @@ public struct AppServerBatch: Sendable {
     public var codes: [PrepaidCodeRecord] = []
     /// Login lock counts to keep; a record with no failures, no lockout and no time is removed.
     public var loginLocks: [LoginLockRecord] = []
+    /// Forget up to 1,000 login lock records whose last failure and lockout are both before this.
+    public var forgetLoginLocksBefore: Timestamp?
     public init() {}
 
     public var isEmpty: Bool {
         users.isEmpty && challenges.isEmpty && sessions.isEmpty && endedSessions.isEmpty && endedSessionsOf.isEmpty && codes.isEmpty && loginLocks.isEmpty
+            && forgetLoginLocksBefore == nil
     }
 }
 
@@ -208,7 +216,11 @@ public final class MemoryAppServerStore: AppServerStore, MemoryJournal {
         }
         for lock in batch.loginLocks {
             let key = "\(lock.keyHash.hex) \(lock.username)"
-            next.loginLocks[key] = lock.failures == 0 && lock.lockouts == 0 && lock.until == nil ? nil : lock
+            next.loginLocks[key] = lock.isEmpty ? nil : lock
+        }
+        if let before = batch.forgetLoginLocksBefore {
+            let stale = next.loginLocks.filter { $0.value.lastFailure < before && ($0.value.until ?? before) <= before }.keys.sorted().prefix(1000)
+            for key in stale { next.loginLocks[key] = nil }
         }
         state.working = next
     }

@@ -54,6 +54,7 @@ struct LoginGuard {
         var failures = 0
         var lockouts = 0
         var until: Timestamp?
+        var lastFailure = Timestamp(secondsSinceEpoch: 0)
     }
 
     struct Pair: Hashable {
@@ -110,14 +111,15 @@ struct LoginGuard {
     mutating func load(_ key: Key, _ username: String, _ record: LoginLockRecord?) {
         let pair = Pair(key: key, username: username)
         loaded.insert(pair)
-        if let record { pairLocks[pair] = Lock(failures: record.failures, lockouts: record.lockouts, until: record.until) }
+        if let record { pairLocks[pair] = Lock(failures: record.failures, lockouts: record.lockouts, until: record.until, lastFailure: record.lastFailure) }
     }
 
     static func keyHash(_ key: Key) -> Bytes32 { key.map { Bytes32.sha256(of: $0.bytes) } ?? .zero }
 
     func record(_ pair: Pair) -> LoginLockRecord {
         let lock = pairLocks[pair] ?? Lock()
-        return LoginLockRecord(keyHash: Self.keyHash(pair.key), username: pair.username, failures: lock.failures, lockouts: lock.lockouts, until: lock.until)
+        return LoginLockRecord(
+            keyHash: Self.keyHash(pair.key), username: pair.username, failures: lock.failures, lockouts: lock.lockouts, until: lock.until, lastFailure: lock.lastFailure)
     }
 
     /// A wrong password (or an unknown user): counts toward the lockouts. Returns the pair's
@@ -137,12 +139,13 @@ struct LoginGuard {
         let pair = Pair(key: key, username: username)
         proven[username, default: []].insert(key)
         guard pairLocks.removeValue(forKey: pair) != nil else { return nil }
-        return LoginLockRecord(keyHash: Self.keyHash(key), username: username, failures: 0, lockouts: 0, until: nil)
+        return LoginLockRecord(keyHash: Self.keyHash(key), username: username, failures: 0, lockouts: 0, until: nil, lastFailure: .init(secondsSinceEpoch: 0))
     }
 
     func count(_ lock: Lock, limit: Int, now: Timestamp) -> Lock {
         var lock = lock
         lock.failures += 1
+        lock.lastFailure = now
         if lock.failures >= limit {
             let seconds = min(limits.maximumLockoutSeconds, limits.lockoutSeconds << min(lock.lockouts, 20))
             lock.until = now.adding(seconds: seconds)
