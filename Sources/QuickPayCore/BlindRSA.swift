@@ -19,7 +19,7 @@ public enum BlindRSA {
         var saltLength: Int { self == .pss ? 48 : 0 }
     }
 
-    public struct PublicKey: Sendable, Equatable {
+    public struct PublicKey: Sendable, Hashable {
         public let modulus: [UInt8]
         public let exponent: [UInt8]
         public init(modulus: [UInt8], exponent: [UInt8]) {
