@@ -11,7 +11,6 @@ final class WorkerPool: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [Job] = []
     private var results: [HostInput] = []
-    private var stopped = false
     private let capacity: Int
     /// Readable when results are waiting (the poll loop registers it).
     let wake: Socket
@@ -57,11 +56,8 @@ final class WorkerPool: @unchecked Sendable {
     private func work(_ signal: Socket) {
         while true {
             condition.lock()
-            while queue.isEmpty && !stopped { condition.wait() }
-            if stopped {
-                condition.unlock()
-                return
-            }
+            // The threads live as long as the process: an actor host runs until it exits.
+            while queue.isEmpty { condition.wait() }
             let job = queue.removeFirst()
             condition.unlock()
             let result = job.computation.run()

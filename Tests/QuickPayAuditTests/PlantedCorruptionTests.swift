@@ -142,6 +142,7 @@ struct PlantedCorruptionTests {
         ("a live session of a locked-out user", "appserver/appserver.sqlite", "UPDATE users SET locked_until = 1800000900 WHERE username = 'alice'", "app-server-consistent"),
         ("a user on an account the bank does not hold", "appserver/appserver.sqlite", "UPDATE users SET account = 'ACC-NOBODY'", "app-server-consistent"),
         ("a user whose phone is not the bank's phone for the account", "appserver/appserver.sqlite", "UPDATE users SET phone = '+919899999999' WHERE username = 'alice'", "app-server-consistent"),
+        ("the bank's phones of record erased", "bank/bank.sqlite", "UPDATE accounts SET phone = NULL", "app-server-consistent"),
     ])
     func aPlantedCorruptionIsCaughtByName(_ name: String, _ file: String, _ statements: String, _ check: String) throws {
         let folder = try Deployment.shared.copy()

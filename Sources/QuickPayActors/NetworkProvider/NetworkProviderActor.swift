@@ -108,7 +108,7 @@ public struct NetworkProviderActor: ServerActor {
                     batch.records = [SmsRecord(smsID: sms.smsID, phone: sms.phone, delivered: false, fault: "delayed \(seconds) s")]
                 case .misroute(let other)?:
                     batch.records = [SmsRecord(smsID: sms.smsID, phone: sms.phone, delivered: false, fault: "misrouted to \(other)")]
-                    if let device = devices[other] { outputs.append(.push(to: device, Envelope(requestID: RequestID(sms.smsID), body: .smsDelivery(sms)))) }
+                    if let device = devices[other] { outputs.append(push(sms, to: device)) }
                 case .duplicate?:
                     outputs = try deliver(sms, into: &batch, fault: "duplicated")
                     outputs += outputs
@@ -139,7 +139,12 @@ public struct NetworkProviderActor: ServerActor {
     /// holder does not get the old SIM's codes.
     func push(_ sms: QueuedSms, to device: ClientID) -> Output? {
         guard let text = sims[sms.phone]?.open(sms.sealed, smsID: sms.smsID) else { return nil }
-        return .push(to: device, Envelope(requestID: RequestID(sms.smsID), body: .smsDelivery(SmsDelivery(smsID: sms.smsID, phone: sms.phone, text: text))))
+        return push(SmsDelivery(smsID: sms.smsID, phone: sms.phone, text: text), to: device)
+    }
+
+    /// An SMS in hand (just submitted or released): pushed as it is, no need to open its seal.
+    func push(_ sms: SmsDelivery, to device: ClientID) -> Output {
+        .push(to: device, Envelope(requestID: RequestID(sms.smsID), body: .smsDelivery(sms)))
     }
 
     /// The SMS sealed to its phone's SIM, as the queue keeps it.
@@ -160,8 +165,8 @@ public struct NetworkProviderActor: ServerActor {
         let queued = try sealed(sms)
         batch.enqueue.append(queued)
         batch.records.append(SmsRecord(smsID: sms.smsID, phone: sms.phone, delivered: false, fault: fault))
-        guard let device = devices[sms.phone], let push = push(queued, to: device) else { return [] }
-        return [push]
+        guard let device = devices[sms.phone] else { return [] }
+        return [push(sms, to: device)]
     }
 
     /// Delivers every held SMS now (or queues it for its phone).
@@ -187,7 +192,7 @@ public struct NetworkProviderActor: ServerActor {
             // Queued like any SMS (until the device acknowledges it), pushed if a device is there.
             guard let queued = try? sealed(sms) else { continue }
             batch.enqueue.append(queued)
-            if let device = devices[sms.phone], let push = push(queued, to: device) { outputs.append(push) }
+            if let device = devices[sms.phone] { outputs.append(push(sms, to: device)) }
         }
         return Step(commit: batch, outputs: outputs, label: "sms_release")
     }
@@ -204,6 +209,7 @@ public struct NetworkProviderActor: ServerActor {
         sims[phone] = card
         devices[phone] = nil
         attaching = attaching.filter { $0.value.phone != phone }
+        held.removeAll { $0.sms.phone == phone }  // held by a testing fault: the old SIM's too
         return (card, Step(commit: batch, label: "sim_\(batch.simEvents[0].kind)"))
     }
 }
