@@ -78,6 +78,8 @@ let package = Package(
         ),
         // The independent auditor: plain SQL over the actors' files, no QuickPay module at all.
         .target(name: "QuickPayAudit", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        // Run reports (HTML, inline SVG) from a run folder's results and logs: Foundation only.
+        .target(name: "QuickPayReport"),
         // All actors in one process on a seeded event queue: no ZeroMQ, no SQLite.
         .target(name: "QuickPaySim", dependencies: ["QuickPayCore", "QuickPayProtocol", "QuickPayActors", "QuickPayHostCore", "QuickPayAudit"]),
         .target(
@@ -133,6 +135,7 @@ let package = Package(
             dependencies: [
                 "QuickPayCore", "QuickPayProtocol", "ZeroMQ", "QuickPayActors", "QuickPayHostCore", "QuickPayHost", "QuickPayClient",
                 "QuickPayConfig", "QuickPayTestbed", "QuickPayScenario", "QuickPayLoad", "QuickPayStore", "QuickPayAudit", "QuickPaySim",
+                "QuickPayReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -165,6 +168,7 @@ let package = Package(
         .testTarget(name: "QuickPayAuditTests", dependencies: ["QuickPayAudit", "QuickPayStore", "QuickPayActors", "QuickPayHostCore", "QuickPayProtocol", "QuickPayCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "QuickPayScenarioTests", dependencies: ["QuickPayScenario", "QuickPayAudit", "QuickPayConfig"]),
         .testTarget(name: "QuickPaySimTests", dependencies: ["QuickPaySim"]),
+        .testTarget(name: "QuickPayReportTests", dependencies: ["QuickPayReport", "QuickPayConfig", "QuickPayProtocol", "QuickPayCore"]),
         .testTarget(name: "QuickPayHostTests", dependencies: ["QuickPayHostCore", "QuickPayActors", "QuickPayProtocol", "QuickPayCore"]),
         .testTarget(name: "QuickPayActorsTests", dependencies: ["QuickPayActors", "QuickPayHostCore", "QuickPayProtocol", "QuickPayCore"]),
     ],

@@ -4,6 +4,7 @@ import QuickPayLoad
 import QuickPayClient
 import QuickPayConfig
 import QuickPayTestbed
+import QuickPayReport
 import QuickPayScenario
 
 /// `quickpay load FILE...`: load at a given rate (open loop) or concurrency (closed loop)
@@ -135,6 +136,7 @@ struct LoadCommand: ParsableCommand {
         try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: "\(folder)/result.json"))
         try results.svg().write(toFile: "\(folder)/latency.svg", atomically: true, encoding: .utf8)
         print("  wrote \(folder)/result.json and \(folder)/latency.svg")
+        print("  report: \(try LoadReport.write(folder: folder))")
         let acceptedPerSecond = Double(results.totalAccepted) / spec.seconds
         results = LoadResults.empty(spec)  // release the histograms before the next file
         return (invariants.isEmpty, acceptedPerSecond)

@@ -15,6 +15,6 @@ struct QuickPayCommand: ParsableCommand {
               quickpay run scenarios                      the scenario suite against real processes
               quickpay load scenarios/load/one-merchant.yaml   load with latency percentiles and ratios
             """,
-        subcommands: [ChainCommand.self, KeysCommand.self, BenchCommand.self, DemoCommand.self, HappyPathCommand.self, RunCommand.self, LoadCommand.self, TestbedCustomerCommand.self, AuditCommand.self, SimulateCommand.self]
+        subcommands: [ChainCommand.self, KeysCommand.self, BenchCommand.self, DemoCommand.self, HappyPathCommand.self, RunCommand.self, LoadCommand.self, TestbedCustomerCommand.self, AuditCommand.self, SimulateCommand.self, ReportCommand.self]
     )
 }

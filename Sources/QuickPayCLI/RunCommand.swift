@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import QuickPayActors
+import QuickPayReport
 import QuickPayScenario
 
 /// `quickpay run`: replays scenario files against the five actors as real processes.
@@ -50,7 +51,8 @@ struct RunCommand: ParsableCommand {
         guard !scenarios.isEmpty else { throw ValidationError("no scenario matched") }
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
         let bin = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-        let runner = ScenarioRunner(binFolder: bin, runsFolder: "\(runs)/\(stamp)", passwordRounds: passwordRounds)
+        let runFolder = "\(runs)/\(stamp)"
+        let runner = ScenarioRunner(binFolder: bin, runsFolder: runFolder, passwordRounds: passwordRounds)
         runner.remoteDeployment = deployment
         runner.seed = seed
         runner.insecure = insecure
@@ -65,11 +67,71 @@ struct RunCommand: ParsableCommand {
         print("\(results.count) scenarios, \(steps) steps in \(String(format: "%.1f", seconds)) s (seed \(seed))")
         print("\(passed) passed, \(results.count - passed) failed")
         if let junit { try Reports.junit(results).write(toFile: junit, atomically: true, encoding: .utf8) }
-        if let json {
-            var report = Reports.json(results, seconds: seconds)
-            report["seed"] = seed
-            try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: json))
+        var report = Reports.json(results, seconds: seconds)
+        report["seed"] = seed
+        report["meta"] = RunMeta.describe(started: started, seed: seed, transport: insecure ? "plaintext" : "CURVE")
+        let encoded = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+        if let json { try encoded.write(to: URL(fileURLWithPath: json)) }
+        // The run folder holds everything its report needs: `quickpay report` can build it again.
+        try? FileManager.default.createDirectory(atPath: runFolder, withIntermediateDirectories: true)
+        try encoded.write(to: URL(fileURLWithPath: "\(runFolder)/results.json"))
+        do {
+            let path = try RunReport.write(folder: runFolder)
+            RunMeta.linkLatest(runs: runs, folder: runFolder)
+            print("report: \(path)")
+        } catch {
+            print("could not write the report: \(error)")
         }
         if passed != results.count { throw ExitCode(1) }
+    }
+}
+
+/// What a report says about the run it shows: how to run it again, and with what.
+enum RunMeta {
+    static func describe(started: Date, seed: UInt64, transport: String) -> [String: Any] {
+        var meta: [String: Any] = [
+            "command": (["quickpay"] + CommandLine.arguments.dropFirst().map(quoted)).joined(separator: " ")
+                + (CommandLine.arguments.contains("--seed") ? "" : " --seed \(seed)"),
+            "started": ISO8601DateFormatter().string(from: started), "seed": seed, "transport": transport,
+            "host": ProcessInfo.processInfo.hostName, "os": ProcessInfo.processInfo.operatingSystemVersionString,
+            "quickpay": "wire protocol 1, \(compiler)",
+        ]
+        if let commit = git(["rev-parse", "--short", "HEAD"]) {
+            meta["git_commit"] = commit + (git(["status", "--porcelain", "--untracked-files=no"])?.isEmpty == false ? " (with local changes)" : "")
+        }
+        return meta
+    }
+
+    static var compiler: String {
+        #if compiler(>=6.3)
+            "built with Swift 6.3 or later"
+        #else
+            "built with Swift before 6.3"
+        #endif
+    }
+
+    static func quoted(_ argument: String) -> String {
+        argument.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,".contains($0) }) ? argument : "'\(argument.replacingOccurrences(of: "'", with: "'\\''"))'"
+    }
+
+    static func git(_ arguments: [String]) -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `runs/latest` points at the newest run folder (CI keeps it; people open runs/latest/report.html).
+    static func linkLatest(runs: String, folder: String) {
+        let link = "\(runs)/latest"
+        try? FileManager.default.removeItem(atPath: link)
+        try? FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: URL(fileURLWithPath: folder).lastPathComponent)
     }
 }

@@ -321,7 +321,9 @@ public final class CustomerClient {
 /// Sends one raw frame (hex) to an endpoint over a fresh socket secured by `security`, and
 /// returns what came back (hex, and the decoded error code if it is an error), or that nothing
 /// came back within `timeoutMilliseconds`.
-public func sendRaw(context: Context, endpoint: String, hex: String, security: ClientSecurity, timeoutMilliseconds: Int32 = 2000) throws -> JSONObject {
+public func sendRaw(
+    context: Context, endpoint: String, hex: String, security: ClientSecurity, timeoutMilliseconds: Int32 = 2000, trace: MessageTrace? = MessageTrace.shared
+) throws -> JSONObject {
     guard let frame = HexCoding.decode(hex) else { throw QuickPayError(.malformed, "hex is not hex") }
     let socket = try context.socket(.dealer)
     defer { socket.close() }
@@ -329,7 +331,9 @@ public func sendRaw(context: Context, endpoint: String, hex: String, security: C
     try security.secure(socket, for: endpoint)
     try socket.connect(endpoint)
     try socket.send(frame)
+    trace?.record(.send, frame, peer: endpoint)
     guard let reply = try socket.receive() else { return ["ok": true, "answered": false] }
+    trace?.record(.recv, reply.last ?? [], peer: endpoint)
     var answer: JSONObject = ["ok": true, "answered": true, "reply_hex": HexCoding.encode(reply.last ?? [])]
     if let envelope = try? WireCodec().decode(reply.last ?? []), case .error(let error) = envelope.body { answer["code"] = error.code.name }
     return answer

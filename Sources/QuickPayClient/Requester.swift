@@ -15,6 +15,8 @@ public final class Requester {
     public var deadlineMilliseconds = 5000
     /// Messages that arrived unasked on this socket (voucher notices), oldest first.
     public private(set) var pushes: [Envelope] = []
+    /// Send and receive events for run reports (`QUICKPAY_TRACE_MESSAGES=1`), nil when off.
+    public var trace = MessageTrace.shared
 
     public init(context: Context, endpoint: String, security: ClientSecurity) throws {
         self.endpoint = endpoint
@@ -36,7 +38,7 @@ public final class Requester {
         // Whatever is queued now answers an earlier send (a server answers every copy of a
         // retried request): it must not be taken for the answer to this one.
         try discardQueued()
-        try socket.send(frame)
+        try send(frame)
         var nextRetry = monotonicMilliseconds() + Int64(retryMilliseconds)
         while true {
             let now = monotonicMilliseconds()
@@ -44,7 +46,7 @@ public final class Requester {
                 throw QuickPayError(.unavailable, "no answer from \(endpoint) within \(deadlineMilliseconds) ms: the outcome is unknown; retry with the same request id")
             }
             if now >= nextRetry {
-                try socket.send(frame)
+                try send(frame)
                 nextRetry = now + Int64(retryMilliseconds)
             }
             var poller = Poller()
@@ -52,6 +54,7 @@ public final class Requester {
             let events = try poller.poll(timeoutMilliseconds: Int(min(deadline, nextRetry) - now))
             guard events[0].contains(.readable) else { continue }
             while let frames = try socket.receive(flags: .dontWait, maximumFrames: 1) {
+                trace?.record(.recv, frames[0], peer: endpoint)
                 guard let answer = try? codec.decode(frames[0]) else { continue }
                 if answer.requestID == envelope.requestID { return answer.body }
                 if case .voucherNotice = answer.body {
@@ -63,7 +66,7 @@ public final class Requester {
     }
 
     func discardQueued() throws {
-        while let frames = try socket.receive(flags: .dontWait, maximumFrames: 1) {
+        while let frames = try receive() {
             if let answer = try? codec.decode(frames[0]), case .voucherNotice = answer.body {
                 pushes.append(answer)
                 if pushes.count > 100 { pushes.removeFirst(pushes.count - 100) }
@@ -72,7 +75,20 @@ public final class Requester {
     }
 
     /// Sends without waiting for an answer (an acknowledgement of a push).
-    public func post(_ envelope: Envelope) throws { try socket.send(codec.encode(envelope), flags: .dontWait) }
+    public func post(_ envelope: Envelope) throws { try send(codec.encode(envelope), flags: .dontWait) }
+
+    /// Sends one frame (traced).
+    public func send(_ frame: [UInt8], flags: Socket.Flags = []) throws {
+        _ = try socket.send(frame, flags: flags)
+        trace?.record(.send, frame, peer: endpoint)
+    }
+
+    /// Takes one waiting frame without blocking (traced), or nil.
+    public func receive() throws -> [[UInt8]]? {
+        guard let frames = try socket.receive(flags: .dontWait, maximumFrames: 1) else { return nil }
+        trace?.record(.recv, frames[0], peer: endpoint)
+        return frames
+    }
 }
 
 /// A phone on the network provider: it attaches for its number with its SIM, and receives SMS.
@@ -125,7 +141,7 @@ public final class Device {
     /// Forgets SMS that arrived before now (a login then reads only its own code).
     public func discardInbox() throws {
         inbox = []
-        while let frames = try requester.socket.receive(flags: .dontWait, maximumFrames: 1) {
+        while let frames = try requester.receive() {
             if let envelope = try? requester.codec.decode(frames[0]), case .smsDelivery = envelope.body { try requester.post(envelope.reply(.ack)) }
         }
     }
@@ -149,7 +165,7 @@ public final class Device {
             poller.register(requester.socket)
             let events = try poller.poll(timeoutMilliseconds: Int(max(0, min(deadline, nextAttach) - monotonicMilliseconds())))
             guard events[0].contains(.readable) else { continue }
-            while let frames = try requester.socket.receive(flags: .dontWait, maximumFrames: 1) {
+            while let frames = try requester.receive() {
                 guard let envelope = try? requester.codec.decode(frames[0]) else { continue }
                 if case .attachChallenge(let challenge) = envelope.body {
                     try requester.post(Envelope(requestID: .random(using: &generator), body: .deviceAttachProof(proof(challenge))))

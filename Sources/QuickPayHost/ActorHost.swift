@@ -66,6 +66,8 @@ public final class ActorHost<Actor: ServerActor> {
     var carried: [HostInput] = []
     public let clock: DeploymentClock
     public var logger: Logger
+    /// Send and receive events for run reports (`QUICKPAY_TRACE_MESSAGES=1`), nil when off.
+    let trace = MessageTrace.shared
     /// Control actions that read (state dumps): answered from the shell, outside any group.
     public var readActions: [String: (JSONObject) throws -> JSONObject] = [:]
     /// Control actions that change the actor: run by the core as a group of their own.
@@ -172,6 +174,7 @@ public final class ActorHost<Actor: ServerActor> {
                 logger.warning("refused a message of \(frames.count - 1) frames; a QuickPay message is one frame")
                 continue
             }
+            trace?.record(.recv, frames[1])
             inputs.append(.request(ClientID(frames[0], key: userID.flatMap(CurveKey.init(z85:)).map(Bytes32.init)), frames[1]))
         }
         return inputs
@@ -181,6 +184,7 @@ public final class ActorHost<Actor: ServerActor> {
         var inputs: [HostInput] = []
         for _ in 0..<256 {
             guard let frames = try? socket.receive(flags: .dontWait, maximumFrames: 1) else { break }
+            trace?.record(.recv, frames[0], peer: config.peers[peer] ?? peer.description)
             inputs.append(.peerReply(peer, frames[0]))
         }
         return inputs
@@ -206,8 +210,12 @@ public final class ActorHost<Actor: ServerActor> {
         for frame in drained.frames {
             do {
                 switch frame {
-                case .toClient(let client, let bytes): try server.send(multipart: [client.routingID, bytes], flags: .dontWait)
-                case .toPeer(let peer, let bytes): try peerSocket(peer).send(bytes, flags: .dontWait)
+                case .toClient(let client, let bytes):
+                    try server.send(multipart: [client.routingID, bytes], flags: .dontWait)
+                    trace?.record(.send, bytes)
+                case .toPeer(let peer, let bytes):
+                    try peerSocket(peer).send(bytes, flags: .dontWait)
+                    trace?.record(.send, bytes, peer: config.peers[peer] ?? peer.description)
                 }
             } catch {
                 logger.warning("could not send", metadata: ["error": "\(error)"])

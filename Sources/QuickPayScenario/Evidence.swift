@@ -137,6 +137,14 @@ public struct Evidence {
         return failures
     }
 
+    /// The auditor's checks on this state, by name, and whether each held (for the run report).
+    public func checks(expectedDepositsPaise: Int?, nowSeconds: Int64?) -> [(name: String, holds: Bool)] {
+        var audited = data
+        audited.expectedDepositsPaise = expectedDepositsPaise.map(Int64.init)
+        audited.nowSeconds = nowSeconds
+        return Auditor.audit(audited).checks.map { ($0.name, $0.holds) }
+    }
+
     /// What a refused request must not change: money, voucher rows, merchants' rows, and the app
     /// server's users and sessions (its failure counters may move: a wrong password counts, and
     /// the one that locks its user out ends that user's sessions).

@@ -38,6 +38,8 @@ public final class FaultProxy: @unchecked Sendable {
     public let frontend: String
     let backend: String
     let curve: (front: CurveKeyPair, back: ClientSecurity)?
+    /// What passed through and what the proxy did with it, for the run report (its own log).
+    let trace: MessageTrace?
     private let lock = NSLock()
     private var rules: [Rule] = []
     private var applied: [String: Int] = [:]
@@ -48,7 +50,11 @@ public final class FaultProxy: @unchecked Sendable {
     /// Starts forwarding from `frontend` (which it binds) to `backend`.
     /// `curve`: the key pair the proxy shows upstream and how it connects downstream (see
     /// `ActorDeployment.proxyKeys`); nil: plaintext.
-    public init(name: String, frontend: String, backend: String, curve: (front: CurveKeyPair, back: ClientSecurity)? = nil) throws {
+    public init(
+        name: String, frontend: String, backend: String, curve: (front: CurveKeyPair, back: ClientSecurity)? = nil, trace: MessageTrace? = nil
+    ) throws {
+        self.trace = trace
+        trace?.serving(bind: frontend)
         self.name = name
         self.frontend = frontend
         self.backend = backend
@@ -163,11 +169,14 @@ public final class FaultProxy: @unchecked Sendable {
             return socket
         }
         func forward(_ message: Held) throws {
+            trace?.record(.send, message.frame, peer: message.toBackend ? backend : "")
             if message.toBackend { try back(message.client).send(message.frame, flags: .dontWait) }
             else { try front.send(multipart: [message.client, message.frame], flags: .dontWait) }
         }
         func pass(_ message: Held, direction: Direction) throws {
-            switch action(for: message.frame, direction: direction) {
+            let decided = action(for: message.frame, direction: direction)
+            trace?.record(.recv, message.frame, peer: message.toBackend ? "" : backend, note: decided.map { "\($0)" })
+            switch decided {
             case .drop?: return
             case .delay(let milliseconds)?:
                 held.append(Held(due: monotonicMilliseconds() + Int64(milliseconds), toBackend: message.toBackend, client: message.client, frame: message.frame))

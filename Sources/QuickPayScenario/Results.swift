@@ -10,6 +10,14 @@ public struct StepResult {
     public let milliseconds: Int
     /// What the step measured or counted, printed under its line (latencies, answers by code).
     public var details: [String] = []
+    /// The step's action (`pay`, `attack`, `kill`, ...), and when it ran (seconds since the epoch).
+    public var action = ""
+    public var startedAt: Double = 0
+    public var endedAt: Double = 0
+    /// The ledger after the step (paise by ledger account), when the bank was up to read.
+    public var ledger: [String: Int]?
+    /// The auditor's checks after the step, by name: whether each held.
+    public var checks: [(name: String, holds: Bool)] = []
     public var passed: Bool { failures.isEmpty }
 }
 
@@ -60,8 +68,12 @@ public enum Reports {
                     "name": result.name, "path": result.path, "run_folder": result.runFolder, "passed": result.passed,
                     "seconds": result.seconds, "setup_failure": result.setupFailure ?? NSNull(), "final_failures": result.finalFailures,
                     "steps": result.steps.map { step -> [String: Any] in
-                        ["index": step.index, "step": step.summary, "expected": step.expected, "actual": step.actual,
-                         "passed": step.passed, "failures": step.failures, "milliseconds": step.milliseconds, "details": step.details]
+                        [
+                            "index": step.index, "step": step.summary, "expected": step.expected, "actual": step.actual,
+                            "passed": step.passed, "failures": step.failures, "milliseconds": step.milliseconds, "details": step.details,
+                            "action": step.action, "started_at": step.startedAt, "ended_at": step.endedAt, "ledger": step.ledger ?? NSNull(),
+                            "checks": step.checks.map { ["name": $0.name, "holds": $0.holds] as [String: Any] },
+                        ] as [String: Any]
                     },
                 ]
             },

@@ -61,6 +61,7 @@ public final class ScenarioRunner {
                 customers: scenario.users.map { .init(name: $0.name, phone: $0.phone, account: $0.account, deposit: $0.depositRupees) },
                 merchants: scenario.merchants.map { .init(id: $0.id, account: $0.account, mode: $0.flag, bankMode: $0.mode) }, passwordRounds: passwordRounds,
                 proxiedLinks: Set(links.values), insecure: insecure, launch: false)
+            deployment.traceMessages = true
             var proxies: [String: FaultProxy] = [:]
             defer {
                 deployment.stopAll()
@@ -70,7 +71,7 @@ public final class ScenarioRunner {
                 let to = String(processLink.split(separator: ">").last!)
                 proxies[link] = try FaultProxy(
                     name: link, frontend: deployment.endpoints["proxy:\(processLink)"]!, backend: deployment.endpoints[to]!,
-                    curve: try deployment.proxyKeys(processLink))
+                    curve: try deployment.proxyKeys(processLink), trace: MessageTrace.file("\(folder)/logs/proxy-\(link).log", actor: "proxy-\(link)"))
             }
             try deployment.launchAll()
             try deployment.waitUntilHealthy()

@@ -66,7 +66,7 @@ struct StepSession {
         do {
             // With the bank down (a step killed it) there is no ledger to judge until it is back.
             guard let read = try Evidence.read(deployment, merchants: scenario.merchants.map(\.id)) else {
-                return StepResult(index: step.index, summary: step.summary, expected: expected, actual: actual, failures: failures, milliseconds: Int(Date().timeIntervalSince(started) * 1000), details: details)
+                return finished(step, started, expected: expected, actual: actual, after: nil)
             }
             var after = read
             // A merchant that is down keeps its last known rows, so the checks pick it up again
@@ -81,10 +81,27 @@ struct StepSession {
                 if !changed.isEmpty { failures.append("the refused request changed \(changed.joined(separator: ", "))") }
             }
             previous = after
+            return finished(step, started, expected: expected, actual: actual, after: after)
         } catch {
             failures.append("could not read the actors' state: \(error)")
         }
-        return StepResult(index: step.index, summary: step.summary, expected: expected, actual: actual, failures: failures, milliseconds: Int(Date().timeIntervalSince(started) * 1000), details: details)
+        return finished(step, started, expected: expected, actual: actual, after: nil)
+    }
+
+    /// The step's result, with what the report draws: its times, the ledger and the checks after it.
+    func finished(_ step: Step, _ started: Date, expected: String, actual: String, after: Evidence?) -> StepResult {
+        let ended = Date()
+        var result = StepResult(
+            index: step.index, summary: step.summary, expected: expected, actual: actual, failures: failures,
+            milliseconds: Int(ended.timeIntervalSince(started) * 1000), details: details)
+        result.action = step.action
+        result.startedAt = started.timeIntervalSince1970
+        result.endedAt = ended.timeIntervalSince1970
+        if let after {
+            result.ledger = after.ledger
+            result.checks = after.checks(expectedDepositsPaise: expectedDeposits, nowSeconds: deploymentNow)
+        }
+        return result
     }
 
     // MARK: Talking to actors
@@ -274,7 +291,8 @@ struct StepSession {
             if let merchant = p["merchant"] as? String {
                 guard try processName(try string(step, "target")) == "bank" else { throw ScenarioError("a merchant sends raw frames to the bank only") }
                 answer = try sendRaw(
-                    context: deployment.context, endpoint: endpoint, hex: hex, security: try deployment.clientSecurity(to: "bank", as: "merchant-\(merchant)"))
+                    context: deployment.context, endpoint: endpoint, hex: hex, security: try deployment.clientSecurity(to: "bank", as: "merchant-\(merchant)"),
+                    trace: deployment.runnerTrace)
             } else {
                 answer = try callUser(try string(step, "customer"), ["action": "raw", "endpoint": endpoint, "hex": hex])
             }

@@ -47,6 +47,9 @@ public final class ActorDeployment {
     var launches: [String: (executable: String, arguments: [String], serverFlags: Bool)] = [:]
     /// Actors a scenario has stopped with SIGSTOP (alive, but not answering).
     public var stopped: Set<String> = []
+    /// Start processes with `QUICKPAY_TRACE_MESSAGES=1`: each logs a line per message it sends
+    /// or receives (the scenario runner's reports draw them; load runs leave it off).
+    public var traceMessages = false
     public let bankPublicKey: SigningPublicKey
     let passwordRounds: Int
     /// The deployment's keys (nil: plaintext, `insecure`).
@@ -147,8 +150,14 @@ public final class ActorDeployment {
 
     /// A requester to the bank with merchant `id`'s own key pair: the testbed's merchant attacks.
     public func bankRequester(asMerchant id: String) throws -> Requester {
-        try Requester(context: context, endpoint: endpoints["bank"]!, security: try clientSecurity(to: "bank", as: "merchant-\(id)"))
+        let requester = try Requester(context: context, endpoint: endpoints["bank"]!, security: try clientSecurity(to: "bank", as: "merchant-\(id)"))
+        requester.trace = runnerTrace
+        return requester
     }
+
+    /// The messages this process sends itself (the runner's attacks as a merchant), traced into
+    /// logs/runner.log when `traceMessages` is on.
+    public lazy var runnerTrace: MessageTrace? = traceMessages && !isRemote ? MessageTrace.file("\(runFolder)/logs/runner.log", actor: "runner") : nil
 
     /// How a client in this process reaches actor `to`: as `as` (an actor of the deployment,
     /// with its key pair) or, when `as` is nil, with a fresh key as a customer would.
@@ -244,6 +253,12 @@ public final class ActorDeployment {
             flags += ["--control", endpoints["\(name)-control"]!]
         }
         process.arguments = flags
+        if traceMessages {
+            var environment = ProcessInfo.processInfo.environment
+            environment["QUICKPAY_TRACE_MESSAGES"] = "1"
+            environment["QUICKPAY_TRACE_NAME"] = name
+            process.environment = environment
+        }
         launches[name] = (executable, arguments, serverFlags)
         let logPath = "\(runFolder)/logs/\(name).log"
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
