@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -94,8 +95,9 @@ let package = Package(
         .target(
             name: "QuickPayHost",
             dependencies: [
-                "ZeroMQ", "QuickPayCore", "QuickPayProtocol", "QuickPayActors", "QuickPayHostCore", "QuickPayConfig",
+                "ZeroMQ", "QuickPayCore", "QuickPayProtocol", "QuickPayActors", "QuickPayHostCore", "QuickPayConfig", "QuickPayStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .target(

@@ -35,6 +35,12 @@ struct LoadCommand: ParsableCommand {
     @Flag(help: "Plaintext ZeroMQ between the actors (default: CurveZMQ).") var insecure = false
     @Flag(help: "Run each file twice, over CURVE and over plaintext, and print the ratio of accepted operations/s.")
     var compareTransports = false
+    @Flag(help: "The actors trace every message they send and receive into their logs, as scenario runs do.")
+    var traceMessages = false
+    @Flag(help: "Run each file twice, without and with message tracing, and print the ratios (what tracing costs).")
+    var compareTrace = false
+    @Flag(help: "Start every actor with --metrics on a free port and scrape each once halfway through the run (saved as metrics-ACTOR.txt).")
+    var metrics = false
 
     func run() throws {
         var files: [String] = []
@@ -54,7 +60,20 @@ struct LoadCommand: ParsableCommand {
             if let seconds { spec.seconds = seconds }
             if let warmup { spec.warmupSeconds = warmup }
             if let customers { spec.customers = customers }
-            if compareTransports {
+            if compareTrace {
+                var outcomes: [Bool: (accepted: Double, p99: Double)] = [:]
+                for traced in [false, true] {
+                    var run = self
+                    run.traceMessages = traced
+                    let outcome = try run.runOne(spec, folder: "\(runs)/load-\(stamp)/\(spec.name)-\(traced ? "traced" : "untraced")", bin: bin)
+                    if !outcome.passed { failed = true }
+                    outcomes[traced] = (outcome.acceptedPerSecond, outcome.p99Microseconds)
+                }
+                print(String(
+                    format: "== %@: accepted %.0f/s untraced, %.0f/s traced: traced/untraced = %.3f; p99 %.0f µs untraced, %.0f µs traced: traced/untraced = %.3f",
+                    spec.name, outcomes[false]!.accepted, outcomes[true]!.accepted, outcomes[true]!.accepted / outcomes[false]!.accepted,
+                    outcomes[false]!.p99, outcomes[true]!.p99, outcomes[true]!.p99 / max(1, outcomes[false]!.p99)))
+            } else if compareTransports {
                 var accepted: [Bool: Double] = [:]
                 for plaintext in [false, true] {
                     var run = self
@@ -74,7 +93,7 @@ struct LoadCommand: ParsableCommand {
         if failed { throw ExitCode(1) }
     }
 
-    func runOne(_ spec: LoadSpec, folder: String, bin: String) throws -> (passed: Bool, acceptedPerSecond: Double) {
+    func runOne(_ spec: LoadSpec, folder: String, bin: String) throws -> (passed: Bool, acceptedPerSecond: Double, p99Microseconds: Double) {
         print("== \(spec.name)\(spec.description.isEmpty ? "" : ": \(spec.description)")")
         // The baseline first, on an idle machine, through the same binding and transport.
         let bench = try ZmqBench.parse(["--bytes", "78"])
@@ -92,11 +111,16 @@ struct LoadCommand: ParsableCommand {
             "pipelined_messages_per_second": pipelined, "fdatasync_us": syncMicros,
         ]
 
-        let setup = try LoadSetup(spec: spec, runFolder: folder, binFolder: bin, insecure: insecure) { print("  \($0)") }
+        let setup = try LoadSetup(spec: spec, runFolder: folder, binFolder: bin, insecure: insecure, traceMessages: traceMessages, metrics: metrics) { print("  \($0)") }
         defer { setup.deployment.stopAll() }
+        let scraper = metrics ? Self.scrapeHalfway(setup.deployment.metricsEndpoints, after: spec.warmupSeconds + spec.seconds / 2, into: folder) : nil
         let terminal = isatty(2) != 0
         var results = try LoadRunner.run(spec: spec, setup: setup, progress: terminal)
         for line in results.summary() { print("  \(line)") }
+        if let scraper {
+            scraper.wait()
+            for line in (try? String(contentsOfFile: "\(folder)/metrics-summary.txt", encoding: .utf8))?.split(separator: "\n") ?? [] { print("  \(line)") }
+        }
 
         // Redemption: every merchant hands its coins to the bank; timed until all are credited.
         let redemption = try LoadRunner.redeemAll(setup)
@@ -138,8 +162,36 @@ struct LoadCommand: ParsableCommand {
         print("  wrote \(folder)/result.json and \(folder)/latency.svg")
         print("  report: \(try LoadReport.write(folder: folder))")
         let acceptedPerSecond = Double(results.totalAccepted) / spec.seconds
+        let p99 = Double(results.percentiles(.single)?["p99_us"] ?? results.percentiles(.multi)?["p99_us"] ?? 0)
         results = LoadResults.empty(spec)  // release the histograms before the next file
-        return (invariants.isEmpty, acceptedPerSecond)
+        return (invariants.isEmpty, acceptedPerSecond, p99)
+    }
+
+    /// Scrapes every actor's /metrics once, `seconds` from now (halfway through the measured
+    /// window), on a thread of its own: saves each answer as metrics-ACTOR.txt and a line per
+    /// actor (status, series, requests answered) in metrics-summary.txt.
+    static func scrapeHalfway(_ endpoints: [String: String], after seconds: Double, into folder: String) -> DispatchGroup {
+        let group = DispatchGroup()
+        group.enter()
+        Thread.detachNewThread {
+            defer { group.leave() }
+            Thread.sleep(forTimeInterval: seconds)
+            var summary: [String] = []
+            for (actor, endpoint) in endpoints.sorted(by: { $0.key < $1.key }) {
+                do {
+                    let (status, body) = try httpGet(endpoint)
+                    try body.write(toFile: "\(folder)/metrics-\(actor).txt", atomically: true, encoding: .utf8)
+                    let samples = body.split(separator: "\n").filter { !$0.hasPrefix("#") }
+                    let names = Set(samples.map { $0.prefix { $0 != "{" && $0 != " " } })
+                    let answered = samples.filter { $0.hasPrefix("quickpay_requests_total") }.compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
+                    summary.append("metrics \(actor) (http://\(endpoint)/metrics, halfway): HTTP \(status), \(names.count) series, \(samples.count) samples, \(Int(answered)) requests answered so far")
+                } catch {
+                    summary.append("metrics \(actor): \(error)")
+                }
+            }
+            try? summary.joined(separator: "\n").write(toFile: "\(folder)/metrics-summary.txt", atomically: true, encoding: .utf8)
+        }
+        return group
     }
 
     /// The median time of a 4 KiB `pwrite` plus `fdatasync` in `folder`: the disk's own floor

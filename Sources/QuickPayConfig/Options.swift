@@ -31,12 +31,18 @@ public struct ActorOptions: ParsableArguments {
     @Flag(help: "A deployment started for testing (env QUICKPAY_TESTING=1): crash points, clock shifts and fault controls work; `health` says so. Never in production.")
     public var testing = false
 
+    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (env QUICKPAY_METRICS), such as 127.0.0.1:9101; port 0 picks one (logged).")
+    public var metrics: String?
+
     public init() {}
 
     /// The settings of actor `name` (`bank`, `merchant-chai-stall`, ...), resolved.
     public func resolve(_ name: String) throws -> ActorSetup {
         try Self.preparePrivateFolder(dataDir)
-        return try ActorSetup.resolve(name, bind: bind, control: control, deployment: deployment, keys: keys, insecure: insecure)
+        var setup = try ActorSetup.resolve(name, bind: bind, control: control, deployment: deployment, keys: keys, insecure: insecure)
+        setup.metrics = metrics ?? environment("QUICKPAY_METRICS")
+        setup.dataDir = dataDir
+        return setup
     }
 
     /// Everything an actor writes is its owner's alone: files it creates from here on get no
@@ -67,6 +73,9 @@ public struct ActorSetup {
     public let control: String?
     public let deployment: DeploymentFile?
     public let keys: KeyDirectory?
+    /// Where to serve metrics (`HOST:PORT`), and the data folder.
+    public var metrics: String?
+    public var dataDir: String?
 
     /// Flag values (nil: not given) over environment over the deployment file.
     public static func resolve(

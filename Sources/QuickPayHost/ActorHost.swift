@@ -28,6 +28,10 @@ public struct HostConfig {
     /// (`QUICKPAY_WORKERS=0`, scripts/login-flood.sh).
     public var workerThreads = Int(ProcessInfo.processInfo.environment["QUICKPAY_WORKERS"] ?? "") ?? max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
     public var workerQueue = 64
+    /// `HOST:PORT` to serve Prometheus metrics on (nil: none), and the data folder they read
+    /// file sizes from.
+    public var metrics: String?
+    public var dataDir: String?
 
     public init(name: String, bind: String, control: String?) {
         self.name = name
@@ -44,6 +48,8 @@ extension ActorSetup {
         config.clientSecurity = try clientSecurity(peers: Dictionary(peers.values.map { ($0.endpoint, $0.actor) }, uniquingKeysWith: { a, _ in a }))
         config.testing = testing
         config.core.crashPointsEnabled = testing
+        config.metrics = metrics
+        config.dataDir = dataDir
         return config
     }
 }
@@ -68,6 +74,9 @@ public final class ActorHost<Actor: ServerActor> {
     public var logger: Logger
     /// Send and receive events for run reports (`QUICKPAY_TRACE_MESSAGES=1`), nil when off.
     let trace = MessageTrace.shared
+    /// Live metrics (`--metrics`), nil when off.
+    let metrics: ActorMetrics?
+    let metricsServer: MetricsServer?
     /// Control actions that read (state dumps): answered from the shell, outside any group.
     public var readActions: [String: (JSONObject) throws -> JSONObject] = [:]
     /// Control actions that change the actor: run by the core as a group of their own.
@@ -79,6 +88,16 @@ public final class ActorHost<Actor: ServerActor> {
         self.config = config
         self.clock = clock
         self.logger = Logger(label: config.name)
+        var journal = journal
+        if let address = config.metrics {
+            let metrics = ActorMetrics(dataDir: config.dataDir)
+            self.metrics = metrics
+            metricsServer = try MetricsServer(listen: address, metrics: metrics)
+            journal = TimedJournal(journal, histogram: metrics.commitLatency)
+        } else {
+            metrics = nil
+            metricsServer = nil
+        }
         var core = HostCore(actor: actor, journal: journal, config: config.core)
         if config.testing {
             for point in (ProcessInfo.processInfo.environment["QUICKPAY_CRASH_POINTS"] ?? "").split(separator: ",") { try core.arm(String(point)) }
@@ -116,7 +135,7 @@ public final class ActorHost<Actor: ServerActor> {
             "serving",
             metadata: [
                 "bind": "\(boundEndpoint)", "control": "\(config.control ?? "-")", "transport": "\(gate == nil ? "plaintext (--insecure)" : "CURVE")",
-                "testing": "\(config.testing)",
+                "testing": "\(config.testing)", "metrics": "\(metricsServer.map { "http://\($0.endpoint)/metrics" } ?? "-")",
             ])
         while !Signals.stopRequested {
             do {
@@ -153,9 +172,13 @@ public final class ActorHost<Actor: ServerActor> {
         if let workers, events[position].contains(.readable) { inputs += workers.take() }
         inputs += carried
         carried.removeAll()
-        if !inputs.isEmpty { deliver(core.drain(inputs, at: time())) }
+        if !inputs.isEmpty {
+            deliver(core.drain(inputs, at: time()))
+            metrics?.group(inputs: inputs.count)
+        }
         if let controlSocket, events[1].contains(.readable) { try serveControl(controlSocket) }
         deliver(core.advance(to: time()))
+        metrics?.depths(open: core.openCount, inFlight: core.inFlightCount, jobs: carried.count + (workers?.pending ?? 0), retriesSent: core.retriesSent, refused: gate?.refused ?? 0)
     }
 
     /// Up to 256 waiting requests: one group commit.
@@ -175,6 +198,7 @@ public final class ActorHost<Actor: ServerActor> {
                 continue
             }
             trace?.record(.recv, frames[1])
+            metrics?.received(frames[1], at: DispatchTime.now().uptimeNanoseconds)
             inputs.append(.request(ClientID(frames[0], key: userID.flatMap(CurveKey.init(z85:)).map(Bytes32.init)), frames[1]))
         }
         return inputs
@@ -213,6 +237,7 @@ public final class ActorHost<Actor: ServerActor> {
                 case .toClient(let client, let bytes):
                     try server.send(multipart: [client.routingID, bytes], flags: .dontWait)
                     trace?.record(.send, bytes)
+                    metrics?.answered(bytes, at: DispatchTime.now().uptimeNanoseconds)
                 case .toPeer(let peer, let bytes):
                     try peerSocket(peer).send(bytes, flags: .dontWait)
                     trace?.record(.send, bytes, peer: config.peers[peer] ?? peer.description)

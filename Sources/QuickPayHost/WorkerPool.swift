@@ -43,6 +43,13 @@ final class WorkerPool: @unchecked Sendable {
         return refused
     }
 
+    /// Jobs queued and not yet taken by a thread (for metrics).
+    var pending: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.count
+    }
+
     /// The results ready now.
     func take() -> [HostInput] {
         while (try? wake.receive(flags: .dontWait)) ?? nil != nil {}

@@ -119,6 +119,8 @@ public struct HostCore<Actor: ServerActor> {
     var nextTick: Int64?
     var nextPrune: Int64?
     public private(set) var armed: Set<String> = []
+    /// Requests to peers sent again (no answer yet), since the start: for metrics.
+    public private(set) var retriesSent = 0
 
     struct Outgoing {
         let peer: PeerName
@@ -369,6 +371,7 @@ public struct HostCore<Actor: ServerActor> {
             } else {
                 let nextRetry = time.milliseconds + config.retryIntervalMilliseconds
                 inFlight[requestID]?.nextRetry = nextRetry
+                retriesSent += 1
                 group.frames.append(.toPeer(outgoing.peer, outgoing.frame))
             }
         }

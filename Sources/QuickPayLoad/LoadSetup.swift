@@ -49,7 +49,8 @@ public final class LoadSetup {
     /// Coins a customer gets per merchant: sized from the most operations the run can offer.
     static let multiPaymentRupees: Int64 = 16
 
-    public init(spec: LoadSpec, runFolder: String, binFolder: String, insecure: Bool, log: @escaping (String) -> Void) throws {
+    public init(
+        spec: LoadSpec, runFolder: String, binFolder: String, insecure: Bool, traceMessages: Bool = false, metrics: Bool = false, log: @escaping (String) -> Void) throws {
         self.spec = spec
         self.log = log
         let pairs = spec.customers * spec.merchants.count
@@ -68,6 +69,8 @@ public final class LoadSetup {
             merchants: spec.merchants.enumerated().map { .init(id: $1.id, account: "ACC-\($1.id.uppercased())", mode: $1.mode, phone: Self.ownerPhone($0)) },
             // Logins are not measured: the app server hashes passwords with 1,000 rounds here.
             passwordRounds: 1000, insecure: insecure, launch: false, customerProcesses: false)
+        deployment.traceMessages = traceMessages
+        deployment.metrics = metrics
         try deployment.launchAll()
         try deployment.waitUntilHealthy()
         log("actors up (\(insecure ? "plaintext" : "CURVE")); preparing \(spec.customers) customers: \(singlesPerPair) single-coin and \(multisPerPair) multi-coin payments each per merchant")

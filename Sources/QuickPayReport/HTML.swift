@@ -88,8 +88,8 @@ enum HTML {
         let left = 70.0, right = 10.0, top = 10.0, bottom = 30.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let all = series.flatMap { $0.values.compactMap { $0 } }
-        var maximum = max(all.max() ?? 1, logY ? 10 : 1)
-        let minimum = logY ? max(1, all.filter { $0 > 0 }.min() ?? 1) : 0
+        let minimum = logY ? (all.filter { $0 > 0 }.min() ?? 1) * 0.8 : 0
+        var maximum = max(all.max() ?? 1, logY ? minimum * 10 : 1)
         if !logY { maximum *= 1.05 }
         func y(_ value: Double) -> Double {
             if logY { return top + plotHeight * (1 - (log10(max(value, minimum)) - log10(minimum)) / max(1e-9, log10(maximum) - log10(minimum))) }
@@ -100,7 +100,7 @@ enum HTML {
         svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" fill=\"#fafafa\" stroke=\"#ccc\"/>"
         for fraction in [0.0, 0.5, 1.0] {
             let value = logY ? pow(10, log10(minimum) + fraction * (log10(maximum) - log10(minimum))) : maximum * fraction
-            svg += "<text x=\"\(left - 4)\" y=\"\(y(value) + 4)\" font-size=\"10\" text-anchor=\"end\">\(escape(number(value, decimals: value < 10 ? 1 : 0))) \(escape(yUnit))</text>"
+            svg += "<text x=\"\(left - 4)\" y=\"\(y(value) + 4)\" font-size=\"10\" text-anchor=\"end\">\(escape(number(value, decimals: value < 1 ? 3 : value < 10 ? 1 : 0))) \(escape(yUnit))</text>"
         }
         let step = max(1, count / 12)
         for (index, label) in xLabels.enumerated() where index % step == 0 {

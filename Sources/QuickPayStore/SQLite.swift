@@ -247,3 +247,17 @@ enum AnswerTable {
 
     static func count(_ db: Database) throws -> Int { try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM answers") ?? 0 }
 }
+
+/// Counts a table's rows on a read-only connection of the caller's own (the metrics thread:
+/// in WAL mode it neither blocks nor waits for the actor's writer). nil if the file or the
+/// table is not there.
+public enum SQLiteCount {
+    public static func rows(in path: String, table: String) -> Int? {
+        guard FileManager.default.fileExists(atPath: path), table.allSatisfy({ $0.isLetter || $0 == "_" }) else { return nil }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(0.2)
+        guard let queue = try? DatabaseQueue(path: path, configuration: configuration) else { return nil }
+        return try? queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM \(table)") }
+    }
+}

@@ -50,6 +50,9 @@ public final class ActorDeployment {
     /// Start processes with `QUICKPAY_TRACE_MESSAGES=1`: each logs a line per message it sends
     /// or receives (the scenario runner's reports draw them; load runs leave it off).
     public var traceMessages = false
+    /// Start servers with `--metrics 127.0.0.1:PORT` (a free port each, in `metricsEndpoints`).
+    public var metrics = false
+    public private(set) var metricsEndpoints: [String: String] = [:]
     public let bankPublicKey: SigningPublicKey
     let passwordRounds: Int
     /// The deployment's keys (nil: plaintext, `insecure`).
@@ -249,6 +252,11 @@ public final class ActorDeployment {
         var flags = arguments
         if serverFlags {
             flags += ["--bind", endpoints[name]!, "--control", endpoints["\(name)-control"]!, "--data-dir", "\(runFolder)/data/\(name)"]
+            if metrics {
+                let endpoint = try metricsEndpoints[name] ?? "127.0.0.1:\(Self.freePort())"
+                metricsEndpoints[name] = endpoint
+                flags += ["--metrics", endpoint]
+            }
         } else {
             flags += ["--control", endpoints["\(name)-control"]!]
         }
