@@ -2,9 +2,11 @@
 #   make run    the main job: the scenario suite (flows, every attack, faults) against the five
 #               actors as real processes, on the embedded SQLite default
 #   make test   unit and process tests, the simulator on 100 fixed seeds, the whole suite over
-#               CURVE, the multi-host test (as root), the docker-compose check; JUnit in
-#               runs/junit.xml
-# Both install what they need (libzmq3-dev, pkg-config; docker-compose for the check) with
+#               CURVE with its HTML report (checked in headless Chromium), the multi-host test
+#               (as root), the docker-compose check; JUnit in runs/junit.xml (scenarios) and
+#               runs/unit-junit-swift-testing.xml (unit tests)
+# Every scenario run leaves runs/<time>/report.html (runs/latest points at the newest).
+# Both install what they need (libzmq3-dev, pkg-config; docker-compose and chromium for the checks) with
 # apt-get when it is missing.
 
 SWIFT ?= swift
@@ -24,9 +26,11 @@ demo: release
 
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	@mkdir -p runs
+	$(SWIFT) test --skip-build --xunit-output runs/unit-junit.xml
 	.build/debug/quickpay simulate --seeds 100
 	.build/debug/quickpay run scenarios --junit runs/junit.xml --json runs/results.json
+	BIN=.build/debug bash scripts/report-check.sh
 	.build/debug/quickpay happy-path --mode offline --mode online
 	BIN=.build/debug bash multihost/run.sh
 	$(MAKE) --no-print-directory compose-check

@@ -67,9 +67,11 @@ final class ActorMetrics: @unchecked Sendable {
 
     func received(_ frame: [UInt8], at nanoseconds: UInt64) {
         let summary = FrameSummary(frame)
+        // A frame whose request id cannot be read is answered under 16 zero bytes.
+        let key = summary.requestID.count == 16 ? summary.requestID : [UInt8](repeating: 0, count: 16)
         lock.lock()
         defer { lock.unlock() }
-        if open[summary.requestID] == nil { open[summary.requestID] = (summary.type, nanoseconds) }
+        if open[key] == nil { open[key] = (summary.type, nanoseconds) }
         // A flood of requests never answered (dropped by a fault, say) must not grow this forever.
         if open.count > 200_000 { open.removeAll(keepingCapacity: true) }
     }

@@ -65,7 +65,9 @@ public struct Diagram: Sendable {
     /// local events; counted so that a report can say so.
     public var brokenPairs = 0
 
-    public static let outside = "outside"
+    /// The lifeline of senders and receivers no log names (a client that does not trace, a push
+    /// never read).
+    public static let outside = "(unknown)"
 
     public init(logs: RunLogs) {
         var endpointActor: [String: String] = [:]
@@ -162,7 +164,7 @@ public struct Diagram: Sendable {
                     var message = Message(
                         from: actor, to: recv?.actor ?? endpointActor[item.peer], type: item.type, requestID: item.requestID, code: item.code,
                         refusedCoins: item.refusedCoins, lost: recv == nil, note: recv.flatMap { event($0).note }, clock: clock, time: item.time)
-                    if message.to == nil && !item.peer.isEmpty { message.to = Self.outside }
+                    if message.to == nil { message.to = Self.outside }
                     messages.append(message)
                 case .recv:
                     guard matchedSend[ref] == nil else { continue }

@@ -63,7 +63,12 @@ enum HTML {
               b.onclick=function(){show(i);};nav.appendChild(b);});
             show(0);
           });
-          if(location.hash){var t=document.getElementById(location.hash.slice(1));if(t&&t.tagName==='DETAILS'){t.open=true;t.scrollIntoView();}}
+          var focus=location.hash.indexOf('#focus-')===0?location.hash.slice(7):null;
+          if(focus){document.querySelectorAll('.run-summary').forEach(function(e){e.style.display='none';});
+            document.querySelectorAll('details.scenario').forEach(function(d){var mine=d.id==='s-'+focus;d.style.display=mine?'':'none';d.open=mine;});}
+          else if(location.hash){var t=document.getElementById(location.hash.slice(1));
+            for(var p=t;p;p=p.parentElement){if(p.tagName==='DETAILS')p.open=true;}
+            if(t)t.scrollIntoView();}
           document.body.setAttribute('data-ready','1');
         })();
         """
@@ -100,7 +105,7 @@ enum HTML {
         svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" fill=\"#fafafa\" stroke=\"#ccc\"/>"
         for fraction in [0.0, 0.5, 1.0] {
             let value = logY ? pow(10, log10(minimum) + fraction * (log10(maximum) - log10(minimum))) : maximum * fraction
-            svg += "<text x=\"\(left - 4)\" y=\"\(y(value) + 4)\" font-size=\"10\" text-anchor=\"end\">\(escape(number(value, decimals: value < 1 ? 3 : value < 10 ? 1 : 0))) \(escape(yUnit))</text>"
+            svg += "<text x=\"\(left - 4)\" y=\"\(y(value) + 4)\" font-size=\"10\" text-anchor=\"end\">\(escape(number(value, decimals: value == 0 ? 0 : value < 1 ? 3 : value < 10 ? 1 : 0))) \(escape(yUnit))</text>"
         }
         let step = max(1, count / 12)
         for (index, label) in xLabels.enumerated() where index % step == 0 {

@@ -29,7 +29,7 @@ public enum RunReport {
         let scenarios = results["scenarios"] as? [[String: Any]] ?? []
         let passed = scenarios.filter { $0["passed"] as? Bool == true }.count
         let meta = results["meta"] as? [String: Any] ?? [:]
-        var body = "<h1>QuickPay scenario run</h1>"
+        var body = "<div class=\"run-summary\"><h1>QuickPay scenario run</h1>"
         body += "<p><span class=\"\(passed == scenarios.count ? "pass" : "fail")\">\(passed) of \(scenarios.count) scenarios passed</span>"
         body += " in \(HTML.number(results["seconds"] as? Double ?? 0, decimals: 1)) s; seed \(HTML.escape("\(results["seed"] ?? meta["seed"] ?? "-")")).</p>"
         body += "<table><tr><th>reproduce</th><td class=\"mono\">\(HTML.escape(meta["command"] as? String ?? "-"))</td></tr>"
@@ -46,7 +46,7 @@ public enum RunReport {
             body += "<td class=\"num\">\((scenario["steps"] as? [Any])?.count ?? 0)</td><td class=\"num\">\(HTML.number(scenario["seconds"] as? Double ?? 0, decimals: 1))</td>"
             body += "<td class=\"mono\">\(HTML.escape(scenario["path"] as? String ?? ""))</td></tr>"
         }
-        body += "</table>"
+        body += "</table></div>"
         for scenario in scenarios { body += section(scenario, folder: folder) }
         return HTML.page(title: "QuickPay run \(URL(fileURLWithPath: folder).lastPathComponent)", body: body)
     }
