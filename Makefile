@@ -67,7 +67,7 @@ release: deps
 bench: release
 	.build/release/quickpay bench core
 
-# Every figure of docs/PERFORMANCE.md, each with its baseline measured in the same run (about 6 minutes).
+# Every figure of docs/PERFORMANCE.md, each with its baseline measured in the same run (about 9 minutes).
 perf: release
 	.build/release/quickpay bench core --seconds 1 --rounds 3
 	.build/release/quickpay bench zmq --seconds 1 --rounds 3
@@ -78,6 +78,7 @@ perf: release
 	.build/release/quickpay load scenarios/load/one-merchant.yaml --seconds 60 --warmup 10
 	.build/release/quickpay load scenarios/load/many-merchants.yaml scenarios/load/redemption-storm.yaml scenarios/load/mix.yaml
 	.build/release/quickpay load scenarios/load/one-merchant.yaml --concurrency 64 --compare-transports
+	.build/release/quickpay load scenarios/load/one-merchant.yaml --rate 8000 --compare-observability
 
 # Regenerates the committed protobuf Swift code (needs protobuf-compiler).
 proto:

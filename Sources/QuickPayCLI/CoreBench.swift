@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuickPayConfig
 import QuickPayCore
 import QuickPayLoad
 import QuickPayProtocol
@@ -64,12 +65,27 @@ struct CoreBench: ParsableCommand {
             return total
         }
 
+        // What observing a frame costs the serving thread: the wire scan alone (metrics), and a
+        // trace line made into the buffer (written once per poll turn; here thrown away).
+        let scanRate = meter.operationsPerSecond(batchSize: 1000) {
+            var total: UInt64 = 0
+            for _ in 0..<1000 { total &+= FrameSummary(frame).requestIDLow & 1 }
+            return total
+        }
+        let trace = MessageTrace(actor: "merchant-bench", buffered: true, write: { _ in })
+        let traceRate = meter.operationsPerSecond(batchSize: 1000) {
+            for _ in 0..<1000 { trace.record(.recv, frame) }
+            trace.flush()
+            return 1
+        }
+
         let ratio = coinVerifications / signatureVerifications
         if json {
             let object: [String: Any] = [
                 "sha256_per_second": hashes, "coin_verifications_per_second": coinVerifications,
                 "ed25519_verifications_per_second": signatureVerifications, "coin_to_ed25519_ratio": ratio,
                 "envelope_encode_decode_per_second": codecRate, "single_coin_payment_bytes": frame.count,
+                "frame_summaries_per_second": scanRate, "trace_lines_per_second": traceRate,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -82,6 +98,9 @@ struct CoreBench: ParsableCommand {
         print("  ratio coin : Ed25519         \(String(format: "%14.1f", ratio)) x   (expect > 100)")
         print("  envelope encode+decode       \(grouped(codecRate).leftPadded(14)) /s  (single-coin payment)")
         print("  single-coin payment envelope \(String(frame.count).leftPadded(14)) bytes (limit 96)")
+        print("  frame summaries (wire scan)  \(grouped(scanRate).leftPadded(14)) /s  (metrics: 2 per request)")
+        print("  trace lines, buffered        \(grouped(traceRate).leftPadded(14)) /s  (tracing: 2 per request)")
+        print("  ratio trace line : decode+encode (cost)\(String(format: "%4.2f", codecRate / traceRate).leftPadded(6)) x")
     }
 }
 

@@ -37,8 +37,8 @@ struct LoadCommand: ParsableCommand {
     var compareTransports = false
     @Flag(help: "The actors trace every message they send and receive into their logs, as scenario runs do.")
     var traceMessages = false
-    @Flag(help: "Run each file twice, without and with message tracing, and print the ratios (what tracing costs).")
-    var compareTrace = false
+    @Flag(help: "Run each file plain, with --trace-messages and with --metrics, in turn, twice, and print the ratios to the plain run (what tracing and metrics cost).")
+    var compareObservability = false
     @Flag(help: "Start every actor with --metrics on a free port and scrape each once halfway through the run (saved as metrics-ACTOR.txt).")
     var metrics = false
 
@@ -60,19 +60,31 @@ struct LoadCommand: ParsableCommand {
             if let seconds { spec.seconds = seconds }
             if let warmup { spec.warmupSeconds = warmup }
             if let customers { spec.customers = customers }
-            if compareTrace {
-                var outcomes: [Bool: (accepted: Double, p99: Double)] = [:]
-                for traced in [false, true] {
-                    var run = self
-                    run.traceMessages = traced
-                    let outcome = try run.runOne(spec, folder: "\(runs)/load-\(stamp)/\(spec.name)-\(traced ? "traced" : "untraced")", bin: bin)
-                    if !outcome.passed { failed = true }
-                    outcomes[traced] = (outcome.acceptedPerSecond, outcome.p99Microseconds)
+            if compareObservability {
+                // Untraced, traced and with metrics, in turn, twice: what tracing and metrics cost,
+                // each against the plain run of the same round.
+                let variants = ["plain", "traced", "metrics"]
+                var outcomes: [String: [(accepted: Double, p50: Double, p99: Double)]] = [:]
+                for round in 1...2 {
+                    for variant in variants {
+                        var run = self
+                        run.traceMessages = variant == "traced"
+                        run.metrics = variant == "metrics"
+                        let outcome = try run.runOne(spec, folder: "\(runs)/load-\(stamp)/\(spec.name)-\(variant)-\(round)", bin: bin)
+                        if !outcome.passed { failed = true }
+                        outcomes[variant, default: []].append((outcome.acceptedPerSecond, outcome.p50Microseconds, outcome.p99Microseconds))
+                    }
                 }
-                print(String(
-                    format: "== %@: accepted %.0f/s untraced, %.0f/s traced: traced/untraced = %.3f; p99 %.0f µs untraced, %.0f µs traced: traced/untraced = %.3f",
-                    spec.name, outcomes[false]!.accepted, outcomes[true]!.accepted, outcomes[true]!.accepted / outcomes[false]!.accepted,
-                    outcomes[false]!.p99, outcomes[true]!.p99, outcomes[true]!.p99 / max(1, outcomes[false]!.p99)))
+                for round in 0..<2 {
+                    let plain = outcomes["plain"]![round]
+                    for variant in variants.dropFirst() {
+                        let other = outcomes[variant]![round]
+                        print(String(
+                            format: "== %@ round %d: %@/plain: accepted %.0f/%.0f = %.3f, p50 %.0f/%.0f µs = %.3f, p99 %.0f/%.0f µs = %.3f", spec.name, round + 1,
+                            variant, other.accepted, plain.accepted, other.accepted / plain.accepted, other.p50, plain.p50, other.p50 / max(1, plain.p50),
+                            other.p99, plain.p99, other.p99 / max(1, plain.p99)))
+                    }
+                }
             } else if compareTransports {
                 var accepted: [Bool: Double] = [:]
                 for plaintext in [false, true] {
@@ -93,7 +105,7 @@ struct LoadCommand: ParsableCommand {
         if failed { throw ExitCode(1) }
     }
 
-    func runOne(_ spec: LoadSpec, folder: String, bin: String) throws -> (passed: Bool, acceptedPerSecond: Double, p99Microseconds: Double) {
+    func runOne(_ spec: LoadSpec, folder: String, bin: String) throws -> (passed: Bool, acceptedPerSecond: Double, p50Microseconds: Double, p99Microseconds: Double) {
         print("== \(spec.name)\(spec.description.isEmpty ? "" : ": \(spec.description)")")
         // The baseline first, on an idle machine, through the same binding and transport.
         let bench = try ZmqBench.parse(["--bytes", "78"])
@@ -162,9 +174,9 @@ struct LoadCommand: ParsableCommand {
         print("  wrote \(folder)/result.json and \(folder)/latency.svg")
         print("  report: \(try LoadReport.write(folder: folder))")
         let acceptedPerSecond = Double(results.totalAccepted) / spec.seconds
-        let p99 = Double(results.percentiles(.single)?["p99_us"] ?? results.percentiles(.multi)?["p99_us"] ?? 0)
+        let figures = results.percentiles(.single) ?? results.percentiles(.multi)
         results = LoadResults.empty(spec)  // release the histograms before the next file
-        return (invariants.isEmpty, acceptedPerSecond, p99)
+        return (invariants.isEmpty, acceptedPerSecond, Double(figures?["p50_us"] ?? 0), Double(figures?["p99_us"] ?? 0))
     }
 
     /// Scrapes every actor's /metrics once, `seconds` from now (halfway through the measured

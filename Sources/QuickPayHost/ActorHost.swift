@@ -88,6 +88,7 @@ public final class ActorHost<Actor: ServerActor> {
         self.config = config
         self.clock = clock
         self.logger = Logger(label: config.name)
+        trace?.buffered = true
         var journal = journal
         if let address = config.metrics {
             let metrics = ActorMetrics(dataDir: config.dataDir)
@@ -144,6 +145,7 @@ public final class ActorHost<Actor: ServerActor> {
                 logger.error("poll loop error", metadata: ["error": "\(error)"])
             }
         }
+        trace?.flush()
         logger.info("stopping on signal")
     }
 
@@ -178,6 +180,7 @@ public final class ActorHost<Actor: ServerActor> {
         }
         if let controlSocket, events[1].contains(.readable) { try serveControl(controlSocket) }
         deliver(core.advance(to: time()))
+        trace?.flush()
         metrics?.depths(open: core.openCount, inFlight: core.inFlightCount, jobs: carried.count + (workers?.pending ?? 0), retriesSent: core.retriesSent, refused: gate?.refused ?? 0)
     }
 
@@ -224,6 +227,7 @@ public final class ActorHost<Actor: ServerActor> {
             }
         }
         if drained.crash != nil {
+            trace?.flush()
             kill(getpid(), SIGKILL)
         }
         if let workers {

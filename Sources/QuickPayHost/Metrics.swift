@@ -14,9 +14,14 @@ import QuickPayStore
 final class ActorMetrics: @unchecked Sendable {
     let registry = PrometheusCollectorRegistry()
     let dataDir: String?
-    /// Requests received and not yet answered: their type and when they came (serving thread only).
-    private var open: [[UInt8]: (type: String, since: UInt64)] = [:]
-    private var requests: [String: Counter] = [:]
+    struct Key: Hashable {
+        let high: UInt64
+        let low: UInt64
+    }
+    /// Requests received and not yet answered: their type and when they came. This and the
+    /// two caches below belong to the serving thread alone; the registry is thread-safe.
+    private var open: [Key: (type: String, since: UInt64)] = [:]
+    private var requests: [String: [String: Counter]] = [:]
     private var latencies: [String: DurationHistogram] = [:]
     let groupSizes: ValueHistogram
     let commitLatency: DurationHistogram
@@ -29,7 +34,6 @@ final class ActorMetrics: @unchecked Sendable {
     let database: Gauge
     let wal: Gauge
     let memory: Gauge
-    let lock = NSLock()
 
     static let latencyBuckets: [Duration] = [
         .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
@@ -67,10 +71,8 @@ final class ActorMetrics: @unchecked Sendable {
 
     func received(_ frame: [UInt8], at nanoseconds: UInt64) {
         let summary = FrameSummary(frame)
-        // A frame whose request id cannot be read is answered under 16 zero bytes.
-        let key = summary.requestID.count == 16 ? summary.requestID : [UInt8](repeating: 0, count: 16)
-        lock.lock()
-        defer { lock.unlock() }
+        // A frame whose request id cannot be read is answered under 16 zero bytes (the key 0, 0).
+        let key = Key(high: summary.requestIDHigh, low: summary.requestIDLow)
         if open[key] == nil { open[key] = (summary.type, nanoseconds) }
         // A flood of requests never answered (dropped by a fault, say) must not grow this forever.
         if open.count > 200_000 { open.removeAll(keepingCapacity: true) }
@@ -79,16 +81,13 @@ final class ActorMetrics: @unchecked Sendable {
     /// An answer left for a client: counts its request by type and outcome, and its latency.
     func answered(_ frame: [UInt8], at nanoseconds: UInt64) {
         let summary = FrameSummary(frame)
-        lock.lock()
-        defer { lock.unlock() }
-        guard let request = open.removeValue(forKey: summary.requestID) else { return }  // a push, not an answer
+        guard let request = open.removeValue(forKey: Key(high: summary.requestIDHigh, low: summary.requestIDLow)) else { return }  // a push, not an answer
         let outcome = summary.code ?? "OK"
-        let key = request.type + "|" + outcome
-        let counter = requests[key] ?? {
+        let counter = requests[request.type]?[outcome] ?? {
             let made = registry.makeCounter(
                 descriptor: MetricNameDescriptor(namespace: "quickpay", metricName: "requests", unitName: "total", helpText: "Requests answered, by type and outcome (OK or the error code)"),
                 labels: [("type", request.type), ("outcome", outcome)])
-            requests[key] = made
+            requests[request.type, default: [:]][outcome] = made
             return made
         }()
         counter.increment()

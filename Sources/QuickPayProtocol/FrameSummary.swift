@@ -5,8 +5,11 @@ import QuickPayCore
 /// nanoseconds, so tracing and metrics do not decode every frame twice. It judges nothing: a
 /// frame it cannot read is summarised as `unreadable`, and the codec still decides.
 public struct FrameSummary: Hashable, Sendable {
-    /// The 16-byte request id (empty if absent or unreadable).
-    public var requestID: [UInt8] = []
+    /// The 16-byte request id as two big-endian halves, if the frame has one of 16 bytes
+    /// (an unreadable one is answered under 16 zero bytes, and reads so here).
+    public var requestIDHigh: UInt64 = 0
+    public var requestIDLow: UInt64 = 0
+    public var hasRequestID = false
     /// The body's type name (`payment`, `redeem_reply`, `error`, ...), or `unreadable`.
     public var type = "unreadable"
     /// The error code's name, for an `error` body.
@@ -14,6 +17,12 @@ public struct FrameSummary: Hashable, Sendable {
     /// For a `redeem_reply`: how many coins of the batch were refused, and the first code.
     public var refusedCoins = 0
     public var bytes = 0
+
+    /// The request id's bytes (empty when the frame has none of 16 bytes).
+    public var requestID: [UInt8] {
+        guard hasRequestID else { return [] }
+        return (0..<16).map { index in UInt8(truncatingIfNeeded: (index < 8 ? requestIDHigh >> (56 - 8 * index) : requestIDLow >> (56 - 8 * (index - 8)))) }
+    }
 
     public var requestIDHex: String { HexCoding.encode(requestID) }
 
@@ -31,8 +40,18 @@ public struct FrameSummary: Hashable, Sendable {
 
     public init(type: String, requestID: [UInt8] = [], code: String? = nil) {
         self.type = type
-        self.requestID = requestID
         self.code = code
+        setRequestID(requestID[...])
+    }
+
+    mutating func setRequestID(_ bytes: ArraySlice<UInt8>) {
+        guard bytes.count == 16 else {
+            hasRequestID = false
+            return
+        }
+        hasRequestID = true
+        requestIDHigh = bytes.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+        requestIDLow = bytes.suffix(8).reduce(0) { $0 << 8 | UInt64($1) }
     }
 
     public init(_ frame: [UInt8]) {
@@ -42,7 +61,7 @@ public struct FrameSummary: Hashable, Sendable {
             switch (field, wireType) {
             case (2, 2):
                 guard let value = reader.lengthDelimited() else { type = "unreadable"; return }
-                requestID = Array(value)
+                setRequestID(value)
             case (_, 2) where Self.typeNames[field] != nil:
                 guard let value = reader.lengthDelimited() else { type = "unreadable"; return }
                 type = Self.typeNames[field]!

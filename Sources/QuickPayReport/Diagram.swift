@@ -35,7 +35,7 @@ public struct Diagram: Sendable {
     }
 
     public struct Marker: Sendable, Equatable {
-        public enum Kind: String, Sendable { case start, restart, stop, crash }
+        public enum Kind: String, Sendable { case start, restart, stop, crash, pause, resume }
         public var actor: String
         public var kind: Kind
         public var label: String
@@ -208,7 +208,10 @@ public struct Diagram: Sendable {
     /// The rows to draw: messages and markers in causal order, a step's label before the first
     /// row at or after the step began, and runs of identical messages (or of identical
     /// request/answer pairs, such as 37 payments) collapsed into one row each with a count.
-    public func rows(steps: [(index: Int, label: String, attack: Bool, failed: Bool, startedAt: Double)] = [], collapse: Bool = true) -> [Row] {
+    public func rows(
+        steps: [(index: Int, label: String, attack: Bool, failed: Bool, startedAt: Double)] = [], extraMarkers: [Marker] = [], collapse: Bool = true
+    ) -> [Row] {
+        let markers = (self.markers + extraMarkers).sorted { ($0.time, $0.clock) < ($1.time, $1.clock) }
         var merged: [Row] = []
         var messageIndex = 0
         var markerIndex = 0

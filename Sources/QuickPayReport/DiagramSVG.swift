@@ -63,6 +63,8 @@ enum DiagramSVG {
                     case .restart: ("↻", "#17702c")
                     case .stop: ("■", "#666")
                     case .crash: ("✖", "#b00020")
+                    case .pause: ("⏸", "#a35200")
+                    case .resume: ("⏵", "#a35200")
                     }
                 svg += "<g class=\"marker \(marker.kind.rawValue)\"><text x=\"\(x)\" y=\"\(y)\" font-size=\"14\" text-anchor=\"middle\" fill=\"\(color)\">\(symbol)</text>"
                 svg += "<text x=\"\(x + 10)\" y=\"\(y - 1)\" font-size=\"10\" fill=\"\(color)\">\(HTML.escape(String(marker.label.prefix(60))))</text></g>"

@@ -91,11 +91,22 @@ public enum RunReport {
                 startedAt: step["started_at"] as? Double ?? 0
             )
         }
-        let rows = diagram.rows(steps: stepMarks)
+        // What the runner did to processes: a kill -9 leaves no line in the victim's log.
+        let done: [String: (Diagram.Marker.Kind, String)] = [
+            "kill": (.crash, "killed (SIGKILL)"), "stop": (.pause, "stopped (SIGSTOP)"), "cont": (.resume, "continued (SIGCONT)"),
+        ]
+        let runnerMarkers = steps.compactMap { step -> Diagram.Marker? in
+            guard let actor = step["actor"] as? String, let (kind, label) = done[step["action"] as? String ?? ""] else { return nil }
+            return Diagram.Marker(actor: actor, kind: kind, label: label, clock: 0, time: step["started_at"] as? Double ?? 0)
+        }
+        let rows = diagram.rows(steps: stepMarks, extraMarkers: runnerMarkers)
         let refusals = diagram.messages.filter(\.isRefusal).count
         html += "<h3>Messages</h3><p class=\"muted\">\(diagram.messages.count) messages between \(diagram.lifelines.count) processes"
         html += "\(refusals > 0 ? ", \(refusals) refused (red)" : ""); identical messages in a row, and repeated request/answer pairs, are drawn once with ×N."
         html += " Order: each process's own order, every receive after its send (matched by request id and type), else the logs' times (a hybrid logical clock).\(diagram.brokenPairs > 0 ? " \(diagram.brokenPairs) receives could not be placed after their sends." : "")</p>"
+        if logs.files.isEmpty {
+            html += "<p class=\"fail\">No logs in \(HTML.escape(name))/logs: for actors on other hosts, copy each one's log there (QUICKPAY_TRACE_MESSAGES=1) and run quickpay report again.</p>"
+        }
         let pages = DiagramSVG.pages(diagram, rows: rows)
         html += "<div class=\"diagram\" data-messages=\"\(diagram.messages.count)\"><div class=\"pager\"></div>"
         for page in pages { html += "<div class=\"page\">\(page)</div>" }

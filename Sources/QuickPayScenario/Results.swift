@@ -12,6 +12,8 @@ public struct StepResult {
     public var details: [String] = []
     /// The step's action (`pay`, `attack`, `kill`, ...), and when it ran (seconds since the epoch).
     public var action = ""
+    /// The process a kill, stop, cont or restart step acted on.
+    public var actor: String?
     public var startedAt: Double = 0
     public var endedAt: Double = 0
     /// The ledger after the step (paise by ledger account), when the bank was up to read.
@@ -71,7 +73,7 @@ public enum Reports {
                         [
                             "index": step.index, "step": step.summary, "expected": step.expected, "actual": step.actual,
                             "passed": step.passed, "failures": step.failures, "milliseconds": step.milliseconds, "details": step.details,
-                            "action": step.action, "started_at": step.startedAt, "ended_at": step.endedAt, "ledger": step.ledger ?? NSNull(),
+                            "action": step.action, "actor": step.actor ?? NSNull(), "started_at": step.startedAt, "ended_at": step.endedAt, "ledger": step.ledger ?? NSNull(),
                             "checks": step.checks.map { ["name": $0.name, "holds": $0.holds] as [String: Any] },
                         ] as [String: Any]
                     },

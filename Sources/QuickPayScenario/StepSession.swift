@@ -95,6 +95,7 @@ struct StepSession {
             index: step.index, summary: step.summary, expected: expected, actual: actual, failures: failures,
             milliseconds: Int(ended.timeIntervalSince(started) * 1000), details: details)
         result.action = step.action
+        if ["kill", "stop", "cont", "restart"].contains(step.action) { result.actor = try? processName(try target(step)) }
         result.startedAt = started.timeIntervalSince1970
         result.endedAt = ended.timeIntervalSince1970
         if let after {
