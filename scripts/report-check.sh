@@ -5,6 +5,7 @@
 #   - every scenario's diagram draws an arrow for every message its logs hold (counted here from
 #     the log lines, independently of the report's code),
 #   - the double spend's rejected coin is in the diagram (an arrow with code REPLAYED_COIN),
+#   - no id is defined twice (each diagram's arrowhead is its own),
 # then saves a screenshot of the double-spend scenario under runs/.
 # Usage: BIN=.build/debug bash scripts/report-check.sh   (installs chromium with apt-get if missing)
 set -euo pipefail
@@ -45,8 +46,11 @@ class Page(html.parser.HTMLParser):
         self.scenario = None
         self.drawn = collections.Counter()
         self.codes = collections.defaultdict(set)
+        self.ids = collections.Counter()
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids[attrs["id"]] += 1
         if tag == "body":
             self.body = attrs
         if tag == "details" and "scenario" in (attrs.get("class") or ""):
@@ -60,6 +64,10 @@ page = Page()
 page.feed(dom)
 if page.body.get("data-ready") != "1":
     failures.append("the page's script did not finish (no data-ready on <body>)")
+# An id defined twice (an arrowhead, say) renders only while its first copy is shown.
+twice = [name for name, count in page.ids.items() if count > 1]
+if twice:
+    failures.append(f"ids defined more than once: {', '.join(sorted(twice)[:5])}")
 if page.body.get("data-script-errors"):
     failures.append(f"script errors: {page.body.get('data-script-errors')} ({page.body.get('data-last-error')})")
 

@@ -13,13 +13,15 @@ enum DiagramSVG {
     static let header = 34.0
     static let left = 20.0
 
-    static func pages(_ diagram: Diagram, rows: [Diagram.Row], rowsPerPage: Int = 160) -> [String] {
+    /// `id` makes the arrowhead's id unique on the page (an id defined in a hidden scenario
+    /// would leave every other diagram without arrowheads).
+    static func pages(_ diagram: Diagram, rows: [Diagram.Row], id: String = "d", rowsPerPage: Int = 160) -> [String] {
         guard !rows.isEmpty else { return [] }
         var pages: [String] = []
         var start = 0
         while start < rows.count {
             let end = min(rows.count, start + rowsPerPage)
-            pages.append(page(diagram, rows: Array(rows[start..<end])))
+            pages.append(page(diagram, rows: Array(rows[start..<end]), marker: "ah-\(id)-\(pages.count)"))
             start = end
         }
         return pages
@@ -30,12 +32,12 @@ enum DiagramSVG {
         return left + column / 2 + Double(index) * column
     }
 
-    static func page(_ diagram: Diagram, rows: [Diagram.Row]) -> String {
+    static func page(_ diagram: Diagram, rows: [Diagram.Row], marker: String) -> String {
         let width = left * 2 + Double(diagram.lifelines.count) * column
         let height = header + Double(rows.count) * rowHeight + 10
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"sequence\" width=\"\(Int(width))\" height=\"\(Int(height))\">"
         svg += """
-            <defs><marker id="ah" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="context-stroke"/></marker></defs>
+            <defs><marker id="\(marker)" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="context-stroke"/></marker></defs>
             """
         // Step bands first, behind everything.
         for (index, row) in rows.enumerated() {
@@ -69,13 +71,13 @@ enum DiagramSVG {
                 svg += "<g class=\"marker \(marker.kind.rawValue)\"><text x=\"\(x)\" y=\"\(y)\" font-size=\"14\" text-anchor=\"middle\" fill=\"\(color)\">\(symbol)</text>"
                 svg += "<text x=\"\(x + 10)\" y=\"\(y - 1)\" font-size=\"10\" fill=\"\(color)\">\(HTML.escape(String(marker.label.prefix(60))))</text></g>"
             case .message(let message):
-                svg += arrow(diagram, message, y: y)
+                svg += arrow(diagram, message, y: y, marker: marker)
             }
         }
         return svg + "</svg>"
     }
 
-    static func arrow(_ diagram: Diagram, _ message: Diagram.Message, y: Double) -> String {
+    static func arrow(_ diagram: Diagram, _ message: Diagram.Message, y: Double, marker: String) -> String {
         let from = x(diagram, message.from)
         let to = x(diagram, message.to ?? Diagram.outside)
         let color = message.isRefusal ? "#c62828" : message.isSMS ? "#2e7d32" : message.lost ? "#888" : "#333"
@@ -92,10 +94,10 @@ enum DiagramSVG {
         var svg = "<g class=\"\(classes.joined(separator: " "))\" data-count=\"\(message.count)\" data-type=\"\(HTML.escape(message.type))\"\(message.code.map { " data-code=\"\($0)\"" } ?? "")>"
         svg += "<title>\(HTML.escape("\(message.from) → \(message.to ?? "?"): \(message.type) request \(message.requestID)\(message.code.map { ", \($0)" } ?? "")\(message.count > 1 ? ", \(message.count) in a row" : "")"))</title>"
         if from == to {
-            svg += "<path d=\"M\(from),\(y - 6) h24 v8 h-24\" fill=\"none\" stroke=\"\(color)\" marker-end=\"url(#ah)\"\(dash)/>"
+            svg += "<path d=\"M\(from),\(y - 6) h24 v8 h-24\" fill=\"none\" stroke=\"\(color)\" marker-end=\"url(#\(marker))\"\(dash)/>"
         } else {
             let end = message.lost ? from + (to - from) * 0.85 : to
-            svg += "<line x1=\"\(from)\" y1=\"\(y)\" x2=\"\(end)\" y2=\"\(y)\" stroke=\"\(color)\" stroke-width=\"\(message.isRefusal ? 2 : 1.2)\" marker-end=\"url(#ah)\"\(dash)/>"
+            svg += "<line x1=\"\(from)\" y1=\"\(y)\" x2=\"\(end)\" y2=\"\(y)\" stroke=\"\(color)\" stroke-width=\"\(message.isRefusal ? 2 : 1.2)\" marker-end=\"url(#\(marker))\"\(dash)/>"
             if message.lost { svg += "<text x=\"\(end + 4)\" y=\"\(y + 4)\" font-size=\"12\" fill=\"#888\">✕</text>" }
         }
         let middle = from == to ? from + 30 : (from + to) / 2

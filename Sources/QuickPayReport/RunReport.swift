@@ -107,7 +107,7 @@ public enum RunReport {
         if logs.files.isEmpty {
             html += "<p class=\"fail\">No logs in \(HTML.escape(name))/logs: for actors on other hosts, copy each one's log there (QUICKPAY_TRACE_MESSAGES=1) and run quickpay report again.</p>"
         }
-        let pages = DiagramSVG.pages(diagram, rows: rows)
+        let pages = DiagramSVG.pages(diagram, rows: rows, id: anchor(name))
         html += "<div class=\"diagram\" data-messages=\"\(diagram.messages.count)\"><div class=\"pager\"></div>"
         for page in pages { html += "<div class=\"page\">\(page)</div>" }
         html += "</div>"
