@@ -26,14 +26,14 @@ public struct LoadResults {
         if let error { errors[error, default: 0] += 1 } else { accepted[operation, default: 0] += 1 }
         guard let latencyNanoseconds else { return }
         let micros = max(1, latencyNanoseconds / 1000)
-        var histogram = histograms[operation] ?? Self.histogram()
-        _ = histogram.record(micros)
-        histograms[operation] = histogram
+        // Mutated in place: a copy taken out of the dictionary and put back would copy the
+        // histogram's counts on every answer (copy on write: two references).
+        if histograms[operation] == nil { histograms[operation] = Self.histogram() }
+        _ = histograms[operation]!.record(micros)
         let second = Int(offset / 1_000_000_000)
-        var slot = timeline[second] ?? (0, 0, Self.histogram())
-        if error == nil { slot.ok += 1 } else { slot.errors += 1 }
-        _ = slot.histogram.record(micros)
-        timeline[second] = slot
+        if timeline[second] == nil { timeline[second] = (0, 0, Self.histogram()) }
+        if error == nil { timeline[second]!.ok += 1 } else { timeline[second]!.errors += 1 }
+        _ = timeline[second]!.histogram.record(micros)
     }
 
     mutating func sampleMemory(_ pids: [String: Int32], second: Double) {

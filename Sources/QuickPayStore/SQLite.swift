@@ -12,7 +12,7 @@ enum SQLite {
     static func open(path: String, migrator: DatabaseMigrator, autoCheckpoint: Bool = true) throws -> DatabasePool {
         var configuration = Configuration()
         // Another connection (the checkpointer) may hold a lock for a moment: wait, do not fail.
-        configuration.busyMode = .timeout(5)
+        configuration.busyMode = SQLite.pollingBusyMode(seconds: 5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // 8 MiB of page cache per connection (a bound: memory stays flat as the file grows).
@@ -23,6 +23,19 @@ enum SQLite {
         let pool = try DatabasePool(path: path, configuration: configuration)
         try migrator.migrate(pool)
         return pool
+    }
+
+    /// Waits for a lock by trying again every 100 µs, up to `seconds`. SQLite's own busy
+    /// timeout sleeps 1, 2, 5, 10, 15, 20 ms... between tries: a writer that met the
+    /// checkpointer's lock slept 53 ms although the lock was free after a few, once a second
+    /// (the merchant's whole p99 at 8,000 payments/s).
+    static func pollingBusyMode(seconds: Double) -> Database.BusyMode {
+        let tries = Int(seconds * 10_000)
+        return .callback { numberOfTries in
+            guard numberOfTries < tries else { return false }
+            usleep(100)
+            return true
+        }
     }
 }
 
@@ -110,9 +123,9 @@ final class Checkpointer: @unchecked Sendable {
     private let lock = NSLock()
     private var stopping = false
 
-    init(path: String, intervalMilliseconds: UInt32 = 50, truncateEvery: Int = 20) throws {
+    init(path: String, intervalMilliseconds: UInt32 = 50, truncateEvery: Int = 2) throws {
         var configuration = Configuration()
-        configuration.busyMode = .timeout(0.02)
+        configuration.busyMode = SQLite.pollingBusyMode(seconds: 0.02)
         queue = try DatabaseQueue(path: path, configuration: configuration)
         // The thread holds the checkpointer weakly: it ends soon after the store is released.
         let thread = Thread { [weak self] in
@@ -121,7 +134,7 @@ final class Checkpointer: @unchecked Sendable {
                 usleep(intervalMilliseconds * 1000)
                 guard let checkpointer = self, !checkpointer.stopped else { return }
                 round += 1
-                let kind: Database.CheckpointMode = round % truncateEvery == 0 ? .truncate : .passive
+                let kind: Database.CheckpointMode = round % truncateEvery == 0 ? .restart : .passive
                 _ = try? checkpointer.queue.writeWithoutTransaction { db in try db.checkpoint(kind) }
             }
         }
