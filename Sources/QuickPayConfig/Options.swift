@@ -31,6 +31,9 @@ public struct ActorOptions: ParsableArguments {
     @Flag(help: "A deployment started for testing (env QUICKPAY_TESTING=1): crash points, clock shifts and fault controls work; `health` says so. Never in production.")
     public var testing = false
 
+    @Option(help: "Seconds an answer is kept for retries (env QUICKPAY_ANSWER_RETENTION; default 86400). The ids of loads and withdrawals are kept for good whatever this says.")
+    public var answerRetention: Int64?
+
     @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (env QUICKPAY_METRICS), such as 127.0.0.1:9101; port 0 picks one (logged).")
     public var metrics: String?
 
@@ -41,6 +44,10 @@ public struct ActorOptions: ParsableArguments {
         try Self.preparePrivateFolder(dataDir)
         var setup = try ActorSetup.resolve(name, bind: bind, control: control, deployment: deployment, keys: keys, insecure: insecure)
         setup.metrics = metrics ?? environment("QUICKPAY_METRICS")
+        setup.answerRetentionSeconds = answerRetention ?? environment("QUICKPAY_ANSWER_RETENTION").flatMap { Int64($0) }
+        if let seconds = setup.answerRetentionSeconds, seconds < 60 {
+            throw ValidationError("--answer-retention is at least 60 seconds: a client retries for 5 s, and a slow peer for longer")
+        }
         setup.dataDir = dataDir
         return setup
     }
@@ -76,6 +83,8 @@ public struct ActorSetup {
     /// Where to serve metrics (`HOST:PORT`), and the data folder.
     public var metrics: String?
     public var dataDir: String?
+    /// How long answers are kept for retries (nil: the core's default, a day).
+    public var answerRetentionSeconds: Int64?
 
     /// Flag values (nil: not given) over environment over the deployment file.
     public static func resolve(

@@ -50,6 +50,7 @@ extension ActorSetup {
         config.core.crashPointsEnabled = testing
         config.metrics = metrics
         config.dataDir = dataDir
+        if let seconds = answerRetentionSeconds { config.core.answerRetentionSeconds = seconds }
         return config
     }
 }

@@ -212,3 +212,32 @@ struct CrashPointTests {
         #expect(throws: QuickPayError.self) { try host.arm("after-commit:register") }
     }
 }
+
+/// A store that takes more answers a second than one prune batch still keeps only its
+/// retention's worth: after a full batch the core prunes again within 50 ms, not a second.
+@Suite struct PruneCatchUpTests {
+    @Test func aFullBatchIsFollowedSoonByAnother() {
+        let journal = NoteJournal()
+        var config = HostCoreConfig()
+        config.pruneBatch = 3
+        var host = HostCore(actor: NoteActor(), journal: journal, config: config)
+        var clock = ManualClock()
+        let requests = (1...10).map { HostInput.request(alice, frame(register("user\($0)"), id: rid(UInt64($0)))) }
+        _ = host.drain(requests, at: clock.time)
+        _ = host.advance(to: clock.time)
+        func kept() -> Int { (1...10).filter { journal.state.durable.answers.answer(for: AnswerKey(scope: 0, requestID: rid(UInt64($0))))?.answer != nil }.count }
+        #expect(kept() == 10)
+        clock.advance(seconds: 2 * 86_400)
+        clock.advance(milliseconds: 1000)
+        _ = host.advance(to: clock.time)
+        #expect(kept() == 7, "one batch of 3")
+        clock.advance(milliseconds: 50)
+        _ = host.advance(to: clock.time)
+        #expect(kept() == 4, "a full batch is followed by another 50 ms later")
+        clock.advance(milliseconds: 50)
+        _ = host.advance(to: clock.time)
+        clock.advance(milliseconds: 50)
+        _ = host.advance(to: clock.time)
+        #expect(kept() == 0)
+    }
+}

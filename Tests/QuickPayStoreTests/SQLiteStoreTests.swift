@@ -433,4 +433,30 @@ struct SQLiteLoginLockTests {
         #expect(try store.loginLock(keyHash: key, username: "locked") != nil)
         #expect(try store.loginLock(keyHash: key, username: "recent") != nil)
     }
+
+    /// Each login leaves a challenge and a session: expired ones go (sessions at once,
+    /// challenges after their retention), a thousand at a time, live ones stay.
+    @Test func expiredSessionsAndChallengesAreDeleted() throws {
+        let store = try SQLiteAppServerStore(path: temporaryPath("appserver.sqlite"))
+        let t0 = Timestamp(secondsSinceEpoch: 1_800_000_000)
+        let user = try Username("alice")
+        var batch = AppServerBatch()
+        for index in 0..<1_005 {
+            batch.sessions.append(SessionRecord(tokenHash: Bytes32.sha256(of: Array("s\(index)".utf8)), username: user, expiresAt: t0.adding(seconds: Int64(index % 2 == 0 ? -10 : 600))))
+        }
+        for index in 0..<4 {
+            batch.challenges.append(ChallengeRecord(
+                id: ChallengeID(Bytes16(high: 7, low: UInt64(index))), username: user, codeMAC: .zero, expiresAt: t0.adding(seconds: Int64(index < 2 ? -7200 : 60)),
+                tries: 0, used: false, sentAt: t0, resends: 0))
+        }
+        try store.commitAlone(batch)
+        #expect(try store.allSessions().count == 1_005)
+        var forget = AppServerBatch()
+        forget.forgetExpired = (sessionsBefore: t0, challengesBefore: t0.adding(seconds: -3600))
+        try store.commitAlone(forget)
+        #expect(try store.allSessions().count == 502, "503 expired, the 502 live kept")
+        #expect(try store.allSessions().allSatisfy { $0.expiresAt > t0 })
+        #expect(try store.allChallenges().map(\.id.raw.low).sorted() == [2, 3], "the two expired before the retention go")
+    }
+
 }

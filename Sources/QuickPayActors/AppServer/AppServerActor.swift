@@ -19,6 +19,9 @@ public struct AppServerConfig: Sendable {
     public var loginLimits = LoginLimits()
     /// A login lock record whose last wrong password and lockout are this old is forgotten.
     public var loginLockRetentionSeconds: Int64 = 86_400
+    /// An expired login or registration challenge is kept this long, then deleted (expired
+    /// sessions go at once).
+    public var expiredChallengeRetentionSeconds: Int64 = 86_400
     public init() {}
 }
 
@@ -255,6 +258,9 @@ public struct AppServerActor: ServerActor {
         nextLockPrune = now.adding(seconds: 60)
         var batch = AppServerBatch()
         batch.forgetLoginLocksBefore = now.adding(seconds: -config.loginLockRetentionSeconds)
+        // Each login leaves a challenge and a session: gone once expired (challenges kept a
+        // while longer, for the record), so the tables do not grow with every login for ever.
+        batch.forgetExpired = (sessionsBefore: now, challengesBefore: now.adding(seconds: -config.expiredChallengeRetentionSeconds))
         return Step(commit: batch, outputs: outputs, label: "forget_login_locks")
     }
 

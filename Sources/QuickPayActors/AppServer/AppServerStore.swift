@@ -146,11 +146,14 @@ public struct AppServerBatch: Sendable {
     public var loginLocks: [LoginLockRecord] = []
     /// Forget up to 1,000 login lock records whose last failure and lockout are both before this.
     public var forgetLoginLocksBefore: Timestamp?
+    /// Delete up to 1,000 sessions that expired before `sessionsBefore` and up to 1,000
+    /// challenges that expired before `challengesBefore` (each login leaves one of each).
+    public var forgetExpired: (sessionsBefore: Timestamp, challengesBefore: Timestamp)?
     public init() {}
 
     public var isEmpty: Bool {
         users.isEmpty && challenges.isEmpty && sessions.isEmpty && endedSessions.isEmpty && endedSessionsOf.isEmpty && codes.isEmpty && loginLocks.isEmpty
-            && forgetLoginLocksBefore == nil
+            && forgetLoginLocksBefore == nil && forgetExpired == nil
     }
 }
 
@@ -221,6 +224,12 @@ public final class MemoryAppServerStore: AppServerStore, MemoryJournal {
         if let before = batch.forgetLoginLocksBefore {
             let stale = next.loginLocks.filter { $0.value.lastFailure < before && ($0.value.until ?? before) <= before }.keys.sorted().prefix(1000)
             for key in stale { next.loginLocks[key] = nil }
+        }
+        if let expired = batch.forgetExpired {
+            let sessions = next.sessions.filter { $0.value.expiresAt < expired.sessionsBefore }.keys.sorted { $0.hex < $1.hex }.prefix(1000)
+            for key in sessions { next.sessions[key] = nil }
+            let challenges = next.challenges.filter { $0.value.expiresAt < expired.challengesBefore }.keys.sorted { $0.raw.hex < $1.raw.hex }.prefix(1000)
+            for key in challenges { next.challenges[key] = nil }
         }
         state.working = next
     }
