@@ -36,6 +36,8 @@ final class LoadEngine {
         /// The chains whose coins the payment carried, to mark their vouchers acknowledged.
         let chains: [(denomination: Denomination, position: Int)]
         let expectedPaise: Int64
+        /// The coins sent, by voucher: each needs its receipt.
+        let coins: [(voucher: VoucherID, index: Int)]
     }
 
     /// Sockets by poll position: what each one is.
@@ -265,7 +267,8 @@ final class LoadEngine {
         if oneAtATime { paying.insert(pair) }
         pending[requestID] = Pending(
             operation: multi ? .multi : .single, intended: intended, measured: measured, customer: customerIndex, merchant: merchant,
-            chains: used.map { (denomination: $0.0, position: $0.1) }, expectedPaise: multi ? 1600 : 100)
+            chains: used.map { (denomination: $0.0, position: $0.1) }, expectedPaise: multi ? 1600 : 100,
+            coins: coins.map { (voucher: $0.voucherID, index: $0.index) })
     }
 
     func load(_ customerIndex: Int, _ merchant: Int, intended: UInt64, measured: Bool) throws {
@@ -277,13 +280,13 @@ final class LoadEngine {
             chains: [ChainRequest(denomination: .rs10, length: chain.length, root: chain.root, ownerKey: owner)])
         let requestID = RequestID.random(using: &generator)
         try appSockets[customerIndex].send(codec.encode(Envelope(requestID: requestID, body: .load(request))), flags: .dontWait)
-        pending[requestID] = Pending(operation: .load, intended: intended, measured: measured, customer: customerIndex, merchant: merchant, chains: [], expectedPaise: 1000)
+        pending[requestID] = Pending(operation: .load, intended: intended, measured: measured, customer: customerIndex, merchant: merchant, chains: [], expectedPaise: 1000, coins: [])
     }
 
     func redeem(_ merchant: Int, intended: UInt64, measured: Bool) throws {
         // DEALER to REP: an empty delimiter, then the request.
         try controlSockets[merchant].send(multipart: [[], ControlJSON.encode(["action": "redeem"])], flags: .dontWait)
-        redeemQueue[merchant].append(Pending(operation: .redeem, intended: intended, measured: measured, customer: 0, merchant: merchant, chains: [], expectedPaise: 0))
+        redeemQueue[merchant].append(Pending(operation: .redeem, intended: intended, measured: measured, customer: 0, merchant: merchant, chains: [], expectedPaise: 0, coins: []))
     }
 
     // MARK: Answers
@@ -297,7 +300,7 @@ final class LoadEngine {
             any = true
             let socket = pollSockets[position]
             while let frames = try socket.receive(flags: .dontWait, maximumFrames: 4) {
-                let now = nowNanoseconds()
+                var now = nowNanoseconds()
                 switch pollMap[position] {
                 case .control(let merchant):
                     guard !redeemQueue[merchant].isEmpty else { continue }
@@ -314,6 +317,13 @@ final class LoadEngine {
                     case .paymentReply(let reply):
                         if reply.amount.paise != entry.expectedPaise { error = "AMOUNT_MISMATCH" }
                         acknowledge(entry)
+                        // The client's work: every receipt checked as a wallet checks it, inside
+                        // the latency (the payment is done when its receipt is), and timed alone.
+                        let checking = nowNanoseconds()
+                        if let refusal = checkReceipts(reply, entry), error == nil { error = refusal }
+                        let checked = nowNanoseconds()
+                        if entry.measured { results.clientWork(receipts: entry.coins.count, nanoseconds: checked - checking) }
+                        now = checked
                     case .loadReply: break
                     case .error(let refusal): error = refusal.code.name
                     default: error = "UNEXPECTED_\(envelope.body.typeName)"
@@ -343,6 +353,32 @@ final class LoadEngine {
             }
             nextPayment(customerIndex, merchant)
         }
+    }
+
+    /// Checks each coin's receipt as `Wallet.acceptReceipts` does: the merchant's signed receipt
+    /// root (one Ed25519 verification per voucher), the receipt on that chain at the coin's index
+    /// (hashes from the root), and newer than the last. nil, or the refusal's code.
+    func checkReceipts(_ reply: PaymentReply, _ entry: Pending) -> String? {
+        let customer = customers[entry.customer]
+        for ((denomination, position), coin) in zip(entry.chains, entry.coins) {
+            var chain = entry.operation == .single ? customer.singles[entry.merchant][position] : customer.multis[entry.merchant][denomination]![position]
+            guard let receipt = reply.receipts.first(where: { $0.voucherID == coin.voucher }), receipt.index == coin.index else { return "NO_RECEIPT" }
+            if chain.receiptRoot == nil {
+                guard let root = reply.receiptRoots.first(where: { $0.commitment.voucherID == coin.voucher }), (try? root.verify()) != nil else { return "BAD_RECEIPT_ROOT" }
+                chain.receiptRoot = root
+            }
+            guard let root = chain.receiptRoot,
+                (try? ChainVerifier.verify(receipt.position, after: .root(root.commitment.root), length: root.commitment.length)) != nil,
+                receipt.index > chain.lastReceipt
+            else { return "BAD_RECEIPT" }
+            chain.lastReceipt = receipt.index
+            if entry.operation == .single {
+                customer.singles[entry.merchant][position] = chain
+            } else {
+                customer.multis[entry.merchant][denomination]![position] = chain
+            }
+        }
+        return nil
     }
 
     func acknowledge(_ entry: Pending) {

@@ -14,6 +14,17 @@ public struct LoadResults {
     var timeline: [Int: (ok: Int, errors: Int, histogram: Histogram<UInt64>)] = [:]
     /// Resident memory (KiB) of the actors, sampled each second: (second, actor, KiB).
     public var memory: [(second: Double, actor: String, kib: Int)] = []
+    /// The client's own work on measured payments: receipts checked as a wallet does, and the
+    /// time it took (inside the latencies above; also reported alone).
+    public var receiptsChecked = 0
+    public var receiptNanoseconds: UInt64 = 0
+    public var paymentsChecked = 0
+
+    mutating func clientWork(receipts: Int, nanoseconds: UInt64) {
+        receiptsChecked += receipts
+        paymentsChecked += 1
+        receiptNanoseconds += nanoseconds
+    }
 
     init(spec: LoadSpec) { self.spec = spec }
 
@@ -105,6 +116,10 @@ public struct LoadResults {
                         "p99_us": slot.histogram.valueAtPercentile(99), "max_us": slot.histogram.max]
             },
             "memory_kib": memory.map { ["second": $0.second, "actor": $0.actor, "kib": $0.kib] },
+            "client_receipt_checks": [
+                "receipts": receiptsChecked, "payments": paymentsChecked,
+                "microseconds_per_payment": paymentsChecked == 0 ? 0 : Double(receiptNanoseconds) / Double(paymentsChecked) / 1000,
+            ],
         ]
         switch spec.pacing {
         case .open(let rate): out["pacing"] = ["open_loop_rate": rate]
@@ -200,6 +215,11 @@ public struct LoadResults {
             guard let p = percentiles(operation) else { continue }
             let figures = ["p50_us", "p90_us", "p99_us", "p99_9_us", "max_us", "count"].map { String(p[$0]!).leftPadded(8) }
             lines.append("  " + operation.rawValue.padding(toLength: 38, withPad: " ", startingAt: 0) + figures.joined(separator: " "))
+        }
+        if paymentsChecked > 0 {
+            lines.append(String(
+                format: "client work: %d receipts checked as a wallet does (signed root once per voucher, the chain from its root), %.1f µs per payment, inside the latencies",
+                receiptsChecked, Double(receiptNanoseconds) / Double(paymentsChecked) / 1000))
         }
         return lines
     }

@@ -15,6 +15,9 @@ struct CoinChain {
     var spent: Int
     /// The merchant has answered a payment that carried the voucher: stop attaching it.
     var acknowledged = false
+    /// The merchant's signed receipt root and the last receipt checked, as a wallet keeps them.
+    var receiptRoot: SignedReceiptCommitment?
+    var lastReceipt = 0
     var remaining: Int { chain.length.value - spent }
 }
 

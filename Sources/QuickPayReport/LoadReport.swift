@@ -33,6 +33,9 @@ public enum LoadReport {
         row("measured", "\(HTML.number(seconds, decimals: 1)) s after \(HTML.number(result["warmup_seconds"] as? Double ?? 0, decimals: 1)) s of warm-up")
         row("offered", "\(HTML.number(Double(result["offered"] as? Int ?? 0))) (\(HTML.number(result["offered_per_second"] as? Double ?? 0))/s)")
         row("accepted", "\(HTML.number(Double(result["accepted"] as? Int ?? 0))) (\(HTML.number(result["accepted_per_second"] as? Double ?? 0))/s)")
+        if let client = result["client_receipt_checks"] as? [String: Any], (client["payments"] as? Int ?? 0) > 0 {
+            row("client work", "\(client["receipts"] ?? 0) receipts checked as a wallet does, \(HTML.number(client["microseconds_per_payment"] as? Double ?? 0, decimals: 1)) µs per payment (inside the latencies)")
+        }
         if let redemption = result["redemption"] as? [String: Any] {
             row("redemption", "\(redemption["coins"] ?? 0) coins of \(redemption["vouchers"] ?? 0) vouchers credited in \(HTML.number(redemption["seconds"] as? Double ?? 0, decimals: 3)) s")
         }
