@@ -31,6 +31,8 @@ struct LoadCommand: ParsableCommand {
     @Option(help: "Measured seconds (overrides the file).") var seconds: Double?
     @Option(help: "Warm-up seconds (overrides the file).") var warmup: Double?
     @Option(help: "Customers (overrides the file).") var customers: Int?
+    @Option(help: "Merchants: this many, named shop-1, shop-2, ..., in the mode of the file's first (overrides the file's list).")
+    var merchants: Int?
     @Option(help: "Folder for run folders.") var runs = "runs"
     @Flag(help: "Plaintext ZeroMQ between the actors (default: CurveZMQ).") var insecure = false
     @Flag(help: "Run each file twice, over CURVE and over plaintext, and print the ratio of accepted operations/s.")
@@ -60,6 +62,12 @@ struct LoadCommand: ParsableCommand {
             if let seconds { spec.seconds = seconds }
             if let warmup { spec.warmupSeconds = warmup }
             if let customers { spec.customers = customers }
+            if let merchants {
+                guard merchants >= 1 else { throw ValidationError("--merchants is at least 1") }
+                let mode = spec.merchants[0].mode
+                spec.merchants = (1...merchants).map { LoadSpec.Merchant(id: "shop-\($0)", mode: mode) }
+                spec.name += "-\(merchants)m"
+            }
             if compareObservability {
                 // Untraced, traced and with metrics, in turn, twice: what tracing and metrics cost,
                 // each against the plain run of the same round.

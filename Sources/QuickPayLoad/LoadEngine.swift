@@ -356,8 +356,9 @@ final class LoadEngine {
     }
 
     /// Checks each coin's receipt as `Wallet.acceptReceipts` does: the merchant's signed receipt
-    /// root (one Ed25519 verification per voucher), the receipt on that chain at the coin's index
-    /// (hashes from the root), and newer than the last. nil, or the refusal's code.
+    /// root (one Ed25519 verification per voucher), the receipt newer than the last and on that
+    /// chain at the coin's index (hashed from the last receipt checked, or from the root).
+    /// nil, or the refusal's code.
     func checkReceipts(_ reply: PaymentReply, _ entry: Pending) -> String? {
         let customer = customers[entry.customer]
         for ((denomination, position), coin) in zip(entry.chains, entry.coins) {
@@ -367,11 +368,12 @@ final class LoadEngine {
                 guard let root = reply.receiptRoots.first(where: { $0.commitment.voucherID == coin.voucher }), (try? root.verify()) != nil else { return "BAD_RECEIPT_ROOT" }
                 chain.receiptRoot = root
             }
-            guard let root = chain.receiptRoot,
-                (try? ChainVerifier.verify(receipt.position, after: .root(root.commitment.root), length: root.commitment.length)) != nil,
-                receipt.index > chain.lastReceipt
+            let after = chain.lastReceiptValue.map { ChainPosition(index: chain.lastReceipt, value: $0) } ?? chain.receiptRoot.map { .root($0.commitment.root) }
+            guard let root = chain.receiptRoot, let after, receipt.index > chain.lastReceipt,
+                (try? ChainVerifier.verify(receipt.position, after: after, length: root.commitment.length)) != nil
             else { return "BAD_RECEIPT" }
             chain.lastReceipt = receipt.index
+            chain.lastReceiptValue = receipt.value
             if entry.operation == .single {
                 customer.singles[entry.merchant][position] = chain
             } else {

@@ -218,7 +218,7 @@ public struct LoadResults {
         }
         if paymentsChecked > 0 {
             lines.append(String(
-                format: "client work: %d receipts checked as a wallet does (signed root once per voucher, the chain from its root), %.1f µs per payment, inside the latencies",
+                format: "client work: %d receipts checked as a wallet does (signed root once per voucher, each receipt from the last), %.1f µs per payment, inside the latencies",
                 receiptsChecked, Double(receiptNanoseconds) / Double(paymentsChecked) / 1000))
         }
         return lines

@@ -18,6 +18,7 @@ struct CoinChain {
     /// The merchant's signed receipt root and the last receipt checked, as a wallet keeps them.
     var receiptRoot: SignedReceiptCommitment?
     var lastReceipt = 0
+    var lastReceiptValue: Bytes32?
     var remaining: Int { chain.length.value - spent }
 }
 

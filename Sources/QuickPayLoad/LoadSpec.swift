@@ -37,6 +37,10 @@ public struct LoadSpec: Sendable {
     public struct Merchant: Sendable {
         public let id: String
         public let mode: MerchantMode
+        public init(id: String, mode: MerchantMode) {
+            self.id = id
+            self.mode = mode
+        }
     }
 
     public var name: String

@@ -26,6 +26,10 @@ public final class SQLiteWalletStore {
                 DELETE FROM settings WHERE key = 'pending-load' OR key LIKE 'pending-payment:%';
                 """)
         }
+        migrator.registerMigration("v3-last-receipt-value") { db in
+            // The last receipt's value: the next is checked from it (NULL: from the signed root).
+            try db.execute(sql: "ALTER TABLE vouchers ADD COLUMN last_receipt_value BLOB")
+        }
         return migrator
     }
 
@@ -42,7 +46,8 @@ public final class SQLiteWalletStore {
                     voucher: try valid { try SignedVoucher(serializedBytes: Array(voucher)) }, seed: try Bytes32(data: row["seed"]),
                     ownerSeed: try Bytes32(data: row["owner_seed"]), spent: row["spent"],
                     receiptRoot: try root.map { data in try valid { try SignedReceiptCommitment(serializedBytes: Array(data)) } },
-                    lastReceipt: row["last_receipt"], unloaded: row["unloaded"])
+                    lastReceipt: row["last_receipt"], lastReceiptValue: try (row["last_receipt_value"] as Data?).map { try Bytes32(data: $0) },
+                    unloaded: row["unloaded"])
             })
             for row in try Row.fetchAll(db, sql: "SELECT kind, value FROM pending") {
                 let kind: String = row["kind"]
@@ -88,8 +93,11 @@ public final class SQLiteWalletStore {
     static func write(_ db: Database, _ entries: [WalletVoucher]) throws {
             for e in entries {
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO vouchers (id, voucher, seed, owner_seed, spent, receipt_root, last_receipt, unloaded) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    arguments: [e.id.raw.data, Data(e.voucher.serializedBytes()), e.seed.data, e.ownerSeed.data, e.spent, e.receiptRoot.map { Data($0.serializedBytes()) }, e.lastReceipt, e.unloaded])
+                    sql: "INSERT OR REPLACE INTO vouchers (id, voucher, seed, owner_seed, spent, receipt_root, last_receipt, last_receipt_value, unloaded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [
+                        e.id.raw.data, Data(e.voucher.serializedBytes()), e.seed.data, e.ownerSeed.data, e.spent, e.receiptRoot.map { Data($0.serializedBytes()) },
+                        e.lastReceipt, e.lastReceiptValue?.data, e.unloaded,
+                    ])
             }
     }
 

@@ -124,4 +124,38 @@ struct WalletRecoveryTests {
         #expect(wallet.vouchers[voucher.id]?.unloaded == true)
         #expect(wallet.pendingUnloads.isEmpty)
     }
+
+    /// Receipts are checked from the last one checked, one hash per coin: a receipt off the
+    /// merchant's chain is refused, and the check really starts from the kept value (a wallet
+    /// whose kept value is wrong refuses the next true receipt).
+    @Test mutating func receiptsAreCheckedFromTheLastOne() throws {
+        var wallet = try loadedWallet()
+        let merchantKey = SigningPrivateKey(seed: Bytes32.sha256(of: Array("receipt-test-merchant".utf8)))
+        let voucherID = try #require(wallet.vouchers.keys.first)
+        let chain = HashChain(seed: Bytes32.sha256(of: Array("receipt chain".utf8)), length: try ChainLength(10))
+        let root = SignedReceiptCommitment.sign(ReceiptCommitment(voucherID: voucherID, receiverID: shop, length: chain.length, root: chain.root), with: merchantKey)
+        func reply(_ index: Int, _ value: Bytes32, root: SignedReceiptCommitment?) -> Body {
+            .paymentReply(PaymentReply(receipts: [Receipt(voucherID: voucherID, index: index, value: value)], receiptRoots: root.map { [$0] } ?? [], service: [], amount: rupees(1)))
+        }
+        _ = try wallet.beginPayment(to: shop, amount: rupees(1), now: t0, using: &random)
+        guard case .done = wallet.finishPayment(at: shop, reply(1, chain.element(at: 1), root: root)) else { Issue.record("receipt 1 refused"); return }
+        #expect(wallet.vouchers[voucherID]?.lastReceiptValue == chain.element(at: 1))
+        _ = try wallet.beginPayment(to: shop, amount: rupees(1), now: t0, using: &random)
+        guard case .done = wallet.finishPayment(at: shop, reply(2, chain.element(at: 2), root: nil)) else { Issue.record("receipt 2 refused"); return }
+        _ = try wallet.beginPayment(to: shop, amount: rupees(1), now: t0, using: &random)
+        guard case .takenWithoutReceipt = wallet.finishPayment(at: shop, reply(3, .random(using: &random), root: nil)) else { Issue.record("a forged receipt taken"); return }
+        var tampered = try loadedWallet()
+        let tamperedID = try #require(tampered.vouchers.keys.first)
+        let tamperedRoot = SignedReceiptCommitment.sign(ReceiptCommitment(voucherID: tamperedID, receiverID: shop, length: chain.length, root: chain.root), with: merchantKey)
+        _ = try tampered.beginPayment(to: shop, amount: rupees(1), now: t0, using: &random)
+        guard case .done = tampered.finishPayment(at: shop, .paymentReply(PaymentReply(
+            receipts: [Receipt(voucherID: tamperedID, index: 1, value: chain.element(at: 1))], receiptRoots: [tamperedRoot], service: [], amount: rupees(1))))
+        else { Issue.record("receipt 1 refused"); return }
+        tampered.vouchers[tamperedID]?.lastReceiptValue = .random(using: &random)
+        _ = try tampered.beginPayment(to: shop, amount: rupees(1), now: t0, using: &random)
+        guard case .takenWithoutReceipt = tampered.finishPayment(at: shop, .paymentReply(PaymentReply(
+            receipts: [Receipt(voucherID: tamperedID, index: 2, value: chain.element(at: 2))], receiptRoots: [], service: [], amount: rupees(1))))
+        else { Issue.record("checked from the root, not from the kept receipt"); return }
+    }
+
 }

@@ -126,7 +126,7 @@ struct MigrationTests {
             let applied = try pool.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
             let expected = [
                 "bank": ["v1", "v2-replies-in-row-order", "v3-answers-unique-roots", "v4-phone-of-record"], "merchant": ["v1", "v2-replies-in-row-order", "v3-answers"],
-                "appserver": ["v1", "v2-answers", "v3-challenge-used-by", "v4-owners", "v5-login-locks"], "wallet": ["v1", "v2-pending"], "nsp": ["v1", "v2-answers", "v3-sealed-sms"],
+                "appserver": ["v1", "v2-answers", "v3-challenge-used-by", "v4-owners", "v5-login-locks", "v6-expiry-indexes"], "wallet": ["v1", "v2-pending", "v3-last-receipt-value"], "nsp": ["v1", "v2-answers", "v3-sealed-sms"],
             ]
             #expect(applied == expected[name], "\(name)")
             let journal = try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
@@ -183,7 +183,7 @@ struct SQLiteMerchantAndWalletTests {
         #expect(try merchant.answer(for: key)?.answer == .ack)
 
         let walletPath = temporaryPath("wallet.sqlite")
-        let entry = WalletVoucher(voucher: voucher, seed: chain.seed, ownerSeed: ownerSeed, spent: 3, lastReceipt: 3)
+        let entry = WalletVoucher(voucher: voucher, seed: chain.seed, ownerSeed: ownerSeed, spent: 3, lastReceipt: 3, lastReceiptValue: chain.element(at: 3))
         try SQLiteWalletStore(path: walletPath).save([entry])
         let attributes = try FileManager.default.attributesOfItem(atPath: walletPath)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)

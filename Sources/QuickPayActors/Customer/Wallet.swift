@@ -9,13 +9,20 @@ public struct WalletVoucher: Hashable, Sendable {
     public let ownerSeed: Bytes32
     /// Coins sent so far (advanced before a coin leaves the wallet).
     public var spent: Int
-    /// The merchant's signed receipt root and the last receipt checked against it.
+    /// The merchant's signed receipt root and the last receipt checked against it: its index,
+    /// and its value (the next receipt is checked from there, one hash per coin; without it,
+    /// from the root, up to N hashes).
     public var receiptRoot: SignedReceiptCommitment?
     public var lastReceipt: Int
+    public var lastReceiptValue: Bytes32?
     /// Closed at the bank: refunded by an unload (or closed by one the wallet did not finish).
     public var unloaded: Bool
 
-    public init(voucher: SignedVoucher, seed: Bytes32, ownerSeed: Bytes32, spent: Int = 0, receiptRoot: SignedReceiptCommitment? = nil, lastReceipt: Int = 0, unloaded: Bool = false) {
+    public init(
+        voucher: SignedVoucher, seed: Bytes32, ownerSeed: Bytes32, spent: Int = 0, receiptRoot: SignedReceiptCommitment? = nil, lastReceipt: Int = 0,
+        lastReceiptValue: Bytes32? = nil, unloaded: Bool = false
+    ) {
+        self.lastReceiptValue = lastReceiptValue
         self.voucher = voucher
         self.seed = seed
         self.ownerSeed = ownerSeed
@@ -354,12 +361,14 @@ public struct Wallet: Sendable {
             guard let root = entry.receiptRoot ?? roots[coin.voucherID] else {
                 throw QuickPayError(.badSignature, "no signed receipt root for voucher \(coin.voucherID)")
             }
-            // Each receipt is checked against the signed root (at most N hashes): the wallet keeps
-            // only the root and the last index, never a previous receipt's value.
-            try ChainVerifier.verify(receipt.position, after: .root(root.commitment.root), length: root.commitment.length)
             guard receipt.index > entry.lastReceipt else { throw QuickPayError(.replayedCoin, "receipt \(receipt.index) is not new") }
+            // Checked from the last receipt checked (itself on the signed chain): one hash per
+            // coin paid. From the signed root when there is none yet (up to N hashes).
+            let after = entry.lastReceiptValue.map { ChainPosition(index: entry.lastReceipt, value: $0) } ?? .root(root.commitment.root)
+            try ChainVerifier.verify(receipt.position, after: after, length: root.commitment.length)
             entry.receiptRoot = root
             entry.lastReceipt = receipt.index
+            entry.lastReceiptValue = receipt.value
             updated[coin.voucherID] = entry
         }
         vouchers = updated
