@@ -134,8 +134,11 @@ final class Checkpointer: @unchecked Sendable {
                 usleep(intervalMilliseconds * 1000)
                 guard let checkpointer = self, !checkpointer.stopped else { return }
                 round += 1
-                let kind: Database.CheckpointMode = round % truncateEvery == 0 ? .restart : .passive
-                _ = try? checkpointer.queue.writeWithoutTransaction { db in try db.checkpoint(kind) }
+                // The passive checkpoint copies the log without blocking anyone. A restarting one,
+                // which holds the writer back while it copies and syncs, follows it at once every
+                // few rounds, so that it finds only the frames written meanwhile.
+                _ = try? checkpointer.queue.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+                if round % truncateEvery == 0 { _ = try? checkpointer.queue.writeWithoutTransaction { db in try db.checkpoint(.restart) } }
             }
         }
         thread.name = "sqlite-checkpoint"
