@@ -67,22 +67,10 @@ release: deps
 bench: release
 	.build/release/quickpay bench core
 
-# Every figure of docs/PERFORMANCE.md, each with its baseline measured in the same run (about 12 minutes).
+# Every figure of docs/PERFORMANCE.md, each with its baseline measured in the same run, then issue
+# 14's targets as target / measured / ratio (scripts/perf.sh; about 12 minutes).
 perf: release
-	.build/release/quickpay bench core --seconds 1 --rounds 3
-	.build/release/quickpay bench zmq --seconds 1 --rounds 3
-	.build/release/quickpay bench actors
-	.build/release/quickpay load scenarios/load/closed-loop-one-customer.yaml
-	.build/release/quickpay load scenarios/load/one-merchant.yaml --rate 16000
-	.build/release/quickpay load scenarios/load/one-merchant.yaml --rate 20000
-	.build/release/quickpay load scenarios/load/one-merchant.yaml --seconds 60 --warmup 10
-	.build/release/quickpay load scenarios/load/many-merchants.yaml scenarios/load/redemption-storm.yaml scenarios/load/mix.yaml
-	.build/release/quickpay load scenarios/load/one-merchant.yaml --concurrency 64 --compare-transports
-	.build/release/quickpay load scenarios/load/one-merchant.yaml --rate 8000 --compare-observability
-	.build/release/quickpay load scenarios/load/one-merchant.yaml --rate 30000 --seconds 6
-	.build/release/quickpay load scenarios/load/one-merchant.yaml --rate 36000 --seconds 6
-	for n in 1 2 4; do .build/release/quickpay load scenarios/load/one-merchant.yaml --rate 24000 --seconds 6 --merchants $$n; done
-	.build/release/quickpay load scenarios/load/one-online-merchant.yaml
+	bash scripts/perf.sh
 
 # Regenerates the committed protobuf Swift code (needs protobuf-compiler).
 proto:

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# make perf: every figure of docs/PERFORMANCE.md, each with its baseline measured in the same
+# run, then issue 14's targets as target / measured / ratio (scripts/perf_summary.py).
+# Usage: bash scripts/perf.sh [OUT]   (release build; about 12 minutes)
+set -euo pipefail
+BIN=${BIN:-.build/release}
+OUT=${1:-runs/perf-$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$OUT"
+Q="$BIN/quickpay"
+L="$Q load --runs $OUT"
+"$Q" bench core --seconds 1 --rounds 3
+"$Q" bench zmq --seconds 1 --rounds 3
+"$Q" bench actors | tee "$OUT/bench-actors.txt"
+$L scenarios/load/closed-loop-one-customer.yaml
+$L scenarios/load/one-merchant.yaml --rate 8000
+$L scenarios/load/one-merchant.yaml --rate 16000
+$L scenarios/load/one-merchant.yaml --rate 20000
+$L scenarios/load/one-merchant.yaml --seconds 60 --warmup 10 --metrics
+$L scenarios/load/many-merchants.yaml scenarios/load/redemption-storm.yaml scenarios/load/mix.yaml
+$L scenarios/load/one-merchant.yaml --concurrency 64 --compare-transports
+# Kept apart: its traced and metrics runs are not the plain figures the summary reads.
+"$Q" load --runs "$OUT-observability" scenarios/load/one-merchant.yaml --rate 8000 --compare-observability
+$L scenarios/load/one-merchant.yaml --rate 30000 --seconds 6
+$L scenarios/load/one-merchant.yaml --rate 36000 --seconds 6
+for n in 1 2 4; do $L scenarios/load/one-merchant.yaml --rate 24000 --seconds 6 --merchants $n; done
+$L scenarios/load/one-online-merchant.yaml
+python3 scripts/perf_summary.py "$OUT"

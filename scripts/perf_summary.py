@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Issue 14's targets as target / measured / ratio, from a `scripts/perf.sh` folder: the
+result.json of every load run under it and the text of `bench actors`. Prints a table; never
+fails a build (figures are not asserted: this machine is noisy)."""
+import glob, json, os, re, sys
+
+folder = sys.argv[1] if len(sys.argv) > 1 else "runs"
+runs = []
+for path in sorted(glob.glob(os.path.join(folder, "**", "result.json"), recursive=True)):
+    try:
+        runs.append(json.load(open(path)))
+    except ValueError:
+        pass
+
+def pick(name, rate=None, concurrency=None, seconds=None):
+    found = []
+    for r in runs:
+        pacing = r.get("pacing", {})
+        if r.get("name") != name: continue
+        if rate is not None and pacing.get("open_loop_rate") != rate: continue
+        if concurrency is not None and pacing.get("closed_loop_concurrency") != concurrency: continue
+        if seconds is not None and r.get("seconds") != seconds: continue
+        found.append(r)
+    return found
+
+def p(r, key, op="single"):
+    return r.get("latency_by_type", {}).get(op, {}).get(key)
+
+rows = []
+def row(number, what, target, measured, ratio):
+    rows.append((number, what, target, measured, "-" if ratio is None else f"{ratio:.2f}"))
+
+# 1. p99 at 8,000/s, every second (the 10 s run and the 60 s run).
+for r in pick("one-merchant", rate=8000.0):
+    worst = max(t["p99_us"] for t in r["timeline"]) if r.get("timeline") else None
+    if worst is None: continue
+    row("1", f"worst per-second p99 at 8,000/s over {r['seconds']:.0f} s", "<= 5,000 µs", f"{worst:,} µs (overall p99 {p(r, 'p99_us'):,})", worst / 5000)
+# 2. peak: the highest offered rate with p99 <= 50 ms.
+peaks = [r for r in runs if r.get("name") == "one-merchant" and r.get("pacing", {}).get("open_loop_rate", 0) >= 30000]
+for r in sorted(peaks, key=lambda r: r["pacing"]["open_loop_rate"]):
+    row("2", f"accepted at {r['pacing']['open_loop_rate']:,.0f}/s offered", ">= 30,000/s, p99 <= 50 ms",
+        f"{r['accepted_per_second']:,.0f}/s, p99 {p(r, 'p99_us') / 1000:,.1f} ms", r["accepted_per_second"] / 30000)
+# 3. bench actors.
+try:
+    text = open(os.path.join(folder, "bench-actors.txt")).read()
+    match = re.search(r"256 requests per transaction:\s+(\d+)", text)
+    if match:
+        value = int(match.group(1))
+        row("3", "bench actors, merchant, 256 per group", ">= 100,000/s", f"{value:,}/s", value / 100000)
+except OSError:
+    pass
+# 4. closed loop.
+for r in pick("closed-loop-one-customer"):
+    ratio = r.get("ratios", {}).get("single_p50_over_round_trip_plus_fdatasync")
+    if ratio is not None:
+        row("4", "closed loop p50 / (round trip + fdatasync)", "<= 1.15", f"{ratio:.3f} (p50 {p(r, 'p50_us')} µs)", ratio / 1.15)
+# 5. online.
+for r in pick("one-online-merchant"):
+    row("5", "online merchant, 64 outstanding", ">= 15,000/s, p99 <= 10 ms",
+        f"{r['accepted_per_second']:,.0f}/s, p99 {p(r, 'p99_us') / 1000:,.1f} ms", r["accepted_per_second"] / 15000)
+# 6. client work.
+for r in pick("one-merchant", rate=8000.0)[:1]:
+    c = r.get("client_receipt_checks", {})
+    row("6", "client work: receipts checked as a wallet does", "counted, inside the latencies",
+        f"{c.get('receipts', 0):,} receipts, {c.get('microseconds_per_payment', 0):.1f} µs per payment", None)
+# 7. merchants.
+for n in (1, 2, 4):
+    for r in pick(f"one-merchant-{n}m"):
+        row("7", f"{n} merchant(s) at {r['pacing'].get('open_loop_rate', 0):,.0f}/s offered", "report", f"{r['accepted_per_second']:,.0f}/s, p99 {p(r, 'p99_us') / 1000:,.1f} ms", None)
+# 8. memory.
+for r in pick("one-merchant", seconds=60.0):
+    for key, value in r.get("ratios", {}).items():
+        if key.startswith("memory_last_over_first"):
+            row("8", f"{key.replace('memory_last_over_first_', '')} RSS last / first over 60 s", "<= 1.10", f"{value:.3f}", value / 1.10)
+
+print(f"\nIssue 14's targets, from {len(runs)} load runs under {folder} (ratio = measured / target; >1 misses where the target is a ceiling, <1 misses where it is a floor)")
+widths = [max(len(str(x[i])) for x in rows + [("#", "figure", "target", "measured", "ratio")]) for i in range(5)]
+for line in [("#", "figure", "target", "measured", "ratio")] + rows:
+    print("  " + "  ".join(str(x).ljust(w) for x, w in zip(line, widths)))
