@@ -26,11 +26,13 @@ RUN=$(ls -d "$OUT"/20*/ | head -1)
 RUN=${RUN%/}
 test -f "$RUN/report.html" || { echo "report-check: no report.html in $RUN"; exit 1; }
 
-# --dump-dom prints the DOM after the page's scripts ran.
+# --dump-dom prints the DOM after the page's scripts ran. A profile of its own, no /dev/shm
+# (small in containers) and no sandbox (CI runs as root).
 DOM="$OUT/dom.html"
-timeout 120 chromium --headless --no-sandbox --disable-gpu --dump-dom "file://$PWD/$RUN/report.html" > "$DOM" 2> "$OUT/chromium.log"
+BROWSER=(chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --user-data-dir="$PWD/$OUT/chromium-profile")
+timeout 120 "${BROWSER[@]}" --dump-dom "file://$PWD/$RUN/report.html" > "$DOM" 2> "$OUT/chromium.log"
 SCREENSHOT="$OUT/screenshot-attack-01.png"
-timeout 120 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,2900 \
+timeout 120 "${BROWSER[@]}" --hide-scrollbars --window-size=1400,2900 \
   --screenshot="$PWD/$SCREENSHOT" "file://$PWD/$RUN/report.html#focus-attack-01-replay-a-coin" >> "$OUT/chromium.log" 2>&1
 
 python3 - "$DOM" "$RUN" "$SCREENSHOT" <<'EOF'
