@@ -31,7 +31,7 @@ public struct ActorOptions: ParsableArguments {
     @Flag(help: "A deployment started for testing (env QUICKPAY_TESTING=1): crash points, clock shifts and fault controls work; `health` says so. Never in production.")
     public var testing = false
 
-    @Option(help: "Seconds an answer is kept for retries (env QUICKPAY_ANSWER_RETENTION; default 86400). The ids of loads and withdrawals are kept for good whatever this says.")
+    @Option(help: "Seconds an answer is kept for retries (env QUICKPAY_ANSWER_RETENTION; default 86400, at least 3600). A wallet resends an unanswered payment whenever it comes back: past this, it gets REPLAYED_COIN instead of its receipts. The ids of loads and withdrawals are kept for good whatever this says.")
     public var answerRetention: Int64?
 
     @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (env QUICKPAY_METRICS), such as 127.0.0.1:9101; port 0 picks one (logged).")
@@ -45,8 +45,8 @@ public struct ActorOptions: ParsableArguments {
         var setup = try ActorSetup.resolve(name, bind: bind, control: control, deployment: deployment, keys: keys, insecure: insecure)
         setup.metrics = metrics ?? environment("QUICKPAY_METRICS")
         setup.answerRetentionSeconds = answerRetention ?? environment("QUICKPAY_ANSWER_RETENTION").flatMap { Int64($0) }
-        if let seconds = setup.answerRetentionSeconds, seconds < 60 {
-            throw ValidationError("--answer-retention is at least 60 seconds: a client retries for 5 s, and a slow peer for longer")
+        if let seconds = setup.answerRetentionSeconds, seconds < 3600 {
+            throw ValidationError("--answer-retention is at least 3600 seconds: a wallet resends an unanswered payment whenever it comes back, and past retention it gets REPLAYED_COIN instead of its receipts")
         }
         setup.dataDir = dataDir
         return setup

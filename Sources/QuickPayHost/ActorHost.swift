@@ -202,7 +202,7 @@ public final class ActorHost<Actor: ServerActor> {
                 continue
             }
             trace?.record(.recv, frames[1])
-            metrics?.received(frames[1], at: DispatchTime.now().uptimeNanoseconds)
+            metrics?.received(frames[1], from: frames[0], at: DispatchTime.now().uptimeNanoseconds)
             inputs.append(.request(ClientID(frames[0], key: userID.flatMap(CurveKey.init(z85:)).map(Bytes32.init)), frames[1]))
         }
         return inputs
@@ -242,7 +242,7 @@ public final class ActorHost<Actor: ServerActor> {
                 case .toClient(let client, let bytes):
                     try server.send(multipart: [client.routingID, bytes], flags: .dontWait)
                     trace?.record(.send, bytes)
-                    metrics?.answered(bytes, at: DispatchTime.now().uptimeNanoseconds)
+                    metrics?.answered(bytes, to: client.routingID, at: DispatchTime.now().uptimeNanoseconds)
                 case .toPeer(let peer, let bytes):
                     try peerSocket(peer).send(bytes, flags: .dontWait)
                     trace?.record(.send, bytes, peer: config.peers[peer] ?? peer.description)

@@ -15,6 +15,7 @@ final class ActorMetrics: @unchecked Sendable {
     let registry = PrometheusCollectorRegistry()
     let dataDir: String?
     struct Key: Hashable {
+        let client: [UInt8]
         let high: UInt64
         let low: UInt64
     }
@@ -60,7 +61,7 @@ final class ActorMetrics: @unchecked Sendable {
         )
         retries = registry.makeCounter(descriptor: descriptor("peer_retries", "total", "Requests to peers sent again under the same id (no answer yet)"))
         refusedHandshakes = registry.makeCounter(descriptor: descriptor("refused_handshakes", "total", "CURVE handshakes refused (unknown or unadmitted keys)"))
-        replyCache = registry.makeGauge(descriptor: descriptor("reply_cache", "entries", "Answers and permanent ids kept for retries (rows of the answers table)"))
+        replyCache = registry.makeGauge(descriptor: descriptor("reply_cache", "entries", "Answers kept in full for retries (rows of the answers table after the prune watermark)"))
         let bytes = descriptor("sqlite", "bytes", "Size of the actor's SQLite database and its write-ahead log")
         database = registry.makeGauge(descriptor: bytes, labels: [("file", "database")])
         wal = registry.makeGauge(descriptor: bytes, labels: [("file", "wal")])
@@ -69,19 +70,20 @@ final class ActorMetrics: @unchecked Sendable {
 
     // MARK: Serving thread
 
-    func received(_ frame: [UInt8], at nanoseconds: UInt64) {
+    func received(_ frame: [UInt8], from client: [UInt8], at nanoseconds: UInt64) {
         let summary = FrameSummary(frame)
         // A frame whose request id cannot be read is answered under 16 zero bytes (the key 0, 0).
-        let key = Key(high: summary.requestIDHigh, low: summary.requestIDLow)
+        let key = Key(client: client, high: summary.requestIDHigh, low: summary.requestIDLow)
         if open[key] == nil { open[key] = (summary.type, nanoseconds) }
-        // A flood of requests never answered (dropped by a fault, say) must not grow this forever.
-        if open.count > 200_000 { open.removeAll(keepingCapacity: true) }
+        // Requests never answered (a flood, a fault) must not grow this for ever: past 200,000,
+        // those waiting over a minute (the host's own limit for open requests) are dropped.
+        if open.count > 200_000 { open = open.filter { nanoseconds &- $0.value.since < 60_000_000_000 } }
     }
 
     /// An answer left for a client: counts its request by type and outcome, and its latency.
-    func answered(_ frame: [UInt8], at nanoseconds: UInt64) {
+    func answered(_ frame: [UInt8], to client: [UInt8], at nanoseconds: UInt64) {
         let summary = FrameSummary(frame)
-        guard let request = open.removeValue(forKey: Key(high: summary.requestIDHigh, low: summary.requestIDLow)) else { return }  // a push, not an answer
+        guard let request = open.removeValue(forKey: Key(client: client, high: summary.requestIDHigh, low: summary.requestIDLow)) else { return }  // a push, not an answer
         let outcome = summary.code ?? "OK"
         let counter = requests[request.type]?[outcome] ?? {
             let made = registry.makeCounter(
@@ -126,7 +128,7 @@ final class ActorMetrics: @unchecked Sendable {
             }
             database.set(size(".sqlite"))
             wal.set(size(".sqlite-wal"))
-            if let database = files.first(where: { $0.hasSuffix(".sqlite") }), let rows = Self.countAnswers("\(dataDir)/\(database)") {
+            if let database = files.first(where: { $0.hasSuffix(".sqlite") }), let rows = SQLiteCount.answersKept(in: "\(dataDir)/\(database)") {
                 replyCache.set(Double(rows))
             }
         }
@@ -139,11 +141,6 @@ final class ActorMetrics: @unchecked Sendable {
         return registry.emitToBuffer()
     }
 
-    /// Rows of the answers table, read on a connection of the metrics thread's own (read-only,
-    /// WAL: it does not block the writer).
-    static func countAnswers(_ path: String) -> Int? {
-        SQLiteCount.rows(in: path, table: "answers")
-    }
 }
 
 /// A minimal HTTP/1.1 server for `/metrics` on its own thread: one connection at a time, a
@@ -156,7 +153,8 @@ final class MetricsServer: @unchecked Sendable {
     init(listen address: String, metrics: ActorMetrics) throws {
         let parts = address.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, let port = UInt16(parts[1]) else { throw QuickPayError(.malformed, "--metrics is HOST:PORT, such as 127.0.0.1:9101") }
-        let host = parts[0].isEmpty ? "0.0.0.0" : String(parts[0])
+        // The endpoint has no authentication: an empty host is loopback, not every interface.
+        let host = parts[0].isEmpty ? "127.0.0.1" : String(parts[0])
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.descriptor = descriptor
         guard descriptor >= 0 else { throw QuickPayError(.unavailable, "metrics socket: errno \(errno)") }
@@ -176,7 +174,11 @@ final class MetricsServer: @unchecked Sendable {
         let thread = Thread {
             while true {
                 let client = accept(listening, nil, nil)
-                guard client >= 0 else { continue }
+                guard client >= 0 else {
+                    // Out of descriptors, say: wait rather than spin on a core the actor needs.
+                    if errno != EINTR { usleep(100_000) }
+                    continue
+                }
                 Self.serve(client, metrics)
                 close(client)
             }
@@ -186,8 +188,10 @@ final class MetricsServer: @unchecked Sendable {
     }
 
     static func serve(_ client: Int32, _ metrics: ActorMetrics) {
+        // A client that does not read cannot hold the metrics thread for more than 2 s.
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var request: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 2048)
         while request.count < 8192, !request.ends(with: [13, 10, 13, 10]) {

@@ -95,13 +95,19 @@ public struct Diagram: Sendable {
         for (ref, received) in recvs {
             let key = "\(received.requestID)|\(received.type)"
             guard let candidates = sends[key] else { continue }
-            for candidate in candidates where matchedRecv[candidate] == nil && candidate.actor != ref.actor {
+            func fits(_ candidate: Ref) -> Bool {
+                guard matchedRecv[candidate] == nil, candidate.actor != ref.actor else { return false }
                 let sent = event(candidate)
-                if !sent.peer.isEmpty, let target = endpointActor[sent.peer], target != ref.actor { continue }
-                if !received.peer.isEmpty, let source = endpointActor[received.peer], source != candidate.actor { continue }
-                matchedSend[ref] = candidate
-                matchedRecv[candidate] = ref
-                break
+                if !sent.peer.isEmpty, let target = endpointActor[sent.peer], target != ref.actor { return false }
+                if !received.peer.isEmpty, let source = endpointActor[received.peer], source != candidate.actor { return false }
+                return true
+            }
+            // The oldest copy that fits (sends and receives both in time order). Which copy of a
+            // retried request got through is not in the logs: a lost first copy is drawn as the
+            // received one and the second as lost; the count and the order stay right.
+            if let match = candidates.first(where: fits) {
+                matchedSend[ref] = match
+                matchedRecv[match] = ref
             }
         }
 
@@ -247,8 +253,10 @@ public struct Diagram: Sendable {
         var out: [Row] = []
         var index = 0
         scan: while index < rows.count {
-            // A pair repeated (request and its answer), then a single message repeated.
-            for period in [2, 1] where index + period <= rows.count {
+            // A single message repeated, else a pair repeated (a request and its answer): the
+            // single first, so that five identical messages are one row of x5, not x2, x2 and 1.
+            let sameTwice = index + 1 < rows.count && signature(rows[index]) != nil && signature(rows[index]) == signature(rows[index + 1])
+            for period in sameTwice ? [1] : [2, 1] where index + period <= rows.count {
                 let unit = rows[index..<(index + period)].map(signature)
                 guard unit.allSatisfy({ $0 != nil }) else { continue }
                 var repeats = 1

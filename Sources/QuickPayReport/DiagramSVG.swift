@@ -91,7 +91,7 @@ enum DiagramSVG {
         if let note = message.note { label += " [proxy: \(note)]" }
         if message.count > 1 { label += " ×\(message.count)" }
         let dash = message.lost || message.isSMS ? " stroke-dasharray=\"5,3\"" : ""
-        var svg = "<g class=\"\(classes.joined(separator: " "))\" data-count=\"\(message.count)\" data-type=\"\(HTML.escape(message.type))\"\(message.code.map { " data-code=\"\($0)\"" } ?? "")>"
+        var svg = "<g class=\"\(classes.joined(separator: " "))\" data-count=\"\(message.count)\" data-type=\"\(HTML.escape(message.type))\"\(message.code.map { " data-code=\"\(HTML.escape($0))\"" } ?? "")>"
         svg += "<title>\(HTML.escape("\(message.from) → \(message.to ?? "?"): \(message.type) request \(message.requestID)\(message.code.map { ", \($0)" } ?? "")\(message.count > 1 ? ", \(message.count) in a row" : "")"))</title>"
         if from == to {
             svg += "<path d=\"M\(from),\(y - 6) h24 v8 h-24\" fill=\"none\" stroke=\"\(color)\" marker-end=\"url(#\(marker))\"\(dash)/>"

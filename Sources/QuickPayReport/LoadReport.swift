@@ -29,15 +29,15 @@ public enum LoadReport {
         if let rate = pacing["open_loop_rate"] { row("pacing", "open loop at \(HTML.escape("\(rate)"))/s (latency from each intended send time)") }
         if let concurrency = pacing["closed_loop_concurrency"] { row("pacing", "closed loop, \(HTML.escape("\(concurrency)")) outstanding") }
         row("transport", HTML.escape(result["transport"] as? String ?? "-"))
-        row("customers, merchants", "\(result["customers"] ?? "-"), \((result["merchants"] as? [Any])?.count ?? 0)")
+        row("customers, merchants", HTML.escape("\(result["customers"] ?? "-"), \((result["merchants"] as? [Any])?.count ?? 0)"))
         row("measured", "\(HTML.number(seconds, decimals: 1)) s after \(HTML.number(result["warmup_seconds"] as? Double ?? 0, decimals: 1)) s of warm-up")
         row("offered", "\(HTML.number(Double(result["offered"] as? Int ?? 0))) (\(HTML.number(result["offered_per_second"] as? Double ?? 0))/s)")
         row("accepted", "\(HTML.number(Double(result["accepted"] as? Int ?? 0))) (\(HTML.number(result["accepted_per_second"] as? Double ?? 0))/s)")
         if let client = result["client_receipt_checks"] as? [String: Any], (client["payments"] as? Int ?? 0) > 0 {
-            row("client work", "\(client["receipts"] ?? 0) receipts checked as a wallet does, \(HTML.number(client["microseconds_per_payment"] as? Double ?? 0, decimals: 1)) µs per payment (inside the latencies)")
+            row("client work", "\(HTML.escape("\(client["receipts"] ?? 0)")) receipts checked as a wallet does, \(HTML.number(client["microseconds_per_payment"] as? Double ?? 0, decimals: 1)) µs per payment (inside the latencies)")
         }
         if let redemption = result["redemption"] as? [String: Any] {
-            row("redemption", "\(redemption["coins"] ?? 0) coins of \(redemption["vouchers"] ?? 0) vouchers credited in \(HTML.number(redemption["seconds"] as? Double ?? 0, decimals: 3)) s")
+            row("redemption", "\(HTML.escape("\(redemption["coins"] ?? 0)")) coins of \(HTML.escape("\(redemption["vouchers"] ?? 0)")) vouchers credited in \(HTML.number(redemption["seconds"] as? Double ?? 0, decimals: 3)) s")
         }
         body += "</table>"
 
@@ -75,8 +75,15 @@ public enum LoadReport {
             body += "</tr>"
         }
         body += "</table>"
+        // Inlined only as the chart `quickpay load` draws: no script, no event handler, no link.
         if let svg = try? String(contentsOfFile: "\(folder)/latency.svg", encoding: .utf8), let start = svg.range(of: "<svg") {
-            body += "<h3>Percentile curves</h3>" + svg[start.lowerBound...]
+            let lowered = svg.lowercased()
+            let handler = lowered.range(of: #"\son[a-z]+\s*="#, options: .regularExpression) != nil
+            if handler || ["<script", "javascript:", "href", "<foreign", "<iframe", "<image"].contains(where: lowered.contains) {
+                body += "<h3>Percentile curves</h3><p><a href=\"latency.svg\">latency.svg</a> (not inlined: it holds more than a chart)</p>"
+            } else {
+                body += "<h3>Percentile curves</h3>" + svg[start.lowerBound...]
+            }
         }
 
         let memory = result["memory_kib"] as? [[String: Any]] ?? []

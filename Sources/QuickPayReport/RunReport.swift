@@ -38,16 +38,18 @@ public enum RunReport {
             body += "<tr><th>\(HTML.escape(key.replacingOccurrences(of: "_", with: " ")))</th><td class=\"mono\">\(HTML.escape("\(value)"))</td></tr>"
         }
         body += "</table>"
+        var summaryAnchors = Anchors()
         body += "<table><tr><th>scenario</th><th>result</th><th class=\"num\">steps</th><th class=\"num\">seconds</th><th>file</th></tr>"
         for scenario in scenarios {
             let name = scenario["name"] as? String ?? "?"
             let ok = scenario["passed"] as? Bool == true
-            body += "<tr class=\"\(ok ? "" : "failed")\"><td><a href=\"#\(anchor(name))\">\(HTML.escape(name))</a></td><td class=\"\(ok ? "pass" : "fail")\">\(ok ? "passed" : "FAILED")</td>"
+            body += "<tr class=\"\(ok ? "" : "failed")\"><td><a href=\"#\(summaryAnchors.next(name))\">\(HTML.escape(name))</a></td><td class=\"\(ok ? "pass" : "fail")\">\(ok ? "passed" : "FAILED")</td>"
             body += "<td class=\"num\">\((scenario["steps"] as? [Any])?.count ?? 0)</td><td class=\"num\">\(HTML.number(scenario["seconds"] as? Double ?? 0, decimals: 1))</td>"
             body += "<td class=\"mono\">\(HTML.escape(scenario["path"] as? String ?? ""))</td></tr>"
         }
         body += "</table></div>"
-        for scenario in scenarios { body += section(scenario, folder: folder) }
+        var anchors = Anchors()
+        for scenario in scenarios { body += section(scenario, folder: folder, anchor: anchors.next(scenario["name"] as? String ?? "?")) }
         return HTML.page(title: "QuickPay run \(URL(fileURLWithPath: folder).lastPathComponent)", body: body)
     }
 
@@ -55,12 +57,22 @@ public enum RunReport {
         "s-" + name.map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined()
     }
 
-    static func section(_ scenario: [String: Any], folder: String) -> String {
+    /// Ids for the scenarios in order: two names that map to one id (`a.b`, `a-b`) get `-2`, ...
+    struct Anchors {
+        var seen: [String: Int] = [:]
+        mutating func next(_ name: String) -> String {
+            let base = RunReport.anchor(name)
+            seen[base, default: 0] += 1
+            return seen[base]! == 1 ? base : "\(base)-\(seen[base]!)"
+        }
+    }
+
+    static func section(_ scenario: [String: Any], folder: String, anchor: String) -> String {
         let name = scenario["name"] as? String ?? "?"
         let ok = scenario["passed"] as? Bool == true
         let steps = scenario["steps"] as? [[String: Any]] ?? []
         let scenarioFolder = "\(folder)/\(name)"
-        var html = "<details class=\"scenario\" id=\"\(anchor(name))\"\(ok ? "" : " open")><summary><h2>\(HTML.escape(name))</h2>"
+        var html = "<details class=\"scenario\" id=\"\(anchor)\"\(ok ? "" : " open")><summary><h2>\(HTML.escape(name))</h2>"
         html += "<span class=\"badge \(ok ? "pass" : "fail")\">\(ok ? "passed" : "FAILED")</span>"
         html += " <span class=\"muted\">\(HTML.number(scenario["seconds"] as? Double ?? 0, decimals: 1)) s · \(steps.count) steps · \(HTML.escape(scenario["path"] as? String ?? ""))</span></summary>"
         if let setup = scenario["setup_failure"] as? String { html += "<p class=\"fail\">could not run: \(HTML.escape(setup))</p>" }
@@ -71,9 +83,9 @@ public enum RunReport {
             let passed = step["passed"] as? Bool == true
             let attack = attackActions.contains(step["action"] as? String ?? "")
             let classes = [passed ? "" : "failed", attack ? "attack" : ""].filter { !$0.isEmpty }.joined(separator: " ")
-            html += "<tr class=\"\(classes)\"><td class=\"num\">\(step["index"] ?? "")</td><td class=\"mono\">\(HTML.escape(step["step"] as? String ?? ""))</td>"
+            html += "<tr class=\"\(classes)\"><td class=\"num\">\(HTML.escape("\(step["index"] ?? "")"))</td><td class=\"mono\">\(HTML.escape(step["step"] as? String ?? ""))</td>"
             html += "<td>\(HTML.escape(step["expected"] as? String ?? ""))</td><td class=\"\(passed ? "pass" : "fail")\">\(HTML.escape(step["actual"] as? String ?? ""))</td>"
-            html += "<td class=\"num\">\(step["milliseconds"] ?? "")</td><td>"
+            html += "<td class=\"num\">\(HTML.escape("\(step["milliseconds"] ?? "")"))</td><td>"
             for failure in step["failures"] as? [String] ?? [] { html += "<div class=\"fail\">\(HTML.escape(failure))</div>" }
             for detail in step["details"] as? [String] ?? [] { html += "<div class=\"muted\">\(HTML.escape(detail))</div>" }
             html += "</td></tr>"
@@ -107,7 +119,7 @@ public enum RunReport {
         if logs.files.isEmpty {
             html += "<p class=\"fail\">No logs in \(HTML.escape(name))/logs: for actors on other hosts, copy each one's log there (QUICKPAY_TRACE_MESSAGES=1) and run quickpay report again.</p>"
         }
-        let pages = DiagramSVG.pages(diagram, rows: rows, id: anchor(name))
+        let pages = DiagramSVG.pages(diagram, rows: rows, id: anchor)
         html += "<div class=\"diagram\" data-messages=\"\(diagram.messages.count)\"><div class=\"pager\"></div>"
         for page in pages { html += "<div class=\"page\">\(page)</div>" }
         html += "</div>"
@@ -148,7 +160,7 @@ public enum RunReport {
         let failedAny = perStep.contains { $0.contains { $0["holds"] as? Bool == false } }
         var html = "<h3>Invariant checks after each step \(failedAny ? "<span class=\"fail\">(some failed)</span>" : "<span class=\"pass\">(all held)</span>")</h3>"
         html += "<table class=\"grid\"><tr><th></th>"
-        for step in steps { html += "<th>\(step["index"] ?? "")</th>" }
+        for step in steps { html += "<th>\(HTML.escape("\(step["index"] ?? "")"))</th>" }
         html += "</tr>"
         for name in names {
             html += "<tr><th class=\"mono\">\(HTML.escape(name))</th>"

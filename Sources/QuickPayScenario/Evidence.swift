@@ -147,8 +147,9 @@ public struct Evidence {
 
     /// What a refused request must not change: money, voucher rows, merchants' rows, and the app
     /// server's users and sessions (its failure counters may move: a wrong password counts, and
-    /// the one that locks its user out ends that user's sessions).
-    func differences(from other: Evidence) -> [String] {
+    /// the one that locks its user out ends that user's sessions). Sessions expired by `now`
+    /// are left out: the app server's tick deletes them whenever it runs.
+    func differences(from other: Evidence, nowSeconds: Int64? = nil) -> [String] {
         var out: [String] = []
         if data.balances.filter({ $0.value != 0 }) != other.data.balances.filter({ $0.value != 0 }) { out.append("balances") }
         if data.vouchers.sorted(by: { $0.id < $1.id }) != other.data.vouchers.sorted(by: { $0.id < $1.id }) { out.append("the bank's voucher rows") }
@@ -163,7 +164,8 @@ public struct Evidence {
             // A wrong password that locks its user out ends that user's sessions (and only that).
             let before = Dictionary(theirs.users.map { ($0.username, $0.lockedUntil) }, uniquingKeysWith: { a, _ in a })
             let newlyLocked = Set(mine.users.filter { $0.lockedUntil != nil && before[$0.username] != $0.lockedUntil }.map(\.username))
-            if mine.sessions.map(\.username).sorted() != theirs.sessions.map(\.username).filter({ !newlyLocked.contains($0) }).sorted() {
+            func live(_ sessions: [AuditData.Session]) -> [AuditData.Session] { sessions.filter { session in nowSeconds.map { session.expiresAt > $0 } ?? true } }
+            if live(mine.sessions).map(\.username).sorted() != live(theirs.sessions).map(\.username).filter({ !newlyLocked.contains($0) }).sorted() {
                 out.append("the app server's sessions")
             }
         }

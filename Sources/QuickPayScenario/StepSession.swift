@@ -77,7 +77,7 @@ struct StepSession {
             failures += after.failures(previous: previous, expectedDepositsPaise: expectedDeposits, nowSeconds: deploymentNow)
             // A refused request changes nothing anywhere (an unknown outcome may have).
             if case .error(let code) = step.expect, !["UNAVAILABLE", "UNANSWERED"].contains(code), let before {
-                let changed = after.differences(from: before)
+                let changed = after.differences(from: before, nowSeconds: deploymentNow)
                 if !changed.isEmpty { failures.append("the refused request changed \(changed.joined(separator: ", "))") }
             }
             previous = after

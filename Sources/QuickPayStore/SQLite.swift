@@ -17,6 +17,9 @@ enum SQLite {
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // 8 MiB of page cache per connection (a bound: memory stays flat as the file grows).
             try db.execute(sql: "PRAGMA cache_size = -8192")
+            // The checkpointer restarts the log without truncating it; after a burst, a restart
+            // cuts the file back to 64 MiB.
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
             if !autoCheckpoint { try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
         }
         try DataFiles.preparePrivate(path)
@@ -268,12 +271,20 @@ enum AnswerTable {
 /// in WAL mode it neither blocks nor waits for the actor's writer). nil if the file or the
 /// table is not there.
 public enum SQLiteCount {
-    public static func rows(in path: String, table: String) -> Int? {
-        guard FileManager.default.fileExists(atPath: path), table.allSatisfy({ $0.isLetter || $0 == "_" }) else { return nil }
+    /// Answers kept in full for retries: the rows after the prune watermark (rowids grow with
+    /// each answer; everything at or below the watermark was pruned or kept as a permanent id).
+    /// Two index lookups, never a scan: a long read would hold back the checkpointer's restart.
+    public static func answersKept(in path: String) -> Int? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(0.2)
         guard let queue = try? DatabaseQueue(path: path, configuration: configuration) else { return nil }
-        return try? queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM \(table)") }
+        return try? queue.read { db in
+            guard try db.tableExists("answers") else { return nil }
+            let newest = try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM answers") ?? 0
+            let watermark = try db.tableExists("meta") ? try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'answers_pruned'") ?? 0 : 0
+            return Int(max(0, newest - watermark))
+        }
     }
 }

@@ -136,4 +136,14 @@ struct DiagramTests {
         #expect(events[1].kind == .send && events[1].type == "error" && events[1].code == "REPLAYED_COIN" && events[1].note == "drop")
         #expect(events[0].time > 1_700_000_000 && events[1].time >= events[0].time)
     }
+
+    /// Five identical messages in a row are one row of x5 (a pair is tried only when the next
+    /// message differs).
+    @Test func identicalMessagesCollapseIntoOneRow() {
+        let flood = (0..<5).map { event("runner", .send, $0, time: Double($0), peer: "tcp://b", type: "login", rid: "f\($0)") }
+        let diagram = Diagram(logs: RunLogs(events: ["runner": flood, "bank": [event("bank", .started, 0, time: 0, bind: "tcp://b")]]))
+        let counts = diagram.rows().compactMap { row -> Int? in if case .message(let m) = row { m.count } else { nil } }
+        #expect(counts == [5])
+    }
+
 }

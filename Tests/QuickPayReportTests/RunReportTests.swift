@@ -72,4 +72,32 @@ struct RunReportTests {
     @Test func aFolderThatIsNotARunIsATypedError() {
         #expect(throws: RunReport.Failure.self) { try RunReport.build(folder: NSTemporaryDirectory() + "none-\(UUID().uuidString)") }
     }
+
+    /// What the folder holds is data, never markup: hostile strings in the logs and results
+    /// come out escaped, and two scenarios whose names map to one id get two ids.
+    @Test func hostileStringsAreEscaped() throws {
+        let run = NSTemporaryDirectory() + "report-hostile-\(UUID().uuidString)"
+        let hostile = "x\"><script>alert(1)</script>'"
+        for name in ["a.b", "a-b"] { try FileManager.default.createDirectory(atPath: "\(run)/\(name)/logs", withIntermediateDirectories: true) }
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let results: [String: Any] = [
+            "seconds": 1.0, "seed": hostile, "meta": ["command": hostile],
+            "scenarios": ["a.b", "a-b"].map { name -> [String: Any] in
+                ["name": name, "path": hostile, "passed": false, "seconds": 1.0, "final_failures": [hostile],
+                 "steps": [["index": hostile, "step": hostile, "action": "attack", "expected": hostile, "actual": hostile, "passed": false,
+                            "failures": [hostile], "details": [hostile], "milliseconds": hostile, "started_at": 0.0,
+                            "checks": [["name": hostile, "holds": false]]]]]
+            },
+        ]
+        try JSONSerialization.data(withJSONObject: results).write(to: URL(fileURLWithPath: "\(run)/results.json"))
+        let line = "{\"ts\":\"1970-01-01T00:00:01.000000Z\",\"msg\":\"message\",\"ev\":\"send\",\"peer\":\"\(hostile.replacingOccurrences(of: "\"", with: "\\\""))\",\"type\":\"<b>t</b>\",\"rid\":\"aa\",\"code\":\"\\\"><script>x()</script>\",\"note\":\"<i>n</i>\"}\n"
+        try line.write(toFile: "\(run)/a.b/logs/<evil>.log", atomically: true, encoding: .utf8)
+        let page = try RunReport.build(folder: run)
+        #expect(!page.contains("<script>alert"), "a hostile string came out as markup")
+        #expect(!page.contains("<script>x()"), "a hostile code came out as markup")
+        #expect(!page.contains("<b>t</b>") && !page.contains("<i>n</i>"))
+        #expect(page.contains("id=\"s-a-b\"") && page.contains("id=\"s-a-b-2\""))
+        #expect(page.components(separatedBy: "<script>").count == 3, "only the page's own two scripts")
+    }
+
 }

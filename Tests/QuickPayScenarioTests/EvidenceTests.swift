@@ -52,4 +52,22 @@ struct EvidenceTests {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(throws: ScenarioError.self) { _ = try Scenario.load(path) }
     }
+
+    /// A refused step changes no session, but the app server's tick may delete expired ones
+    /// while it runs: those do not count; a live session that vanished does.
+    @Test func expiredSessionsDeletedByTheTickAreNotAChange() throws {
+        func app(_ sessions: [[String: Any]]) -> JSONObject {
+            ["users": [["username": "alice", "account": "ACC-A", "phone": "+919800000001", "failed_attempts": 0, "locked_until": 0]],
+             "sessions": sessions, "challenges": [] as [[String: Any]]]
+        }
+        let expired: [String: Any] = ["username": "alice", "expires_at": 100]
+        let live: [String: Any] = ["username": "alice", "expires_at": 10_000]
+        let before = try Evidence.parse(bank: bank, merchants: [:], appServer: app([expired, live]))
+        let tickRan = try Evidence.parse(bank: bank, merchants: [:], appServer: app([live]))
+        let liveGone = try Evidence.parse(bank: bank, merchants: [:], appServer: app([expired]))
+        #expect(tickRan.differences(from: before, nowSeconds: 5_000).isEmpty)
+        #expect(liveGone.differences(from: before, nowSeconds: 5_000) == ["the app server's sessions"])
+        #expect(tickRan.differences(from: before) == ["the app server's sessions"], "without a time every session counts")
+    }
+
 }
