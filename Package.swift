@@ -127,7 +127,7 @@ let package = Package(
         .target(
             name: "QuickPayLoad",
             dependencies: [
-                "QuickPayTestbed", "QuickPayClient", "QuickPayConfig", "QuickPayActors", "QuickPayCore", "QuickPayProtocol", "ZeroMQ",
+                "QuickPayAudit", "QuickPayTestbed", "QuickPayClient", "QuickPayConfig", "QuickPayActors", "QuickPayCore", "QuickPayProtocol", "ZeroMQ",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Yams", package: "Yams"),
             ]
