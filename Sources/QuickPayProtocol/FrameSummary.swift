@@ -38,12 +38,6 @@ public struct FrameSummary: Hashable, Sendable {
         61: "prepaid_codes", 62: "prepaid_redeem", 63: "bank_credit", 64: "prepaid_redeem_reply", 70: "mode_query", 71: "mode_reply",
     ]
 
-    public init(type: String, requestID: [UInt8] = [], code: String? = nil) {
-        self.type = type
-        self.code = code
-        setRequestID(requestID[...])
-    }
-
     mutating func setRequestID(_ bytes: ArraySlice<UInt8>) {
         guard bytes.count == 16 else {
             hasRequestID = false

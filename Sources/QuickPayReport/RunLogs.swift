@@ -35,7 +35,6 @@ public struct LogEvent: Sendable, Equatable {
         self.time = time
     }
 
-    public var isMessage: Bool { kind == .send || kind == .recv }
 }
 
 /// The logs of one scenario: every `*.log` of a folder, one actor per file (the file's name).
@@ -110,7 +109,4 @@ public struct RunLogs: Sendable {
         guard let base = plain.date(from: whole) else { return nil }
         return base.timeIntervalSince1970 + (Double("0." + fraction) ?? 0)
     }
-
-    /// The messages the logs hold: every send, and every receive with no send in the logs.
-    public var messageCount: Int { Diagram(logs: self).messages.count }
 }

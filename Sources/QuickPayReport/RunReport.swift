@@ -115,7 +115,7 @@ public enum RunReport {
         let refusals = diagram.messages.filter(\.isRefusal).count
         html += "<h3>Messages</h3><p class=\"muted\">\(diagram.messages.count) messages between \(diagram.lifelines.count) processes"
         html += "\(refusals > 0 ? ", \(refusals) refused (red)" : ""); identical messages in a row, and repeated request/answer pairs, are drawn once with ×N."
-        html += " Order: each process's own order, every receive after its send (matched by request id and type), else the logs' times (a hybrid logical clock).\(diagram.brokenPairs > 0 ? " \(diagram.brokenPairs) receives could not be placed after their sends." : "")</p>"
+        html += " Order: each process's own order, every receive after its send (matched by request id and type), else the logs' times (a hybrid logical clock).\(diagram.brokenPairs > 0 ? " \(diagram.brokenPairs) receives could not be placed after their sends." : "")\(logs.unreadableLines > 0 ? " \(logs.unreadableLines) log lines were not JSON (a crash's output, say) and are not drawn." : "")</p>"
         if logs.files.isEmpty {
             html += "<p class=\"fail\">No logs in \(HTML.escape(name))/logs: for actors on other hosts, copy each one's log there (QUICKPAY_TRACE_MESSAGES=1) and run quickpay report again.</p>"
         }
