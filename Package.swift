@@ -46,7 +46,10 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(
             name: "QuickPayCore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "BigInt", package: "BigInt")]
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "BigInt", package: "BigInt"),
+            ]
         ),
         .target(
             name: "QuickPayProtocol",
@@ -87,6 +90,7 @@ let package = Package(
             name: "QuickPayConfig",
             dependencies: [
                 "ZeroMQ", "QuickPayCore", "QuickPayActors", "QuickPayStore",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -113,6 +117,7 @@ let package = Package(
             name: "QuickPayTestbed",
             dependencies: [
                 "ZeroMQ", "QuickPayCore", "QuickPayProtocol", "QuickPayActors", "QuickPayStore", "QuickPayConfig", "QuickPayClient",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

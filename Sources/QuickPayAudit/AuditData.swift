@@ -15,10 +15,11 @@ public struct AuditData: Sendable {
         }
     }
 
-    /// A voucher row at the bank. `state`: 0 open, 1 closing, 2 closed.
+    /// A voucher row at the bank. `state`: 0 open, 1 closing, 2 closed. A blind voucher's row
+    /// has no account until an unload names one, and its value sits in its key's float.
     public struct Voucher: Sendable, Equatable {
         public var id: String
-        public var account: String
+        public var account: String?
         public var receiver: String
         public var denominationRupees: Int64
         public var length: Int
@@ -26,7 +27,13 @@ public struct AuditData: Sendable {
         public var redeemedIndex: Int
         public var state: Int
         public var refundedPaise: Int64
-        public init(id: String, account: String, receiver: String, denominationRupees: Int64, length: Int, root: String, redeemedIndex: Int, state: Int, refundedPaise: Int64) {
+        /// The blind key it was signed under (hex), nil for an Ed25519 voucher.
+        public var blindKey: String?
+        public init(
+            id: String, account: String?, receiver: String, denominationRupees: Int64, length: Int, root: String, redeemedIndex: Int, state: Int, refundedPaise: Int64,
+            blindKey: String? = nil
+        ) {
+            self.blindKey = blindKey
             self.id = id
             self.account = account
             self.receiver = receiver
@@ -45,7 +52,10 @@ public struct AuditData: Sendable {
         public var lastIndex: Int
         public var redeemedIndex: Int
         public var closed: Bool
-        public init(id: String, lastIndex: Int, redeemedIndex: Int, closed: Bool) {
+        /// A blind voucher: the bank first sees it when it is redeemed.
+        public var blind: Bool
+        public init(id: String, lastIndex: Int, redeemedIndex: Int, closed: Bool, blind: Bool = false) {
+            self.blind = blind
             self.id = id
             self.lastIndex = lastIndex
             self.redeemedIndex = redeemedIndex
@@ -112,6 +122,8 @@ public struct AuditData: Sendable {
     /// Receiver id -> (its account, its mode at the bank).
     public var receivers: [String: (account: String, mode: String)] = [:]
     public var vouchers: [Voucher] = []
+    /// The bank's blind keys (hex key id -> the value of one voucher under it: d and N).
+    public var blindKeys: [String: (denominationRupees: Int64, length: Int)] = [:]
     /// Merchant (receiver id) -> its rows.
     public var merchants: [String: [MerchantRow]] = [:]
     public var appServer: AppServer?

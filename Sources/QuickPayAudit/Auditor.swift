@@ -27,6 +27,9 @@ public enum Auditor {
     }
 
     public static let floatAccount = "float:vouchers"
+    /// A blind key's float: `float:key:<key id hex>`.
+    public static let blindFloatPrefix = "float:key:"
+    static func isFloat(_ account: String) -> Bool { account == floatAccount || account.hasPrefix(blindFloatPrefix) }
     static func isExternal(_ account: String) -> Bool { account.hasPrefix("external:") }
 
     /// The checks that read only merchants' rows against the bank's vouchers (what a payment at
@@ -43,6 +46,7 @@ public enum Auditor {
         checks.append(noNegativeBalance(data))
         checks.append(conservation(data))
         checks.append(floatMatchesVouchers(data))
+        checks.append(blindFloatsMatchLoads(data))
         checks.append(voucherCreditAtMostFace(data))
         checks.append(uniqueRoots(data))
         checks.append(merchantsCreditedForCoins(data))
@@ -113,9 +117,49 @@ public enum Auditor {
 
     static func floatMatchesVouchers(_ data: AuditData) -> Check {
         var check = Check(name: "float-matches-vouchers", what: "the float equals the unredeemed value of the vouchers not closed", findings: [])
-        let outstanding = data.vouchers.filter { $0.state != 2 }.reduce(Int64(0)) { $0 &+ value($1.denominationRupees, coins: $1.length - $1.redeemedIndex) }
+        let outstanding = data.vouchers.filter { $0.state != 2 && $0.blindKey == nil }.reduce(Int64(0)) { $0 &+ value($1.denominationRupees, coins: $1.length - $1.redeemedIndex) }
         let float = data.balances[floatAccount] ?? 0
         if float != outstanding { check.findings.append("float \(float) paise, vouchers outstanding \(outstanding) paise") }
+        return check
+    }
+
+    /// Per blind key: what its loads paid in (d x N each) = what was credited and refunded from
+    /// it + its float; the float = the unseen vouchers' face value + the seen ones' unredeemed
+    /// value; and the bank has seen no more vouchers under it than were loaded (a voucher the
+    /// bank never signed would show here). Needs the journal.
+    static func blindFloatsMatchLoads(_ data: AuditData) -> Check {
+        var check = Check(
+            name: "blind-floats-match-loads",
+            what: "per blind key: vouchers seen <= loads; float = unseen loads x d x N + the seen vouchers' unredeemed value", findings: [])
+        guard let journal = data.journal else { return check }
+        var keys = Set(data.blindKeys.keys)
+        for account in data.balances.keys where account.hasPrefix(blindFloatPrefix) { keys.insert(String(account.dropFirst(blindFloatPrefix.count))) }
+        for v in data.vouchers { if let key = v.blindKey { keys.insert(key) } }
+        for key in keys.sorted() {
+            let float = blindFloatPrefix + key
+            guard let value = data.blindKeys[key] else {
+                check.findings.append("key \(key.prefix(8)): money or vouchers under a key the bank does not list")
+                continue
+            }
+            let face = Auditor.value(value.denominationRupees, coins: value.length)
+            let loaded = journal.filter { $0.credit == float && $0.debit.hasPrefix("bank:") }.reduce(Int64(0)) { $0 &+ $1.amountPaise }
+            let otherIn = journal.filter { $0.credit == float && !$0.debit.hasPrefix("bank:") }.reduce(Int64(0)) { $0 &+ $1.amountPaise }
+            if otherIn != 0 { check.findings.append("key \(key.prefix(8)): \(otherIn) paise paid in other than by loads") }
+            guard face > 0, loaded % face == 0 else {
+                check.findings.append("key \(key.prefix(8)): loads paid \(loaded) paise, not a whole number of Rs \(value.denominationRupees) x \(value.length) vouchers")
+                continue
+            }
+            let issued = Int(loaded / face)
+            let seen = data.vouchers.filter { $0.blindKey == key }
+            if seen.count > issued { check.findings.append("key \(key.prefix(8)): \(seen.count) vouchers seen, \(issued) loaded") }
+            if let wrong = seen.first(where: { $0.denominationRupees != value.denominationRupees || $0.length != value.length }) {
+                check.findings.append("key \(key.prefix(8)): voucher \(wrong.id.prefix(8)) is Rs \(wrong.denominationRupees) x \(wrong.length), the key Rs \(value.denominationRupees) x \(value.length)")
+            }
+            let unseen = Int64(max(issued - seen.count, 0)) &* face
+            let outstanding = seen.filter { $0.state != 2 }.reduce(unseen) { $0 &+ Auditor.value($1.denominationRupees, coins: $1.length - $1.redeemedIndex) }
+            let balance = data.balances[float] ?? 0
+            if balance != outstanding { check.findings.append("key \(key.prefix(8)): float \(balance) paise, outstanding \(outstanding) paise (\(issued) loaded, \(seen.count) seen)") }
+        }
         return check
     }
 
@@ -158,7 +202,7 @@ public enum Auditor {
             let coins = data.vouchers.filter { $0.receiver == receiver }.reduce(Int64(0)) { $0 &+ value($1.denominationRupees, coins: $1.redeemedIndex) }
             let credited: Int64
             if let journal = data.journal {
-                credited = journal.filter { $0.debit == floatAccount && $0.credit == "qp:\(record.account)" }.reduce(Int64(0)) { $0 &+ $1.amountPaise }
+                credited = journal.filter { isFloat($0.debit) && $0.credit == "qp:\(record.account)" }.reduce(Int64(0)) { $0 &+ $1.amountPaise }
             } else {
                 credited = (data.balances["qp:\(record.account)"] ?? 0) &+ (data.balances["bank:\(record.account)"] ?? 0)
             }
@@ -179,7 +223,9 @@ public enum Auditor {
                 let name = "\(merchant), voucher \(row.id.prefix(8))"
                 if row.redeemedIndex > row.lastIndex { check.findings.append("\(name): redeemed \(row.redeemedIndex) past its last coin \(row.lastIndex)") }
                 guard let bank = bankRows[row.id] else {
-                    check.findings.append("\(name): the bank has no such voucher")
+                    // A blind voucher is the bank's business only once redeemed (or settled):
+                    // before that the bank cannot know it, by design.
+                    if !(row.blind && row.redeemedIndex == 0) { check.findings.append("\(name): the bank has no such voucher") }
                     continue
                 }
                 if bank.receiver != merchant { check.findings.append("\(name): the bank's voucher is for \(bank.receiver)") }

@@ -61,20 +61,31 @@ public enum SQLiteEvidence {
                 for row in try Row.fetchAll(db, sql: "SELECT id, phone FROM accounts WHERE phone IS NOT NULL") { data.phones[row["id"]] = row["phone"] }
             }
             for row in try Row.fetchAll(db, sql: "SELECT id, account, mode FROM receivers") { data.receivers[row["id"]] = (row["account"], row["mode"]) }
+            // Blind vouchers (scheme 2) since the bank's v5: their key and the keys' values.
+            let blind = try db.tableExists("blind_keys")
             data.vouchers = try Row.fetchAll(db, sql: """
-                SELECT hex(id) AS id, account, receiver, denomination, length, hex(root) AS root, redeemed_index, state, refunded FROM vouchers
+                SELECT hex(id) AS id, account, receiver, denomination, length, hex(root) AS root, redeemed_index, state, refunded,
+                  \(blind ? "CASE scheme WHEN 2 THEN lower(hex(key_id)) END" : "NULL") AS blind_key FROM vouchers
                 """).map { row in
                     AuditData.Voucher(
                         id: (row["id"] as String).lowercased(), account: row["account"], receiver: row["receiver"], denominationRupees: row["denomination"],
                         length: row["length"], root: row["root"], redeemedIndex: row["redeemed_index"], state: row["state"],
-                        refundedPaise: (row["refunded"] as Int64?) ?? 0)
+                        refundedPaise: (row["refunded"] as Int64?) ?? 0, blindKey: row["blind_key"])
                 }
+            if blind {
+                for row in try Row.fetchAll(db, sql: "SELECT lower(hex(key_id)) AS id, denomination, length FROM blind_keys") {
+                    data.blindKeys[row["id"]] = (row["denomination"], row["length"])
+                }
+            }
         }
         let receiverOf = Dictionary(data.vouchers.map { ($0.id, $0.receiver) }, uniquingKeysWith: { a, _ in a })
         for path in files.merchants {
             let rows = try open(path).read { db in
-                try Row.fetchAll(db, sql: "SELECT hex(id) AS id, last_index, redeemed_index, closed FROM vouchers").map {
-                    AuditData.MerchantRow(id: ($0["id"] as String).lowercased(), lastIndex: $0["last_index"], redeemedIndex: $0["redeemed_index"], closed: $0["closed"])
+                let scheme = try db.columns(in: "vouchers").contains { $0.name == "scheme" } ? "scheme" : "1"
+                return try Row.fetchAll(db, sql: "SELECT hex(id) AS id, last_index, redeemed_index, closed, \(scheme) AS scheme FROM vouchers").map {
+                    AuditData.MerchantRow(
+                        id: ($0["id"] as String).lowercased(), lastIndex: $0["last_index"], redeemedIndex: $0["redeemed_index"], closed: $0["closed"],
+                        blind: ($0["scheme"] as Int) == 2)
                 }
             }
             let folder = ((path as NSString).deletingLastPathComponent as NSString).lastPathComponent

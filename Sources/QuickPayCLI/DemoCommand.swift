@@ -115,7 +115,7 @@ struct CoreDemo {
                 voucherID: .random(using: &generator), receiverID: merchantID, denomination: .rs50,
                 length: five.chain.length, root: five.chain.root, expiry: five.voucher.commitment.expiry,
                 ownerKey: five.voucher.commitment.ownerKey, keyID: bank.keyID),
-            signature: five.voucher.signature)
+            proof: five.voucher.proof)
         try attack("a voucher with its denomination raised to Rs 50", .badSignature, merchant: &merchant,
             coin: Coin(voucherID: tampered.id, index: 1, value: five.chain.element(at: 1)), voucher: tampered)
         let garbage = try exchangeRaw(Array("not a quickpay frame".utf8), merchant: &merchant)

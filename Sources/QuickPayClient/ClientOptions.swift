@@ -17,6 +17,8 @@ public struct ClientOptions: ParsableArguments {
     @Option(help: "A YAML deployment file (env QUICKPAY_DEPLOYMENT).") public var deployment: String?
     @Option(help: "The keys folder: the servers' public keys (env QUICKPAY_KEYS). Payments use a fresh CURVE key per connection.") public var keys: String?
     @Flag(help: "Plaintext ZeroMQ (env QUICKPAY_INSECURE=1).") public var insecure = false
+    @Option(help: "The bank's blind key list (default: KEYS/public/bank.blindkeys, if there).") public var blindKeys: String?
+    @Option(help: "Which vouchers to load: blind-rsa (unlinkable; the default when the bank has a blind key list) or ed25519 (env QUICKPAY_VOUCHER_SCHEME).") public var scheme: String?
 
     public func setup(control: String? = nil) throws -> ActorSetup {
         try ActorSetup.resolve("customer-\(name ?? "cli")", control: control, deployment: deployment, keys: keys, insecure: insecure)
@@ -31,10 +33,16 @@ public struct ClientOptions: ParsableArguments {
         }
         var peers = [appServer: "appserver", nsp: "nsp"]
         for (id, endpoint) in merchants { peers[endpoint] = "merchant-\(id)" }
+        let bankPublicKey = try setup.bankSigningKey(bankKey)
+        let schemeName = scheme ?? ProcessInfo.processInfo.environment["QUICKPAY_VOUCHER_SCHEME"]
+        let chosen = try schemeName.map { name in
+            guard let scheme = SignatureScheme(name: name) else { throw ValidationError("--scheme is blind-rsa or ed25519") }
+            return scheme
+        }
         let client = try CustomerClient(
             walletPath: wallet,
             endpoints: ClientEndpoints(appServer: appServer, networkProvider: nsp, merchants: merchants, security: try setup.clientSecurity(peers: peers, fresh: true)),
-            bankKey: try setup.bankSigningKey(bankKey))
+            bankKey: bankPublicKey, blindKeys: try setup.blindKeyList(blindKeys, bankKey: bankPublicKey), scheme: chosen)
         let phone = phone ?? setup.deployment?.actors[setup.name]?.phone
         let keysFolder = setup.keys ?? setup.deployment?.keys ?? keys.map(KeyDirectory.init)
         if let file = sim ?? phone.flatMap({ keysFolder?.simFile($0) }) {

@@ -29,6 +29,10 @@ public final class CustomerClient {
     let endpoints: ClientEndpoints
     let store: SQLiteWalletStore
     public let keyring: BankKeyring
+    /// The bank's blind key list, and which vouchers this customer loads: blind (unlinkable)
+    /// when the list is given and `scheme` says so, else Ed25519.
+    public let blindKeys: BlindKeyList?
+    public var scheme: SignatureScheme
     public let clock: DeploymentClock
     public internal(set) var wallet: Wallet
     var appServer: Requester
@@ -41,14 +45,32 @@ public final class CustomerClient {
     /// Payments at a merchant whose outcome was unknown and that the last `pay` finished first.
     public private(set) var recoveredPayments = 0
 
-    public init(walletPath: String, endpoints: ClientEndpoints, bankKey: SigningPublicKey, clock: DeploymentClock = DeploymentClock()) throws {
+    public init(
+        walletPath: String, endpoints: ClientEndpoints, bankKey: SigningPublicKey, blindKeys: BlindKeyList? = nil, scheme: SignatureScheme? = nil,
+        clock: DeploymentClock = DeploymentClock()
+    ) throws {
         context = try Context()
         self.endpoints = endpoints
         store = try SQLiteWalletStore(path: walletPath)
-        keyring = BankKeyring([bankKey])
+        keyring = BankKeyring([bankKey], blindKeys: blindKeys)
+        self.blindKeys = blindKeys
+        self.scheme = scheme ?? (blindKeys == nil ? .ed25519 : .blindRSA)
+        if self.scheme == .blindRSA, blindKeys == nil {
+            throw QuickPayError(.unknownKey, "blind vouchers need the bank's blind key list (KEYS/public/bank.blindkeys)")
+        }
         self.clock = clock
         wallet = try store.load()
         appServer = try Requester(context: context, endpoint: endpoints.appServer, security: endpoints.security)
+    }
+
+    /// The account of the last login's user: a blind voucher's unload names it.
+    var account: AccountID? {
+        (try? store.setting("account")).flatMap { $0 }.flatMap { try? AccountID(String(decoding: $0, as: UTF8.self)) }
+    }
+
+    func keep(_ granted: SessionGranted) throws {
+        try store.setSetting("session", granted.session.raw.bytes)
+        try store.setSetting("account", Array(granted.account.value.utf8))
     }
 
     /// The session token saved by the last login.
@@ -126,7 +148,7 @@ public final class CustomerClient {
         let granted = try expect(try appServer.request(.otpSubmit(OtpSubmit(challengeID: challenge.challengeID, code: try Device.code(in: sms))))) {
             if case .sessionGranted(let g) = $0 { g } else { nil }
         }
-        try store.setSetting("session", granted.session.raw.bytes)
+        try keep(granted)
         return granted
     }
 
@@ -162,7 +184,7 @@ public final class CustomerClient {
         let granted = try expect(try appServer.request(.otpSubmit(OtpSubmit(challengeID: pending.challenge, code: code)))) {
             if case .sessionGranted(let g) = $0 { g } else { nil }
         }
-        try store.setSetting("session", granted.session.raw.bytes)
+        try keep(granted)
         return granted
     }
 
@@ -187,7 +209,8 @@ public final class CustomerClient {
     /// load whose outcome is still unknown is finished first (same request id, same answer).
     public func load(receiver: ReceiverID, counts: [Denomination: Int]) throws -> LoadReply {
         _ = try resumePendingLoad()
-        let load = try wallet.beginLoad(counts: counts, receiver: receiver, using: &generator)
+        let load = try wallet.beginLoad(
+            counts: counts, receiver: receiver, blindKeys: scheme == .blindRSA ? blindKeys : nil, now: clock.now, using: &generator)
         try save()
         return try sendLoad(load)
     }
@@ -204,7 +227,7 @@ public final class CustomerClient {
 
     func sendLoad(_ load: PendingLoad) throws -> LoadReply {
         let answer = try ask(appServer, Envelope(
-            requestID: load.requestID, body: .load(LoadRequest(session: try session, receiverID: load.receiver, chains: load.chains.map(\.request)))))
+            requestID: load.requestID, body: .load(LoadRequest(session: try session, content: try load.content()))))
         return try settle(wallet.finishLoad(answer, keyring: keyring, now: clock.now))
     }
 
@@ -257,8 +280,9 @@ public final class CustomerClient {
         var failure: Error?
         for unload in unloads {
             do {
-                let authorization = try wallet.unload(unload.voucherID, destination: unload.destination, unloadID: unload.unloadID)
-                let answer = try ask(appServer, Envelope(requestID: .random(using: &generator), body: .unload(UnloadRequest(session: try session, authorization: authorization))))
+                let request = try wallet.unloadRequest(
+                    unload.voucherID, destination: unload.destination, unloadID: unload.unloadID, session: try session, account: account)
+                let answer = try ask(appServer, Envelope(requestID: .random(using: &generator), body: .unload(request)))
                 switch wallet.finishUnload(unload.voucherID, answer) {
                 case .done(let reply): replies.append(reply)
                 case .unknown(let error):

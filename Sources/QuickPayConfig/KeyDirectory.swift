@@ -1,5 +1,7 @@
 import Foundation
 import QuickPayCore
+import Crypto
+import CryptoExtras
 import ZeroMQ
 
 #if canImport(Glibc)
@@ -11,6 +13,8 @@ import ZeroMQ
 /// ```
 /// public/<actor>.curve       every actor's CURVE public key (Z85): the part every host gets
 /// public/bank.signing        the bank's Ed25519 voucher key (64 hex digits)
+/// public/bank.blindkeys      the bank's blind key list, signed with that key
+/// bank/blind/<key id>.pem    each blind key's RSA private key (PKCS#8)
 /// <actor>/curve.secret       that actor's CURVE secret key (Z85): only on its own host
 /// bank/signing.key           the bank's Ed25519 seed
 /// appserver/otp.key          the app server's OTP hash key
@@ -47,6 +51,26 @@ public struct KeyDirectory: Sendable {
     /// A secret file of this actor's (`bank/signing.key`, `appserver/otp.key`, ...).
     public func secretFile(_ actor: String, _ name: String) -> String { "\(path)/\(actor)/\(name)" }
     public var bankSigningPublicKeyFile: String { "\(path)/public/bank.signing" }
+    public var blindKeyListFile: String { "\(path)/public/bank.blindkeys" }
+    public var blindPrivateKeyFolder: String { "\(path)/bank/blind" }
+
+    /// The bank's blind key list, checked against its key; nil if this folder has none.
+    public func blindKeyList(bankKey: SigningPublicKey) throws -> BlindKeyList? {
+        guard FileManager.default.fileExists(atPath: blindKeyListFile) else { return nil }
+        return try BlindKeyCoding.list(file: try Self.read(blindKeyListFile), bankKey: bankKey)
+    }
+
+    /// The bank's blind signer: its list and every private key (each file the bank's alone).
+    public func blindSigner(bankKey: SigningPublicKey) throws -> BlindSigner? {
+        guard let list = try blindKeyList(bankKey: bankKey) else { return nil }
+        var pems: [String] = []
+        for key in list.keys {
+            let file = "\(blindPrivateKeyFolder)/\(key.keyID).pem"
+            try KeyFiles.requirePrivate(file)
+            pems.append(try Self.read(file))
+        }
+        return try BlindSigner(list: list, privateKeysPEM: pems)
+    }
 
     /// The network provider's SIM file: every SIM it serves.
     public var networkProviderSims: String { "\(path)/nsp/sims" }
@@ -78,7 +102,9 @@ public struct KeyDirectory: Sendable {
     /// Writes a whole deployment's keys. Existing files are kept unless `force`; the names
     /// of everything written are returned (secrets 0600 in 0700 folders).
     @discardableResult
-    public static func create(at path: String, merchants: [String], customers: [String], phones: [String] = [], force: Bool = false) throws -> [String] {
+    public static func create(
+        at path: String, merchants: [String], customers: [String], phones: [String] = [], blind: BlindKeyPlan? = BlindKeyPlan(), force: Bool = false
+    ) throws -> [String] {
         var generator = SystemRandomNumberGenerator()
         var files: [(String, String)] = []
         var actors = ["bank", "appserver", "nsp", "operator"] + merchants.map { "merchant-\($0)" } + customers.map { "customer-\($0)" }
@@ -91,6 +117,11 @@ public struct KeyDirectory: Sendable {
         let bankKey = SigningPrivateKey.random(using: &generator)
         files.append(("bank/signing.key", bankKey.seed.hex))
         files.append(("public/bank.signing", bankKey.publicKey.raw.hex))
+        if let blind {
+            let (list, pems) = try blind.make(signedBy: bankKey)
+            files.append(("public/bank.blindkeys", BlindKeyCoding.file(list).trimmingCharacters(in: .newlines)))
+            for (key, pem) in zip(list.keys, pems) { files.append(("bank/blind/\(key.keyID).pem", pem.trimmingCharacters(in: .newlines))) }
+        }
         files.append(("appserver/otp.key", Bytes32.random(using: &generator).hex))
         for merchant in merchants {
             let receipt = SigningPrivateKey.random(using: &generator)
@@ -167,5 +198,72 @@ public enum KeyFiles {
         let bytes = Array(contents.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
         guard written == bytes.count else { throw WriteError(description: "short write to \(path)") }
+    }
+}
+
+/// Which blind keys a deployment's bank gets: one RSA-2048 key per value (denomination x chain
+/// length) per epoch. Epoch i signs loads from `start + i x epoch` to the next; its vouchers
+/// can be spent until `validity` after the epoch begins (so a voucher lives `validity - epoch`
+/// to `validity`). RSA key generation is slow (~0.1 s a key): `pool` names a folder of
+/// ready keys to draw from (test deployments share one; a real bank's keys are made fresh).
+public struct BlindKeyPlan: Sendable {
+    public static let standardLengths = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
+    public var denominations: [Denomination] = Denomination.allCases
+    public var lengths: [Int] = BlindKeyPlan.standardLengths
+    public var start: Timestamp?
+    public var epochSeconds: Int64 = 7 * 24 * 3600
+    public var epochs = 2
+    public var validitySeconds: Int64 = 30 * 24 * 3600
+    public var pool: String?
+    public init() {}
+
+    /// The signed list and each key's private key (PEM), in the list's order.
+    public func make(signedBy bank: SigningPrivateKey) throws -> (BlindKeyList, [String]) {
+        guard epochSeconds > 0, epochSeconds <= validitySeconds, epochs >= 1 else {
+            throw KeyFiles.WriteError(description: "a blind key epoch must be positive and no longer than the vouchers' validity")
+        }
+        let now = start ?? Timestamp(secondsSinceEpoch: Int64(Date().timeIntervalSince1970) - 60)
+        let values = denominations.flatMap { d in lengths.map { (d, $0) } }
+        let pems = try Self.rsaKeys(count: values.count * epochs, pool: pool)
+        var keys: [BlindKey] = []
+        var byID: [KeyID: String] = [:]
+        var index = 0
+        for epoch in 0..<epochs {
+            let from = now.adding(seconds: Int64(epoch) * epochSeconds)
+            for (denomination, length) in values {
+                let pem = pems[index]
+                index += 1
+                let signer = try _RSA.BlindSigning.PrivateKey<SHA384>(pemRepresentation: pem)
+                let primitives = try signer.publicKey.getKeyPrimitives()
+                let key = BlindKey(
+                    denomination: denomination, length: try ChainLength(length), validFrom: from, validUntil: from.adding(seconds: epochSeconds),
+                    expiry: from.adding(seconds: validitySeconds),
+                    publicKey: BlindRSA.PublicKey(modulus: Array(primitives.modulus), exponent: Array(primitives.publicExponent)))
+                keys.append(key)
+                byID[key.keyID] = pem
+            }
+        }
+        let list = try BlindKeyList.sign(keys, issuedAt: now, with: bank)
+        return (list, list.keys.map { byID[$0.keyID]! })
+    }
+
+    /// `count` distinct RSA-2048 private keys (PKCS#8 PEM): from the pool folder if given (made
+    /// and added there when it holds fewer), else made now.
+    static func rsaKeys(count: Int, pool: String?) throws -> [String] {
+        func fresh() throws -> String { try _RSA.BlindSigning.PrivateKey<SHA384>(keySize: .bits2048).pkcs8PEMRepresentation }
+        guard let pool else { return try (0..<count).map { _ in try fresh() } }
+        try KeyFiles.createFolder(pool)
+        var pems: [String] = []
+        for index in 0..<count {
+            let file = "\(pool)/rsa-\(index).pem"
+            if let pem = try? String(contentsOfFile: file, encoding: .utf8) {
+                pems.append(pem)
+            } else {
+                let pem = try fresh()
+                try KeyFiles.replacePrivate(file, pem)
+                pems.append(pem)
+            }
+        }
+        return pems
     }
 }

@@ -139,6 +139,16 @@ public struct ActorSetup {
         return try readPublicKey(keys.bankSigningPublicKeyFile)
     }
 
+    /// The bank's blind key list (checked against `bankKey`): the flag's file, else the keys
+    /// folder's `public/bank.blindkeys`; nil when neither has one (Ed25519 vouchers only).
+    public func blindKeyList(_ flag: String?, bankKey: SigningPublicKey) throws -> BlindKeyList? {
+        if let flag {
+            guard let text = try? String(contentsOfFile: flag, encoding: .utf8) else { throw ValidationError("cannot read the blind key list \(flag)") }
+            return try BlindKeyCoding.list(file: text, bankKey: bankKey)
+        }
+        return try keys?.blindKeyList(bankKey: bankKey)
+    }
+
     /// The CURVE policy of this actor's server sockets; nil when plaintext.
     public func serverSecurity(admit: @escaping (CurveKey) -> Bool = { _ in true }) throws -> ServerSecurity? {
         guard let keys else { return nil }

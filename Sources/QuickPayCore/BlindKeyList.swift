@@ -1,25 +1,31 @@
 import Crypto
+import Foundation
 
 /// One of the bank's blind-signing keys. The key is the value: a signature under it is worth
 /// one voucher of `denomination` x `length` loaded in its epoch, so the bank never needs to see
 /// d, N or the expiry in what it signs (they would make a blinded voucher linkable).
-///
-/// Groundwork for the unlinkable-voucher issue: nothing in the protocol uses it yet.
 public struct BlindKey: Hashable, Sendable {
     public let denomination: Denomination
     public let length: ChainLength
-    /// Loads are signed under this key from `validFrom` to `validUntil`.
+    /// Loads are signed under this key from `validFrom` to `validUntil` (its epoch).
     public let validFrom: Timestamp
     public let validUntil: Timestamp
+    /// Every voucher signed under this key can be spent until then (the bank's deposit window
+    /// follows it); a voucher carries no expiry of its own that the bank could not see.
+    public let expiry: Timestamp
     public let publicKey: BlindRSA.PublicKey
 
-    public init(denomination: Denomination, length: ChainLength, validFrom: Timestamp, validUntil: Timestamp, publicKey: BlindRSA.PublicKey) {
+    public init(denomination: Denomination, length: ChainLength, validFrom: Timestamp, validUntil: Timestamp, expiry: Timestamp, publicKey: BlindRSA.PublicKey) {
         self.denomination = denomination
         self.length = length
         self.validFrom = validFrom
         self.validUntil = validUntil
+        self.expiry = expiry
         self.publicKey = publicKey
     }
+
+    /// The face value of a voucher signed under this key: denomination x N.
+    public var faceValue: Amount { try! denomination.value(ofCoins: length.value) }
 
     /// The first 8 bytes of SHA-256("QuickPay/blind-key/v1" || the canonical key bytes): what a
     /// voucher message names.
@@ -38,6 +44,7 @@ public struct BlindKey: Hashable, Sendable {
         out.append(UInt16(length.value))
         out.append(validFrom.secondsSinceEpoch)
         out.append(validUntil.secondsSinceEpoch)
+        out.append(expiry.secondsSinceEpoch)
         out.append(UInt16(publicKey.modulus.count))
         out.append(raw: publicKey.modulus)
         out.append(UInt16(publicKey.exponent.count))
@@ -80,6 +87,7 @@ public struct BlindKeyList: Sendable, Equatable {
                 throw QuickPayError(.malformed, "blind-signing keys are RSA of at least \(minimumModulusBits) bits")
             }
             guard key.validFrom < key.validUntil else { throw QuickPayError(.malformed, "a key's epoch must end after it starts") }
+            guard key.validUntil <= key.expiry else { throw QuickPayError(.malformed, "a key's vouchers must not expire before its epoch ends") }
         }
         let sorted = keys.sorted { $0.keyID.bytes.lexicographicallyPrecedes($1.keyID.bytes) }
         guard Set(sorted.map(\.keyID)).count == sorted.count else { throw QuickPayError(.malformed, "two keys share a key id") }
@@ -122,5 +130,78 @@ public enum BlindVoucherMessage {
     public static func bytes(keyID: KeyID, receiver: ReceiverID, root: Bytes32, ownerKey: SigningPublicKey) -> [UInt8] {
         let name = Array(receiver.value.utf8)
         return [version] + keyID.bytes + name + [UInt8](repeating: 0, count: ReceiverID.maximumLength - name.count) + root.bytes + ownerKey.raw.bytes
+    }
+}
+
+/// A blind key as bytes (the fields of its canonical form, PROTOCOL.md 7.6: denomination u16,
+/// length u16, valid from i64, valid until i64, expiry i64, modulus length u16, modulus,
+/// exponent length u16, exponent), and the key list as a text file:
+///
+/// ```
+/// quickpay-blind-key-list v1
+/// issued_at <seconds>
+/// signature <128 hex digits: the bank's Ed25519 signature over the list's signing bytes>
+/// key <hex of one key's bytes>     (one line per key)
+/// ```
+public enum BlindKeyCoding {
+    public static func bytes(_ key: BlindKey) -> [UInt8] {
+        var out = CanonicalBytes(label: "")
+        key.append(to: &out)
+        return Array(out.bytes.dropFirst())
+    }
+
+    public static func key(_ bytes: [UInt8]) -> BlindKey? {
+        var reader = Reader(bytes: bytes[...])
+        guard let rupees = reader.u16(), let denomination = Denomination(rupees: Int64(rupees)), let length = reader.u16(),
+            let chainLength = try? ChainLength(Int(length)), let from = reader.i64(), let until = reader.i64(), let expiry = reader.i64(),
+            let modulusCount = reader.u16(), let modulus = reader.take(Int(modulusCount)), let exponentCount = reader.u16(),
+            let exponent = reader.take(Int(exponentCount)), reader.bytes.isEmpty
+        else { return nil }
+        return BlindKey(
+            denomination: denomination, length: chainLength, validFrom: Timestamp(secondsSinceEpoch: from), validUntil: Timestamp(secondsSinceEpoch: until),
+            expiry: Timestamp(secondsSinceEpoch: expiry), publicKey: BlindRSA.PublicKey(modulus: modulus, exponent: exponent))
+    }
+
+    public static let fileHeader = "quickpay-blind-key-list v1"
+
+    public static func file(_ list: BlindKeyList) -> String {
+        ([fileHeader, "issued_at \(list.issuedAt.secondsSinceEpoch)", "signature \(HexCoding.encode(list.signature.bytes))"]
+            + list.keys.map { "key \(HexCoding.encode(bytes($0)))" }).joined(separator: "\n") + "\n"
+    }
+
+    /// Reads a key list file and checks it against the bank's key (BAD_SIGNATURE) and the
+    /// list's rules (MALFORMED).
+    public static func list(file text: String, bankKey: SigningPublicKey) throws(QuickPayError) -> BlindKeyList {
+        var lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard lines.first == fileHeader else { throw QuickPayError(.malformed, "a blind key list starts with '\(fileHeader)'") }
+        lines.removeFirst()
+        var issuedAt: Timestamp?
+        var signature: Signature64?
+        var keys: [BlindKey] = []
+        for line in lines {
+            let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw QuickPayError(.malformed, "blind key list line '\(line.prefix(40))'") }
+            switch parts[0] {
+            case "issued_at": issuedAt = Int64(parts[1]).map { Timestamp(secondsSinceEpoch: $0) }
+            case "signature": signature = HexCoding.decode(parts[1]).flatMap { Signature64($0) }
+            case "key":
+                guard let key = HexCoding.decode(parts[1]).flatMap(key) else { throw QuickPayError(.malformed, "a blind key that does not read") }
+                keys.append(key)
+            default: throw QuickPayError(.malformed, "blind key list line '\(parts[0])'")
+            }
+        }
+        guard let issuedAt, let signature else { throw QuickPayError(.malformed, "a blind key list has issued_at and signature lines") }
+        return try BlindKeyList.verified(keys: keys, issuedAt: issuedAt, signature: signature, bankKey: bankKey)
+    }
+
+    struct Reader {
+        var bytes: ArraySlice<UInt8>
+        mutating func take(_ count: Int) -> [UInt8]? {
+            guard bytes.count >= count else { return nil }
+            defer { bytes = bytes.dropFirst(count) }
+            return Array(bytes.prefix(count))
+        }
+        mutating func u16() -> UInt16? { take(2).map { UInt16($0[0]) << 8 | UInt16($0[1]) } }
+        mutating func i64() -> Int64? { take(8).map { Int64(bitPattern: $0.reduce(0) { $0 << 8 | UInt64($1) }) } }
     }
 }

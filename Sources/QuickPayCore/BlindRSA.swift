@@ -10,8 +10,6 @@ import Foundation
 /// draws them itself and cannot be replayed). The bank's side, `BlindSignature`, is one RSA
 /// private-key operation on the blinded message; the final signature is a plain RSASSA-PSS
 /// signature (SHA-384, MGF1-SHA-384) that swift-crypto verifies.
-///
-/// Groundwork for the unlinkable-voucher issue: nothing in the protocol uses it yet.
 public enum BlindRSA {
     public enum Variant: Sendable, Equatable {
         /// Salt of 48 bytes (the SHA-384 length), or none.

@@ -34,6 +34,7 @@ public enum ErrorCode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case `internal` = 28
     case alreadyApplied = 29
     case modeMismatch = 30
+    case unknownKey = 31
 
     /// The stable name used in logs, scenario files and the wire schema, such as `REPLAYED_COIN`.
     public var name: String {
@@ -68,6 +69,7 @@ public enum ErrorCode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
         case .internal: "INTERNAL"
         case .alreadyApplied: "ALREADY_APPLIED"
         case .modeMismatch: "MODE_MISMATCH"
+        case .unknownKey: "UNKNOWN_KEY"
         }
     }
 
@@ -104,6 +106,7 @@ public enum ErrorCode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
         case .internal: "an internal fault; the request had no effect"
         case .alreadyApplied: "this request id already took effect; its full answer is no longer kept (past retention)"
         case .modeMismatch: "the merchant runs in another mode than the bank holds for it"
+        case .unknownKey: "the key id names no key of the bank's blind key list, or one whose epoch has not begun"
         }
     }
 

@@ -23,29 +23,34 @@ public struct UnloadAuthorization: Hashable, Sendable {
         self.signature = signature
     }
 
-    /// The exact bytes the owner key signs (layout in docs/PROTOCOL.md).
-    public static func signingBytes(unloadID: RequestID, voucherID: VoucherID, destination: UnloadDestination) -> [UInt8] {
-        var out = CanonicalBytes(label: "QuickPay/unload/v1")
+    /// The exact bytes the owner key signs (layout in docs/PROTOCOL.md, 7.5). An Ed25519
+    /// voucher's unload names no account (the bank knows who loaded it); a blind voucher's names
+    /// the account the refund goes to (`QuickPay/unload/v2`), so an authorization taken from its
+    /// owner cannot be sent from another account.
+    public static func signingBytes(unloadID: RequestID, voucherID: VoucherID, destination: UnloadDestination, account: AccountID? = nil) -> [UInt8] {
+        var out = CanonicalBytes(label: account == nil ? "QuickPay/unload/v1" : "QuickPay/unload/v2")
         out.append(raw: unloadID.raw.bytes)
         out.append(raw: voucherID.raw.bytes)
         out.append(destination.rawValue)
+        if let account { out.append(shortString: account.value) }
         return out.bytes
     }
 
     public static func sign(
-        unloadID: RequestID, voucherID: VoucherID, destination: UnloadDestination, ownerKey: SigningPrivateKey
+        unloadID: RequestID, voucherID: VoucherID, destination: UnloadDestination, account: AccountID? = nil, ownerKey: SigningPrivateKey
     ) -> UnloadAuthorization {
-        let bytes = signingBytes(unloadID: unloadID, voucherID: voucherID, destination: destination)
+        let bytes = signingBytes(unloadID: unloadID, voucherID: voucherID, destination: destination, account: account)
         return UnloadAuthorization(
             unloadID: unloadID, voucherID: voucherID, destination: destination, signature: ownerKey.sign(bytes))
     }
 
-    /// Throws `BAD_SIGNATURE` unless the voucher's owner key signed this request.
-    public func verify(against voucher: VoucherCommitment) throws(QuickPayError) {
+    /// Throws `BAD_SIGNATURE` unless the voucher's owner key signed this request (naming
+    /// `account` when given: a blind voucher's unload).
+    public func verify(against voucher: VoucherCommitment, account: AccountID? = nil) throws(QuickPayError) {
         guard voucher.voucherID == voucherID else {
             throw QuickPayError(.unknownVoucher, "unload names voucher \(voucherID), checked against \(voucher.voucherID)")
         }
-        let bytes = UnloadAuthorization.signingBytes(unloadID: unloadID, voucherID: voucherID, destination: destination)
+        let bytes = UnloadAuthorization.signingBytes(unloadID: unloadID, voucherID: voucherID, destination: destination, account: account)
         guard voucher.ownerKey.isValidSignature(signature, for: bytes) else {
             throw QuickPayError(.badSignature, "unload of voucher \(voucherID) is not signed by its owner key")
         }

@@ -7,7 +7,7 @@ import QuickPayProtocol
 /// What each actor shows the control socket's `state` action: the evidence checkers read.
 /// No secret (seed, code, token, password hash) ever appears here.
 public enum StateDump {
-    public static func bank(_ store: any BankStore) throws -> JSONObject {
+    public static func bank(_ store: any BankStore, blindKeys: [BlindKey] = []) throws -> JSONObject {
         let ledger = try store.ledger()
         var balances: JSONObject = [:]
         for (account, amount) in ledger { balances[account.name] = amount.paise }
@@ -22,11 +22,15 @@ public enum StateDump {
                 state = "closed"
                 refunded = amount.paise
             }
-            return [
-                "id": row.commitment.voucherID.raw.hex, "account": row.account.value, "receiver": row.commitment.receiverID.value,
+            var out: JSONObject = [
+                "id": row.commitment.voucherID.raw.hex, "receiver": row.commitment.receiverID.value,
                 "denomination": row.commitment.denomination.rupees, "length": row.commitment.length.value,
                 "redeemed_index": row.redeemed.index, "state": state, "refunded_paise": refunded, "root": row.commitment.root.hex,
             ]
+            // A blind voucher has no account until an unload names one.
+            if let account = row.account { out["account"] = account.value }
+            if row.commitment.scheme == .blindRSA { out["blind_key"] = row.commitment.keyID.description }
+            return out
         }
         let journal: [[Any]] = try store.journal().map { [$0.from.name, $0.to.name, Int($0.amount.paise)] }
         let receivers: [JSONObject] = try store.allReceivers().map { ["id": $0.id.value, "account": $0.account.value, "mode": $0.mode.rawValue] }
@@ -34,6 +38,7 @@ public enum StateDump {
         return [
             "ok": true, "ledger": balances, "vouchers": rows, "journal": journal, "accounts": try store.allAccounts().map(\.value),
             "receivers": receivers,
+            "blind_keys": Dictionary(uniqueKeysWithValues: blindKeys.map { ($0.keyID.description, ["denomination": $0.denomination.rupees, "length": $0.length.value] as JSONObject) }),
             "phones": Dictionary(uniqueKeysWithValues: try store.allAccounts().compactMap { account in try store.owner(of: account)?.phone.map { (account.value, $0.value) } }),
         ]
     }
@@ -44,7 +49,8 @@ public enum StateDump {
         let unredeemed = try Amount.sum(vouchers.map(\.unredeemedValue))
         let rows: [JSONObject] = vouchers.sorted { $0.id.raw.hex < $1.id.raw.hex }.map {
             ["id": $0.id.raw.hex, "denomination": $0.voucher.commitment.denomination.rupees, "last_index": $0.last.index,
-             "last_value": $0.last.value.hex, "length": $0.voucher.commitment.length.value, "redeemed_index": $0.redeemedIndex, "closed": $0.closed]
+             "last_value": $0.last.value.hex, "length": $0.voucher.commitment.length.value, "redeemed_index": $0.redeemedIndex, "closed": $0.closed,
+             "blind": $0.voucher.commitment.scheme == .blindRSA]
         }
         return ["ok": true, "vouchers": rows, "accepted_paise": accepted.paise, "unredeemed_paise": unredeemed.paise]
     }

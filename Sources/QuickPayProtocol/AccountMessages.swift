@@ -51,74 +51,161 @@ public struct ChainRequest: Hashable, Sendable {
     }
 }
 
-/// A load: chains for one receiver, paid from a bank account. The customer sends it with a
-/// session to the app server; the app server forwards it to the bank with the session's account.
+/// One voucher message blinded under one of the bank's blind keys (RFC 9474 Blind): all the
+/// bank sees of a blind voucher at load.
+public struct BlindedChain: Hashable, Sendable {
+    public var keyID: KeyID
+    public var blindedMessage: [UInt8]
+
+    public init(keyID: KeyID, blindedMessage: [UInt8]) {
+        self.keyID = keyID
+        self.blindedMessage = blindedMessage
+    }
+
+    init(wire: Quickpay_V1_BlindedChain) throws(QuickPayError) {
+        keyID = try WireField.keyID(wire.keyID, "key_id")
+        blindedMessage = try WireField.rsaBytes(wire.blindedMessage, "blinded_message")
+    }
+
+    var wire: Quickpay_V1_BlindedChain {
+        var out = Quickpay_V1_BlindedChain()
+        out.keyID = Data(keyID.bytes)
+        out.blindedMessage = Data(blindedMessage)
+        return out
+    }
+}
+
+/// A load, paid from a bank account. The customer sends it with a session to the app server;
+/// the app server forwards it to the bank with the session's account. Either Ed25519 chains for
+/// one receiver (the bank signs vouchers it sees), or blinded chains (the bank signs blind and
+/// learns neither the receiver, nor the roots, nor the owner keys).
 public struct LoadRequest: Hashable, Sendable {
     public static let maximumChains = 16
     /// Who asks: a session (customer -> app server) or an account (app server -> bank).
     public var session: SessionToken?
     public var account: AccountID?
-    public var receiverID: ReceiverID
-    public var chains: [ChainRequest]
+    public var content: LoadContent
+
+    public enum LoadContent: Hashable, Sendable {
+        case chains(receiver: ReceiverID, [ChainRequest])
+        case blinded([BlindedChain])
+    }
+
+    public init(session: SessionToken, content: LoadContent) {
+        self.session = session
+        self.content = content
+    }
+
+    public init(account: AccountID, content: LoadContent) {
+        self.account = account
+        self.content = content
+    }
 
     public init(session: SessionToken, receiverID: ReceiverID, chains: [ChainRequest]) {
-        self.session = session
-        self.receiverID = receiverID
-        self.chains = chains
+        self.init(session: session, content: .chains(receiver: receiverID, chains))
     }
 
     public init(account: AccountID, receiverID: ReceiverID, chains: [ChainRequest]) {
-        self.account = account
-        self.receiverID = receiverID
-        self.chains = chains
+        self.init(account: account, content: .chains(receiver: receiverID, chains))
+    }
+
+    /// The Ed25519 chains (none for a blind load).
+    public var chains: [ChainRequest] {
+        if case .chains(_, let chains) = content { return chains }
+        return []
+    }
+
+    /// How many vouchers the load asks for.
+    public var count: Int {
+        switch content {
+        case .chains(_, let chains): chains.count
+        case .blinded(let blinded): blinded.count
+        }
     }
 
     init(wire: Quickpay_V1_LoadRequest) throws(QuickPayError) {
         session = try WireField.sessionToken(wire.sessionToken)
-        receiverID = try WireField.receiverID(wire.receiverID)
-        chains = try decodeAll(try WireField.count(wire.chains, "chains", 1...LoadRequest.maximumChains), ChainRequest.init(wire:))
+        content = try Self.content(receiver: wire.receiverID, chains: wire.chains, blinded: wire.blinded)
     }
 
     init(wire: Quickpay_V1_BankLoadRequest) throws(QuickPayError) {
         account = try WireField.accountID(wire.accountID)
-        receiverID = try WireField.receiverID(wire.receiverID)
-        chains = try decodeAll(try WireField.count(wire.chains, "chains", 1...LoadRequest.maximumChains), ChainRequest.init(wire:))
+        content = try Self.content(receiver: wire.receiverID, chains: wire.chains, blinded: wire.blinded)
+    }
+
+    static func content(receiver: String, chains: [Quickpay_V1_ChainRequest], blinded: [Quickpay_V1_BlindedChain]) throws(QuickPayError) -> LoadContent {
+        if blinded.isEmpty {
+            return .chains(
+                receiver: try WireField.receiverID(receiver),
+                try decodeAll(try WireField.count(chains, "chains", 1...LoadRequest.maximumChains), ChainRequest.init(wire:)))
+        }
+        guard chains.isEmpty, receiver.isEmpty else {
+            throw QuickPayError(.malformed, "a blind load carries blinded chains only: no chains, no receiver_id")
+        }
+        return .blinded(try decodeAll(try WireField.count(blinded, "blinded", 1...LoadRequest.maximumChains), BlindedChain.init(wire:)))
     }
 
     var sessionWire: Quickpay_V1_LoadRequest {
         var out = Quickpay_V1_LoadRequest()
         out.sessionToken = Data(session?.raw ?? Bytes16(high: 0, low: 0))
-        out.receiverID = receiverID.value
-        out.chains = chains.map(\.wire)
+        switch content {
+        case .chains(let receiver, let chains):
+            out.receiverID = receiver.value
+            out.chains = chains.map(\.wire)
+        case .blinded(let blinded): out.blinded = blinded.map(\.wire)
+        }
         return out
     }
 
     var bankWire: Quickpay_V1_BankLoadRequest {
         var out = Quickpay_V1_BankLoadRequest()
         out.accountID = account?.value ?? ""
-        out.receiverID = receiverID.value
-        out.chains = chains.map(\.wire)
+        switch content {
+        case .chains(let receiver, let chains):
+            out.receiverID = receiver.value
+            out.chains = chains.map(\.wire)
+        case .blinded(let blinded): out.blinded = blinded.map(\.wire)
+        }
         return out
     }
 }
 
+/// The bank's answer to a load: the signed vouchers (Ed25519), or one blind signature per
+/// blinded chain, in order (the wallet unblinds them into vouchers).
 public struct LoadReply: Hashable, Sendable {
     public var vouchers: [SignedVoucher]
+    public var blindSignatures: [[UInt8]]
     public var debited: Amount
 
     public init(vouchers: [SignedVoucher], debited: Amount) {
         self.vouchers = vouchers
+        self.blindSignatures = []
+        self.debited = debited
+    }
+
+    public init(blindSignatures: [[UInt8]], debited: Amount) {
+        self.vouchers = []
+        self.blindSignatures = blindSignatures
         self.debited = debited
     }
 
     init(wire: Quickpay_V1_LoadReply) throws(QuickPayError) {
-        vouchers = try decodeAll(try WireField.count(wire.vouchers, "vouchers", 1...LoadRequest.maximumChains), SignedVoucher.init(wire:))
+        if wire.blindSignatures.isEmpty {
+            vouchers = try decodeAll(try WireField.count(wire.vouchers, "vouchers", 1...LoadRequest.maximumChains), SignedVoucher.init(wire:))
+            blindSignatures = []
+        } else {
+            guard wire.vouchers.isEmpty else { throw QuickPayError(.malformed, "a load reply carries vouchers or blind signatures, not both") }
+            vouchers = []
+            blindSignatures = try decodeAll(
+                try WireField.count(wire.blindSignatures, "blind_signatures", 1...LoadRequest.maximumChains), { (data: Data) throws(QuickPayError) in try WireField.rsaBytes(data, "blind_signatures") })
+        }
         debited = try WireField.amount(wire.debitedPaise, "debited_paise")
     }
 
     var wire: Quickpay_V1_LoadReply {
         var out = Quickpay_V1_LoadReply()
         out.vouchers = vouchers.map(\.wire)
+        out.blindSignatures = blindSignatures.map { Data($0) }
         out.debitedPaise = debited.paise
         return out
     }
@@ -132,15 +219,28 @@ public struct UnloadRequest: Hashable, Sendable {
     public var session: SessionToken?
     public var account: AccountID?
     public var authorization: UnloadAuthorization
+    /// A blind voucher itself: the bank may never have seen it (nil for Ed25519).
+    public var voucher: SignedVoucher?
 
-    public init(session: SessionToken, authorization: UnloadAuthorization) {
+    public init(session: SessionToken, authorization: UnloadAuthorization, voucher: SignedVoucher? = nil) {
         self.session = session
         self.authorization = authorization
+        self.voucher = voucher
     }
 
-    public init(account: AccountID, authorization: UnloadAuthorization) {
+    public init(account: AccountID, authorization: UnloadAuthorization, voucher: SignedVoucher? = nil) {
         self.account = account
         self.authorization = authorization
+        self.voucher = voucher
+    }
+
+    static func voucher(_ wire: Quickpay_V1_Voucher?, for id: VoucherID) throws(QuickPayError) -> SignedVoucher? {
+        guard let wire else { return nil }
+        let voucher = try SignedVoucher(wire: wire)
+        guard voucher.id == id, voucher.commitment.scheme == .blindRSA else {
+            throw QuickPayError(.malformed, "an unload carries only the blind voucher it unloads")
+        }
+        return voucher
     }
 
     init(wire: Quickpay_V1_UnloadRequest) throws(QuickPayError) {
@@ -150,6 +250,7 @@ public struct UnloadRequest: Hashable, Sendable {
             voucherID: try WireField.voucherID(wire.voucherID),
             destination: try WireField.destination(wire.destination),
             signature: try WireField.signature(wire.ownerSignature, "owner_signature"))
+        voucher = try Self.voucher(wire.hasVoucher ? wire.voucher : nil, for: authorization.voucherID)
     }
 
     init(wire: Quickpay_V1_BankUnloadRequest) throws(QuickPayError) {
@@ -159,6 +260,7 @@ public struct UnloadRequest: Hashable, Sendable {
             voucherID: try WireField.voucherID(wire.voucherID),
             destination: try WireField.destination(wire.destination),
             signature: try WireField.signature(wire.ownerSignature, "owner_signature"))
+        voucher = try Self.voucher(wire.hasVoucher ? wire.voucher : nil, for: authorization.voucherID)
     }
 
     var sessionWire: Quickpay_V1_UnloadRequest {
@@ -168,6 +270,7 @@ public struct UnloadRequest: Hashable, Sendable {
         out.destination = WireField.wire(authorization.destination)
         out.ownerSignature = Data(authorization.signature.bytes)
         out.unloadID = Data(authorization.unloadID.raw)
+        if let voucher { out.voucher = voucher.wire }
         return out
     }
 
@@ -178,6 +281,7 @@ public struct UnloadRequest: Hashable, Sendable {
         out.destination = WireField.wire(authorization.destination)
         out.ownerSignature = Data(authorization.signature.bytes)
         out.unloadID = Data(authorization.unloadID.raw)
+        if let voucher { out.voucher = voucher.wire }
         return out
     }
 }

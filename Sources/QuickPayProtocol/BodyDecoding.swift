@@ -34,7 +34,8 @@ extension Body {
             self = .otpSubmit(OtpSubmit(challengeID: ChallengeID(try WireField.bytes16(m.challengeID, "challenge_id")), code: try OneTimeCode(m.otp)))
         case .otpResend(let m): self = .otpResend(ChallengeID(try WireField.bytes16(m.challengeID, "challenge_id")))
         case .sessionGranted(let m):
-            self = .sessionGranted(SessionGranted(session: try WireField.sessionToken(m.sessionToken), expiresAt: WireField.timestamp(m.expiresAt)))
+            self = .sessionGranted(
+                SessionGranted(session: try WireField.sessionToken(m.sessionToken), expiresAt: WireField.timestamp(m.expiresAt), account: try WireField.accountID(m.accountID)))
         case .logout(let m): self = .logout(SessionRequest(session: try WireField.sessionToken(m.sessionToken)))
         case .smsSubmit(let m):
             self = .smsSubmit(

@@ -62,6 +62,7 @@ extension Body {
             var m = Quickpay_V1_SessionGranted()
             m.sessionToken = Data(v.session.raw)
             m.expiresAt = v.expiresAt.secondsSinceEpoch
+            m.accountID = v.account.value
             return .sessionGranted(m)
         case .logout(let v):
             var m = Quickpay_V1_Logout()

@@ -9,10 +9,15 @@ extension SignedVoucher {
         guard wire.version == UInt32(VoucherCommitment.currentVersion) else {
             throw QuickPayError(.malformed, "voucher version must be \(VoucherCommitment.currentVersion), got \(wire.version)")
         }
-        guard wire.scheme == .ed25519 else { throw QuickPayError(.malformed, "voucher scheme must be ED25519") }
+        let scheme: SignatureScheme
+        switch wire.scheme {
+        case .ed25519: scheme = .ed25519
+        case .blindRsa: scheme = .blindRSA
+        default: throw QuickPayError(.malformed, "voucher scheme must be ED25519 or BLIND_RSA")
+        }
         let commitment = VoucherCommitment(
             version: VoucherCommitment.currentVersion,
-            scheme: .ed25519,
+            scheme: scheme,
             voucherID: try WireField.voucherID(wire.voucherID),
             receiverID: try WireField.receiverID(wire.receiverID),
             denomination: try WireField.denomination(wire.denomination),
@@ -21,13 +26,21 @@ extension SignedVoucher {
             expiry: WireField.timestamp(wire.expiry),
             ownerKey: try WireField.publicKey(wire.ownerKey, "owner_key"),
             keyID: try WireField.keyID(wire.keyID, "key_id"))
-        self.init(commitment: commitment, signature: try WireField.signature(wire.signature, "signature"))
+        switch scheme {
+        case .ed25519:
+            guard wire.messagePrefix.isEmpty else { throw QuickPayError(.malformed, "an ED25519 voucher carries no message_prefix") }
+            self.init(commitment: commitment, signature: try WireField.signature(wire.signature, "signature"))
+        case .blindRSA:
+            self.init(
+                commitment: commitment,
+                proof: .blindRSA(prefix: try WireField.bytes32(wire.messagePrefix, "message_prefix"), signature: try WireField.rsaBytes(wire.signature, "signature")))
+        }
     }
 
     var wire: Quickpay_V1_Voucher {
         var out = Quickpay_V1_Voucher()
         out.version = UInt32(commitment.version)
-        out.scheme = .ed25519
+        out.scheme = commitment.scheme == .blindRSA ? .blindRsa : .ed25519
         out.voucherID = Data(commitment.voucherID.raw)
         out.receiverID = commitment.receiverID.value
         out.denomination = WireField.wire(commitment.denomination)
@@ -36,7 +49,8 @@ extension SignedVoucher {
         out.expiry = commitment.expiry.secondsSinceEpoch
         out.ownerKey = Data(commitment.ownerKey.raw)
         out.keyID = Data(commitment.keyID.bytes)
-        out.signature = Data(signature.bytes)
+        out.signature = Data(proof.bytes)
+        if case .blindRSA(let prefix, _) = proof { out.messagePrefix = Data(prefix) }
         return out
     }
 }

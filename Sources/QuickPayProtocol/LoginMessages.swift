@@ -66,9 +66,12 @@ public struct OtpSubmit: Hashable, Sendable {
 public struct SessionGranted: Hashable, Sendable {
     public var session: SessionToken
     public var expiresAt: Timestamp
-    public init(session: SessionToken, expiresAt: Timestamp) {
+    /// The user's bank account: what a blind voucher's unload authorization names.
+    public var account: AccountID
+    public init(session: SessionToken, expiresAt: Timestamp, account: AccountID) {
         self.session = session
         self.expiresAt = expiresAt
+        self.account = account
     }
 }
 

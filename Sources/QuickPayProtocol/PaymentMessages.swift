@@ -81,22 +81,33 @@ public struct Redeem: Hashable, Sendable {
     /// well under the 64 KiB frame limit.
     public static let maximumCoins = 256
     public var receiverID: ReceiverID
+    /// Blind vouchers sent along so far: the bank first sees a blind voucher when it is redeemed.
+    /// 32 of them (about 14 KiB) keep the frame under its limit with 256 coins.
+    public static let maximumVouchers = 32
     public var coins: [Coin]
     /// The mode the merchant runs in; the bank refuses a mismatch.
     public var mode: MerchantMode
+    /// Blind vouchers the bank may not have seen, each spent by one of the coins.
+    public var vouchers: [SignedVoucher]
 
-    public init(receiverID: ReceiverID, coins: [Coin], mode: MerchantMode = .offline) {
+    public init(receiverID: ReceiverID, coins: [Coin], mode: MerchantMode = .offline, vouchers: [SignedVoucher] = []) {
         self.receiverID = receiverID
         self.coins = coins
         self.mode = mode
+        self.vouchers = vouchers
     }
 
     init(wire: Quickpay_V1_Redeem) throws(QuickPayError) {
         receiverID = try WireField.receiverID(wire.receiverID)
         mode = try WireField.mode(wire.mode)
         coins = try decodeAll(try WireField.count(wire.coins, "coins", 1...Redeem.maximumCoins), Coin.init(wire:))
-        guard Set(coins.map(\.voucherID)).count == coins.count else {
+        let spent = Set(coins.map(\.voucherID))
+        guard spent.count == coins.count else {
             throw QuickPayError(.malformed, "a redemption carries one coin per voucher")
+        }
+        vouchers = try decodeAll(try WireField.count(wire.vouchers, "vouchers", 0...Redeem.maximumVouchers), SignedVoucher.init(wire:))
+        guard Set(vouchers.map(\.id)).count == vouchers.count, vouchers.allSatisfy({ spent.contains($0.id) && $0.commitment.scheme == .blindRSA }) else {
+            throw QuickPayError(.malformed, "every voucher of a redemption is a distinct blind voucher spent by one of its coins")
         }
     }
 
@@ -105,6 +116,7 @@ public struct Redeem: Hashable, Sendable {
         out.receiverID = receiverID.value
         out.coins = coins.map(\.wire)
         out.mode = mode.wire
+        out.vouchers = vouchers.map(\.wire)
         return out
     }
 }

@@ -35,6 +35,14 @@ enum WireField {
         return value
     }
 
+    /// An RSA signature or blinded message: as long as a modulus of 2,048 to 4,096 bits.
+    static func rsaBytes(_ data: Data, _ field: String) throws(QuickPayError) -> [UInt8] {
+        guard (256...512).contains(data.count) else {
+            throw QuickPayError(.malformed, "\(field) must be 256 to 512 bytes (an RSA modulus of 2,048 to 4,096 bits), got \(data.count)")
+        }
+        return Array(data)
+    }
+
     static func keyID(_ data: Data, _ field: String) throws(QuickPayError) -> KeyID {
         guard let value = KeyID(data) else {
             throw QuickPayError(.malformed, "\(field) must be 8 bytes, got \(data.count)")

@@ -76,17 +76,21 @@ public struct Evidence {
             let state: String = try field(row, "state", what)
             guard let code = ["open": 0, "closing": 1, "closed": 2][state] else { throw Malformed(description: "\(what) has state \(state)") }
             return AuditData.Voucher(
-                id: try field(row, "id", what), account: try field(row, "account", what), receiver: try field(row, "receiver", what),
+                id: try field(row, "id", what), account: row["account"] as? String, receiver: try field(row, "receiver", what),
                 denominationRupees: Int64(try field(row, "denomination", what) as Int), length: try field(row, "length", what),
                 root: try field(row, "root", what), redeemedIndex: try field(row, "redeemed_index", what), state: code,
-                refundedPaise: Int64(try field(row, "refunded_paise", what) as Int))
+                refundedPaise: Int64(try field(row, "refunded_paise", what) as Int), blindKey: row["blind_key"] as? String)
+        }
+        for (key, value) in (bank["blind_keys"] as? [String: [String: Any]]) ?? [:] {
+            guard let rupees = value["denomination"] as? Int, let length = value["length"] as? Int else { throw Malformed(description: "blind key \(key) of the bank's state") }
+            data.blindKeys[key] = (Int64(rupees), length)
         }
         for (merchant, state) in merchants {
             data.merchants[merchant] = try (field(state, "vouchers", "\(merchant)'s state") as [[String: Any]]).map { row in
                 let what = "a voucher of \(merchant)'s state"
                 return AuditData.MerchantRow(
                     id: try field(row, "id", what), lastIndex: try field(row, "last_index", what), redeemedIndex: try field(row, "redeemed_index", what),
-                    closed: try field(row, "closed", what))
+                    closed: try field(row, "closed", what), blind: row["blind"] as? Bool ?? false)
             }
         }
         if let state = appServer {

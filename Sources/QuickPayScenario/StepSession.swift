@@ -442,7 +442,8 @@ struct StepSession {
         }
     }
 
-    /// Compares ledger balances (rupees) by `name.bank`, `name.quickpay` or `float`.
+    /// Compares ledger balances (rupees) by `name.bank`, `name.quickpay` or `float` (every voucher
+    /// float: Ed25519 vouchers' and each blind key's).
     func ledgerFailures(_ expected: [String: Any]) throws -> [String] {
         guard let ledger = try Evidence.read(deployment, merchants: scenario.merchants.map(\.id))?.ledger else {
             return ["the bank is down: no ledger to check"]
@@ -455,7 +456,9 @@ struct StepSession {
             }
             let account: String
             if key == "float" {
-                account = "float:vouchers"
+                let paise = ledger.filter { $0.key.hasPrefix("float:") }.values.reduce(0, +)
+                if paise != Int((rupees * 100).rounded()) { failures.append("float is Rs \(Double(paise) / 100), expected Rs \(rupees)") }
+                continue
             } else {
                 let parts = key.split(separator: ".").map(String.init)
                 guard parts.count == 2, ["bank", "quickpay"].contains(parts[1]), let user = try? scenario.user(parts[0]) else {

@@ -22,7 +22,9 @@ extension SimWorld {
         var data = cachedBank!
         for (receiver, store) in merchantStores {
             data.merchants[receiver.value] = store.state.durable.vouchers.values.map {
-                AuditData.MerchantRow(id: $0.id.raw.hex, lastIndex: $0.last.index, redeemedIndex: $0.redeemedIndex, closed: $0.closed)
+                AuditData.MerchantRow(
+                    id: $0.id.raw.hex, lastIndex: $0.last.index, redeemedIndex: $0.redeemedIndex, closed: $0.closed,
+                    blind: $0.voucher.commitment.scheme == .blindRSA)
             }
         }
         if merchantsOnly { return data }
@@ -59,9 +61,10 @@ extension SimWorld {
                 refunded = amount.paise
             }
             return AuditData.Voucher(
-                id: row.commitment.voucherID.raw.hex, account: row.account.value, receiver: row.commitment.receiverID.value,
+                id: row.commitment.voucherID.raw.hex, account: row.account?.value, receiver: row.commitment.receiverID.value,
                 denominationRupees: row.commitment.denomination.rupees, length: row.commitment.length.value, root: row.commitment.root.hex,
-                redeemedIndex: row.redeemed.index, state: state, refundedPaise: refunded)
+                redeemedIndex: row.redeemed.index, state: state, refundedPaise: refunded,
+                blindKey: row.commitment.scheme == .blindRSA ? row.commitment.keyID.description : nil)
         }
         return data
     }

@@ -47,7 +47,47 @@ public final class SQLiteBankStore: BankStore {
                 CREATE INDEX receivers_account ON receivers(account);
                 """)
         }
+        migrator.registerMigration("v5-blind-vouchers") { db in
+            // A blind voucher's row has no account until an unload names one, and says its
+            // scheme; the blind keys the bank signs with are listed for the auditor (the value of
+            // each key's float: issued x d x N).
+            try db.execute(sql: """
+                CREATE TABLE vouchers_v5 (
+                  id BLOB PRIMARY KEY NOT NULL, account TEXT, scheme INTEGER NOT NULL DEFAULT 1, receiver TEXT NOT NULL,
+                  denomination INTEGER NOT NULL, length INTEGER NOT NULL, root BLOB NOT NULL, expiry INTEGER NOT NULL,
+                  owner_key BLOB NOT NULL, key_id BLOB NOT NULL, redeemed_index INTEGER NOT NULL, redeemed_value BLOB NOT NULL,
+                  state INTEGER NOT NULL, refund_at INTEGER, destination INTEGER, unload_id BLOB, refunded INTEGER
+                ) WITHOUT ROWID;
+                INSERT INTO vouchers_v5 (id, account, receiver, denomination, length, root, expiry, owner_key, key_id,
+                  redeemed_index, redeemed_value, state, refund_at, destination, unload_id, refunded)
+                  SELECT id, account, receiver, denomination, length, root, expiry, owner_key, key_id,
+                  redeemed_index, redeemed_value, state, refund_at, destination, unload_id, refunded FROM vouchers;
+                DROP TABLE vouchers;
+                ALTER TABLE vouchers_v5 RENAME TO vouchers;
+                CREATE INDEX vouchers_closing ON vouchers(refund_at) WHERE state = 1;
+                CREATE UNIQUE INDEX vouchers_root ON vouchers(root);
+                CREATE TABLE blind_keys (
+                  key_id BLOB PRIMARY KEY NOT NULL, denomination INTEGER NOT NULL, length INTEGER NOT NULL,
+                  valid_from INTEGER NOT NULL, valid_until INTEGER NOT NULL, expiry INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
+    }
+
+    /// Records the blind keys the bank signs with (kept for good: the auditor values each key's
+    /// float by them).
+    public func registerBlindKeys(_ keys: [BlindKey]) throws {
+        try database.write { db in
+            for key in keys {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO blind_keys (key_id, denomination, length, valid_from, valid_until, expiry) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [
+                        Data(key.keyID.bytes), key.denomination.rupees, key.length.value, key.validFrom.secondsSinceEpoch, key.validUntil.secondsSinceEpoch,
+                        key.expiry.secondsSinceEpoch,
+                    ])
+            }
+        }
     }
 
     public init(path: String) throws {
@@ -250,16 +290,16 @@ public final class SQLiteBankStore: BankStore {
         }
         try db.cachedStatement(
             sql: """
-                INSERT INTO vouchers (id, account, receiver, denomination, length, root, expiry, owner_key, key_id,
+                INSERT INTO vouchers (id, account, scheme, receiver, denomination, length, root, expiry, owner_key, key_id,
                   redeemed_index, redeemed_value, state, refund_at, destination, unload_id, refunded)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET redeemed_index = excluded.redeemed_index, redeemed_value = excluded.redeemed_value,
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET account = excluded.account, redeemed_index = excluded.redeemed_index, redeemed_value = excluded.redeemed_value,
                   state = excluded.state, refund_at = excluded.refund_at, destination = excluded.destination, unload_id = excluded.unload_id,
                   refunded = excluded.refunded
                 """
         ).execute(
             arguments: [
-                c.voucherID.raw.data, row.account.value, c.receiverID.value, c.denomination.rupees, c.length.value, c.root.data,
+                c.voucherID.raw.data, row.account?.value, Int(c.scheme.rawValue), c.receiverID.value, c.denomination.rupees, c.length.value, c.root.data,
                 c.expiry.secondsSinceEpoch, c.ownerKey.raw.data, Data(c.keyID.bytes), row.redeemed.index, row.redeemed.value.data,
                 state, refundAt, destination, unloadID, refunded,
             ])
@@ -269,11 +309,15 @@ public final class SQLiteBankStore: BankStore {
         let denomination: Int64 = row["denomination"]
         let keyID: Data = row["key_id"]
         let ownerKey: Data = row["owner_key"]
-        guard let denomination = Denomination(rupees: denomination), let keyID = KeyID(keyID), let owner = SigningPublicKey(ownerKey) else {
+        let schemeNumber: Int = row["scheme"]
+        guard let denomination = Denomination(rupees: denomination), let keyID = KeyID(keyID), let owner = SigningPublicKey(ownerKey),
+            let scheme = SignatureScheme(rawValue: UInt8(clamping: schemeNumber))
+        else {
             throw DatabaseCorruption("voucher row")
         }
+        let account: String? = row["account"]
         let commitment = VoucherCommitment(
-            voucherID: VoucherID(try Bytes16(data: row["id"])), receiverID: try valid { try ReceiverID(row["receiver"]) },
+            scheme: scheme, voucherID: VoucherID(try Bytes16(data: row["id"])), receiverID: try valid { try ReceiverID(row["receiver"]) },
             denomination: denomination, length: try valid { try ChainLength(row["length"]) }, root: try Bytes32(data: row["root"]),
             expiry: Timestamp(secondsSinceEpoch: row["expiry"]), ownerKey: owner, keyID: keyID)
         let state: BankVoucherState
@@ -287,7 +331,7 @@ public final class SQLiteBankStore: BankStore {
             state = .closed(refunded: Amount(paise: row["refunded"]), unloadID: try unloadID.map { RequestID(try Bytes16(data: $0)) })
         }
         return BankVoucher(
-            commitment: commitment, account: try valid { try AccountID(row["account"]) },
+            commitment: commitment, account: try account.map { text in try valid { try AccountID(text) } },
             redeemed: ChainPosition(index: row["redeemed_index"], value: try Bytes32(data: row["redeemed_value"])), state: state)
     }
 

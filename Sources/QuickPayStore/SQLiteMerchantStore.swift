@@ -25,6 +25,11 @@ public final class SQLiteMerchantStore: MerchantStore {
         }
         migrator.registerMigration("v2-replies-in-row-order") { db in try ReplyCache.migrateToRowOrder(db) }
         migrator.registerMigration("v3-answers") { db in try AnswerTable.migrate(fromReplies: db, hasCreatedAt: true) }
+        migrator.registerMigration("v4-voucher-scheme") { db in
+            // The scheme in plain sight, for the auditor: a blind voucher is unknown to the bank
+            // until it is redeemed.
+            try db.execute(sql: "ALTER TABLE vouchers ADD COLUMN scheme INTEGER NOT NULL DEFAULT 1")
+        }
         return migrator
     }
 
@@ -70,11 +75,14 @@ public final class SQLiteMerchantStore: MerchantStore {
                 }
                 try db.cachedStatement(
                     sql: """
-                        INSERT OR REPLACE INTO vouchers (id, voucher, last_index, last_value, redeemed_index, receipt_seed, closed)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        INSERT OR REPLACE INTO vouchers (id, voucher, last_index, last_value, redeemed_index, receipt_seed, closed, scheme)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                         """
                 ).execute(
-                    arguments: [row.id.raw.data, Data(row.voucher.serializedBytes()), row.last.index, row.last.value.data, row.redeemedIndex, row.receiptSeed.data, row.closed])
+                    arguments: [
+                        row.id.raw.data, Data(row.voucher.serializedBytes()), row.last.index, row.last.value.data, row.redeemedIndex, row.receiptSeed.data, row.closed,
+                        Int(row.voucher.commitment.scheme.rawValue),
+                    ])
             }
             for id in batch.closedUnseen { try db.cachedStatement(sql: "INSERT OR IGNORE INTO closed_unseen (id) VALUES (?)").execute(arguments: [id.raw.data]) }
         }

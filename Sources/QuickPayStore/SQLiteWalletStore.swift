@@ -115,7 +115,17 @@ enum PendingCoding {
     static func json(_ load: PendingLoad) -> [String: Any] {
         [
             "request_id": load.requestID.raw.hex, "receiver": load.receiver.value, "state": load.state.rawValue,
-            "chains": load.chains.map { ["seed": $0.seed.hex, "owner": $0.ownerSeed.hex, "denomination": Int($0.request.denomination.rupees), "length": $0.request.length.value] as [String: Any] },
+            "chains": load.chains.map { chain in
+                var object: [String: Any] = [
+                    "seed": chain.seed.hex, "owner": chain.ownerSeed.hex, "denomination": Int(chain.request.denomination.rupees), "length": chain.request.length.value,
+                ]
+                if let blind = chain.blind {
+                    // The whole key as the bank's list gave it, so a resumed load needs no list.
+                    object["blind_secret"] = blind.secret.hex
+                    object["blind_key"] = HexCoding.encode(BlindKeyCoding.bytes(blind.key))
+                }
+                return object
+            },
         ]
     }
 
@@ -127,7 +137,14 @@ enum PendingCoding {
             guard let seed = (chain["seed"] as? String).flatMap(Bytes32.init(hex:)), let owner = (chain["owner"] as? String).flatMap(Bytes32.init(hex:)),
                 let rupees = chain["denomination"] as? Int, let denomination = Denomination(rupees: Int64(rupees)), let length = chain["length"] as? Int
             else { throw DatabaseCorruption("pending load chain") }
-            return PreparedChain(seed: seed, ownerSeed: owner, denomination: denomination, length: try valid { try ChainLength(length) })
+            var blind: PreparedChain.BlindPart?
+            if let secretHex = chain["blind_secret"] as? String {
+                guard let secret = Bytes32(hex: secretHex), let keyBytes = (chain["blind_key"] as? String).flatMap(HexCoding.decode),
+                    let key = BlindKeyCoding.key(keyBytes)
+                else { throw DatabaseCorruption("pending blind load chain") }
+                blind = PreparedChain.BlindPart(key: key, secret: secret)
+            }
+            return PreparedChain(seed: seed, ownerSeed: owner, denomination: denomination, length: try valid { try ChainLength(length) }, blind: blind)
         }
         return PendingLoad(requestID: RequestID(id), receiver: try valid { try ReceiverID(receiver) }, chains: prepared, state: state)
     }

@@ -54,6 +54,10 @@ public final class ActorDeployment {
     public var metrics = false
     public private(set) var metricsEndpoints: [String: String] = [:]
     public let bankPublicKey: SigningPublicKey
+    /// The bank's blind key list (every deployment made here has one).
+    public let blindKeys: BlindKeyList?
+    /// Which vouchers the customers load: blind RSA (the default) or Ed25519.
+    public let scheme: SignatureScheme
     let passwordRounds: Int
     /// The deployment's keys (nil: plaintext, `insecure`).
     public let keys: KeyDirectory?
@@ -72,8 +76,10 @@ public final class ActorDeployment {
     /// is false (then call `launchAll()`, after starting the proxies of `proxiedLinks`).
     public init(
         runFolder: String, binFolder: String, customers: [Customer], merchants: [Merchant], passwordRounds: Int = PasswordHasher.owaspRounds,
-        proxiedLinks: Set<String> = [], insecure: Bool = false, launch: Bool = true, customerProcesses: Bool = true
+        proxiedLinks: Set<String> = [], insecure: Bool = false, launch: Bool = true, customerProcesses: Bool = true,
+        scheme: SignatureScheme = .blindRSA, blindKeyPlan: BlindKeyPlan = ActorDeployment.testKeyPlan()
     ) throws {
+        self.scheme = scheme
         self.customerProcesses = customerProcesses
         self.proxiedLinks = proxiedLinks
         self.customers = customers
@@ -91,8 +97,9 @@ public final class ActorDeployment {
         for merchant in merchants { if let phone = merchant.phone { phones[merchant.account] = phones[merchant.account] ?? phone } }
         try KeyDirectory.create(
             at: keyFolder.path, merchants: merchants.map(\.id), customers: customerProcesses ? customers.map(\.name) : [],
-            phones: customers.map(\.phone) + merchants.compactMap(\.phone), force: true)
+            phones: customers.map(\.phone) + merchants.compactMap(\.phone), blind: blindKeyPlan, force: true)
         bankPublicKey = try readPublicKey(keyFolder.bankSigningPublicKeyFile)
+        blindKeys = try keyFolder.blindKeyList(bankKey: bankPublicKey)
         keys = insecure ? nil : keyFolder
         if insecure {
             makeControlSecurity = { _, _ in .plaintext }
@@ -176,7 +183,9 @@ public final class ActorDeployment {
         let keyFolder = "\(runFolder)/keys"
         let security = (keys == nil ? ["--insecure"] : ["--keys", keyFolder]) + ["--testing"]
         try start("nsp", "qp-nsp", security + ["--sims", KeyDirectory(keyFolder).networkProviderSims])
-        try start("bank", "qp-bank", security + ["--signing-key", "\(keyFolder)/bank/signing.key", "--seed", "\(runFolder)/bank-seed.yaml"] + merchantFlags("bank"))
+        try start("bank", "qp-bank", security + [
+            "--signing-key", "\(keyFolder)/bank/signing.key", "--seed", "\(runFolder)/bank-seed.yaml", "--blind-keys", keyFolder,
+        ] + merchantFlags("bank"))
         try start("appserver", "qp-appserver", security + [
             "--bank", peer("appserver", "bank"), "--nsp", peer("appserver", "nsp"), "--otp-key", "\(keyFolder)/appserver/otp.key",
             "--password-rounds", String(passwordRounds),
@@ -186,6 +195,7 @@ public final class ActorDeployment {
             try start(name, "qp-merchant", security + (merchant.mode.map { ["--mode", $0.rawValue] } ?? []) + [
                 "--id", merchant.id, "--bank", peer(name, "bank"),
                 "--bank-key", "\(keyFolder)/public/bank.signing", "--receipt-key", "\(keyFolder)/\(name)/receipt.key",
+                "--blind-keys", "\(keyFolder)/public/bank.blindkeys",
             ])
         }
         for customer in customers where customerProcesses {
@@ -195,6 +205,7 @@ public final class ActorDeployment {
                 "customer", "serve", "--name", customer.name, "--wallet", "\(runFolder)/data/\(name)/wallet.sqlite", "--app-server", peer(name, "appserver"),
                 "--nsp", peer(name, "nsp"), "--bank-key", "\(keyFolder)/public/bank.signing", "--phone", customer.phone,
                 "--sim", KeyDirectory(keyFolder).simFile(customer.phone),
+                "--blind-keys", "\(keyFolder)/public/bank.blindkeys", "--scheme", scheme.description,
             ] + security + merchantFlags(name), serverFlags: false)
         }
     }
@@ -209,6 +220,22 @@ public final class ActorDeployment {
     ///   merchant-chai-stall: {endpoint: "tcp://10.7.0.5:7004", control: "tcp://10.7.0.5:7104"}
     ///   customer-alice: {control: "tcp://10.7.0.6:7105"}
     /// ```
+    /// The blind keys of a test deployment: every value the scenarios and load runs use, for two
+    /// 30-day epochs from now (a scenario may move its clock a month on and load again), drawn
+    /// from a pool of ready RSA keys (making 128 keys takes ~15 s; a pool makes it once per
+    /// machine). `QUICKPAY_RSA_POOL` names the pool; default `~/.cache/quickpay/test-rsa-pool`.
+    /// Test keys only: `quickpay keys deployment` makes a real bank's keys fresh.
+    public static func testKeyPlan() -> BlindKeyPlan {
+        var plan = BlindKeyPlan()
+        plan.lengths = [1, 2, 3, 4, 5, 6, 8, 10, 13, 20, 35, 50, 100, 200, 500, 1000]
+        plan.epochSeconds = 30 * 24 * 3600
+        plan.validitySeconds = 30 * 24 * 3600
+        plan.epochs = 2
+        let environment = ProcessInfo.processInfo.environment
+        plan.pool = environment["QUICKPAY_RSA_POOL"] ?? "\(environment["HOME"] ?? NSTemporaryDirectory())/.cache/quickpay/test-rsa-pool"
+        return plan
+    }
+
     public init(remoteFile path: String) throws {
         runFolder = ""
         binFolder = ""
@@ -225,6 +252,8 @@ public final class ActorDeployment {
         } else {
             bankPublicKey = SigningPrivateKey(seed: .zero).publicKey
         }
+        blindKeys = try file.keys?.blindKeyList(bankKey: bankPublicKey)
+        scheme = blindKeys == nil ? .ed25519 : .blindRSA
         if file.insecure {
             makeControlSecurity = { _, _ in .plaintext }
         } else {

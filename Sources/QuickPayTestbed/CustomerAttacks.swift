@@ -1,3 +1,5 @@
+import Crypto
+import CryptoExtras
 import Foundation
 import QuickPayActors
 import QuickPayClient
@@ -65,13 +67,30 @@ extension CustomerClient {
             let c = entry.voucher.commitment
             let field = options["field"] as? String ?? "denomination"
             let tampered = SignedVoucher(commitment: VoucherCommitment(
-                voucherID: c.voucherID,
+                scheme: c.scheme, voucherID: c.voucherID,
                 receiverID: field == "receiver" ? try ReceiverID(options["receiver"] as? String ?? "someone-else") : c.receiverID,
                 denomination: field == "denomination" ? (c.denomination == .rs50 ? .rs1 : .rs50) : c.denomination,
                 length: field == "length" ? try ChainLength(c.length.value == ChainLength.maximum ? 1 : c.length.value + 1) : c.length,
                 root: c.root, expiry: field == "expiry" ? c.expiry.adding(seconds: 365 * 86_400) : c.expiry,
-                ownerKey: c.ownerKey, keyID: c.keyID), signature: entry.voucher.signature)
+                ownerKey: c.ownerKey, keyID: c.keyID), proof: entry.voucher.proof)
             body = try merchant(target).request(.payment(try Payment(coins: [Coin(voucherID: c.voucherID, index: 1, value: entry.chain.element(at: 1))], vouchers: [tampered])))
+        case "self-made" where scheme == .blindRSA:
+            // A blind voucher for a chain of our own, signed by an RSA key the bank never had:
+            // under a key id of its own, or naming a real key of the bank's list (borrow_key_id).
+            let chain = HashChain(seed: .random(using: &generator), length: try ChainLength(10))
+            let rogue = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+            let primitives = try rogue.publicKey.getKeyPrimitives()
+            let real = blindKeys?.key(for: .rs50, length: chain.length, at: clock.now) ?? blindKeys?.keys.first
+            let own = BlindKey(
+                denomination: .rs50, length: chain.length, validFrom: clock.now, validUntil: clock.now.adding(seconds: 86_400),
+                expiry: clock.now.adding(seconds: 86_400), publicKey: BlindRSA.PublicKey(modulus: Array(primitives.modulus), exponent: Array(primitives.publicExponent)))
+            let key = options["borrow_key_id"] as? Bool == true ? (real ?? own) : own
+            let prefix = Bytes32.random(using: &generator)
+            let commitment = BlindVoucher.commitment(
+                key: key, receiver: target, root: chain.root, ownerKey: SigningPrivateKey.random(using: &generator).publicKey, prefix: prefix)
+            let signature = try rogue.signature(for: SHA384.hash(data: prefix.bytes + BlindVoucher.message(of: commitment)), padding: .PSS)
+            let voucher = SignedVoucher(commitment: commitment, proof: .blindRSA(prefix: prefix, signature: Array(signature.rawRepresentation)))
+            body = try merchant(target).request(.payment(try Payment(coins: [Coin(voucherID: voucher.id, index: 1, value: chain.element(at: 1))], vouchers: [voucher])))
         case "self-made":
             // A voucher for a chain of our own, signed by a key the bank never had.
             let rogue = SigningPrivateKey.random(using: &generator)

@@ -30,6 +30,7 @@ struct BankCommand: ParsableCommand {
     @Option(help: "A YAML file of accounts to open (applied once; see BankSeed).") var seed: String?
     @Option(help: "A merchant's endpoint for settling unloads: id=endpoint (repeatable; default: the deployment file's merchants).") var merchant: [String] = []
     @Option(help: "Seconds after expiry a merchant may still redeem; pending unloads refund then.") var depositWindowSeconds: Int64 = 24 * 3600
+    @Option(help: "The bank's blind key folder: public/bank.blindkeys and bank/blind/<key id>.pem under it (default: KEYS; none there: Ed25519 vouchers only).") var blindKeys: String?
 
     func run() throws {
         JSONLogHandler.bootstrap()
@@ -58,14 +59,16 @@ struct BankCommand: ParsableCommand {
             // A merchant's key gets in only once its receiver id is registered at this bank.
             admit = { key in key == appServer || (receiverByKey[Bytes32(key)].map { (try? store.receiver($0)) != nil } ?? false) }
         }
-        let actor = BankActor(
-            store: store, signer: BankSigner(privateKey: try readSigningKey(try setup.secretFile(signingKey, "signing.key", flagName: "signing-key"))),
-            config: config, random: SystemRandomNumberGenerator())
+        let signer = BankSigner(privateKey: try readSigningKey(try setup.secretFile(signingKey, "signing.key", flagName: "signing-key")))
+        // Blind keys: KEYS/public/bank.blindkeys and KEYS/bank/blind/<key id>.pem (none: Ed25519 only).
+        let blind = try (blindKeys.map(KeyDirectory.init) ?? setup.keys)?.blindSigner(bankKey: signer.privateKey.publicKey)
+        if let blind { try store.registerBlindKeys(blind.list.keys) }
+        let actor = BankActor(store: store, signer: signer, blind: blind, config: config, random: SystemRandomNumberGenerator())
         let hostConfig = try setup.hostConfig(
             peers: Dictionary(uniqueKeysWithValues: merchants.map { (PeerName.merchant($0), (endpoint: $1, actor: "merchant-\($0)")) }),
             testing: options.isTesting, admit: admit)
         let host = try ActorHost(actor: actor, journal: store, config: hostConfig)
-        host.readActions["state"] = { _ in try StateDump.bank(store) }
+        host.readActions["state"] = { _ in try StateDump.bank(store, blindKeys: blind?.list.keys ?? []) }
         host.stepActions["resettle"] = { actor, request, now in
             let voucher = try (request["voucher"] as? String).map { hex in
                 guard let raw = Bytes16(hex: hex) else { throw QuickPayError(.malformed, "voucher is 32 hex digits") }

@@ -33,6 +33,7 @@ struct MerchantCommand: ParsableCommand {
     @Option(help: "The bank's endpoint (default: the deployment file's).") var bank: String?
     @Option(help: "The bank's Ed25519 public key: 64 hex digits, or a file of them (default: KEYS/public/bank.signing).") var bankKey: String?
     @Option(help: "This merchant's Ed25519 key file, for signing receipt-chain roots (default: KEYS/merchant-ID/receipt.key).") var receiptKey: String?
+    @Option(help: "The bank's blind key list, to take blind vouchers (default: KEYS/public/bank.blindkeys, if there).") var blindKeys: String?
 
     func run() throws {
         JSONLogHandler.bootstrap()
@@ -51,8 +52,9 @@ struct MerchantCommand: ParsableCommand {
         let mode = try ModeAgreement.learn(receiver, expected: expected, store: store, bank: bank, security: hostConfig.clientSecurity, logger: logger)
         var config = MerchantConfig(receiverID: receiver, mode: mode)
         if setup.keys != nil { config.callers = CallerPolicy(bank: Bytes32(try setup.publicKey("bank"))) }
+        let bankPublicKey = try setup.bankSigningKey(bankKey)
         let actor = MerchantActor(
-            store: store, config: config, bankKey: try setup.bankSigningKey(bankKey),
+            store: store, config: config, bankKey: bankPublicKey, blindKeys: try setup.blindKeyList(blindKeys, bankKey: bankPublicKey),
             receiptKey: try readSigningKey(try setup.secretFile(receiptKey, "receipt.key", flagName: "receipt-key")), random: SystemRandomNumberGenerator())
         let host = try ActorHost(actor: actor, journal: store, config: hostConfig)
         host.readActions["state"] = { _ in var state = try StateDump.merchant(store); state["mode"] = mode.rawValue; return state }

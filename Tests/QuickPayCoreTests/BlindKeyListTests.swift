@@ -21,7 +21,8 @@ struct BlindKeyListTests {
     static func key(_ signer: Int, _ d: Denomination = .rs1, days: ClosedRange<Int64> = 0...30) -> BlindKey {
         BlindKey(
             denomination: d, length: try! ChainLength(1000), validFrom: t0.adding(seconds: days.lowerBound * day),
-            validUntil: t0.adding(seconds: days.upperBound * day), publicKey: publicKey(signers[signer]))
+            validUntil: t0.adding(seconds: days.upperBound * day),
+            expiry: t0.adding(seconds: (days.upperBound + 30) * day), publicKey: publicKey(signers[signer]))
     }
     let bank = SigningPrivateKey(seed: Bytes32.sha256(of: Array("bank".utf8)))
 
@@ -56,7 +57,7 @@ struct BlindKeyListTests {
     @Test func aShortKeyIsRefused() {
         let short = BlindKey(
             denomination: .rs1, length: try! ChainLength(10), validFrom: Self.t0, validUntil: Self.t0.adding(seconds: 10),
-            publicKey: BlindRSA.PublicKey(modulus: [0xC0] + [UInt8](repeating: 1, count: 127), exponent: [1, 0, 1]))
+            expiry: Self.t0.adding(seconds: 10), publicKey: BlindRSA.PublicKey(modulus: [0xC0] + [UInt8](repeating: 1, count: 127), exponent: [1, 0, 1]))
         #expect(throws: QuickPayError.self) { _ = try BlindKeyList.sign([short], issuedAt: Self.t0, with: bank) }
     }
 

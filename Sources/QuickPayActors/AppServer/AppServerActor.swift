@@ -107,13 +107,18 @@ public struct AppServerActor: ServerActor {
                 return forward(.bankBalance(user.account), for: user, envelope: envelope, client: client)
             case .load(let request):
                 let user = try sessionUser(try request.session.orThrow(), now: now)
-                guard let merchant = try? Username(request.receiverID.value), let receiver = try store.user(merchant), receiver.role == .merchant else {
-                    throw QuickPayError(.unknownReceiver, "no merchant \(request.receiverID) is registered")
+                if case .chains(let receiverID, _) = request.content {
+                    guard let merchant = try? Username(receiverID.value), let receiver = try store.user(merchant), receiver.role == .merchant else {
+                        throw QuickPayError(.unknownReceiver, "no merchant \(receiverID) is registered")
+                    }
                 }
-                return forward(.bankLoad(LoadRequest(account: user.account, receiverID: request.receiverID, chains: request.chains)), for: user, envelope: envelope, client: client)
+                // A blind load names no receiver: it is inside the blinded message.
+                return forward(.bankLoad(LoadRequest(account: user.account, content: request.content)), for: user, envelope: envelope, client: client)
             case .unload(let request):
                 let user = try sessionUser(try request.session.orThrow(), now: now)
-                return forward(.bankUnload(UnloadRequest(account: user.account, authorization: request.authorization)), for: user, envelope: envelope, client: client)
+                return forward(
+                    .bankUnload(UnloadRequest(account: user.account, authorization: request.authorization, voucher: request.voucher)), for: user, envelope: envelope,
+                    client: client)
             case .withdraw(let request):
                 let user = try sessionUser(try request.session.orThrow(), now: now)
                 return forward(.bankWithdraw(WithdrawRequest(account: user.account, amount: request.amount)), for: user, envelope: envelope, client: client)
@@ -371,7 +376,7 @@ public struct AppServerActor: ServerActor {
         let token = SessionToken.random(using: &random)
         let expiresAt = now.adding(seconds: config.sessionLifetimeSeconds)
         batch.sessions = [SessionRecord(tokenHash: Bytes32.sha256(of: token.raw.bytes), username: user.username, expiresAt: expiresAt)]
-        return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(.sessionGranted(SessionGranted(session: token, expiresAt: expiresAt))))])
+        return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(.sessionGranted(SessionGranted(session: token, expiresAt: expiresAt, account: user.account))))])
     }
 
     mutating func resendOTP(_ id: ChallengeID, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<AppServerBatch> {

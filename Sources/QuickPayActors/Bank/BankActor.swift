@@ -34,6 +34,10 @@ public struct BankActor: ServerActor {
 
     let store: any BankStore
     let signer: BankSigner
+    /// The blind-signing keys (nil: this bank signs Ed25519 vouchers only), and the keyring that
+    /// checks a blind voucher when the bank first sees it.
+    let blind: BlindSigner?
+    let blindKeyring: BankKeyring
     let config: BankConfig
     var random: any RandomNumberGenerator
     /// Settles sent and not yet answered, by request id: the voucher, and the unload requests
@@ -58,9 +62,11 @@ public struct BankActor: ServerActor {
         var nextAt: Timestamp
     }
 
-    public init(store: any BankStore, signer: BankSigner, config: BankConfig = BankConfig(), random: any RandomNumberGenerator) {
+    public init(store: any BankStore, signer: BankSigner, blind: BlindSigner? = nil, config: BankConfig = BankConfig(), random: any RandomNumberGenerator) {
         self.store = store
         self.signer = signer
+        self.blind = blind
+        self.blindKeyring = BankKeyring([], blindKeys: blind?.list)
         self.config = config
         self.random = random
     }
@@ -134,17 +140,57 @@ public struct BankActor: ServerActor {
         guard let account = request.account, try store.accountExists(account) else {
             throw QuickPayError(.unknownAccount, "no account \(request.account?.value ?? "-")")
         }
-        guard try store.receiver(request.receiverID) != nil else {
-            throw QuickPayError(.unknownReceiver, "no receiver \(request.receiverID)")
+        switch request.content {
+        case .chains(let receiver, let chains): return try load(chains, for: receiver, account: account, now: now)
+        case .blinded(let blinded): return try loadBlind(blinded, account: account, now: now)
         }
-        let roots = request.chains.map(\.root)
+    }
+
+    /// A blind load: the key names the value; the bank debits it into that key's float and signs
+    /// each blinded message, learning nothing of the voucher (no root, receiver, owner key) and
+    /// storing nothing of it beyond the host's kept answer.
+    func loadBlind(_ blinded: [BlindedChain], account: AccountID, now: Timestamp) throws -> (BankBatch, Body) {
+        guard let blind else { throw QuickPayError(.unknownKey, "this bank signs no blind vouchers") }
+        var byKey: [KeyID: Amount] = [:]
+        var signatures: [[UInt8]] = []
+        for chain in blinded {
+            let key = try loadableKey(chain.keyID, blind.list, now: now)
+            signatures.append(try blind.sign(chain.blindedMessage, with: key))
+            byKey[key.keyID] = try (byKey[key.keyID] ?? .zero).adding(key.faceValue)
+        }
+        let total = try Amount.sum(Array(byKey.values))
+        try TransferLimits.check(total)
+        let available = try store.balance(.bank(account))
+        guard available >= total else {
+            throw QuickPayError(.insufficientFunds, "account \(account) holds \(available), the load needs \(total)")
+        }
+        var batch = BankBatch()
+        batch.postings = byKey.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }.map {
+            Posting(from: .bank(account), to: .blindFloat($0.key), amount: $0.value)
+        }
+        return (batch, .loadReply(LoadReply(blindSignatures: signatures, debited: total)))
+    }
+
+    /// The key a blind load names, if it is the bank's and signs loads now.
+    func loadableKey(_ id: KeyID, _ list: BlindKeyList, now: Timestamp) throws(QuickPayError) -> BlindKey {
+        guard let key = list.key(id: id) else { throw QuickPayError(.unknownKey, "no blind key \(id) in the bank's key list") }
+        guard key.validFrom <= now else { throw QuickPayError(.unknownKey, "blind key \(id) signs loads from \(key.validFrom)") }
+        guard now < key.validUntil else { throw QuickPayError(.expired, "blind key \(id) signed loads until \(key.validUntil); its epoch is over") }
+        return key
+    }
+
+    mutating func load(_ chains: [ChainRequest], for receiverID: ReceiverID, account: AccountID, now: Timestamp) throws -> (BankBatch, Body) {
+        guard try store.receiver(receiverID) != nil else {
+            throw QuickPayError(.unknownReceiver, "no receiver \(receiverID)")
+        }
+        let roots = chains.map(\.root)
         guard Set(roots).count == roots.count else { throw QuickPayError(.malformed, "a load carries each chain root once") }
         for root in roots where try store.voucher(root: root) != nil {
             // A retry of the same load is answered by the host from its records; another request
             // with a root already signed would make two vouchers of one chain.
             throw QuickPayError(.conflict, "the chain with root \(root.hex.prefix(16))... is loaded already")
         }
-        let total = try Amount.sum(request.chains.map(\.value))
+        let total = try Amount.sum(chains.map(\.value))
         try TransferLimits.check(total)
         let available = try store.balance(.bank(account))
         guard available >= total else {
@@ -153,14 +199,14 @@ public struct BankActor: ServerActor {
         var batch = BankBatch()
         batch.postings = [Posting(from: .bank(account), to: .voucherFloat, amount: total)]
         var vouchers: [SignedVoucher] = []
-        for chain in request.chains {
+        for chain in chains {
             // 128 random bits never repeat in practice; a repeat would fail the commit forever.
             var voucherID = VoucherID.random(using: &random)
             while try store.voucher(voucherID) != nil || batch.vouchers.contains(where: { $0.commitment.voucherID == voucherID }) {
                 voucherID = .random(using: &random)
             }
             let commitment = VoucherCommitment(
-                voucherID: voucherID, receiverID: request.receiverID, denomination: chain.denomination,
+                voucherID: voucherID, receiverID: receiverID, denomination: chain.denomination,
                 length: chain.length, root: chain.root, expiry: now.adding(seconds: config.voucherValiditySeconds),
                 ownerKey: chain.ownerKey, keyID: signer.keyID)
             vouchers.append(signer.sign(commitment))
@@ -173,9 +219,26 @@ public struct BankActor: ServerActor {
     /// signed again (the same commitments; a signature is as good as the first), debiting nothing.
     public func reanswer(_ envelope: Envelope, now: Timestamp) -> Body? {
         guard case .bankLoad(let request) = envelope.body, let account = request.account else { return nil }
+        let receiverID: ReceiverID
+        switch request.content {
+        case .chains(let receiver, _): receiverID = receiver
+        case .blinded(let blinded):
+            // Blind signing is deterministic: the same blinded messages get the same signatures.
+            guard let blind else { return nil }
+            var signatures: [[UInt8]] = []
+            var total = Amount.zero
+            for chain in blinded {
+                guard let key = blind.list.key(id: chain.keyID), let signature = try? blind.sign(chain.blindedMessage, with: key),
+                    let sum = try? total.adding(key.faceValue)
+                else { return nil }
+                signatures.append(signature)
+                total = sum
+            }
+            return .loadReply(LoadReply(blindSignatures: signatures, debited: total))
+        }
         var vouchers: [SignedVoucher] = []
         for chain in request.chains {
-            guard let row = try? store.voucher(root: chain.root), row.account == account, row.commitment.receiverID == request.receiverID else {
+            guard let row = try? store.voucher(root: chain.root), row.account == account, row.commitment.receiverID == receiverID else {
                 return nil
             }
             vouchers.append(signer.sign(row.commitment))
@@ -197,16 +260,19 @@ public struct BankActor: ServerActor {
         }
         var batch = BankBatch()
         var credited = Amount.zero
+        var floats = FloatDraws()
+        let attached = Dictionary(request.vouchers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for coin in request.coins {
-            var row = try spendableVoucher(coin.voucherID, receiver: receiver.id)
+            var row = try spendableVoucher(coin.voucherID, receiver: receiver.id, attached: attached[coin.voucherID], now: now)
             guard now < row.commitment.expiry else { throw QuickPayError(.expired, "voucher \(coin.voucherID) expired") }
             let steps = try ChainVerifier.verify(coin.position, after: row.redeemed, length: row.commitment.length)
             let value = try row.commitment.denomination.value(ofCoins: steps)
             credited = try credited.adding(value)
+            try floats.draw(value, from: row.float, store: store)
             row.redeemed = coin.position
             batch.vouchers.append(row)
         }
-        batch.postings = [Posting(from: .voucherFloat, to: .quickPay(receiver.account), amount: credited)]
+        batch.postings = floats.postings(to: .quickPay(receiver.account))
         return (batch, .verifyCoinsReply(credited: credited))
     }
 
@@ -224,24 +290,28 @@ public struct BankActor: ServerActor {
         var batch = BankBatch()
         var results: [RedeemResult] = []
         var total = Amount.zero
+        var floats = FloatDraws()
+        let attached = Dictionary(request.vouchers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for coin in request.coins {
             do throws(QuickPayError) {
-                let credited = try redeemOne(coin, receiver: receiver, now: now, into: &batch)
+                let credited = try redeemOne(coin, attached: attached[coin.voucherID], receiver: receiver, now: now, floats: &floats, into: &batch)
                 total = try total.adding(credited)
                 results.append(RedeemResult(voucherID: coin.voucherID, credited: credited, error: nil))
             } catch {
                 results.append(RedeemResult(voucherID: coin.voucherID, credited: .zero, error: error))
             }
         }
-        if total > .zero {
-            batch.postings = [Posting(from: .voucherFloat, to: .quickPay(receiver.account), amount: total)]
-        }
+        batch.postings = floats.postings(to: .quickPay(receiver.account))
         return (batch, .redeemReply(RedeemReply(results: results, totalCredited: total)))
     }
 
-    func redeemOne(_ coin: Coin, receiver: ReceiverRecord, now: Timestamp, into batch: inout BankBatch) throws(QuickPayError) -> Amount {
+    func redeemOne(
+        _ coin: Coin, attached: SignedVoucher?, receiver: ReceiverRecord, now: Timestamp, floats: inout FloatDraws, into batch: inout BankBatch
+    ) throws(QuickPayError) -> Amount {
         let found: BankVoucher?
-        do { found = try store.voucher(coin.voucherID) } catch { throw QuickPayError(.unavailable, "storage: \(error)") }
+        do { found = try knownOrFirstSeen(coin.voucherID, attached: attached, now: now) } catch let error as QuickPayError { throw error } catch {
+            throw QuickPayError(.unavailable, "storage: \(error)")
+        }
         guard var row = found else { throw QuickPayError(.unknownVoucher, "no voucher \(coin.voucherID)") }
         guard row.commitment.receiverID == receiver.id else {
             throw QuickPayError(.wrongReceiver, "voucher \(coin.voucherID) is for \(row.commitment.receiverID)")
@@ -251,9 +321,52 @@ public struct BankActor: ServerActor {
             throw QuickPayError(.deadlinePassed, "voucher \(coin.voucherID) could be redeemed until \(depositDeadline(row))")
         }
         let steps = try ChainVerifier.verify(coin.position, after: row.redeemed, length: row.commitment.length)
+        let value = try row.commitment.denomination.value(ofCoins: steps)
+        do { try floats.draw(value, from: row.float, store: store) } catch let error as QuickPayError { throw error } catch {
+            throw QuickPayError(.unavailable, "storage: \(error)")
+        }
         row.redeemed = coin.position
         batch.vouchers.append(row)
-        return try row.commitment.denomination.value(ofCoins: steps)
+        return value
+    }
+
+    /// The bank's row for a voucher, or, for a blind voucher it has not seen yet, a new row made
+    /// from the voucher sent along, once its signature checks out under a key of the bank's list
+    /// (nil: no row and nothing sent along). A blind voucher on a chain root the bank already
+    /// holds is refused (CONFLICT): two vouchers of one chain would pay its coins twice.
+    func knownOrFirstSeen(_ id: VoucherID, attached: SignedVoucher?, now: Timestamp) throws -> BankVoucher? {
+        if let row = try store.voucher(id) { return row }
+        guard let attached else { return nil }
+        guard attached.commitment.scheme == .blindRSA, attached.id == id else {
+            throw QuickPayError(.unknownVoucher, "no voucher \(id); only a blind voucher is made known by sending it")
+        }
+        try blindKeyring.verify(attached)
+        guard try store.voucher(root: attached.commitment.root) == nil else {
+            throw QuickPayError(.conflict, "another voucher on the chain root of voucher \(id) is known already")
+        }
+        return BankVoucher(commitment: attached.commitment, account: nil, redeemed: .root(attached.commitment.root), state: .open)
+    }
+
+    /// What a step takes out of the voucher floats, per float: a float never pays out more than
+    /// it holds (a blind key's float holds what its loads paid in; only a forged voucher under a
+    /// leaked key could ask for more, and it is refused instead of failing the whole group).
+    struct FloatDraws {
+        private(set) var amounts: [LedgerAccount: Amount] = [:]
+        private var order: [LedgerAccount] = []
+
+        mutating func draw(_ value: Amount, from float: LedgerAccount, store: any BankStore) throws {
+            let drawn = amounts[float] ?? .zero
+            let next = try drawn.adding(value)
+            if case .blindFloat(let key) = float, try store.balance(float) < next {
+                throw QuickPayError(.internal, "the float of blind key \(key) holds less than its vouchers claim; refused")
+            }
+            if amounts[float] == nil { order.append(float) }
+            amounts[float] = next
+        }
+
+        func postings(to account: LedgerAccount) -> [Posting] {
+            order.compactMap { float in amounts[float].flatMap { $0 > .zero ? Posting(from: float, to: account, amount: $0) : nil } }
+        }
     }
 
     func depositDeadline(_ row: BankVoucher) -> Timestamp {
@@ -318,8 +431,8 @@ public struct BankActor: ServerActor {
         return receiver
     }
 
-    func spendableVoucher(_ id: VoucherID, receiver: ReceiverID) throws -> BankVoucher {
-        guard let row = try store.voucher(id) else { throw QuickPayError(.unknownVoucher, "no voucher \(id)") }
+    func spendableVoucher(_ id: VoucherID, receiver: ReceiverID, attached: SignedVoucher?, now: Timestamp) throws -> BankVoucher {
+        guard let row = try knownOrFirstSeen(id, attached: attached, now: now) else { throw QuickPayError(.unknownVoucher, "no voucher \(id)") }
         guard row.commitment.receiverID == receiver else {
             throw QuickPayError(.wrongReceiver, "voucher \(id) is for \(row.commitment.receiverID), not \(receiver)")
         }

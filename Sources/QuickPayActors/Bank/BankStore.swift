@@ -9,8 +9,11 @@ public enum LedgerAccount: Hashable, Sendable, CustomStringConvertible {
     case bank(AccountID)
     /// The same user's Quick Pay balance.
     case quickPay(AccountID)
-    /// Money behind vouchers not yet redeemed or refunded.
+    /// Money behind Ed25519 vouchers not yet redeemed or refunded.
     case voucherFloat
+    /// Money behind the blind vouchers of one key: debited at load, before the bank knows any
+    /// voucher of it; issued x d x N = credited + refunded + this balance.
+    case blindFloat(KeyID)
     /// Opening deposits (the demo seed).
     case deposits
     /// Money paid in for prepaid market codes.
@@ -21,6 +24,7 @@ public enum LedgerAccount: Hashable, Sendable, CustomStringConvertible {
         case .bank(let id): "bank:\(id)"
         case .quickPay(let id): "qp:\(id)"
         case .voucherFloat: "float:vouchers"
+        case .blindFloat(let key): "float:key:\(key)"
         case .deposits: "external:deposits"
         case .prepaidSales: "external:prepaid"
         }
@@ -38,6 +42,7 @@ public enum LedgerAccount: Hashable, Sendable, CustomStringConvertible {
         if name == "float:vouchers" { self = .voucherFloat; return }
         if name == "external:deposits" { self = .deposits; return }
         if name == "external:prepaid" { self = .prepaidSales; return }
+        if name.hasPrefix("float:key:"), let bytes = HexCoding.decode(String(name.dropFirst(10))), let key = KeyID(bytes) { self = .blindFloat(key); return }
         if name.hasPrefix("bank:"), let id = try? AccountID(String(name.dropFirst(5))) { self = .bank(id); return }
         if name.hasPrefix("qp:"), let id = try? AccountID(String(name.dropFirst(3))) { self = .quickPay(id); return }
         return nil
@@ -104,13 +109,21 @@ public enum BankVoucherState: Hashable, Sendable {
 }
 
 /// The bank's row for one voucher: what it signed, who loaded it, and how far it is redeemed.
+/// A blind voucher's row is made when the bank first sees the voucher (redeemed, verified or
+/// unloaded), with no account: the bank does not know who loaded it. An unload names the
+/// account its refund goes to, and only then is the voucher linked to an account.
 public struct BankVoucher: Hashable, Sendable {
     public let commitment: VoucherCommitment
-    public let account: AccountID
+    public var account: AccountID?
     public var redeemed: ChainPosition
     public var state: BankVoucherState
 
-    public init(commitment: VoucherCommitment, account: AccountID, redeemed: ChainPosition, state: BankVoucherState) {
+    /// The ledger account that holds this voucher's unredeemed value.
+    public var float: LedgerAccount {
+        commitment.scheme == .blindRSA ? .blindFloat(commitment.keyID) : .voucherFloat
+    }
+
+    public init(commitment: VoucherCommitment, account: AccountID?, redeemed: ChainPosition, state: BankVoucherState) {
         self.commitment = commitment
         self.account = account
         self.redeemed = redeemed
@@ -180,7 +193,7 @@ public enum BankBatchRules {
             }
         }
         guard let before else { return }
-        guard before.commitment == row.commitment, before.account == row.account else {
+        guard before.commitment == row.commitment, before.account == row.account || (before.account == nil && row.commitment.scheme == .blindRSA) else {
             throw StoreError("voucher \(row.commitment.voucherID): its commitment or owner changed")
         }
         guard row.redeemed.index >= before.redeemed.index else {

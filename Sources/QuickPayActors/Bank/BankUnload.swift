@@ -16,7 +16,7 @@ extension BankActor {
     mutating func unload(_ request: UnloadRequest, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<BankBatch> {
         let key = request.authorization.unloadID
         // Ownership first: even the answer to an unload is its owner's business only.
-        let row = try ownedVoucher(request)
+        var row = try ownedVoucher(request, now: now)
         let waiting = WaitingUnload(client: client, envelope: envelope)
         switch row.state {
         case .closed(_, let unloadID):
@@ -30,6 +30,9 @@ extension BankActor {
         case .open:
             let receiver = try knownReceiver(row.commitment.receiverID)
             var batch = BankBatch()
+            // A blind voucher is linked to an account here, by its owner's signature: the
+            // refund goes to the account the owner named (PROTOCOL.md, section 7.5).
+            if row.account == nil { row.account = request.account }
             if receiver.mode == .online {
                 // Every coin was marked at the bank before the merchant delivered: close now.
                 var closed = row
@@ -95,7 +98,7 @@ extension BankActor {
             let value = try? row.commitment.denomination.value(ofCoins: steps),
             let receiver = try? knownReceiver(row.commitment.receiverID)
         {
-            batch.postings.append(Posting(from: .voucherFloat, to: .quickPay(receiver.account), amount: value))
+            batch.postings.append(Posting(from: row.float, to: .quickPay(receiver.account), amount: value))
             closed.redeemed = settled.last
         }
         let body = refund(&closed, destination: destination, unloadID: unloadID, into: &batch)
@@ -166,11 +169,23 @@ extension BankActor {
         }
     }
 
-    func ownedVoucher(_ request: UnloadRequest) throws -> BankVoucher {
-        guard let row = try store.voucher(request.authorization.voucherID) else {
+    /// The voucher an unload names, if the request proves it is the asker's: for an Ed25519
+    /// voucher, the account that loaded it and the owner key's signature; for a blind voucher
+    /// (which no account loaded, as far as the bank knows), the owner key's signature over the
+    /// asking account, and, once an unload linked it, that account.
+    func ownedVoucher(_ request: UnloadRequest, now: Timestamp) throws -> BankVoucher {
+        guard let row = try knownOrFirstSeen(request.authorization.voucherID, attached: request.voucher, now: now) else {
             throw QuickPayError(.unknownVoucher, "no voucher \(request.authorization.voucherID)")
         }
-        guard row.account == request.account else {
+        guard let account = request.account else { throw QuickPayError(.unknownAccount, "an unload names the account asking") }
+        if row.commitment.scheme == .blindRSA {
+            try request.authorization.verify(against: row.commitment, account: account)
+            guard row.account == nil || row.account == account else {
+                throw QuickPayError(.forbidden, "voucher \(row.commitment.voucherID) is being unloaded to another account")
+            }
+            return row
+        }
+        guard row.account == account else {
             throw QuickPayError(.forbidden, "voucher \(row.commitment.voucherID) was not loaded by this account")
         }
         try request.authorization.verify(against: row.commitment)
@@ -179,8 +194,8 @@ extension BankActor {
 
     func refund(_ row: inout BankVoucher, destination: UnloadDestination, unloadID: RequestID, into batch: inout BankBatch) -> Body {
         let refund = row.unredeemedValue
-        if refund > .zero {
-            batch.postings.append(Posting(from: .voucherFloat, to: destinationAccount(destination, row.account), amount: refund))
+        if refund > .zero, let account = row.account {
+            batch.postings.append(Posting(from: row.float, to: destinationAccount(destination, account), amount: refund))
         }
         row.state = .closed(refunded: refund, unloadID: unloadID)
         batch.vouchers.append(row)

@@ -44,18 +44,37 @@ public struct PreparedChain: Hashable, Sendable {
     public let seed: Bytes32
     public let ownerSeed: Bytes32
     public let request: ChainRequest
+    /// A blind load's key and the secret its prefix, salt and blinding factor derive from (nil:
+    /// an Ed25519 load).
+    public let blind: BlindPart?
 
-    public init(seed: Bytes32, ownerSeed: Bytes32, request: ChainRequest) {
+    public struct BlindPart: Hashable, Sendable {
+        public let key: BlindKey
+        public let secret: Bytes32
+        public init(key: BlindKey, secret: Bytes32) {
+            self.key = key
+            self.secret = secret
+        }
+    }
+
+    public init(seed: Bytes32, ownerSeed: Bytes32, request: ChainRequest, blind: BlindPart? = nil) {
         self.seed = seed
         self.ownerSeed = ownerSeed
         self.request = request
+        self.blind = blind
     }
 
     /// The chain request of a stored seed pair (the root is recomputed, never stored apart).
-    public init(seed: Bytes32, ownerSeed: Bytes32, denomination: Denomination, length: ChainLength) {
+    public init(seed: Bytes32, ownerSeed: Bytes32, denomination: Denomination, length: ChainLength, blind: BlindPart? = nil) {
         let chain = HashChain(seed: seed, length: length)
         self.init(seed: seed, ownerSeed: ownerSeed, request: ChainRequest(
-            denomination: denomination, length: length, root: chain.root, ownerKey: SigningPrivateKey(seed: ownerSeed).publicKey))
+            denomination: denomination, length: length, root: chain.root, ownerKey: SigningPrivateKey(seed: ownerSeed).publicKey), blind: blind)
+    }
+
+    /// The blinded voucher message of a blind chain for `receiver`: the same bytes every time.
+    public func blindRequest(for receiver: ReceiverID) throws(QuickPayError) -> BlindVoucherRequest? {
+        guard let blind else { return nil }
+        return try BlindVoucherRequest(key: blind.key, receiver: receiver, root: request.root, ownerKey: request.ownerKey, secret: blind.secret)
     }
 }
 
@@ -94,6 +113,18 @@ public struct PendingLoad: Hashable, Sendable {
         self.receiver = receiver
         self.chains = chains
         self.state = state
+    }
+
+    /// What the load asks the bank for: the chains for the receiver (Ed25519), or the blinded
+    /// messages (blind: no receiver, no root, no owner key leaves the wallet in the clear).
+    public func content() throws(QuickPayError) -> LoadRequest.LoadContent {
+        guard chains.contains(where: { $0.blind != nil }) else { return .chains(receiver: receiver, chains.map(\.request)) }
+        var blinded: [BlindedChain] = []
+        for chain in chains {
+            guard let request = try chain.blindRequest(for: receiver) else { throw QuickPayError(.malformed, "a load is all blind or all Ed25519") }
+            blinded.append(BlindedChain(keyID: request.key.keyID, blindedMessage: request.blindedMessage))
+        }
+        return .blinded(blinded)
     }
 }
 
@@ -192,21 +223,37 @@ public struct Wallet: Sendable {
     // MARK: M2 load
 
     /// Chains for a load: `counts` coins per denomination, one chain each, seeds from `random`.
-    public static func prepareLoad(counts: [Denomination: Int], using random: inout some RandomNumberGenerator) throws(QuickPayError) -> [PreparedChain] {
+    /// With the bank's blind key list, each chain is for the key of its value at `now` (the key
+    /// is the value), with a secret of its own for the blinding.
+    public static func prepareLoad(
+        counts: [Denomination: Int], blindKeys: BlindKeyList? = nil, now: Timestamp = Timestamp(secondsSinceEpoch: 0), using random: inout some RandomNumberGenerator
+    ) throws(QuickPayError) -> [PreparedChain] {
         var prepared: [PreparedChain] = []
         for denomination in Denomination.allCases.reversed() {
             guard let count = counts[denomination], count > 0 else { continue }
-            prepared.append(PreparedChain(seed: .random(using: &random), ownerSeed: .random(using: &random), denomination: denomination, length: try ChainLength(count)))
+            let length = try ChainLength(count)
+            var blind: PreparedChain.BlindPart?
+            if let blindKeys {
+                guard let key = blindKeys.key(for: denomination, length: length, at: now) else {
+                    throw QuickPayError(.unknownKey, "the bank's key list has no blind key for Rs \(denomination.rupees) x \(count) at \(now)")
+                }
+                blind = PreparedChain.BlindPart(key: key, secret: .random(using: &random))
+            }
+            prepared.append(PreparedChain(seed: .random(using: &random), ownerSeed: .random(using: &random), denomination: denomination, length: length, blind: blind))
         }
         guard !prepared.isEmpty else { throw QuickPayError(.limitExceeded, "a load needs at least one coin") }
         return prepared
     }
 
-    /// Starts a load; the caller stores the wallet before the request leaves. A load still
-    /// pending must be finished first (UNAVAILABLE).
-    public mutating func beginLoad(counts: [Denomination: Int], receiver: ReceiverID, using random: inout some RandomNumberGenerator) throws(QuickPayError) -> PendingLoad {
+    /// Starts a load (blind when the bank's key list is given); the caller stores the wallet
+    /// before the request leaves. A load still pending must be finished first (UNAVAILABLE).
+    public mutating func beginLoad(
+        counts: [Denomination: Int], receiver: ReceiverID, blindKeys: BlindKeyList? = nil, now: Timestamp = Timestamp(secondsSinceEpoch: 0),
+        using random: inout some RandomNumberGenerator
+    ) throws(QuickPayError) -> PendingLoad {
         guard pendingLoad == nil else { throw QuickPayError(.unavailable, "an earlier load has no answer yet; it is sent again before a new one") }
-        let load = PendingLoad(requestID: .random(using: &random), receiver: receiver, chains: try Self.prepareLoad(counts: counts, using: &random))
+        let load = PendingLoad(
+            requestID: .random(using: &random), receiver: receiver, chains: try Self.prepareLoad(counts: counts, blindKeys: blindKeys, now: now, using: &random))
         pendingLoad = load
         return load
     }
@@ -236,17 +283,29 @@ public struct Wallet: Sendable {
     }
 
     /// Takes the bank's vouchers for prepared chains, after checking each is what was asked for
-    /// and signed by the bank.
+    /// and signed by the bank. For a blind load, the wallet unblinds each blind signature into
+    /// its voucher and checks that as a merchant will.
     public mutating func acceptLoad(_ reply: LoadReply, prepared: [PreparedChain], keyring: BankKeyring, receiver: ReceiverID, now: Timestamp) throws(QuickPayError) {
-        guard reply.vouchers.count == prepared.count else { throw QuickPayError(.internal, "the bank returned \(reply.vouchers.count) vouchers for \(prepared.count) chains") }
-        for (voucher, chain) in zip(reply.vouchers, prepared) {
+        var signed = reply.vouchers
+        if prepared.contains(where: { $0.blind != nil }) {
+            guard reply.blindSignatures.count == prepared.count else {
+                throw QuickPayError(.internal, "the bank returned \(reply.blindSignatures.count) blind signatures for \(prepared.count) chains")
+            }
+            signed = []
+            for (signature, chain) in zip(reply.blindSignatures, prepared) {
+                guard let request = try chain.blindRequest(for: receiver) else { throw QuickPayError(.internal, "a load is all blind or all Ed25519") }
+                signed.append(try request.finalize(signature))
+            }
+        }
+        guard signed.count == prepared.count else { throw QuickPayError(.internal, "the bank returned \(signed.count) vouchers for \(prepared.count) chains") }
+        for (voucher, chain) in zip(signed, prepared) {
             try voucher.verify(keyring: keyring, receiver: receiver, now: now)
             let c = voucher.commitment
             guard c.root == chain.request.root, c.length == chain.request.length, c.denomination == chain.request.denomination,
                 c.ownerKey == chain.request.ownerKey
             else { throw QuickPayError(.badSignature, "voucher \(voucher.id) does not commit to the chain the wallet made") }
         }
-        for (voucher, chain) in zip(reply.vouchers, prepared) where vouchers[voucher.id] == nil {
+        for (voucher, chain) in zip(signed, prepared) where vouchers[voucher.id] == nil {
             vouchers[voucher.id] = WalletVoucher(voucher: voucher, seed: chain.seed, ownerSeed: chain.ownerSeed)
         }
     }
@@ -384,10 +443,24 @@ public struct Wallet: Sendable {
         return RequestID(Bytes16(digest.bytes.prefix(16))!)
     }
 
-    /// Signs the unload of one voucher with its owner key.
-    public func unload(_ id: VoucherID, destination: UnloadDestination, unloadID: RequestID) throws(QuickPayError) -> UnloadAuthorization {
+    /// Signs the unload of one voucher with its owner key. A blind voucher's unload names the
+    /// account its refund goes to (the session's: `SessionGranted.account`).
+    public func unload(_ id: VoucherID, destination: UnloadDestination, unloadID: RequestID, account: AccountID? = nil) throws(QuickPayError) -> UnloadAuthorization {
         guard let entry = vouchers[id] else { throw QuickPayError(.unknownVoucher, "no voucher \(id) in the wallet") }
-        return UnloadAuthorization.sign(unloadID: unloadID, voucherID: id, destination: destination, ownerKey: entry.ownerKey)
+        guard entry.voucher.commitment.scheme == .ed25519 || account != nil else {
+            throw QuickPayError(.unknownAccount, "a blind voucher's unload names the account the refund goes to")
+        }
+        return UnloadAuthorization.sign(
+            unloadID: unloadID, voucherID: id, destination: destination, account: entry.voucher.commitment.scheme == .blindRSA ? account : nil,
+            ownerKey: entry.ownerKey)
+    }
+
+    /// The unload request for one voucher: a blind voucher travels with it (the bank may never
+    /// have seen it).
+    public func unloadRequest(_ id: VoucherID, destination: UnloadDestination, unloadID: RequestID, session: SessionToken, account: AccountID?) throws(QuickPayError) -> UnloadRequest {
+        guard let entry = vouchers[id] else { throw QuickPayError(.unknownVoucher, "no voucher \(id) in the wallet") }
+        let authorization = try unload(id, destination: destination, unloadID: unloadID, account: account)
+        return UnloadRequest(session: session, authorization: authorization, voucher: entry.voucher.commitment.scheme == .blindRSA ? entry.voucher : nil)
     }
 
     /// Every unload to send now: those still pending (with the destination they were started

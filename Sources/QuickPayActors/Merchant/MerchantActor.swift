@@ -64,12 +64,12 @@ public struct MerchantActor: ServerActor {
     }
 
     public init(
-        store: any MerchantStore, config: MerchantConfig, bankKey: SigningPublicKey, receiptKey: SigningPrivateKey,
+        store: any MerchantStore, config: MerchantConfig, bankKey: SigningPublicKey, blindKeys: BlindKeyList? = nil, receiptKey: SigningPrivateKey,
         random: any RandomNumberGenerator
     ) {
         self.store = store
         self.config = config
-        self.keyring = BankKeyring([bankKey])
+        self.keyring = BankKeyring([bankKey], blindKeys: blindKeys)
         self.receiptKey = receiptKey
         self.random = random
     }
@@ -219,8 +219,19 @@ public struct MerchantActor: ServerActor {
     public mutating func redeem(now: Timestamp) -> Step<MerchantBatch> {
         lastRedemption = now
         guard pendingRedemptions.isEmpty, let rows = try? store.unredeemed(limit: Redeem.maximumCoins), !rows.isEmpty else { return .none }
-        let coins = rows.map { Coin(voucherID: $0.id, index: $0.last.index, value: $0.last.value) }
-        let request = Envelope(requestID: .random(using: &random), body: .redeem(Redeem(receiverID: config.receiverID, coins: coins, mode: config.mode)))
+        // A blind voucher never redeemed here may be unknown to the bank: it goes along (at most
+        // 32 a batch; the rest wait for the next batch).
+        var coins: [Coin] = []
+        var vouchers: [SignedVoucher] = []
+        for row in rows {
+            if row.voucher.commitment.scheme == .blindRSA, row.redeemedIndex == 0 {
+                guard vouchers.count < Redeem.maximumVouchers else { continue }
+                vouchers.append(row.voucher)
+            }
+            coins.append(Coin(voucherID: row.id, index: row.last.index, value: row.last.value))
+        }
+        let request = Envelope(
+            requestID: .random(using: &random), body: .redeem(Redeem(receiverID: config.receiverID, coins: coins, mode: config.mode, vouchers: vouchers)))
         pendingRedemptions[request.requestID] = coins
         return Step(outputs: [.request(to: .bank, request, deadlineMilliseconds: config.redeemDeadlineMilliseconds)])
     }

@@ -64,6 +64,7 @@ public nonisolated enum Quickpay_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
   case `internal` // = 28
   case alreadyApplied // = 29
   case modeMismatch // = 30
+  case unknownKey // = 31
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -103,6 +104,7 @@ public nonisolated enum Quickpay_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case 28: self = .internal
     case 29: self = .alreadyApplied
     case 30: self = .modeMismatch
+    case 31: self = .unknownKey
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -140,6 +142,7 @@ public nonisolated enum Quickpay_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case .internal: return 28
     case .alreadyApplied: return 29
     case .modeMismatch: return 30
+    case .unknownKey: return 31
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -177,6 +180,7 @@ public nonisolated enum Quickpay_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     .internal,
     .alreadyApplied,
     .modeMismatch,
+    .unknownKey,
   ]
 
 }
@@ -326,8 +330,11 @@ public nonisolated enum Quickpay_V1_SignatureScheme: SwiftProtobuf.Enum, Swift.C
   public typealias RawValue = Int
   case unspecified // = 0
 
-  /// 2 is reserved for blind RSA (RFC 9474)
+  /// signed in the clear by the bank at load
   case ed25519 // = 1
+
+  /// RFC 9474 RSABSSA-SHA384-PSS-Randomized: signed blind, unlinkable
+  case blindRsa // = 2
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -338,6 +345,7 @@ public nonisolated enum Quickpay_V1_SignatureScheme: SwiftProtobuf.Enum, Swift.C
     switch rawValue {
     case 0: self = .unspecified
     case 1: self = .ed25519
+    case 2: self = .blindRsa
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -346,6 +354,7 @@ public nonisolated enum Quickpay_V1_SignatureScheme: SwiftProtobuf.Enum, Swift.C
     switch self {
     case .unspecified: return 0
     case .ed25519: return 1
+    case .blindRsa: return 2
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -354,6 +363,7 @@ public nonisolated enum Quickpay_V1_SignatureScheme: SwiftProtobuf.Enum, Swift.C
   public static let allCases: [Quickpay_V1_SignatureScheme] = [
     .unspecified,
     .ed25519,
+    .blindRsa,
   ]
 
 }
@@ -935,8 +945,11 @@ public nonisolated struct Quickpay_V1_Voucher: Sendable {
   /// 8 bytes: SHA-256(bank public key)[0..8]
   public var keyID: Data = Data()
 
-  /// Ed25519, 64 bytes, over the voucher signing bytes
+  /// ED25519: 64 bytes over the voucher signing bytes;
   public var signature: Data = Data()
+
+  /// BLIND_RSA: RSASSA-PSS over message_prefix || blind message, as long as the key's modulus
+  public var messagePrefix: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1100,6 +1113,9 @@ public nonisolated struct Quickpay_V1_Redeem: Sendable {
   /// the mode the merchant runs in; the bank refuses a mismatch
   public var mode: Quickpay_V1_MerchantMode = .unspecified
 
+  /// 0..32 blind vouchers the bank may not have seen, distinct, each spent by a coin
+  public var vouchers: [Quickpay_V1_Voucher] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1178,49 +1194,103 @@ public nonisolated struct Quickpay_V1_SettleReply: Sendable {
 }
 
 /// Customer -> app server.
-public nonisolated struct Quickpay_V1_UnloadRequest: Sendable {
+public nonisolated struct Quickpay_V1_UnloadRequest: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// 16 bytes
-  public var sessionToken: Data = Data()
+  public var sessionToken: Data {
+    get {_storage._sessionToken}
+    set {_uniqueStorage()._sessionToken = newValue}
+  }
 
-  public var voucherID: Data = Data()
+  public var voucherID: Data {
+    get {_storage._voucherID}
+    set {_uniqueStorage()._voucherID = newValue}
+  }
 
-  public var destination: Quickpay_V1_UnloadDestination = .unspecified
+  public var destination: Quickpay_V1_UnloadDestination {
+    get {_storage._destination}
+    set {_uniqueStorage()._destination = newValue}
+  }
 
   /// 64 bytes, over the unload signing bytes
-  public var ownerSignature: Data = Data()
+  public var ownerSignature: Data {
+    get {_storage._ownerSignature}
+    set {_uniqueStorage()._ownerSignature = newValue}
+  }
 
   /// 16 bytes, chosen by the wallet; signed; the bank's idempotency key
-  public var unloadID: Data = Data()
+  public var unloadID: Data {
+    get {_storage._unloadID}
+    set {_uniqueStorage()._unloadID = newValue}
+  }
+
+  /// BLIND_RSA: the voucher itself (the bank may never have seen it); unset for ED25519
+  public var voucher: Quickpay_V1_Voucher {
+    get {_storage._voucher ?? Quickpay_V1_Voucher()}
+    set {_uniqueStorage()._voucher = newValue}
+  }
+  /// Returns true if `voucher` has been explicitly set.
+  public var hasVoucher: Bool {_storage._voucher != nil}
+  /// Clears the value of `voucher`. Subsequent reads from it will return its default value.
+  public mutating func clearVoucher() {_uniqueStorage()._voucher = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// App server -> bank.
-public nonisolated struct Quickpay_V1_BankUnloadRequest: Sendable {
+public nonisolated struct Quickpay_V1_BankUnloadRequest: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var accountID: String = String()
+  public var accountID: String {
+    get {_storage._accountID}
+    set {_uniqueStorage()._accountID = newValue}
+  }
 
-  public var voucherID: Data = Data()
+  public var voucherID: Data {
+    get {_storage._voucherID}
+    set {_uniqueStorage()._voucherID = newValue}
+  }
 
-  public var destination: Quickpay_V1_UnloadDestination = .unspecified
+  public var destination: Quickpay_V1_UnloadDestination {
+    get {_storage._destination}
+    set {_uniqueStorage()._destination = newValue}
+  }
 
-  public var ownerSignature: Data = Data()
+  public var ownerSignature: Data {
+    get {_storage._ownerSignature}
+    set {_uniqueStorage()._ownerSignature = newValue}
+  }
 
   /// the wallet's unload id the signature binds, 16 bytes
-  public var unloadID: Data = Data()
+  public var unloadID: Data {
+    get {_storage._unloadID}
+    set {_uniqueStorage()._unloadID = newValue}
+  }
+
+  /// copied from the customer's UnloadRequest
+  public var voucher: Quickpay_V1_Voucher {
+    get {_storage._voucher ?? Quickpay_V1_Voucher()}
+    set {_uniqueStorage()._voucher = newValue}
+  }
+  /// Returns true if `voucher` has been explicitly set.
+  public var hasVoucher: Bool {_storage._voucher != nil}
+  /// Clears the value of `voucher`. Subsequent reads from it will return its default value.
+  public mutating func clearVoucher() {_uniqueStorage()._voucher = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Quickpay_V1_UnloadReply: Sendable {
@@ -1390,6 +1460,9 @@ public nonisolated struct Quickpay_V1_SessionGranted: Sendable {
   public var sessionToken: Data = Data()
 
   public var expiresAt: Int64 = 0
+
+  /// the user's bank account: a blind voucher's unload names it (section 7.5)
+  public var accountID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1599,7 +1672,25 @@ public nonisolated struct Quickpay_V1_ChainRequest: Sendable {
   public init() {}
 }
 
-/// Customer -> app server.
+/// BLIND_RSA: one voucher message blinded under one of the bank's blind keys (RFC 9474 Blind).
+public nonisolated struct Quickpay_V1_BlindedChain: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 8 bytes: a key of the bank's blind key list
+  public var keyID: Data = Data()
+
+  /// as long as that key's modulus
+  public var blindedMessage: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Customer -> app server. ED25519: chains and receiver_id; BLIND_RSA: blinded only (no
+/// receiver: it is inside the blinded message).
 public nonisolated struct Quickpay_V1_LoadRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1609,8 +1700,11 @@ public nonisolated struct Quickpay_V1_LoadRequest: Sendable {
 
   public var receiverID: String = String()
 
-  /// 1..16
+  /// 1..16, or none
   public var chains: [Quickpay_V1_ChainRequest] = []
+
+  /// 1..16, or none; exactly one of chains and blinded
+  public var blinded: [Quickpay_V1_BlindedChain] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1629,6 +1723,8 @@ public nonisolated struct Quickpay_V1_BankLoadRequest: Sendable {
 
   public var chains: [Quickpay_V1_ChainRequest] = []
 
+  public var blinded: [Quickpay_V1_BlindedChain] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1639,10 +1735,13 @@ public nonisolated struct Quickpay_V1_LoadReply: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// in the order of the chains
+  /// ED25519: in the order of the chains
   public var vouchers: [Quickpay_V1_Voucher] = []
 
   public var debitedPaise: Int64 = 0
+
+  /// BLIND_RSA: in the order of the blinded chains
+  public var blindSignatures: [Data] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1779,7 +1878,7 @@ public nonisolated struct Quickpay_V1_ModeReply: Sendable {
 fileprivate nonisolated let _protobuf_package = "quickpay.v1"
 
 nonisolated extension Quickpay_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}MALFORMED\0\u{1}REPLAYED_COIN\0\u{1}BAD_CHAIN\0\u{1}INDEX_OUT_OF_RANGE\0\u{1}BAD_SIGNATURE\0\u{1}WRONG_RECEIVER\0\u{1}EXPIRED\0\u{1}INSUFFICIENT_FUNDS\0\u{1}LIMIT_EXCEEDED\0\u{1}AMOUNT_OUT_OF_RANGE\0\u{1}UNKNOWN_VOUCHER\0\u{1}VOUCHER_CLOSED\0\u{1}AUTHENTICATION_FAILED\0\u{1}OTP_INVALID\0\u{1}OTP_EXPIRED\0\u{1}LOCKED_OUT\0\u{1}SESSION_INVALID\0\u{1}UNKNOWN_ACCOUNT\0\u{1}ALREADY_EXISTS\0\u{1}CODE_INVALID\0\u{1}RATE_LIMITED\0\u{1}OVERLOADED\0\u{1}UNAVAILABLE\0\u{1}DEADLINE_PASSED\0\u{1}CONFLICT\0\u{1}FORBIDDEN\0\u{1}UNKNOWN_RECEIVER\0\u{1}INTERNAL\0\u{1}ALREADY_APPLIED\0\u{1}MODE_MISMATCH\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}MALFORMED\0\u{1}REPLAYED_COIN\0\u{1}BAD_CHAIN\0\u{1}INDEX_OUT_OF_RANGE\0\u{1}BAD_SIGNATURE\0\u{1}WRONG_RECEIVER\0\u{1}EXPIRED\0\u{1}INSUFFICIENT_FUNDS\0\u{1}LIMIT_EXCEEDED\0\u{1}AMOUNT_OUT_OF_RANGE\0\u{1}UNKNOWN_VOUCHER\0\u{1}VOUCHER_CLOSED\0\u{1}AUTHENTICATION_FAILED\0\u{1}OTP_INVALID\0\u{1}OTP_EXPIRED\0\u{1}LOCKED_OUT\0\u{1}SESSION_INVALID\0\u{1}UNKNOWN_ACCOUNT\0\u{1}ALREADY_EXISTS\0\u{1}CODE_INVALID\0\u{1}RATE_LIMITED\0\u{1}OVERLOADED\0\u{1}UNAVAILABLE\0\u{1}DEADLINE_PASSED\0\u{1}CONFLICT\0\u{1}FORBIDDEN\0\u{1}UNKNOWN_RECEIVER\0\u{1}INTERNAL\0\u{1}ALREADY_APPLIED\0\u{1}MODE_MISMATCH\0\u{1}UNKNOWN_KEY\0")
 }
 
 nonisolated extension Quickpay_V1_Origin: SwiftProtobuf._ProtoNameProviding {
@@ -1795,7 +1894,7 @@ nonisolated extension Quickpay_V1_Denomination: SwiftProtobuf._ProtoNameProvidin
 }
 
 nonisolated extension Quickpay_V1_SignatureScheme: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SIGNATURE_SCHEME_UNSPECIFIED\0\u{1}ED25519\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SIGNATURE_SCHEME_UNSPECIFIED\0\u{1}ED25519\0\u{1}BLIND_RSA\0")
 }
 
 nonisolated extension Quickpay_V1_Role: SwiftProtobuf._ProtoNameProviding {
@@ -2692,7 +2791,7 @@ nonisolated extension Quickpay_V1_Ack: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Quickpay_V1_Voucher: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Voucher"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{1}scheme\0\u{3}voucher_id\0\u{3}receiver_id\0\u{1}denomination\0\u{1}length\0\u{1}root\0\u{1}expiry\0\u{3}owner_key\0\u{3}key_id\0\u{1}signature\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{1}scheme\0\u{3}voucher_id\0\u{3}receiver_id\0\u{1}denomination\0\u{1}length\0\u{1}root\0\u{1}expiry\0\u{3}owner_key\0\u{3}key_id\0\u{1}signature\0\u{3}message_prefix\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2711,6 +2810,7 @@ nonisolated extension Quickpay_V1_Voucher: SwiftProtobuf.Message, SwiftProtobuf.
       case 9: try { try decoder.decodeSingularBytesField(value: &self.ownerKey) }()
       case 10: try { try decoder.decodeSingularBytesField(value: &self.keyID) }()
       case 11: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
+      case 12: try { try decoder.decodeSingularBytesField(value: &self.messagePrefix) }()
       default: break
       }
     }
@@ -2750,6 +2850,9 @@ nonisolated extension Quickpay_V1_Voucher: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.signature.isEmpty {
       try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 11)
     }
+    if !self.messagePrefix.isEmpty {
+      try visitor.visitSingularBytesField(value: self.messagePrefix, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2765,6 +2868,7 @@ nonisolated extension Quickpay_V1_Voucher: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.ownerKey != rhs.ownerKey {return false}
     if lhs.keyID != rhs.keyID {return false}
     if lhs.signature != rhs.signature {return false}
+    if lhs.messagePrefix != rhs.messagePrefix {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3067,7 +3171,7 @@ nonisolated extension Quickpay_V1_VerifyCoinsReply: SwiftProtobuf.Message, Swift
 
 nonisolated extension Quickpay_V1_Redeem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Redeem"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}receiver_id\0\u{1}coins\0\u{1}mode\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}receiver_id\0\u{1}coins\0\u{1}mode\0\u{1}vouchers\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3078,6 +3182,7 @@ nonisolated extension Quickpay_V1_Redeem: SwiftProtobuf.Message, SwiftProtobuf._
       case 1: try { try decoder.decodeSingularStringField(value: &self.receiverID) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.coins) }()
       case 3: try { try decoder.decodeSingularEnumField(value: &self.mode) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.vouchers) }()
       default: break
       }
     }
@@ -3093,6 +3198,9 @@ nonisolated extension Quickpay_V1_Redeem: SwiftProtobuf.Message, SwiftProtobuf._
     if self.mode != .unspecified {
       try visitor.visitSingularEnumField(value: self.mode, fieldNumber: 3)
     }
+    if !self.vouchers.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.vouchers, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3100,6 +3208,7 @@ nonisolated extension Quickpay_V1_Redeem: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.receiverID != rhs.receiverID {return false}
     if lhs.coins != rhs.coins {return false}
     if lhs.mode != rhs.mode {return false}
+    if lhs.vouchers != rhs.vouchers {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3256,49 +3365,104 @@ nonisolated extension Quickpay_V1_SettleReply: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Quickpay_V1_UnloadRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UnloadRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_token\0\u{3}voucher_id\0\u{1}destination\0\u{3}owner_signature\0\u{3}unload_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_token\0\u{3}voucher_id\0\u{1}destination\0\u{3}owner_signature\0\u{3}unload_id\0\u{1}voucher\0")
+
+  fileprivate class _StorageClass {
+    var _sessionToken: Data = Data()
+    var _voucherID: Data = Data()
+    var _destination: Quickpay_V1_UnloadDestination = .unspecified
+    var _ownerSignature: Data = Data()
+    var _unloadID: Data = Data()
+    var _voucher: Quickpay_V1_Voucher? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _sessionToken = source._sessionToken
+      _voucherID = source._voucherID
+      _destination = source._destination
+      _ownerSignature = source._ownerSignature
+      _unloadID = source._unloadID
+      _voucher = source._voucher
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularBytesField(value: &self.sessionToken) }()
-      case 2: try { try decoder.decodeSingularBytesField(value: &self.voucherID) }()
-      case 3: try { try decoder.decodeSingularEnumField(value: &self.destination) }()
-      case 4: try { try decoder.decodeSingularBytesField(value: &self.ownerSignature) }()
-      case 5: try { try decoder.decodeSingularBytesField(value: &self.unloadID) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularBytesField(value: &_storage._sessionToken) }()
+        case 2: try { try decoder.decodeSingularBytesField(value: &_storage._voucherID) }()
+        case 3: try { try decoder.decodeSingularEnumField(value: &_storage._destination) }()
+        case 4: try { try decoder.decodeSingularBytesField(value: &_storage._ownerSignature) }()
+        case 5: try { try decoder.decodeSingularBytesField(value: &_storage._unloadID) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._voucher) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.sessionToken.isEmpty {
-      try visitor.visitSingularBytesField(value: self.sessionToken, fieldNumber: 1)
-    }
-    if !self.voucherID.isEmpty {
-      try visitor.visitSingularBytesField(value: self.voucherID, fieldNumber: 2)
-    }
-    if self.destination != .unspecified {
-      try visitor.visitSingularEnumField(value: self.destination, fieldNumber: 3)
-    }
-    if !self.ownerSignature.isEmpty {
-      try visitor.visitSingularBytesField(value: self.ownerSignature, fieldNumber: 4)
-    }
-    if !self.unloadID.isEmpty {
-      try visitor.visitSingularBytesField(value: self.unloadID, fieldNumber: 5)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._sessionToken.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._sessionToken, fieldNumber: 1)
+      }
+      if !_storage._voucherID.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._voucherID, fieldNumber: 2)
+      }
+      if _storage._destination != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._destination, fieldNumber: 3)
+      }
+      if !_storage._ownerSignature.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._ownerSignature, fieldNumber: 4)
+      }
+      if !_storage._unloadID.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._unloadID, fieldNumber: 5)
+      }
+      try { if let v = _storage._voucher {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Quickpay_V1_UnloadRequest, rhs: Quickpay_V1_UnloadRequest) -> Bool {
-    if lhs.sessionToken != rhs.sessionToken {return false}
-    if lhs.voucherID != rhs.voucherID {return false}
-    if lhs.destination != rhs.destination {return false}
-    if lhs.ownerSignature != rhs.ownerSignature {return false}
-    if lhs.unloadID != rhs.unloadID {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._sessionToken != rhs_storage._sessionToken {return false}
+        if _storage._voucherID != rhs_storage._voucherID {return false}
+        if _storage._destination != rhs_storage._destination {return false}
+        if _storage._ownerSignature != rhs_storage._ownerSignature {return false}
+        if _storage._unloadID != rhs_storage._unloadID {return false}
+        if _storage._voucher != rhs_storage._voucher {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3306,49 +3470,104 @@ nonisolated extension Quickpay_V1_UnloadRequest: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Quickpay_V1_BankUnloadRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BankUnloadRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}account_id\0\u{3}voucher_id\0\u{1}destination\0\u{3}owner_signature\0\u{3}unload_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}account_id\0\u{3}voucher_id\0\u{1}destination\0\u{3}owner_signature\0\u{3}unload_id\0\u{1}voucher\0")
+
+  fileprivate class _StorageClass {
+    var _accountID: String = String()
+    var _voucherID: Data = Data()
+    var _destination: Quickpay_V1_UnloadDestination = .unspecified
+    var _ownerSignature: Data = Data()
+    var _unloadID: Data = Data()
+    var _voucher: Quickpay_V1_Voucher? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _accountID = source._accountID
+      _voucherID = source._voucherID
+      _destination = source._destination
+      _ownerSignature = source._ownerSignature
+      _unloadID = source._unloadID
+      _voucher = source._voucher
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.accountID) }()
-      case 2: try { try decoder.decodeSingularBytesField(value: &self.voucherID) }()
-      case 3: try { try decoder.decodeSingularEnumField(value: &self.destination) }()
-      case 4: try { try decoder.decodeSingularBytesField(value: &self.ownerSignature) }()
-      case 5: try { try decoder.decodeSingularBytesField(value: &self.unloadID) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._accountID) }()
+        case 2: try { try decoder.decodeSingularBytesField(value: &_storage._voucherID) }()
+        case 3: try { try decoder.decodeSingularEnumField(value: &_storage._destination) }()
+        case 4: try { try decoder.decodeSingularBytesField(value: &_storage._ownerSignature) }()
+        case 5: try { try decoder.decodeSingularBytesField(value: &_storage._unloadID) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._voucher) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.accountID.isEmpty {
-      try visitor.visitSingularStringField(value: self.accountID, fieldNumber: 1)
-    }
-    if !self.voucherID.isEmpty {
-      try visitor.visitSingularBytesField(value: self.voucherID, fieldNumber: 2)
-    }
-    if self.destination != .unspecified {
-      try visitor.visitSingularEnumField(value: self.destination, fieldNumber: 3)
-    }
-    if !self.ownerSignature.isEmpty {
-      try visitor.visitSingularBytesField(value: self.ownerSignature, fieldNumber: 4)
-    }
-    if !self.unloadID.isEmpty {
-      try visitor.visitSingularBytesField(value: self.unloadID, fieldNumber: 5)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._accountID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._accountID, fieldNumber: 1)
+      }
+      if !_storage._voucherID.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._voucherID, fieldNumber: 2)
+      }
+      if _storage._destination != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._destination, fieldNumber: 3)
+      }
+      if !_storage._ownerSignature.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._ownerSignature, fieldNumber: 4)
+      }
+      if !_storage._unloadID.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._unloadID, fieldNumber: 5)
+      }
+      try { if let v = _storage._voucher {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Quickpay_V1_BankUnloadRequest, rhs: Quickpay_V1_BankUnloadRequest) -> Bool {
-    if lhs.accountID != rhs.accountID {return false}
-    if lhs.voucherID != rhs.voucherID {return false}
-    if lhs.destination != rhs.destination {return false}
-    if lhs.ownerSignature != rhs.ownerSignature {return false}
-    if lhs.unloadID != rhs.unloadID {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._accountID != rhs_storage._accountID {return false}
+        if _storage._voucherID != rhs_storage._voucherID {return false}
+        if _storage._destination != rhs_storage._destination {return false}
+        if _storage._ownerSignature != rhs_storage._ownerSignature {return false}
+        if _storage._unloadID != rhs_storage._unloadID {return false}
+        if _storage._voucher != rhs_storage._voucher {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3726,7 +3945,7 @@ nonisolated extension Quickpay_V1_OtpResend: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Quickpay_V1_SessionGranted: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SessionGranted"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_token\0\u{3}expires_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_token\0\u{3}expires_at\0\u{3}account_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3736,6 +3955,7 @@ nonisolated extension Quickpay_V1_SessionGranted: SwiftProtobuf.Message, SwiftPr
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularBytesField(value: &self.sessionToken) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.expiresAt) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.accountID) }()
       default: break
       }
     }
@@ -3748,12 +3968,16 @@ nonisolated extension Quickpay_V1_SessionGranted: SwiftProtobuf.Message, SwiftPr
     if self.expiresAt != 0 {
       try visitor.visitSingularInt64Field(value: self.expiresAt, fieldNumber: 2)
     }
+    if !self.accountID.isEmpty {
+      try visitor.visitSingularStringField(value: self.accountID, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Quickpay_V1_SessionGranted, rhs: Quickpay_V1_SessionGranted) -> Bool {
     if lhs.sessionToken != rhs.sessionToken {return false}
     if lhs.expiresAt != rhs.expiresAt {return false}
+    if lhs.accountID != rhs.accountID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4204,9 +4428,44 @@ nonisolated extension Quickpay_V1_ChainRequest: SwiftProtobuf.Message, SwiftProt
   }
 }
 
+nonisolated extension Quickpay_V1_BlindedChain: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BlindedChain"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}key_id\0\u{3}blinded_message\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.keyID) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.blindedMessage) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keyID.isEmpty {
+      try visitor.visitSingularBytesField(value: self.keyID, fieldNumber: 1)
+    }
+    if !self.blindedMessage.isEmpty {
+      try visitor.visitSingularBytesField(value: self.blindedMessage, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Quickpay_V1_BlindedChain, rhs: Quickpay_V1_BlindedChain) -> Bool {
+    if lhs.keyID != rhs.keyID {return false}
+    if lhs.blindedMessage != rhs.blindedMessage {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Quickpay_V1_LoadRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LoadRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_token\0\u{3}receiver_id\0\u{1}chains\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_token\0\u{3}receiver_id\0\u{1}chains\0\u{1}blinded\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4217,6 +4476,7 @@ nonisolated extension Quickpay_V1_LoadRequest: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularBytesField(value: &self.sessionToken) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.receiverID) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.chains) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.blinded) }()
       default: break
       }
     }
@@ -4232,6 +4492,9 @@ nonisolated extension Quickpay_V1_LoadRequest: SwiftProtobuf.Message, SwiftProto
     if !self.chains.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.chains, fieldNumber: 3)
     }
+    if !self.blinded.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.blinded, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -4239,6 +4502,7 @@ nonisolated extension Quickpay_V1_LoadRequest: SwiftProtobuf.Message, SwiftProto
     if lhs.sessionToken != rhs.sessionToken {return false}
     if lhs.receiverID != rhs.receiverID {return false}
     if lhs.chains != rhs.chains {return false}
+    if lhs.blinded != rhs.blinded {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4246,7 +4510,7 @@ nonisolated extension Quickpay_V1_LoadRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Quickpay_V1_BankLoadRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BankLoadRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}account_id\0\u{3}receiver_id\0\u{1}chains\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}account_id\0\u{3}receiver_id\0\u{1}chains\0\u{1}blinded\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4257,6 +4521,7 @@ nonisolated extension Quickpay_V1_BankLoadRequest: SwiftProtobuf.Message, SwiftP
       case 1: try { try decoder.decodeSingularStringField(value: &self.accountID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.receiverID) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.chains) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.blinded) }()
       default: break
       }
     }
@@ -4272,6 +4537,9 @@ nonisolated extension Quickpay_V1_BankLoadRequest: SwiftProtobuf.Message, SwiftP
     if !self.chains.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.chains, fieldNumber: 3)
     }
+    if !self.blinded.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.blinded, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -4279,6 +4547,7 @@ nonisolated extension Quickpay_V1_BankLoadRequest: SwiftProtobuf.Message, SwiftP
     if lhs.accountID != rhs.accountID {return false}
     if lhs.receiverID != rhs.receiverID {return false}
     if lhs.chains != rhs.chains {return false}
+    if lhs.blinded != rhs.blinded {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4286,7 +4555,7 @@ nonisolated extension Quickpay_V1_BankLoadRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Quickpay_V1_LoadReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LoadReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}vouchers\0\u{3}debited_paise\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}vouchers\0\u{3}debited_paise\0\u{3}blind_signatures\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4296,6 +4565,7 @@ nonisolated extension Quickpay_V1_LoadReply: SwiftProtobuf.Message, SwiftProtobu
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.vouchers) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.debitedPaise) }()
+      case 3: try { try decoder.decodeRepeatedBytesField(value: &self.blindSignatures) }()
       default: break
       }
     }
@@ -4308,12 +4578,16 @@ nonisolated extension Quickpay_V1_LoadReply: SwiftProtobuf.Message, SwiftProtobu
     if self.debitedPaise != 0 {
       try visitor.visitSingularInt64Field(value: self.debitedPaise, fieldNumber: 2)
     }
+    if !self.blindSignatures.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.blindSignatures, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Quickpay_V1_LoadReply, rhs: Quickpay_V1_LoadReply) -> Bool {
     if lhs.vouchers != rhs.vouchers {return false}
     if lhs.debitedPaise != rhs.debitedPaise {return false}
+    if lhs.blindSignatures != rhs.blindSignatures {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
