@@ -71,6 +71,17 @@ public enum BlindRSA {
         return signature
     }
 
+    /// RFC 9474 section 4.4 without its final check: s = z x inv mod n. A caller that checks the
+    /// result as a plain RSASSA-PSS signature right after (the wallet does, with swift-crypto)
+    /// needs no second verification here.
+    public static func unblind(_ blindSignature: [UInt8], key: PublicKey, inverse: [UInt8]) throws(Failure) -> [UInt8] {
+        guard blindSignature.count == key.byteCount else { throw Failure(description: "the blind signature is \(key.byteCount) bytes") }
+        let n = key.n
+        let z = BigUInt(Data(blindSignature))
+        guard z < n else { throw Failure(description: "the blind signature is not below the modulus") }
+        return bytes((z * BigUInt(Data(inverse))) % n, count: key.byteCount)
+    }
+
     /// RSASSA-PSS verification (SHA-384, MGF1-SHA-384, the variant's salt length), done here so
     /// that both salt lengths are checked the same way.
     public static func verify(_ signature: [UInt8], prepared: [UInt8], key: PublicKey, variant: Variant) -> Bool {

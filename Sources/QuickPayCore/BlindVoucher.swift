@@ -75,7 +75,7 @@ struct BlindKeyVerifier: Sendable {
 /// before the load leaves: the prefix, the PSS salt and the blinding factor (HKDF-SHA256 with the
 /// labels below). A wallet that crashed after the bank debited it sends the same blinded message
 /// again and unblinds the answer.
-public struct BlindVoucherRequest: Sendable, Equatable {
+public struct BlindVoucherRequest: Sendable, Hashable {
     public let key: BlindKey
     public let commitment: VoucherCommitment
     public let prefix: Bytes32
@@ -106,13 +106,20 @@ public struct BlindVoucherRequest: Sendable, Equatable {
     /// Unblinds the bank's answer into the voucher; an answer that does not verify (another key,
     /// a tampered answer) is `BAD_SIGNATURE` and the wallet keeps its secret to ask again.
     public func finalize(_ blindSignature: [UInt8]) throws(QuickPayError) -> SignedVoucher {
-        let prepared = prefix.bytes + BlindVoucher.message(of: commitment)
+        let signature: [UInt8]
         do {
-            let signature = try BlindRSA.finalize(blindSignature, prepared: prepared, key: key.publicKey, variant: .pss, inverse: inverse)
-            return SignedVoucher(commitment: commitment, proof: .blindRSA(prefix: prefix, signature: signature))
+            signature = try BlindRSA.unblind(blindSignature, key: key.publicKey, inverse: inverse)
         } catch {
-            throw QuickPayError(.badSignature, "the bank's blind signature under key \(key.keyID) does not unblind to a valid signature: \(error)")
+            throw QuickPayError(.badSignature, "the bank's blind signature under key \(key.keyID): \(error)")
         }
+        // RFC 9474 Finalize ends with the verification: done by swift-crypto (RSASSA-PSS).
+        guard let verifier = BlindKeyVerifier(key) else { throw QuickPayError(.badSignature, "blind key \(key.keyID) is not a usable RSA key") }
+        do {
+            try verifier.verify(commitment, prefix: prefix, signature: signature)
+        } catch {
+            throw QuickPayError(.badSignature, "the bank's blind signature under key \(key.keyID) does not unblind to a valid signature")
+        }
+        return SignedVoucher(commitment: commitment, proof: .blindRSA(prefix: prefix, signature: signature))
     }
 
     static func derive(_ secret: Bytes32, _ label: String, _ count: Int) -> [UInt8] {

@@ -268,6 +268,8 @@ struct StepSession {
                 request["voucher"] = coin["voucher"]
                 request["index"] = coin["index"]
                 request["value"] = coin["value"]
+                // A blind voucher the bank may not have seen goes along, as an honest merchant's would.
+                request["voucher_wire"] = coin["voucher_wire"]
             }
             if let claimed = p["as_receiver"] as? String { request["as_receiver"] = claimed }
             let held = MerchantAttacks.held(inState: try call(merchant, ["action": "state"]))

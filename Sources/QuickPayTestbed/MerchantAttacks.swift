@@ -30,6 +30,7 @@ public enum MerchantAttacks {
     public static func perform(_ kind: String, request: JSONObject, held: [Held], receiver: ReceiverID, mode: MerchantMode, bank: Requester) throws -> JSONObject {
         var generator = SystemRandomNumberGenerator()
         let coins: [Coin]
+        var vouchers: [SignedVoucher] = []
         var claimed = receiver
         switch kind {
         case "double-redeem":
@@ -48,11 +49,14 @@ public enum MerchantAttacks {
             else { throw QuickPayError(.malformed, "redeem-coin needs voucher, index, value") }
             coins = [Coin(voucherID: VoucherID(voucher), index: index, value: value)]
             if let name = request["as_receiver"] as? String { claimed = try ReceiverID(name) }
+            // A blind voucher is unknown to the bank until redeemed: the attacker sends it along,
+            // so what refuses the coin is the bank's receiver check, not its ignorance.
+            if let wire = (request["voucher_wire"] as? String).flatMap(HexCoding.decode) { vouchers = [try SignedVoucher(serializedBytes: wire)] }
         default:
             throw QuickPayError(.malformed, "unknown merchant attack \(kind)")
         }
         guard !coins.isEmpty else { throw QuickPayError(.malformed, "nothing to redeem") }
-        let answer = try bank.request(.redeem(Redeem(receiverID: claimed, coins: coins, mode: mode)))
+        let answer = try bank.request(.redeem(Redeem(receiverID: claimed, coins: coins, mode: mode, vouchers: vouchers)))
         switch answer {
         case .redeemReply(let reply):
             return ["ok": true, "credited_paise": Int(reply.totalCredited.paise), "codes": reply.results.map { $0.error?.code.name ?? "OK" }]

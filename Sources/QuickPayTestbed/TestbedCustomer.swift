@@ -58,7 +58,11 @@ public enum TestbedCustomerActions {
         case "last-coin":
             // For scenarios where a merchant tries to redeem a coin it should not hold.
             guard let coin = client.lastPayment?.coins.first else { throw QuickPayError(.malformed, "no payment yet") }
-            return ["ok": true, "voucher": coin.voucherID.raw.hex, "index": coin.index, "value": coin.value.hex]
+            var answer: JSONObject = ["ok": true, "voucher": coin.voucherID.raw.hex, "index": coin.index, "value": coin.value.hex]
+            if let voucher = client.wallet.vouchers[coin.voucherID]?.voucher, voucher.commitment.scheme == .blindRSA {
+                answer["voucher_wire"] = HexCoding.encode(voucher.serializedBytes())
+            }
+            return answer
         default:
             return try CustomerActions.perform(action, request, client)
         }

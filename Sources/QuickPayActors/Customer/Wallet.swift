@@ -108,23 +108,33 @@ public struct PendingLoad: Hashable, Sendable {
     public let chains: [PreparedChain]
     public var state: AttemptState
 
+    /// The blinded messages of a blind load, made once from the stored secrets (the big-number
+    /// work is the costly part of a blind load on the wallet's side); empty for Ed25519.
+    public let blindRequests: [BlindVoucherRequest]
+
     public init(requestID: RequestID, receiver: ReceiverID, chains: [PreparedChain], state: AttemptState = .fresh) {
         self.requestID = requestID
         self.receiver = receiver
         self.chains = chains
         self.state = state
+        self.blindRequests = chains.compactMap { try? $0.blindRequest(for: receiver) }
+    }
+
+    public var isBlind: Bool { chains.contains { $0.blind != nil } }
+
+    /// One blind request per chain, or a typed error (a chain that could not be blinded).
+    public func blinded() throws(QuickPayError) -> [BlindVoucherRequest] {
+        guard blindRequests.count == chains.count, chains.allSatisfy({ $0.blind != nil }) else {
+            throw QuickPayError(.malformed, "a blind load's chains must all be blind, and blind under their keys")
+        }
+        return blindRequests
     }
 
     /// What the load asks the bank for: the chains for the receiver (Ed25519), or the blinded
     /// messages (blind: no receiver, no root, no owner key leaves the wallet in the clear).
     public func content() throws(QuickPayError) -> LoadRequest.LoadContent {
-        guard chains.contains(where: { $0.blind != nil }) else { return .chains(receiver: receiver, chains.map(\.request)) }
-        var blinded: [BlindedChain] = []
-        for chain in chains {
-            guard let request = try chain.blindRequest(for: receiver) else { throw QuickPayError(.malformed, "a load is all blind or all Ed25519") }
-            blinded.append(BlindedChain(keyID: request.key.keyID, blindedMessage: request.blindedMessage))
-        }
-        return .blinded(blinded)
+        guard isBlind else { return .chains(receiver: receiver, chains.map(\.request)) }
+        return .blinded(try blinded().map { BlindedChain(keyID: $0.key.keyID, blindedMessage: $0.blindedMessage) })
     }
 }
 
@@ -264,7 +274,7 @@ public struct Wallet: Sendable {
         guard let load = pendingLoad else { return .refused(QuickPayError(.malformed, "no load is pending")) }
         if case .loadReply(let reply)? = answer {
             do {
-                try acceptLoad(reply, prepared: load.chains, keyring: keyring, receiver: load.receiver, now: now)
+                try acceptLoad(reply, prepared: load.chains, blinded: load.isBlind ? try load.blinded() : [], keyring: keyring, receiver: load.receiver, now: now)
             } catch {
                 // A bad answer settles nothing: the bank's true answer comes with a retry.
                 pendingLoad?.state = .unknown
@@ -285,17 +295,16 @@ public struct Wallet: Sendable {
     /// Takes the bank's vouchers for prepared chains, after checking each is what was asked for
     /// and signed by the bank. For a blind load, the wallet unblinds each blind signature into
     /// its voucher and checks that as a merchant will.
-    public mutating func acceptLoad(_ reply: LoadReply, prepared: [PreparedChain], keyring: BankKeyring, receiver: ReceiverID, now: Timestamp) throws(QuickPayError) {
+    public mutating func acceptLoad(
+        _ reply: LoadReply, prepared: [PreparedChain], blinded: [BlindVoucherRequest] = [], keyring: BankKeyring, receiver: ReceiverID, now: Timestamp
+    ) throws(QuickPayError) {
         var signed = reply.vouchers
         if prepared.contains(where: { $0.blind != nil }) {
-            guard reply.blindSignatures.count == prepared.count else {
+            guard reply.blindSignatures.count == prepared.count, blinded.count == prepared.count else {
                 throw QuickPayError(.internal, "the bank returned \(reply.blindSignatures.count) blind signatures for \(prepared.count) chains")
             }
             signed = []
-            for (signature, chain) in zip(reply.blindSignatures, prepared) {
-                guard let request = try chain.blindRequest(for: receiver) else { throw QuickPayError(.internal, "a load is all blind or all Ed25519") }
-                signed.append(try request.finalize(signature))
-            }
+            for (signature, request) in zip(reply.blindSignatures, blinded) { signed.append(try request.finalize(signature)) }
         }
         guard signed.count == prepared.count else { throw QuickPayError(.internal, "the bank returned \(signed.count) vouchers for \(prepared.count) chains") }
         for (voucher, chain) in zip(signed, prepared) {
