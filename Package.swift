@@ -172,7 +172,12 @@ let package = Package(
                 "QuickPayActors", "QuickPayProtocol", "QuickPayCore", "ZeroMQ",
             ]
         ),
-        .testTarget(name: "QuickPayAuditTests", dependencies: ["QuickPayAudit", "QuickPayStore", "QuickPayActors", "QuickPayHostCore", "QuickPayProtocol", "QuickPayCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "QuickPayAuditTests",
+            dependencies: [
+                "QuickPayAudit", "QuickPayStore", "QuickPayActors", "QuickPayHostCore", "QuickPayProtocol", "QuickPayCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]),
         .testTarget(name: "QuickPayScenarioTests", dependencies: ["QuickPayScenario", "QuickPayAudit", "QuickPayConfig"]),
         .testTarget(name: "QuickPaySimTests", dependencies: ["QuickPaySim"]),
         .testTarget(name: "QuickPayReportTests", dependencies: ["QuickPayReport", "QuickPayConfig", "QuickPayProtocol", "QuickPayCore"]),

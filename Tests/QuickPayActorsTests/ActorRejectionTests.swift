@@ -141,7 +141,7 @@ struct MerchantRejectionTests {
             commitment: VoucherCommitment(
                 voucherID: .random(using: &generator), receiverID: shop, denomination: .rs50, length: f.chain.length, root: f.chain.root,
                 expiry: f.voucher.commitment.expiry, ownerKey: f.voucher.commitment.ownerKey, keyID: f.voucher.commitment.keyID),
-            signature: f.voucher.signature)
+            proof: f.voucher.proof)
         let cases: [(String, [Coin], [SignedVoucher], Timestamp, ErrorCode)] = [
             ("replayed coin", [coin(2)], [], t0, .replayedCoin),
             ("older coin", [coin(1)], [], t0, .replayedCoin),

@@ -1,3 +1,5 @@
+import Crypto
+import CryptoExtras
 import Foundation
 import GRDB
 import QuickPayActors
@@ -10,7 +12,9 @@ import Testing
 
 /// A small deployment's files, made through the real actors, host cores and SQLite stores: alice
 /// loads, pays an offline and an online merchant, the offline one redeems, one voucher is
-/// unloaded, a user and a session exist. Each test copies them and plants one corruption.
+/// unloaded, a user and a session exist; bob loads two blind vouchers for the offline merchant,
+/// pays with one (which the merchant redeems) and keeps the other unseen. Each test copies them
+/// and plants one corruption.
 final class Deployment: @unchecked Sendable {
     static let shared = try! Deployment()
     let folder: String
@@ -29,10 +33,21 @@ final class Deployment: @unchecked Sendable {
         try bankStore.seed(try AccountID("ACC-CHAI"), deposit: .zero, receiver: (chai, .offline))
         try bankStore.seed(try AccountID("ACC-NEWS"), deposit: .zero, receiver: (news, .online))
         let signer = BankSigner(privateKey: .random(using: &g))
-        var bank = HostCore(actor: BankActor(store: bankStore, signer: signer, random: SplitMix64(seed: 78)), journal: bankStore)
+        // One blind key: Rs 5 x 10.
+        let rsa = try _RSA.BlindSigning.PrivateKey<SHA384>(keySize: .bits2048)
+        let primitives = try rsa.publicKey.getKeyPrimitives()
+        let blindKey = BlindKey(
+            denomination: .rs5, length: try ChainLength(10), validFrom: t0.adding(seconds: -60), validUntil: t0.adding(seconds: 86_400),
+            expiry: t0.adding(seconds: 30 * 86_400), publicKey: BlindRSA.PublicKey(modulus: Array(primitives.modulus), exponent: Array(primitives.publicExponent)))
+        let blindList = try BlindKeyList.sign([blindKey], issuedAt: t0, with: signer.privateKey)
+        try bankStore.registerBlindKeys(blindList.keys)
+        var bank = HostCore(
+            actor: BankActor(
+                store: bankStore, signer: signer, blind: try BlindSigner(list: blindList, privateKeysPEM: [rsa.pemRepresentation]), random: SplitMix64(seed: 78)),
+            journal: bankStore)
         let merchantStore = try SQLiteMerchantStore(path: "\(folder)/data/merchant-chai-stall/merchant.sqlite")
         var merchant = HostCore(actor: MerchantActor(
-            store: merchantStore, config: MerchantConfig(receiverID: chai, mode: .offline), bankKey: signer.privateKey.publicKey,
+            store: merchantStore, config: MerchantConfig(receiverID: chai, mode: .offline), bankKey: signer.privateKey.publicKey, blindKeys: blindList,
             receiptKey: .random(using: &g), random: SplitMix64(seed: 79)), journal: merchantStore)
         func ask<A: ServerActor>(_ core: inout HostCore<A>, _ body: Body, from client: ClientID = ClientID([1])) throws -> Body {
             let drained = core.drain([.request(client, codec.encode(Envelope(requestID: .random(using: &g), body: body)))], at: time)
@@ -66,6 +81,32 @@ final class Deployment: @unchecked Sendable {
         _ = try ask(&bank, .verifyCoins(VerifyCoins(receiverID: news, coins: [Coin(voucherID: newsVoucher.id, index: 3, value: newsChain.element(at: 3))], vouchers: [], mode: .online)))
         _ = try ask(&bank, .bankUnload(UnloadRequest(account: alice, authorization: UnloadAuthorization.sign(
             unloadID: .random(using: &g), voucherID: newsVoucher.id, destination: .bankAccount, ownerKey: newsOwner))))
+        // Bob's blind load of two vouchers; one pays 4 coins at the offline merchant, which redeems
+        // it (the bank first sees it then); the other stays unseen.
+        let bob = try AccountID("ACC-BOB")
+        var blindChains: [(HashChain, BlindVoucherRequest)] = []
+        for _ in 0..<2 {
+            let chain = HashChain(seed: .random(using: &g), length: blindKey.length)
+            let request = try BlindVoucherRequest(
+                key: blindKey, receiver: chai, root: chain.root, ownerKey: SigningPrivateKey.random(using: &g).publicKey, secret: .random(using: &g))
+            blindChains.append((chain, request))
+        }
+        guard case .loadReply(let blindLoaded) = try ask(&bank, .bankLoad(LoadRequest(
+            account: bob, content: .blinded(blindChains.map { BlindedChain(keyID: blindKey.keyID, blindedMessage: $0.1.blindedMessage) })))) else {
+            throw QuickPayError(.internal, "blind load")
+        }
+        let blindVoucher = try blindChains[0].1.finalize(blindLoaded.blindSignatures[0])
+        _ = try ask(&merchant, .payment(try Payment(coins: [Coin(voucherID: blindVoucher.id, index: 4, value: blindChains[0].0.element(at: 4))], vouchers: [blindVoucher])))
+        guard case .redeemReply(let redeemed) = try ask(&bank, .redeem(Redeem(
+            receiverID: chai, coins: [Coin(voucherID: blindVoucher.id, index: 4, value: blindChains[0].0.element(at: 4))], mode: .offline, vouchers: [blindVoucher])),
+            from: ClientID([2])), redeemed.totalCredited == Amount(paise: 2000) else { throw QuickPayError(.internal, "blind redeem") }
+        try merchantStore.inGroup {
+            var row = try merchantStore.voucher(blindVoucher.id)!
+            row.redeemedIndex = 4
+            var batch = MerchantBatch()
+            batch.vouchers = [row]
+            try merchantStore.stage(batch)
+        }
         let appStore = try SQLiteAppServerStore(path: "\(folder)/data/appserver/appserver.sqlite")
         var batch = AppServerBatch()
         batch.users = [UserRecord(
@@ -101,7 +142,7 @@ struct PlantedCorruptionTests {
     @Test func theCleanFilesPassEveryCheck() throws {
         let report = try audit(try Deployment.shared.copy())
         #expect(report.holds, "\(report.text)")
-        #expect(report.checks.count == 11)
+        #expect(report.checks.count == 12)
     }
 
     /// Every kind of planted corruption is caught, by the check named for it.
@@ -138,6 +179,20 @@ struct PlantedCorruptionTests {
             """, "unique-roots"),
         ("a merchant row behind its coins at the bank", "merchant-chai-stall/merchant.sqlite", "UPDATE vouchers SET last_index = 4, redeemed_index = 4 WHERE redeemed_index = 5", "merchants-hold-what-the-bank-credited"),
         ("a merchant holding a voucher the bank never issued", "merchant-chai-stall/merchant.sqlite", "UPDATE vouchers SET id = randomblob(16) WHERE redeemed_index = 0", "merchants-hold-what-the-bank-credited"),
+        // Two loaded, one seen: a second one seen is the unseen one as far as anyone can tell; a
+        // third is a voucher no load paid for.
+        ("blind vouchers beyond the loads", "bank/bank.sqlite", """
+            INSERT INTO vouchers (id, account, scheme, receiver, denomination, length, root, expiry, owner_key, key_id, redeemed_index, redeemed_value, state)
+              SELECT randomblob(16), NULL, 2, receiver, denomination, length, randomblob(32), expiry, owner_key, key_id, 0, randomblob(32), 0
+              FROM vouchers, (SELECT 1 UNION ALL SELECT 2) WHERE scheme = 2
+            """, "blind-floats-match-loads"),
+        ("a blind key's float paid out with no voucher", "bank/bank.sqlite", """
+            INSERT INTO ledger_entries (debit, credit, amount) SELECT account, 'bank:ACC-BOB', 500 FROM ledger_balances WHERE account LIKE 'float:key:%';
+            UPDATE ledger_balances SET balance = balance - 500 WHERE account LIKE 'float:key:%';
+            UPDATE ledger_balances SET balance = balance + 500 WHERE account = 'bank:ACC-BOB'
+            """, "blind-floats-match-loads"),
+        ("a blind voucher's redeemed index lowered", "bank/bank.sqlite", "UPDATE vouchers SET redeemed_index = redeemed_index - 1 WHERE scheme = 2", "blind-floats-match-loads"),
+        ("a merchant holding a blind voucher redeemed that the bank never saw", "merchant-chai-stall/merchant.sqlite", "UPDATE vouchers SET id = randomblob(16) WHERE scheme = 2", "merchants-hold-what-the-bank-credited"),
         ("a session of an unknown user", "appserver/appserver.sqlite", "INSERT INTO sessions (token_hash, username, expires_at) VALUES (randomblob(32), 'ghost', 1900000000)", "app-server-consistent"),
         ("a live session of a locked-out user", "appserver/appserver.sqlite", "UPDATE users SET locked_until = 1800000900 WHERE username = 'alice'", "app-server-consistent"),
         ("a user on an account the bank does not hold", "appserver/appserver.sqlite", "UPDATE users SET account = 'ACC-NOBODY'", "app-server-consistent"),
@@ -171,7 +226,7 @@ struct AuditCommandTests {
         let folder = try Deployment.shared.copy()
         let clean = try quickpay(["audit", folder, "--deposits-rupees", "2000", "--now", "1800000000"])
         #expect(clean.status == 0, "\(clean.output)")
-        #expect(clean.output.contains("11 of 11 checks hold"), "\(clean.output)")
+        #expect(clean.output.contains("12 of 12 checks hold"), "\(clean.output)")
         let queue = try DatabaseQueue(path: "\(folder)/data/bank/bank.sqlite")
         try queue.write { try $0.execute(sql: "UPDATE ledger_balances SET balance = balance + 1 WHERE account = 'bank:ACC-BOB'") }
         let corrupted = try quickpay(["audit", folder, "--deposits-rupees", "2000", "--now", "1800000000"])

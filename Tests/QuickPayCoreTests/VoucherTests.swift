@@ -35,7 +35,7 @@ struct VoucherFixture {
             commitment: VoucherCommitment(
                 voucherID: fields.voucherID, receiverID: fields.receiverID, denomination: fields.denomination,
                 length: fields.length, root: fields.root, expiry: fields.expiry, ownerKey: fields.ownerKey, keyID: fields.keyID),
-            signature: voucher.signature)
+            proof: voucher.proof)
     }
 
     struct Fields {

@@ -67,7 +67,7 @@ struct MessageFixtures {
             .loginChallenge(LoginChallenge(challengeID: .random(using: &generator), expiresAt: Timestamp(secondsSinceEpoch: 1_800_000_300))),
             .otpSubmit(OtpSubmit(challengeID: .random(using: &generator), code: try OneTimeCode("012345"))),
             .otpResend(.random(using: &generator)),
-            .sessionGranted(SessionGranted(session: session, expiresAt: Timestamp(secondsSinceEpoch: 1_800_003_600))),
+            .sessionGranted(SessionGranted(session: session, expiresAt: Timestamp(secondsSinceEpoch: 1_800_003_600), account: try AccountID("ACC-ALICE"))),
             .logout(SessionRequest(session: session)),
             .smsSubmit(SmsSubmit(phone: phone, text: "Your QuickPay code is 012345")),
             .smsAccepted(smsID: .random(using: &generator)),
