@@ -270,11 +270,13 @@ public struct Wallet: Sendable {
 
     /// Settles the pending load by an answer. Only the bank decides a load: an app server's
     /// refusal ends it only if it refuses the request's content (then no copy went further).
+    /// A blind load's reply comes back with its `vouchers` filled: the ones the wallet unblinded.
     public mutating func finishLoad(_ answer: Body?, keyring: BankKeyring, now: Timestamp) -> WalletOutcome<LoadReply> {
         guard let load = pendingLoad else { return .refused(QuickPayError(.malformed, "no load is pending")) }
-        if case .loadReply(let reply)? = answer {
+        if case .loadReply(var reply)? = answer {
             do {
-                try acceptLoad(reply, prepared: load.chains, blinded: load.isBlind ? try load.blinded() : [], keyring: keyring, receiver: load.receiver, now: now)
+                reply.vouchers = try acceptLoad(
+                    reply, prepared: load.chains, blinded: load.isBlind ? try load.blinded() : [], keyring: keyring, receiver: load.receiver, now: now)
             } catch {
                 // A bad answer settles nothing: the bank's true answer comes with a retry.
                 pendingLoad?.state = .unknown
@@ -294,10 +296,11 @@ public struct Wallet: Sendable {
 
     /// Takes the bank's vouchers for prepared chains, after checking each is what was asked for
     /// and signed by the bank. For a blind load, the wallet unblinds each blind signature into
-    /// its voucher and checks that as a merchant will.
+    /// its voucher and checks that as a merchant will. Returns the vouchers taken.
+    @discardableResult
     public mutating func acceptLoad(
         _ reply: LoadReply, prepared: [PreparedChain], blinded: [BlindVoucherRequest] = [], keyring: BankKeyring, receiver: ReceiverID, now: Timestamp
-    ) throws(QuickPayError) {
+    ) throws(QuickPayError) -> [SignedVoucher] {
         var signed = reply.vouchers
         if prepared.contains(where: { $0.blind != nil }) {
             guard reply.blindSignatures.count == prepared.count, blinded.count == prepared.count else {
@@ -317,6 +320,7 @@ public struct Wallet: Sendable {
         for (voucher, chain) in zip(signed, prepared) where vouchers[voucher.id] == nil {
             vouchers[voucher.id] = WalletVoucher(voucher: voucher, seed: chain.seed, ownerSeed: chain.ownerSeed)
         }
+        return signed
     }
 
     // MARK: M3 payment
