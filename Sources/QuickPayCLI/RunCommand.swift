@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import QuickPayActors
+import QuickPayCore
 import QuickPayReport
 import QuickPayScenario
 
@@ -30,6 +31,8 @@ struct RunCommand: ParsableCommand {
     var insecure = false
     @Option(help: "PBKDF2 rounds for the app server (600,000 is OWASP's figure; lower only for quick local runs).")
     var passwordRounds = PasswordHasher.owaspRounds
+    @Option(help: "Which vouchers customers load: blind-rsa (unlinkable, the default) or ed25519 (signed in the clear); a scenario's own scheme: wins.")
+    var scheme = "blind-rsa"
 
     func run() throws {
         var files: [String] = []
@@ -56,6 +59,8 @@ struct RunCommand: ParsableCommand {
         runner.remoteDeployment = deployment
         runner.seed = seed
         runner.insecure = insecure
+        guard let voucherScheme = SignatureScheme(name: scheme) else { throw ValidationError("--scheme is blind-rsa or ed25519") }
+        runner.scheme = voucherScheme
         let started = Date()
         var results: [ScenarioResult] = []
         for scenario in scenarios { results.append(runner.run(scenario)) }
@@ -69,7 +74,7 @@ struct RunCommand: ParsableCommand {
         if let junit { try Reports.junit(results).write(toFile: junit, atomically: true, encoding: .utf8) }
         var report = Reports.json(results, seconds: seconds)
         report["seed"] = seed
-        report["meta"] = RunMeta.describe(started: started, seed: seed, transport: insecure ? "plaintext" : "CURVE")
+        report["meta"] = RunMeta.describe(started: started, seed: seed, transport: insecure ? "plaintext" : "CURVE", scheme: scheme)
         let encoded = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
         if let json { try encoded.write(to: URL(fileURLWithPath: json)) }
         // The run folder holds everything its report needs: `quickpay report` can build it again.
@@ -88,8 +93,9 @@ struct RunCommand: ParsableCommand {
 
 /// What a report says about the run it shows: how to run it again, and with what.
 enum RunMeta {
-    static func describe(started: Date, seed: UInt64, transport: String) -> [String: Any] {
+    static func describe(started: Date, seed: UInt64, transport: String, scheme: String) -> [String: Any] {
         var meta: [String: Any] = [
+            "voucher_scheme": scheme,
             "command": (["quickpay"] + CommandLine.arguments.dropFirst().map(quoted)).joined(separator: " ")
                 + (CommandLine.arguments.contains("--seed") ? "" : " --seed \(seed)"),
             "started": ISO8601DateFormatter().string(from: started), "seed": seed, "transport": transport,

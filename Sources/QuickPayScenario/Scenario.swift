@@ -35,6 +35,8 @@ public struct Scenario {
     public let proxies: [String]
     /// Ledger balances in rupees at the end, by `name.bank` / `name.quickpay` / `float`.
     public let finalLedger: [String: Double]
+    /// Which vouchers the customers load (`scheme: ed25519` or `blind-rsa`); nil: the runner's.
+    public let scheme: SignatureScheme?
 
     public static func load(_ path: String) throws -> [Scenario] {
         let text = try String(contentsOfFile: path, encoding: .utf8)
@@ -92,6 +94,10 @@ public struct Scenario {
         self.users = users
         self.merchants = merchants
         proxies = object["proxies"] as? [String] ?? []
+        scheme = try (object["scheme"] as? String).map { text in
+            guard let scheme = SignatureScheme(name: text) else { throw ScenarioError("\(name): scheme is blind-rsa or ed25519") }
+            return scheme
+        }
         var steps: [Step] = []
         for (position, entry) in (object["steps"] as? [Any] ?? []).enumerated() {
             steps.append(try Step(entry, index: position + 1, scenario: name))

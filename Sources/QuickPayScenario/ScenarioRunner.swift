@@ -18,6 +18,8 @@ public final class ScenarioRunner {
     public var seed: UInt64 = 1
     /// Plaintext ZeroMQ between the actors it starts (CURVE with fresh keys per run otherwise).
     public var insecure = false
+    /// Which vouchers customers load unless a scenario says: blind RSA (unlinkable) by default.
+    public var scheme: SignatureScheme = .blindRSA
 
     public init(binFolder: String, runsFolder: String, passwordRounds: Int) {
         self.binFolder = binFolder
@@ -60,7 +62,7 @@ public final class ScenarioRunner {
                 runFolder: folder, binFolder: binFolder,
                 customers: scenario.users.map { .init(name: $0.name, phone: $0.phone, account: $0.account, deposit: $0.depositRupees) },
                 merchants: scenario.merchants.map { .init(id: $0.id, account: $0.account, mode: $0.flag, bankMode: $0.mode) }, passwordRounds: passwordRounds,
-                proxiedLinks: Set(links.values), insecure: insecure, launch: false)
+                proxiedLinks: Set(links.values), insecure: insecure, launch: false, scheme: scenario.scheme ?? scheme)
             deployment.traceMessages = true
             var proxies: [String: FaultProxy] = [:]
             defer {
