@@ -44,6 +44,9 @@ public final class CustomerClient {
     public private(set) var lastPaymentRequest: (Envelope, ReceiverID)?
     /// Payments at a merchant whose outcome was unknown and that the last `pay` finished first.
     public private(set) var recoveredPayments = 0
+    /// A testing crash point (only the testbed sets it): the next load's answer arrives and the
+    /// process dies before the wallet unblinds or stores anything of it (`WalletCrash`).
+    public var crashBeforeUnblinding = false
 
     public init(
         walletPath: String, endpoints: ClientEndpoints, bankKey: SigningPublicKey, blindKeys: BlindKeyList? = nil, scheme: SignatureScheme? = nil,
@@ -228,6 +231,7 @@ public final class CustomerClient {
     func sendLoad(_ load: PendingLoad) throws -> LoadReply {
         let answer = try ask(appServer, Envelope(
             requestID: load.requestID, body: .load(LoadRequest(session: try session, content: try load.content()))))
+        if crashBeforeUnblinding, case .loadReply? = answer { throw WalletCrash() }
         return try settle(wallet.finishLoad(answer, keyring: keyring, now: clock.now))
     }
 
@@ -322,6 +326,9 @@ public final class CustomerClient {
         try sendRaw(context: context, endpoint: endpoint, hex: hex, security: endpoints.security, timeoutMilliseconds: timeoutMilliseconds)
     }
 
+    /// One request to the app server as it is (for the testbed's crafted requests).
+    public func askAppServer(_ body: Body) throws -> Body { try appServer.request(body) }
+
     public var zmqContext: Context { context }
     public var clientSecurity: ClientSecurity { endpoints.security }
     public var currentSession: SessionToken? { try? session }
@@ -361,4 +368,9 @@ public func sendRaw(
     var answer: JSONObject = ["ok": true, "answered": true, "reply_hex": HexCoding.encode(reply.last ?? [])]
     if let envelope = try? WireCodec().decode(reply.last ?? []), case .error(let error) = envelope.body { answer["code"] = error.code.name }
     return answer
+}
+
+/// A testing crash point fired in the wallet (`CustomerClient.crashBeforeUnblinding`).
+public struct WalletCrash: Error {
+    public init() {}
 }

@@ -52,6 +52,11 @@ public final class CustomerControl {
                     answer = ControlJSON.failure("MALFORMED", "a control request is a JSON object with an \"action\"")
                 }
                 try socket.send(ControlJSON.encode(answer))
+                if answer["crash"] as? Bool == true {
+                    // The crash point fired: the answer is out; the process dies as if killed.
+                    logger.info("crash point fired: before-unblind")
+                    kill(getpid(), SIGKILL)
+                }
             } catch {
                 logger.error("control loop error", metadata: ["error": "\(error)"])
             }
@@ -61,6 +66,11 @@ public final class CustomerControl {
     public func perform(_ action: String, _ request: JSONObject) -> JSONObject {
         do {
             return try actions(action, request, client)
+        } catch is WalletCrash {
+            // UNAVAILABLE to the caller (the wallet is gone); the loop then kills the process.
+            var answer = ControlJSON.failure("UNAVAILABLE", "the wallet crashed (testing crash point) before it unblinded the load's answer")
+            answer["crash"] = true
+            return answer
         } catch let error as QuickPayError {
             logger.info("action refused", metadata: ["action": "\(action)", "code": "\(error.code.name)"])
             return ControlJSON.failure(error.code.name, error.message)

@@ -407,9 +407,18 @@ struct StepSession {
             }
             return Self.outcome(state)
         case "clock":
+            // `of: servers` (the default: the customers' wallets keep their own time, so a late
+            // wallet still offers what the servers must refuse), `customers`, or `all`.
             let seconds = try int(step, "advance_seconds")
-            for name in ["bank", "appserver", "nsp"] + scenario.merchants.map(\.id) { try call(name, ["action": "clock", "advance_seconds": seconds]).requireOK(name) }
-            clockAdvance += Int64(seconds)
+            let of = p["of"] as? String ?? "servers"
+            guard ["servers", "customers", "all"].contains(of) else { throw ScenarioError("clock of: is servers, customers or all") }
+            if of != "customers" {
+                for name in ["bank", "appserver", "nsp"] + scenario.merchants.map(\.id) { try call(name, ["action": "clock", "advance_seconds": seconds]).requireOK(name) }
+                clockAdvance += Int64(seconds)
+            }
+            if of != "servers" {
+                for user in scenario.users { try callUser(user.name, ["action": "clock", "advance_seconds": seconds]).requireOK(user.name) }
+            }
             // Give the actors a tick to act on the new time (refunds at deadlines).
             usleep(1_200_000)
             return "OK"

@@ -74,6 +74,38 @@ extension CustomerClient {
                 root: c.root, expiry: field == "expiry" ? c.expiry.adding(seconds: 365 * 86_400) : c.expiry,
                 ownerKey: c.ownerKey, keyID: c.keyID), proof: entry.voucher.proof)
             body = try merchant(target).request(.payment(try Payment(coins: [Coin(voucherID: c.voucherID, index: 1, value: entry.chain.element(at: 1))], vouchers: [tampered])))
+        case "blind-load":
+            // A blind load naming a key it should not: `key: unknown` (no key of the list),
+            // `ended` (this value's key of an epoch that is over), `future` (one not begun).
+            guard let list = blindKeys else { throw QuickPayError(.unknownKey, "no blind key list") }
+            let now = clock.now
+            let which = options["key"] as? String ?? "unknown"
+            switch which {
+            case "unknown":
+                let chain = BlindedChain(keyID: KeyID((0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) })!, blindedMessage: (0..<256).map { _ in UInt8.random(in: 0...255, using: &generator) })
+                body = try askAppServer(.load(LoadRequest(session: SessionToken(try sessionBytes()), content: .blinded([chain]))))
+            case "ended", "future":
+                guard let found = list.keys.first(where: { which == "ended" ? $0.validUntil <= now : now < $0.validFrom }) else {
+                    throw QuickPayError(.unknownKey, "the list has no key whose epoch \(which == "ended" ? "ended" : "has not begun") at \(now)")
+                }
+                let key = found
+                let chain = HashChain(seed: .random(using: &generator), length: key.length)
+                let request = try BlindVoucherRequest(
+                    key: key, receiver: target, root: chain.root, ownerKey: SigningPrivateKey.random(using: &generator).publicKey, secret: .random(using: &generator))
+                body = try askAppServer(.load(LoadRequest(session: SessionToken(try sessionBytes()), content: .blinded([BlindedChain(keyID: key.keyID, blindedMessage: request.blindedMessage)]))))
+            default:
+                throw QuickPayError(.malformed, "blind-load key is unknown, ended or future")
+            }
+        case "reuse-signature":
+            // The bank's signature on one of our blind vouchers, on another message: our own
+            // chain (another root) under the same key and prefix.
+            guard let entry = wallet.vouchers.values.first(where: { $0.voucher.commitment.receiverID == target && $0.spent == 0 && !$0.unloaded }),
+                case .blindRSA(let prefix, let signature) = entry.voucher.proof, let key = blindKeys?.key(id: entry.voucher.commitment.keyID)
+            else { throw QuickPayError(.unknownVoucher, "reuse-signature needs an unspent blind voucher for \(target)") }
+            let chain = HashChain(seed: .random(using: &generator), length: key.length)
+            let commitment = BlindVoucher.commitment(key: key, receiver: target, root: chain.root, ownerKey: entry.voucher.commitment.ownerKey, prefix: prefix)
+            let reused = SignedVoucher(commitment: commitment, proof: .blindRSA(prefix: prefix, signature: signature))
+            body = try merchant(target).request(.payment(try Payment(coins: [Coin(voucherID: reused.id, index: 1, value: chain.element(at: 1))], vouchers: [reused])))
         case "self-made" where scheme == .blindRSA:
             // A blind voucher for a chain of our own, signed by an RSA key the bank never had:
             // under a key id of its own, or naming a real key of the bank's list (borrow_key_id).

@@ -12,6 +12,17 @@ public enum TestbedCustomerActions {
         switch action {
         case "health":
             return ["ok": true, "actor": "customer", "pid": Int(getpid()), "testing": true]
+        case "clock":
+            // The wallet's own time (expiry, which blind key is current), moved for a scenario.
+            guard let seconds = (request["advance_seconds"] as? NSNumber)?.int64Value else { throw QuickPayError(.malformed, "clock needs advance_seconds") }
+            client.clock.advance(seconds: seconds)
+            return ["ok": true, "now": client.clock.now.secondsSinceEpoch]
+        case "crash":
+            // The wallet's crash point: the next load's answer arrives, and the process dies
+            // before it unblinds (the pending load is on disk; a restarted wallet resumes it).
+            guard request["point"] as? String == "before-unblind" else { throw QuickPayError(.malformed, "a customer's crash point is before-unblind") }
+            client.crashBeforeUnblinding = true
+            return ["ok": true, "armed": ["before-unblind"]]
         case "attack":
             return try client.attack(try CustomerActions.string(request, "kind"), at: try ReceiverID(try CustomerActions.string(request, "merchant")), options: request)
         case "raw":
