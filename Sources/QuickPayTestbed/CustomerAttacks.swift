@@ -85,7 +85,8 @@ extension CustomerClient {
                 let chain = BlindedChain(keyID: KeyID((0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) })!, blindedMessage: (0..<256).map { _ in UInt8.random(in: 0...255, using: &generator) })
                 body = try askAppServer(.load(LoadRequest(session: SessionToken(try sessionBytes()), content: .blinded([chain]))))
             case "ended", "future":
-                guard let found = list.keys.first(where: { which == "ended" ? $0.validUntil <= now : now < $0.validFrom }) else {
+                // The cheapest such key: within every limit, so only the epoch can refuse it.
+                guard let found = list.keys.filter({ which == "ended" ? $0.validUntil <= now : now < $0.validFrom }).min(by: { $0.faceValue < $1.faceValue }) else {
                     throw QuickPayError(.unknownKey, "the list has no key whose epoch \(which == "ended" ? "ended" : "has not begun") at \(now)")
                 }
                 let key = found
