@@ -159,7 +159,7 @@ public struct Step {
         "register", "login", "load", "pay", "redeem", "unload", "withdraw", "balance", "prepaid-issue", "prepaid-redeem",
         "attack", "merchant-attack", "raw", "flood", "withhold", "kill", "stop", "cont", "restart", "crash-point",
         "sms-fault", "sms-release", "clock", "wait", "ledger", "otp", "session", "nsp-state", "proxy",
-        "attach", "login-flood", "flood-report", "latency", "sms-at-rest",
+        "attach", "login-flood", "flood-report", "latency", "sms-at-rest", "bank-snapshot", "unlinkable",
     ]
 
     /// The parameters each action takes (besides a bare value, `target`). `ledger` takes account
@@ -195,6 +195,8 @@ public struct Step {
         "wait": ["ms"],
         "nsp-state": ["faults", "misrouted"],
         "proxy": ["link", "type", "direction", "fault", "ms", "count", "until_cleared", "clear"],
+        "bank-snapshot": ["name"],
+        "unlinkable": ["load", "redemption"],
     ]
 
     public let index: Int
@@ -231,7 +233,7 @@ public struct Step {
         if expected == "ok" {
             expect = .ok
         } else {
-            guard ErrorCode(name: expected) != nil || ["UNANSWERED", "UNREDEEMED"].contains(expected) else {
+            guard ErrorCode(name: expected) != nil || ["UNANSWERED", "UNREDEEMED", "LINKED"].contains(expected) else {
                 throw ScenarioError("\(scenario) step \(index): expect \(expected) is neither ok nor an error code")
             }
             expect = .error(expected)

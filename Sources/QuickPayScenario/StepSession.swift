@@ -19,6 +19,8 @@ struct StepSession {
     var details: [String] = []
     /// How far the steps moved the actors' clocks: their time is the wall clock plus this.
     var clockAdvance: Int64 = 0
+    /// Snapshots of every value in the bank's file, by name (`bank-snapshot`), for `unlinkable`.
+    var bankSnapshots: [String: [Linkability.Cell]] = [:]
     var deploymentNow: Int64 { Int64(Date().timeIntervalSince1970) + clockAdvance }
     var proxies: [String: FaultProxy] = [:]
     /// Armed crash points: the actor and its pid when armed; each must have fired by the end.
@@ -344,6 +346,13 @@ struct StepSession {
             return Self.outcome(answer)
         case "sms-at-rest":
             return try smsAtRest(step)
+        case "bank-snapshot":
+            guard !deployment.isRemote else { throw ScenarioError("bank-snapshot reads the bank's file: only for actors this runner started") }
+            guard let name = (p["name"] ?? p["target"]) as? String else { throw ScenarioError("bank-snapshot needs a name") }
+            bankSnapshots[name] = try Linkability.snapshot("\(deployment.runFolder)/data/bank/bank.sqlite")
+            return "OK"
+        case "unlinkable":
+            return try unlinkable(step)
         case "withhold":
             // The merchant takes the coins and its service and receipt never reach the customer:
             // every payment answer on the customer's proxied link is dropped until `on: false`.
@@ -518,6 +527,34 @@ extension Optional {
 extension StepSession {
     /// ATTACKS 30: the attacker copies the network provider's files. The SMS waiting for the
     /// phone must be there (or the check proves nothing) and none of its text readable.
+    /// What the bank wrote during a load (between two snapshots) against what it wrote during a
+    /// redemption: LINKED if a value (an id, a root, a key, a signature, an account, a receiver)
+    /// is in both; the details say what was compared, and the anonymity set of each blind key.
+    mutating func unlinkable(_ step: Step) throws -> String {
+        func pair(_ key: String) throws -> [Linkability.Cell] {
+            guard let names = step.params[key] as? [String], names.count == 2 else { throw ScenarioError("unlinkable \(key): is [before, after], two bank-snapshot names") }
+            guard let before = bankSnapshots[names[0]], let after = bankSnapshots[names[1]] else {
+                throw ScenarioError("unlinkable \(key): no bank-snapshot named \(names.filter { bankSnapshots[$0] == nil }.joined(separator: ", "))")
+            }
+            return Linkability.added(before: before, after: after)
+        }
+        let load = try pair("load"), redemption = try pair("redemption")
+        let links = Linkability.links(load, redemption)
+        func tables(_ cells: [Linkability.Cell]) -> String {
+            Dictionary(grouping: cells, by: \.table).map { "\($0.key) \($0.value.count)" }.sorted().joined(separator: ", ")
+        }
+        details.append("the load wrote \(load.count) values (\(tables(load))); the redemption \(redemption.count) (\(tables(redemption)))")
+        for (key, set) in try Linkability.anonymitySets("\(deployment.runFolder)/data/bank/bank.sqlite").sorted(by: { $0.key < $1.key }) {
+            details.append("anonymity set of blind key \(key.prefix(16)): \(set.vouchers) vouchers loaded by \(set.accounts) accounts")
+        }
+        if links.isEmpty {
+            details.append("no value in common (the blind key's float account aside)")
+            return "OK"
+        }
+        for link in links.prefix(5) { details.append("linked: \(link)") }
+        return "LINKED"
+    }
+
     mutating func smsAtRest(_ step: Step) throws -> String {
         guard !deployment.isRemote else { throw ScenarioError("sms-at-rest reads the provider's file: local deployments only") }
         let user = try scenario.user(try string(step, "phone_of"))
