@@ -16,6 +16,12 @@ public enum Linkability {
         public var column: String
         public var bytes: [UInt8]
         public var isText: Bool
+        public init(table: String, column: String, bytes: [UInt8], isText: Bool) {
+            self.table = table
+            self.column = column
+            self.bytes = bytes
+            self.isText = isText
+        }
     }
 
     /// Every text and blob value of every table of a SQLite file.
