@@ -142,9 +142,11 @@ public enum Auditor {
                 continue
             }
             let face = Auditor.value(value.denominationRupees, coins: value.length)
-            let loaded = journal.filter { $0.credit == float && $0.debit.hasPrefix("bank:") }.reduce(Int64(0)) { $0 &+ $1.amountPaise }
-            let otherIn = journal.filter { $0.credit == float && !$0.debit.hasPrefix("bank:") }.reduce(Int64(0)) { $0 &+ $1.amountPaise }
-            if otherIn != 0 { check.findings.append("key \(key.prefix(8)): \(otherIn) paise paid in other than by loads") }
+            // Issued by a load (from a bank account) or by a refresh (from a refund held for one).
+            func issuing(_ debit: String) -> Bool { debit.hasPrefix("bank:") || debit.hasPrefix("refresh:") }
+            let loaded = journal.filter { $0.credit == float && issuing($0.debit) }.reduce(Int64(0)) { $0 &+ $1.amountPaise }
+            let otherIn = journal.filter { $0.credit == float && !issuing($0.debit) }.reduce(Int64(0)) { $0 &+ $1.amountPaise }
+            if otherIn != 0 { check.findings.append("key \(key.prefix(8)): \(otherIn) paise paid in other than by loads and refreshes") }
             guard face > 0, loaded % face == 0 else {
                 check.findings.append("key \(key.prefix(8)): loads paid \(loaded) paise, not a whole number of Rs \(value.denominationRupees) x \(value.length) vouchers")
                 continue

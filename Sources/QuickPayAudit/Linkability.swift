@@ -108,8 +108,9 @@ public enum Linkability {
         return (0...(haystack.count - needle.count)).contains { start in haystack[start..<(start + needle.count)].elementsEqual(needle) }
     }
 
-    /// Per blind key the bank holds (hex id): how many vouchers were loaded under it and by how
-    /// many accounts: among those, the bank cannot tell whose voucher a redemption is.
+    /// Per blind key the bank holds (hex id): how many vouchers were issued under it (loads and
+    /// refreshes) and by how many accounts loaded: among those, the bank cannot tell whose
+    /// voucher a redemption is.
     public static func anonymitySets(_ path: String) throws -> [String: (vouchers: Int, accounts: Int)] {
         var configuration = Configuration()
         configuration.readonly = true
@@ -119,7 +120,7 @@ public enum Linkability {
             guard try db.tableExists("blind_keys") else { return out }
             for row in try Row.fetchAll(db, sql: """
                 SELECT lower(hex(k.key_id)) AS id, k.denomination * k.length * 100 AS face,
-                  (SELECT SUM(amount) FROM ledger_entries WHERE credit = 'float:key:' || lower(hex(k.key_id)) AND debit LIKE 'bank:%') AS loaded,
+                  (SELECT SUM(amount) FROM ledger_entries WHERE credit = 'float:key:' || lower(hex(k.key_id)) AND (debit LIKE 'bank:%' OR debit LIKE 'refresh:%')) AS loaded,
                   (SELECT COUNT(DISTINCT debit) FROM ledger_entries WHERE credit = 'float:key:' || lower(hex(k.key_id)) AND debit LIKE 'bank:%') AS accounts
                 FROM blind_keys k
                 """) {

@@ -326,6 +326,55 @@ public final class CustomerClient {
         try sendRaw(context: context, endpoint: endpoint, hex: hex, security: endpoints.security, timeoutMilliseconds: timeoutMilliseconds)
     }
 
+    // MARK: Refresh (blind vouchers)
+
+    /// The last refresh request sent (for the testbed's replay attack).
+    public private(set) var lastRefreshRequest: Envelope?
+
+    /// Takes the unspent value of blind voucher `id` as new blind vouchers for `receiver`
+    /// (default: the same merchant), without the bank learning whose they are: an unload with
+    /// destination REFRESH (the bank settles with the merchant, then holds the refund for the
+    /// owner key), then a refresh of exactly what is held. A refresh left pending is finished
+    /// first; returns the new vouchers (none if nothing was left).
+    public func refresh(_ id: VoucherID, to receiver: ReceiverID? = nil) throws -> [SignedVoucher] {
+        _ = try resumePendingRefresh()
+        guard let blindKeys else { throw QuickPayError(.unknownKey, "a refresh needs the bank's blind key list") }
+        guard let entry = wallet.vouchers[id] else { throw QuickPayError(.unknownVoucher, "no voucher \(id) in the wallet") }
+        let unload = try wallet.beginRefreshUnload(id)
+        try save()
+        let request = try wallet.unloadRequest(id, destination: .refresh, unloadID: unload.unloadID, session: try session, account: nil)
+        let answer = try ask(appServer, Envelope(requestID: .random(using: &generator), body: .unload(request)))
+        switch wallet.finishUnload(id, answer) {
+        case .done(let reply):
+            guard reply.refunded > .zero else {
+                try save()
+                return []
+            }
+            // The held refund and the new chains are saved together: no moment where the wallet
+            // forgot what the bank holds for it.
+            let refresh = try wallet.beginRefresh(
+                id, amount: reply.refunded, receiver: receiver ?? entry.voucher.commitment.receiverID, blindKeys: blindKeys, now: clock.now, using: &generator)
+            try save()
+            return try sendRefresh(refresh)
+        case .unknown(let error), .refused(let error), .takenWithoutReceipt(let error):
+            try save()
+            throw error
+        }
+    }
+
+    /// Finishes a refresh whose outcome was unknown; nil if there was none.
+    public func resumePendingRefresh() throws -> [SignedVoucher]? {
+        guard let refresh = wallet.pendingRefresh else { return nil }
+        appServer = try Requester(context: context, endpoint: endpoints.appServer, security: endpoints.security)
+        return try sendRefresh(refresh)
+    }
+
+    func sendRefresh(_ refresh: PendingRefresh) throws -> [SignedVoucher] {
+        let envelope = Envelope(requestID: refresh.load.requestID, body: .refresh(try wallet.refreshRequest(refresh, session: try session)))
+        lastRefreshRequest = envelope
+        return try settle(wallet.finishRefresh(try ask(appServer, envelope), keyring: keyring, now: clock.now))
+    }
+
     /// One request to the app server as it is (for the testbed's crafted requests).
     public func askAppServer(_ body: Body) throws -> Body { try appServer.request(body) }
 

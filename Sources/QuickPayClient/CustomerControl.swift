@@ -148,6 +148,19 @@ public enum CustomerActions {
             let refunded = try Amount.sum(replies.map(\.refunded))
             let pending = replies.filter { $0.pendingUntil != nil }.count
             return ["ok": true, "refunded_paise": refunded.paise, "vouchers": replies.count, "pending": pending]
+        case "refresh":
+            // Every blind voucher for `receiver` with coins left, taken as new blind vouchers
+            // (for `to`, default the same receiver).
+            let receiver = try ReceiverID(try string(request, "receiver"))
+            let target = try (request["to"] as? String).map { try ReceiverID($0) }
+            var made: [SignedVoucher] = []
+            _ = try client.resumePendingRefresh()
+            let ids = client.wallet.vouchers.values.filter {
+                $0.voucher.commitment.receiverID == receiver && $0.voucher.commitment.scheme == .blindRSA && $0.remaining > 0
+            }.map(\.id).sorted { $0.raw.hex < $1.raw.hex }
+            for id in ids { made += try client.refresh(id, to: target) }
+            let value = try Amount.sum(made.map(\.commitment.faceValue))
+            return ["ok": true, "refreshed": ids.count, "vouchers": made.map(\.id.raw.hex), "value_paise": value.paise]
         case "withdraw":
             let balances = try client.withdraw(try paise(request, "amount_paise"))
             return ["ok": true, "bank_paise": balances.bank.paise, "quickpay_paise": balances.quickPay.paise]

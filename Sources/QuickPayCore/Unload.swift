@@ -2,6 +2,8 @@
 public enum UnloadDestination: UInt8, Sendable, CaseIterable {
     case quickPayBalance = 1
     case bankAccount = 2
+    /// A blind voucher's refund held (in no account) for a refresh into new blind vouchers.
+    case refresh = 3
 }
 
 /// A customer's request to unload the unspent coins of one voucher, signed with the voucher's
@@ -53,6 +55,47 @@ public struct UnloadAuthorization: Hashable, Sendable {
         let bytes = UnloadAuthorization.signingBytes(unloadID: unloadID, voucherID: voucherID, destination: destination, account: account)
         guard voucher.ownerKey.isValidSignature(signature, for: bytes) else {
             throw QuickPayError(.badSignature, "unload of voucher \(voucherID) is not signed by its owner key")
+        }
+    }
+}
+
+/// A refresh: the refund of a blind voucher unloaded with destination `refresh`, taken as new
+/// blind vouchers. The owner key signs the refresh id, the voucher and each new blinded message
+/// (by its key and digest), so nobody who sees the request can swap in messages of their own.
+public struct RefreshAuthorization: Hashable, Sendable {
+    public let refreshID: RequestID
+    public let voucherID: VoucherID
+    public let signature: Signature64
+
+    public init(refreshID: RequestID, voucherID: VoucherID, signature: Signature64) {
+        self.refreshID = refreshID
+        self.voucherID = voucherID
+        self.signature = signature
+    }
+
+    /// `QuickPay/refresh/v1` 0x00 || refresh id || voucher id || u8 count || per chain: key id (8)
+    /// || SHA-256(blinded message) (32).
+    public static func signingBytes(refreshID: RequestID, voucherID: VoucherID, blinded: [(keyID: KeyID, message: [UInt8])]) -> [UInt8] {
+        var out = CanonicalBytes(label: "QuickPay/refresh/v1")
+        out.append(raw: refreshID.raw.bytes)
+        out.append(raw: voucherID.raw.bytes)
+        out.append(UInt8(clamping: blinded.count))
+        for chain in blinded {
+            out.append(raw: chain.keyID.bytes)
+            out.append(raw: Bytes32.sha256(of: chain.message).bytes)
+        }
+        return out.bytes
+    }
+
+    public static func sign(refreshID: RequestID, voucherID: VoucherID, blinded: [(keyID: KeyID, message: [UInt8])], ownerKey: SigningPrivateKey) -> RefreshAuthorization {
+        RefreshAuthorization(refreshID: refreshID, voucherID: voucherID, signature: ownerKey.sign(signingBytes(refreshID: refreshID, voucherID: voucherID, blinded: blinded)))
+    }
+
+    /// Throws `BAD_SIGNATURE` unless the voucher's owner key signed this refresh of these messages.
+    public func verify(against voucher: VoucherCommitment, blinded: [(keyID: KeyID, message: [UInt8])]) throws(QuickPayError) {
+        guard voucher.voucherID == voucherID else { throw QuickPayError(.unknownVoucher, "refresh names voucher \(voucherID), checked against \(voucher.voucherID)") }
+        guard voucher.ownerKey.isValidSignature(signature, for: Self.signingBytes(refreshID: refreshID, voucherID: voucherID, blinded: blinded)) else {
+            throw QuickPayError(.badSignature, "refresh of voucher \(voucherID) is not signed by its owner key")
         }
     }
 }

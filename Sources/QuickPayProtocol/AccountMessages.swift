@@ -413,3 +413,82 @@ public struct PrepaidRedeemReply: Hashable, Sendable {
         self.quickPay = quickPay
     }
 }
+
+/// A refresh of a blind voucher's held refund into new blind vouchers. From the customer it
+/// carries a session (the app server serves only its users); the app server forwards it to the
+/// bank without any account.
+public struct RefreshRequest: Hashable, Sendable {
+    public var session: SessionToken?
+    public var authorization: RefreshAuthorization
+    public var blinded: [BlindedChain]
+
+    public init(session: SessionToken? = nil, authorization: RefreshAuthorization, blinded: [BlindedChain]) {
+        self.session = session
+        self.authorization = authorization
+        self.blinded = blinded
+    }
+
+    /// What the owner signature covers, per chain.
+    public var signed: [(keyID: KeyID, message: [UInt8])] { blinded.map { ($0.keyID, $0.blindedMessage) } }
+
+    init(wire: Quickpay_V1_RefreshRequest) throws(QuickPayError) {
+        session = try WireField.sessionToken(wire.sessionToken)
+        authorization = RefreshAuthorization(
+            refreshID: RequestID(try WireField.bytes16(wire.refreshID, "refresh_id")), voucherID: try WireField.voucherID(wire.voucherID),
+            signature: try WireField.signature(wire.ownerSignature, "owner_signature"))
+        blinded = try decodeAll(try WireField.count(wire.blinded, "blinded", 1...LoadRequest.maximumChains), BlindedChain.init(wire:))
+    }
+
+    init(wire: Quickpay_V1_BankRefreshRequest) throws(QuickPayError) {
+        authorization = RefreshAuthorization(
+            refreshID: RequestID(try WireField.bytes16(wire.refreshID, "refresh_id")), voucherID: try WireField.voucherID(wire.voucherID),
+            signature: try WireField.signature(wire.ownerSignature, "owner_signature"))
+        blinded = try decodeAll(try WireField.count(wire.blinded, "blinded", 1...LoadRequest.maximumChains), BlindedChain.init(wire:))
+    }
+
+    var sessionWire: Quickpay_V1_RefreshRequest {
+        var out = Quickpay_V1_RefreshRequest()
+        out.sessionToken = Data(session?.raw ?? Bytes16(high: 0, low: 0))
+        out.voucherID = Data(authorization.voucherID.raw)
+        out.refreshID = Data(authorization.refreshID.raw)
+        out.blinded = blinded.map(\.wire)
+        out.ownerSignature = Data(authorization.signature.bytes)
+        return out
+    }
+
+    var bankWire: Quickpay_V1_BankRefreshRequest {
+        var out = Quickpay_V1_BankRefreshRequest()
+        out.voucherID = Data(authorization.voucherID.raw)
+        out.refreshID = Data(authorization.refreshID.raw)
+        out.blinded = blinded.map(\.wire)
+        out.ownerSignature = Data(authorization.signature.bytes)
+        return out
+    }
+}
+
+public struct RefreshReply: Hashable, Sendable {
+    public var voucherID: VoucherID
+    public var blindSignatures: [[UInt8]]
+    public var refreshed: Amount
+
+    public init(voucherID: VoucherID, blindSignatures: [[UInt8]], refreshed: Amount) {
+        self.voucherID = voucherID
+        self.blindSignatures = blindSignatures
+        self.refreshed = refreshed
+    }
+
+    init(wire: Quickpay_V1_RefreshReply) throws(QuickPayError) {
+        voucherID = try WireField.voucherID(wire.voucherID)
+        blindSignatures = try decodeAll(
+            try WireField.count(wire.blindSignatures, "blind_signatures", 1...LoadRequest.maximumChains), { (data: Data) throws(QuickPayError) in try WireField.rsaBytes(data, "blind_signatures") })
+        refreshed = try WireField.amount(wire.refreshedPaise, "refreshed_paise")
+    }
+
+    var wire: Quickpay_V1_RefreshReply {
+        var out = Quickpay_V1_RefreshReply()
+        out.voucherID = Data(voucherID.raw)
+        out.blindSignatures = blindSignatures.map { Data($0) }
+        out.refreshedPaise = refreshed.paise
+        return out
+    }
+}

@@ -53,6 +53,10 @@ public enum Body: Hashable, Sendable {
     // merchant mode, as the bank holds it
     case modeQuery(ReceiverID)
     case modeReply(ModeReply)
+    // refresh of a blind voucher into new blind vouchers
+    case refresh(RefreshRequest)
+    case bankRefresh(RefreshRequest)
+    case refreshReply(RefreshReply)
     // outcomes
     case error(QuickPayError)
     case ack
@@ -104,6 +108,9 @@ public enum Body: Hashable, Sendable {
         case .prepaidRedeemReply: "prepaid_redeem_reply"
         case .modeQuery: "mode_query"
         case .modeReply: "mode_reply"
+        case .refresh: "refresh"
+        case .bankRefresh: "bank_refresh"
+        case .refreshReply: "refresh_reply"
         case .error: "error"
         case .ack: "ack"
         }

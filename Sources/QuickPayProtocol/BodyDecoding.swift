@@ -82,6 +82,9 @@ extension Body {
                     quickPay: try WireField.amount(m.quickpayPaise, "quickpay_paise")))
         case .modeQuery(let m): self = .modeQuery(try WireField.receiverID(m.receiverID))
         case .modeReply(let m): self = .modeReply(ModeReply(receiverID: try WireField.receiverID(m.receiverID), mode: try WireField.mode(m.mode)))
+        case .refresh(let m): self = .refresh(try RefreshRequest(wire: m))
+        case .bankRefresh(let m): self = .bankRefresh(try RefreshRequest(wire: m))
+        case .refreshReply(let m): self = .refreshReply(try RefreshReply(wire: m))
         case .error(let m): self = .error(try QuickPayError(wire: m))
         case .ack: self = .ack
         }

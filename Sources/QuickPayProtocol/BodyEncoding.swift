@@ -156,6 +156,9 @@ extension Body {
             var m = Quickpay_V1_ModeQuery()
             m.receiverID = receiver.value
             return .modeQuery(m)
+        case .refresh(let v): return .refresh(v.sessionWire)
+        case .bankRefresh(let v): return .bankRefresh(v.bankWire)
+        case .refreshReply(let v): return .refreshReply(v.wire)
         case .modeReply(let v):
             var m = Quickpay_V1_ModeReply()
             m.receiverID = v.receiverID.value

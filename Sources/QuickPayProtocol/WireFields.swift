@@ -146,8 +146,9 @@ enum WireField {
         switch value {
         case .quickpayBalance: .quickPayBalance
         case .bankAccount: .bankAccount
+        case .refresh: .refresh
         case .unspecified, .UNRECOGNIZED:
-            throw QuickPayError(.malformed, "destination must be QUICKPAY_BALANCE or BANK_ACCOUNT")
+            throw QuickPayError(.malformed, "destination must be QUICKPAY_BALANCE, BANK_ACCOUNT or REFRESH")
         }
     }
 
@@ -155,6 +156,7 @@ enum WireField {
         switch value {
         case .quickPayBalance: .quickpayBalance
         case .bankAccount: .bankAccount
+        case .refresh: .refresh
         }
     }
 }

@@ -159,7 +159,7 @@ public struct Step {
         "register", "login", "load", "pay", "redeem", "unload", "withdraw", "balance", "prepaid-issue", "prepaid-redeem",
         "attack", "merchant-attack", "raw", "flood", "withhold", "kill", "stop", "cont", "restart", "crash-point",
         "sms-fault", "sms-release", "clock", "wait", "ledger", "otp", "session", "nsp-state", "proxy",
-        "attach", "login-flood", "flood-report", "latency", "sms-at-rest", "bank-snapshot", "unlinkable",
+        "attach", "login-flood", "flood-report", "latency", "sms-at-rest", "bank-snapshot", "unlinkable", "refresh",
     ]
 
     /// The parameters each action takes (besides a bare value, `target`). `ledger` takes account
@@ -197,6 +197,7 @@ public struct Step {
         "proxy": ["link", "type", "direction", "fault", "ms", "count", "until_cleared", "clear"],
         "bank-snapshot": ["name"],
         "unlinkable": ["load", "redemption"],
+        "refresh": ["customer", "merchant", "to", "refreshed_rupees"],
     ]
 
     public let index: Int

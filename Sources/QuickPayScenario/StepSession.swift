@@ -239,6 +239,14 @@ struct StepSession {
             }
             if let pending = p["pending"] as? Int, answer["pending"] as? Int != pending { failures.append("\(answer["pending"] ?? 0) unloads pending, expected \(pending)") }
             return Self.outcome(answer)
+        case "refresh":
+            var request: JSONObject = ["action": "refresh", "receiver": try string(step, "merchant")]
+            if let to = p["to"] as? String { request["to"] = to }
+            let answer = try callUser(try string(step, "customer"), request)
+            if let rupees = p["refreshed_rupees"] as? Int, answer["ok"] as? Bool == true, answer["value_paise"] as? Int != rupees * 100 {
+                failures.append("refreshed Rs \(Double(answer["value_paise"] as? Int ?? 0) / 100), expected Rs \(rupees)")
+            }
+            return Self.outcome(answer)
         case "withdraw":
             return Self.outcome(try callUser(try string(step, "customer"), ["action": "withdraw", "amount_paise": try int(step, "rupees") * 100]))
         case "balance":
@@ -545,7 +553,7 @@ extension StepSession {
         }
         details.append("the load wrote \(load.count) values (\(tables(load))); the redemption \(redemption.count) (\(tables(redemption)))")
         for (key, set) in try Linkability.anonymitySets("\(deployment.runFolder)/data/bank/bank.sqlite").sorted(by: { $0.key < $1.key }) {
-            details.append("anonymity set of blind key \(key.prefix(16)): \(set.vouchers) vouchers loaded by \(set.accounts) accounts")
+            details.append("anonymity set of blind key \(key.prefix(16)): \(set.vouchers) vouchers issued under it, loaded from \(set.accounts) accounts")
         }
         if links.isEmpty {
             details.append("no value in common (the blind key's float account aside)")

@@ -61,6 +61,7 @@ public final class SQLiteWalletStore {
                 case "unload":
                     let unload = try PendingCoding.unload(object)
                     wallet.pendingUnloads[unload.voucherID] = unload
+                case "refresh": wallet.pendingRefresh = try PendingCoding.refresh(object)
                 default: throw DatabaseCorruption("pending kind \(kind)")
                 }
             }
@@ -77,6 +78,7 @@ public final class SQLiteWalletStore {
             if let load = wallet.pendingLoad { rows.append(("load", load.requestID.raw.data, PendingCoding.json(load))) }
             for payment in wallet.pendingPayments.values { rows.append(("payment", Data(payment.receiver.value.utf8), PendingCoding.json(payment))) }
             for unload in wallet.pendingUnloads.values { rows.append(("unload", unload.voucherID.raw.data, PendingCoding.json(unload))) }
+            if let refresh = wallet.pendingRefresh { rows.append(("refresh", refresh.voucherID.raw.data, PendingCoding.json(refresh))) }
             for (kind, key, object) in rows {
                 try db.execute(
                     sql: "INSERT INTO pending (kind, key, value) VALUES (?, ?, ?)",
@@ -147,6 +149,21 @@ enum PendingCoding {
             return PreparedChain(seed: seed, ownerSeed: owner, denomination: denomination, length: try valid { try ChainLength(length) }, blind: blind)
         }
         return PendingLoad(requestID: RequestID(id), receiver: try valid { try ReceiverID(receiver) }, chains: prepared, state: state)
+    }
+
+    /// A refresh: the old voucher, the signed refresh id, and the new chains as a load's.
+    static func json(_ refresh: PendingRefresh) -> [String: Any] {
+        var object = json(refresh.load)
+        object["voucher"] = refresh.voucherID.raw.hex
+        object["refresh_id"] = refresh.refreshID.raw.hex
+        return object
+    }
+
+    static func refresh(_ object: [String: Any]) throws -> PendingRefresh {
+        guard let voucher = (object["voucher"] as? String).flatMap(Bytes16.init(hex:)), let id = (object["refresh_id"] as? String).flatMap(Bytes16.init(hex:)) else {
+            throw DatabaseCorruption("pending refresh")
+        }
+        return PendingRefresh(voucherID: VoucherID(voucher), refreshID: RequestID(id), load: try load(object))
     }
 
     static func json(_ payment: PendingPayment) -> [String: Any] {

@@ -97,6 +97,11 @@ extension CustomerClient {
             default:
                 throw QuickPayError(.malformed, "blind-load key is unknown, ended or future")
             }
+        case "refresh-replay":
+            // The last refresh again under a new request id (same signed content): what the bank
+            // held for it is gone, so nothing is signed twice.
+            guard let last = lastRefreshRequest else { throw QuickPayError(.malformed, "no refresh to replay yet") }
+            body = try askAppServer(last.body)
         case "reuse-signature":
             // The bank's signature on one of our blind vouchers, on another message: our own
             // chain (another root) under the same key and prefix.

@@ -83,7 +83,7 @@ public struct AppServerActor: ServerActor {
         case .register, .login, .otpResend, .prepaidRedeem: .retried(.global)
         // The bank keeps these answers under the id the app server forwards with; here a
         // duplicate only waits for the first answer. A session token is never kept at rest.
-        case .balance, .load, .unload, .withdraw, .otpSubmit: .inFlightOnly(.global)
+        case .balance, .load, .unload, .withdraw, .otpSubmit, .refresh: .inFlightOnly(.global)
         default: nil
         }
     }
@@ -119,6 +119,11 @@ public struct AppServerActor: ServerActor {
                 return forward(
                     .bankUnload(UnloadRequest(account: user.account, authorization: request.authorization, voucher: request.voucher)), for: user, envelope: envelope,
                     client: client)
+            case .refresh(let request):
+                // Served to a user with a session; the bank gets no account (it must not learn
+                // whose voucher is refreshed into which new ones).
+                let user = try sessionUser(try request.session.orThrow(), now: now)
+                return forward(.bankRefresh(RefreshRequest(authorization: request.authorization, blinded: request.blinded)), for: user, envelope: envelope, client: client)
             case .withdraw(let request):
                 let user = try sessionUser(try request.session.orThrow(), now: now)
                 return forward(.bankWithdraw(WithdrawRequest(account: user.account, amount: request.amount)), for: user, envelope: envelope, client: client)

@@ -76,7 +76,7 @@ public struct BankActor: ServerActor {
     public func idempotency(of body: Body) -> IdempotencyPolicy? {
         switch body {
         // The id is all that stops a second debit or transfer: kept for good.
-        case .bankLoad, .bankWithdraw: .moneyMoving(.caller)
+        case .bankLoad, .bankWithdraw, .bankRefresh: .moneyMoving(.caller)
         // Chain indexes and credited code hashes already bound these; answers are kept for retries.
         case .verifyCoins, .redeem, .bankCredit: .retried(.caller)
         default: nil
@@ -103,6 +103,8 @@ public struct BankActor: ServerActor {
                 return .reply(to: client, envelope.reply(.balanceReply(balances)))
             case .bankUnload(let request):
                 return try unload(request, envelope: envelope, client: client, now: now)
+            case .bankRefresh(let request):
+                return try committing(envelope, client, try refresh(request, now: now))
             case .bankAccountOwner(let account, let role):
                 // Registration asks where the account's code goes (only the app server may ask).
                 guard let owner = try store.owner(of: account) else { throw QuickPayError(.unknownAccount, "no account \(account)") }
@@ -125,7 +127,7 @@ public struct BankActor: ServerActor {
         case .verifyCoins(let request): try callers.requireMerchant(client, as: request.receiverID, for: body.typeName)
         case .redeem(let request): try callers.requireMerchant(client, as: request.receiverID, for: body.typeName)
         case .modeQuery(let receiver): try callers.requireMerchant(client, as: receiver, for: body.typeName)
-        case .bankLoad, .bankWithdraw, .bankCredit, .bankBalance, .bankUnload, .bankAccountOwner: try callers.requireAppServer(client, for: body.typeName)
+        case .bankLoad, .bankWithdraw, .bankCredit, .bankBalance, .bankUnload, .bankAccountOwner, .bankRefresh: try callers.requireAppServer(client, for: body.typeName)
         default: return
         }
     }
@@ -169,6 +171,38 @@ public struct BankActor: ServerActor {
             Posting(from: .bank(account), to: .blindFloat($0.key), amount: $0.value)
         }
         return (batch, .loadReply(LoadReply(blindSignatures: signatures, debited: total)))
+    }
+
+    /// A refresh: the refund a blind voucher's unload (destination REFRESH) holds, taken whole as
+    /// new blind vouchers under the keys of the moment. The owner key must have signed exactly
+    /// these blinded messages; their values must add up to what is held; what is held is spent
+    /// once (a replay under another id finds nothing held). The bank learns no account.
+    func refresh(_ request: RefreshRequest, now: Timestamp) throws -> (BankBatch, Body) {
+        guard let blind else { throw QuickPayError(.unknownKey, "this bank signs no blind vouchers") }
+        let id = request.authorization.voucherID
+        guard let row = try store.voucher(id) else { throw QuickPayError(.unknownVoucher, "no voucher \(id); unload it to REFRESH first") }
+        try request.authorization.verify(against: row.commitment, blinded: request.signed)
+        let holding = LedgerAccount.refreshHolding(id)
+        let held = try store.balance(holding)
+        guard case .closed = row.state, held > .zero else {
+            throw QuickPayError(.voucherClosed, "voucher \(id) holds no refund for a refresh (not unloaded to REFRESH, or refreshed already)")
+        }
+        var byKey: [KeyID: Amount] = [:]
+        var signatures: [[UInt8]] = []
+        for chain in request.blinded {
+            let key = try loadableKey(chain.keyID, blind.list, now: now)
+            signatures.append(try blind.sign(chain.blindedMessage, with: key))
+            byKey[key.keyID] = try (byKey[key.keyID] ?? .zero).adding(key.faceValue)
+        }
+        let total = try Amount.sum(Array(byKey.values))
+        guard total == held else {
+            throw QuickPayError(.amountOutOfRange, "voucher \(id) holds \(held) for a refresh; the new vouchers are worth \(total)")
+        }
+        var batch = BankBatch()
+        batch.postings = byKey.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }.map {
+            Posting(from: holding, to: .blindFloat($0.key), amount: $0.value)
+        }
+        return (batch, .refreshReply(RefreshReply(voucherID: id, blindSignatures: signatures, refreshed: total)))
     }
 
     /// The key a blind load names, if it is the bank's and signs loads now.
@@ -218,6 +252,19 @@ public struct BankActor: ServerActor {
     /// A load whose answer is past retention, retried: its vouchers are found by their roots and
     /// signed again (the same commitments; a signature is as good as the first), debiting nothing.
     public func reanswer(_ envelope: Envelope, now: Timestamp) -> Body? {
+        if case .bankRefresh(let request) = envelope.body, let blind {
+            // The same blinded messages signed again (deterministic); nothing moves.
+            var signatures: [[UInt8]] = []
+            var total = Amount.zero
+            for chain in request.blinded {
+                guard let key = blind.list.key(id: chain.keyID), let signature = try? blind.sign(chain.blindedMessage, with: key),
+                    let sum = try? total.adding(key.faceValue)
+                else { return nil }
+                signatures.append(signature)
+                total = sum
+            }
+            return .refreshReply(RefreshReply(voucherID: request.authorization.voucherID, blindSignatures: signatures, refreshed: total))
+        }
         guard case .bankLoad(let request) = envelope.body, let account = request.account else { return nil }
         let receiverID: ReceiverID
         switch request.content {

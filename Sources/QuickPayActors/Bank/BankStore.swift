@@ -14,6 +14,9 @@ public enum LedgerAccount: Hashable, Sendable, CustomStringConvertible {
     /// Money behind the blind vouchers of one key: debited at load, before the bank knows any
     /// voucher of it; issued x d x N = credited + refunded + this balance.
     case blindFloat(KeyID)
+    /// The refund of a blind voucher unloaded for a refresh, held until the refresh takes it
+    /// into new blind vouchers' floats (named by the old voucher, never by an account).
+    case refreshHolding(VoucherID)
     /// Opening deposits (the demo seed).
     case deposits
     /// Money paid in for prepaid market codes.
@@ -25,6 +28,7 @@ public enum LedgerAccount: Hashable, Sendable, CustomStringConvertible {
         case .quickPay(let id): "qp:\(id)"
         case .voucherFloat: "float:vouchers"
         case .blindFloat(let key): "float:key:\(key)"
+        case .refreshHolding(let voucher): "refresh:\(voucher)"
         case .deposits: "external:deposits"
         case .prepaidSales: "external:prepaid"
         }
@@ -42,6 +46,7 @@ public enum LedgerAccount: Hashable, Sendable, CustomStringConvertible {
         if name == "float:vouchers" { self = .voucherFloat; return }
         if name == "external:deposits" { self = .deposits; return }
         if name == "external:prepaid" { self = .prepaidSales; return }
+        if name.hasPrefix("refresh:"), let raw = Bytes16(hex: String(name.dropFirst(8))) { self = .refreshHolding(VoucherID(raw)); return }
         if name.hasPrefix("float:key:"), let bytes = HexCoding.decode(String(name.dropFirst(10))), let key = KeyID(bytes) { self = .blindFloat(key); return }
         if name.hasPrefix("bank:"), let id = try? AccountID(String(name.dropFirst(5))) { self = .bank(id); return }
         if name.hasPrefix("qp:"), let id = try? AccountID(String(name.dropFirst(3))) { self = .quickPay(id); return }

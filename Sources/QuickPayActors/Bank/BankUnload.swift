@@ -32,7 +32,7 @@ extension BankActor {
             var batch = BankBatch()
             // A blind voucher is linked to an account here, by its owner's signature: the
             // refund goes to the account the owner named (PROTOCOL.md, section 7.5).
-            if row.account == nil { row.account = request.account }
+            if row.account == nil, request.authorization.destination != .refresh { row.account = request.account }
             if receiver.mode == .online {
                 // Every coin was marked at the bank before the merchant delivered: close now.
                 var closed = row
@@ -179,11 +179,16 @@ extension BankActor {
         }
         guard let account = request.account else { throw QuickPayError(.unknownAccount, "an unload names the account asking") }
         if row.commitment.scheme == .blindRSA {
-            try request.authorization.verify(against: row.commitment, account: account)
+            // A refresh names no account: the refund is held for the owner key's next request.
+            try request.authorization.verify(against: row.commitment, account: request.authorization.destination == .refresh ? nil : account)
+            if request.authorization.destination == .refresh { return row }
             guard row.account == nil || row.account == account else {
                 throw QuickPayError(.forbidden, "voucher \(row.commitment.voucherID) is being unloaded to another account")
             }
             return row
+        }
+        guard request.authorization.destination != .refresh else {
+            throw QuickPayError(.malformed, "only blind vouchers are refreshed; an Ed25519 voucher's refund goes to its account")
         }
         guard row.account == account else {
             throw QuickPayError(.forbidden, "voucher \(row.commitment.voucherID) was not loaded by this account")
@@ -194,7 +199,9 @@ extension BankActor {
 
     func refund(_ row: inout BankVoucher, destination: UnloadDestination, unloadID: RequestID, into batch: inout BankBatch) -> Body {
         let refund = row.unredeemedValue
-        if refund > .zero, let account = row.account {
+        if refund > .zero, destination == .refresh {
+            batch.postings.append(Posting(from: row.float, to: .refreshHolding(row.commitment.voucherID), amount: refund))
+        } else if refund > .zero, let account = row.account {
             batch.postings.append(Posting(from: row.float, to: destinationAccount(destination, account), amount: refund))
         }
         row.state = .closed(refunded: refund, unloadID: unloadID)

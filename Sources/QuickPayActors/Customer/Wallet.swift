@@ -138,6 +138,20 @@ public struct PendingLoad: Hashable, Sendable {
     }
 }
 
+/// A refresh whose new chains are saved before the request leaves: the bank may have signed
+/// them. `load` holds the request id, the receiver of the new vouchers and their blind chains.
+public struct PendingRefresh: Hashable, Sendable {
+    public let voucherID: VoucherID
+    public let refreshID: RequestID
+    public let load: PendingLoad
+
+    public init(voucherID: VoucherID, refreshID: RequestID, load: PendingLoad) {
+        self.voucherID = voucherID
+        self.refreshID = refreshID
+        self.load = load
+    }
+}
+
 /// A payment whose coins left the wallet: the merchant may hold them.
 public struct PendingPayment: Hashable, Sendable {
     public let requestID: RequestID
@@ -196,6 +210,7 @@ public struct Wallet: Sendable {
     public var pendingLoad: PendingLoad?
     public var pendingPayments: [ReceiverID: PendingPayment] = [:]
     public var pendingUnloads: [VoucherID: PendingUnload] = [:]
+    public var pendingRefresh: PendingRefresh?
 
     public init(vouchers: [WalletVoucher] = [], pendingLoad: PendingLoad? = nil, pendingPayments: [PendingPayment] = [], pendingUnloads: [PendingUnload] = []) {
         for voucher in vouchers { self.vouchers[voucher.id] = voucher }
@@ -460,12 +475,15 @@ public struct Wallet: Sendable {
     /// account its refund goes to (the session's: `SessionGranted.account`).
     public func unload(_ id: VoucherID, destination: UnloadDestination, unloadID: RequestID, account: AccountID? = nil) throws(QuickPayError) -> UnloadAuthorization {
         guard let entry = vouchers[id] else { throw QuickPayError(.unknownVoucher, "no voucher \(id) in the wallet") }
-        guard entry.voucher.commitment.scheme == .ed25519 || account != nil else {
+        guard entry.voucher.commitment.scheme == .ed25519 || account != nil || destination == .refresh else {
             throw QuickPayError(.unknownAccount, "a blind voucher's unload names the account the refund goes to")
         }
+        guard destination != .refresh || entry.voucher.commitment.scheme == .blindRSA else {
+            throw QuickPayError(.malformed, "only blind vouchers are refreshed")
+        }
         return UnloadAuthorization.sign(
-            unloadID: unloadID, voucherID: id, destination: destination, account: entry.voucher.commitment.scheme == .blindRSA ? account : nil,
-            ownerKey: entry.ownerKey)
+            unloadID: unloadID, voucherID: id, destination: destination,
+            account: entry.voucher.commitment.scheme == .blindRSA && destination != .refresh ? account : nil, ownerKey: entry.ownerKey)
     }
 
     /// The unload request for one voucher: a blind voucher travels with it (the bank may never
@@ -487,7 +505,85 @@ public struct Wallet: Sendable {
             guard let id = try? unloadID(entry.id, destination: destination) else { continue }
             pendingUnloads[entry.id] = PendingUnload(voucherID: entry.id, unloadID: id, destination: destination)
         }
-        return pendingUnloads.values.sorted { $0.voucherID.raw.hex < $1.voucherID.raw.hex }
+        // A refresh's unload is finished by the refresh, which takes what the bank holds.
+        return pendingUnloads.values.filter { $0.destination != .refresh }.sorted { $0.voucherID.raw.hex < $1.voucherID.raw.hex }
+    }
+
+    // MARK: Refresh (blind vouchers)
+
+    /// Starts the first half of a refresh: an unload of a blind voucher with destination
+    /// REFRESH (the bank holds the refund for the owner key, in no account). The caller stores
+    /// the wallet before it leaves; a refresh already pending is finished first.
+    public mutating func beginRefreshUnload(_ id: VoucherID) throws(QuickPayError) -> PendingUnload {
+        guard pendingRefresh == nil else { throw QuickPayError(.unavailable, "an earlier refresh has no answer yet; it is sent again before a new one") }
+        guard let entry = vouchers[id], entry.voucher.commitment.scheme == .blindRSA else {
+            throw QuickPayError(.unknownVoucher, "no blind voucher \(id) in the wallet")
+        }
+        if let pending = pendingUnloads[id] { return pending }
+        guard entry.remaining > 0 else { throw QuickPayError(.voucherClosed, "voucher \(id) has no coins left to refresh") }
+        let unload = PendingUnload(voucherID: id, unloadID: try unloadID(id, destination: .refresh), destination: .refresh)
+        pendingUnloads[id] = unload
+        return unload
+    }
+
+    /// The second half: new blind chains worth exactly `amount` (what the bank holds), for
+    /// `receiver`, under the keys of the moment (largest values first), saved before it leaves.
+    public mutating func beginRefresh(
+        _ id: VoucherID, amount: Amount, receiver: ReceiverID, blindKeys: BlindKeyList, now: Timestamp, using random: inout some RandomNumberGenerator
+    ) throws(QuickPayError) -> PendingRefresh {
+        guard pendingRefresh == nil else { throw QuickPayError(.unavailable, "an earlier refresh has no answer yet") }
+        guard vouchers[id] != nil else { throw QuickPayError(.unknownVoucher, "no voucher \(id) in the wallet") }
+        var chains: [PreparedChain] = []
+        var rest = amount.paise / 100
+        guard amount.paise % 100 == 0, rest > 0 else { throw QuickPayError(.amountOutOfRange, "a refresh takes whole rupees, more than zero") }
+        let values = blindKeys.keys.filter { $0.validFrom <= now && now < $0.validUntil }
+            .sorted { ($0.faceValue, $0.denomination.rupees) > ($1.faceValue, $1.denomination.rupees) }
+        while rest > 0 {
+            guard chains.count < LoadRequest.maximumChains, let key = values.first(where: { $0.faceValue.paise / 100 <= rest }) else {
+                throw QuickPayError(.unknownKey, "no blind keys of the moment make \(amount) in \(LoadRequest.maximumChains) vouchers")
+            }
+            rest -= key.faceValue.paise / 100
+            chains.append(PreparedChain(
+                seed: .random(using: &random), ownerSeed: .random(using: &random), denomination: key.denomination, length: key.length,
+                blind: PreparedChain.BlindPart(key: key, secret: .random(using: &random))))
+        }
+        let refresh = PendingRefresh(
+            voucherID: id, refreshID: .random(using: &random), load: PendingLoad(requestID: .random(using: &random), receiver: receiver, chains: chains))
+        pendingRefresh = refresh
+        return refresh
+    }
+
+    /// The request of a pending refresh, signed by the old voucher's owner key.
+    public func refreshRequest(_ refresh: PendingRefresh, session: SessionToken) throws(QuickPayError) -> RefreshRequest {
+        guard let entry = vouchers[refresh.voucherID] else { throw QuickPayError(.unknownVoucher, "no voucher \(refresh.voucherID) in the wallet") }
+        let blinded = try refresh.load.blinded().map { BlindedChain(keyID: $0.key.keyID, blindedMessage: $0.blindedMessage) }
+        let authorization = RefreshAuthorization.sign(
+            refreshID: refresh.refreshID, voucherID: refresh.voucherID, blinded: blinded.map { ($0.keyID, $0.blindedMessage) }, ownerKey: entry.ownerKey)
+        return RefreshRequest(session: session, authorization: authorization, blinded: blinded)
+    }
+
+    /// Settles the pending refresh by an answer: the bank's blind signatures are unblinded into
+    /// the new vouchers (returned); only the bank decides a refresh.
+    public mutating func finishRefresh(_ answer: Body?, keyring: BankKeyring, now: Timestamp) -> WalletOutcome<[SignedVoucher]> {
+        guard let refresh = pendingRefresh else { return .refused(QuickPayError(.malformed, "no refresh is pending")) }
+        if case .refreshReply(let reply)? = answer, reply.voucherID == refresh.voucherID {
+            do {
+                let taken = try acceptLoad(
+                    LoadReply(blindSignatures: reply.blindSignatures, debited: reply.refreshed), prepared: refresh.load.chains, blinded: try refresh.load.blinded(),
+                    keyring: keyring, receiver: refresh.load.receiver, now: now)
+                pendingRefresh = nil
+                return .done(taken)
+            } catch {
+                pendingRefresh = refresh
+                return .unknown(error)
+            }
+        }
+        let error = Self.error(of: answer)
+        if Self.isFinal(error, decidedBy: [.bank]) || Self.refusedForItsContent(by: .appServer, error) {
+            pendingRefresh = nil
+            return .refused(error)
+        }
+        return .unknown(error)
     }
 
     /// Settles one pending unload by an answer. A refund ends it; "pending until" keeps it (the

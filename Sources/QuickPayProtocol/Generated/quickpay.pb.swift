@@ -411,6 +411,9 @@ public nonisolated enum Quickpay_V1_UnloadDestination: SwiftProtobuf.Enum, Swift
   case unspecified // = 0
   case quickpayBalance // = 1
   case bankAccount // = 2
+
+  /// blind vouchers only: the refund is held for a Refresh into new blind vouchers
+  case refresh // = 3
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -422,6 +425,7 @@ public nonisolated enum Quickpay_V1_UnloadDestination: SwiftProtobuf.Enum, Swift
     case 0: self = .unspecified
     case 1: self = .quickpayBalance
     case 2: self = .bankAccount
+    case 3: self = .refresh
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -431,6 +435,7 @@ public nonisolated enum Quickpay_V1_UnloadDestination: SwiftProtobuf.Enum, Swift
     case .unspecified: return 0
     case .quickpayBalance: return 1
     case .bankAccount: return 2
+    case .refresh: return 3
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -440,6 +445,7 @@ public nonisolated enum Quickpay_V1_UnloadDestination: SwiftProtobuf.Enum, Swift
     .unspecified,
     .quickpayBalance,
     .bankAccount,
+    .refresh,
   ]
 
 }
@@ -826,6 +832,30 @@ public nonisolated struct Quickpay_V1_Envelope: Sendable {
     set {body = .modeReply(newValue)}
   }
 
+  public var refresh: Quickpay_V1_RefreshRequest {
+    get {
+      if case .refresh(let v)? = body {return v}
+      return Quickpay_V1_RefreshRequest()
+    }
+    set {body = .refresh(newValue)}
+  }
+
+  public var bankRefresh: Quickpay_V1_BankRefreshRequest {
+    get {
+      if case .bankRefresh(let v)? = body {return v}
+      return Quickpay_V1_BankRefreshRequest()
+    }
+    set {body = .bankRefresh(newValue)}
+  }
+
+  public var refreshReply: Quickpay_V1_RefreshReply {
+    get {
+      if case .refreshReply(let v)? = body {return v}
+      return Quickpay_V1_RefreshReply()
+    }
+    set {body = .refreshReply(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -876,6 +906,9 @@ public nonisolated struct Quickpay_V1_Envelope: Sendable {
     case prepaidRedeemReply(Quickpay_V1_PrepaidRedeemReply)
     case modeQuery(Quickpay_V1_ModeQuery)
     case modeReply(Quickpay_V1_ModeReply)
+    case refresh(Quickpay_V1_RefreshRequest)
+    case bankRefresh(Quickpay_V1_BankRefreshRequest)
+    case refreshReply(Quickpay_V1_RefreshReply)
 
   }
 
@@ -1873,6 +1906,70 @@ public nonisolated struct Quickpay_V1_ModeReply: Sendable {
   public init() {}
 }
 
+/// Customer -> app server: the refund of a blind voucher unloaded with destination REFRESH, taken
+/// as new blind vouchers (the unlinkable alternative to a refund into an account). The owner
+/// signature covers the refresh signing bytes (PROTOCOL.md 7.7).
+public nonisolated struct Quickpay_V1_RefreshRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 16 bytes
+  public var sessionToken: Data = Data()
+
+  /// the unloaded voucher, 16 bytes
+  public var voucherID: Data = Data()
+
+  /// 16 bytes, chosen by the wallet; signed
+  public var refreshID: Data = Data()
+
+  /// 1..16; their face values add up to the held refund exactly
+  public var blinded: [Quickpay_V1_BlindedChain] = []
+
+  /// 64 bytes
+  public var ownerSignature: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// App server -> bank: the same, with no account (the bank learns no owner).
+public nonisolated struct Quickpay_V1_BankRefreshRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var voucherID: Data = Data()
+
+  public var refreshID: Data = Data()
+
+  public var blinded: [Quickpay_V1_BlindedChain] = []
+
+  public var ownerSignature: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Quickpay_V1_RefreshReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var voucherID: Data = Data()
+
+  /// in the order of the blinded chains
+  public var blindSignatures: [Data] = []
+
+  public var refreshedPaise: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "quickpay.v1"
@@ -1902,12 +1999,12 @@ nonisolated extension Quickpay_V1_Role: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension Quickpay_V1_UnloadDestination: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UNLOAD_DESTINATION_UNSPECIFIED\0\u{1}QUICKPAY_BALANCE\0\u{1}BANK_ACCOUNT\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UNLOAD_DESTINATION_UNSPECIFIED\0\u{1}QUICKPAY_BALANCE\0\u{1}BANK_ACCOUNT\0\u{1}REFRESH\0")
 }
 
 nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}request_id\0\u{1}payment\0\u{3}payment_reply\0\u{1}redeem\0\u{3}redeem_reply\0\u{3}verify_coins\0\u{3}verify_coins_reply\0\u{1}error\0\u{1}ack\0\u{2}\u{6}register\0\u{3}register_reply\0\u{1}login\0\u{3}login_challenge\0\u{3}otp_submit\0\u{3}otp_resend\0\u{3}session_granted\0\u{1}logout\0\u{4}\u{7}sms_submit\0\u{3}sms_accepted\0\u{3}device_attach\0\u{3}sms_delivery\0\u{3}attach_challenge\0\u{3}device_attach_proof\0\u{2}\u{5}balance\0\u{3}balance_reply\0\u{1}load\0\u{3}bank_load\0\u{3}load_reply\0\u{3}voucher_notice\0\u{3}bank_balance\0\u{3}bank_account_owner\0\u{3}account_owner\0\u{2}\u{2}settle\0\u{3}settle_reply\0\u{1}unload\0\u{3}bank_unload\0\u{3}unload_reply\0\u{1}withdraw\0\u{3}bank_withdraw\0\u{3}withdraw_reply\0\u{4}\u{3}prepaid_issue\0\u{3}prepaid_codes\0\u{3}prepaid_redeem\0\u{3}bank_credit\0\u{3}prepaid_redeem_reply\0\u{4}\u{6}mode_query\0\u{3}mode_reply\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}request_id\0\u{1}payment\0\u{3}payment_reply\0\u{1}redeem\0\u{3}redeem_reply\0\u{3}verify_coins\0\u{3}verify_coins_reply\0\u{1}error\0\u{1}ack\0\u{2}\u{6}register\0\u{3}register_reply\0\u{1}login\0\u{3}login_challenge\0\u{3}otp_submit\0\u{3}otp_resend\0\u{3}session_granted\0\u{1}logout\0\u{4}\u{7}sms_submit\0\u{3}sms_accepted\0\u{3}device_attach\0\u{3}sms_delivery\0\u{3}attach_challenge\0\u{3}device_attach_proof\0\u{2}\u{5}balance\0\u{3}balance_reply\0\u{1}load\0\u{3}bank_load\0\u{3}load_reply\0\u{3}voucher_notice\0\u{3}bank_balance\0\u{3}bank_account_owner\0\u{3}account_owner\0\u{2}\u{2}settle\0\u{3}settle_reply\0\u{1}unload\0\u{3}bank_unload\0\u{3}unload_reply\0\u{1}withdraw\0\u{3}bank_withdraw\0\u{3}withdraw_reply\0\u{4}\u{3}prepaid_issue\0\u{3}prepaid_codes\0\u{3}prepaid_redeem\0\u{3}bank_credit\0\u{3}prepaid_redeem_reply\0\u{4}\u{6}mode_query\0\u{3}mode_reply\0\u{2}\u{9}refresh\0\u{3}bank_refresh\0\u{3}refresh_reply\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2515,6 +2612,45 @@ nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
           self.body = .modeReply(v)
         }
       }()
+      case 80: try {
+        var v: Quickpay_V1_RefreshRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .refresh(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .refresh(v)
+        }
+      }()
+      case 81: try {
+        var v: Quickpay_V1_BankRefreshRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .bankRefresh(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .bankRefresh(v)
+        }
+      }()
+      case 82: try {
+        var v: Quickpay_V1_RefreshReply?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .refreshReply(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .refreshReply(v)
+        }
+      }()
       default: break
       }
     }
@@ -2715,6 +2851,18 @@ nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
     case .modeReply?: try {
       guard case .modeReply(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 71)
+    }()
+    case .refresh?: try {
+      guard case .refresh(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 80)
+    }()
+    case .bankRefresh?: try {
+      guard case .bankRefresh(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 81)
+    }()
+    case .refreshReply?: try {
+      guard case .refreshReply(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 82)
     }()
     case nil: break
     }
@@ -4862,6 +5010,141 @@ nonisolated extension Quickpay_V1_ModeReply: SwiftProtobuf.Message, SwiftProtobu
   public static func ==(lhs: Quickpay_V1_ModeReply, rhs: Quickpay_V1_ModeReply) -> Bool {
     if lhs.receiverID != rhs.receiverID {return false}
     if lhs.mode != rhs.mode {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Quickpay_V1_RefreshRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RefreshRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_token\0\u{3}voucher_id\0\u{3}refresh_id\0\u{1}blinded\0\u{3}owner_signature\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.sessionToken) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.voucherID) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.refreshID) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.blinded) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.ownerSignature) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sessionToken.isEmpty {
+      try visitor.visitSingularBytesField(value: self.sessionToken, fieldNumber: 1)
+    }
+    if !self.voucherID.isEmpty {
+      try visitor.visitSingularBytesField(value: self.voucherID, fieldNumber: 2)
+    }
+    if !self.refreshID.isEmpty {
+      try visitor.visitSingularBytesField(value: self.refreshID, fieldNumber: 3)
+    }
+    if !self.blinded.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.blinded, fieldNumber: 4)
+    }
+    if !self.ownerSignature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.ownerSignature, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Quickpay_V1_RefreshRequest, rhs: Quickpay_V1_RefreshRequest) -> Bool {
+    if lhs.sessionToken != rhs.sessionToken {return false}
+    if lhs.voucherID != rhs.voucherID {return false}
+    if lhs.refreshID != rhs.refreshID {return false}
+    if lhs.blinded != rhs.blinded {return false}
+    if lhs.ownerSignature != rhs.ownerSignature {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Quickpay_V1_BankRefreshRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BankRefreshRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}voucher_id\0\u{3}refresh_id\0\u{1}blinded\0\u{3}owner_signature\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.voucherID) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.refreshID) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.blinded) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.ownerSignature) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.voucherID.isEmpty {
+      try visitor.visitSingularBytesField(value: self.voucherID, fieldNumber: 1)
+    }
+    if !self.refreshID.isEmpty {
+      try visitor.visitSingularBytesField(value: self.refreshID, fieldNumber: 2)
+    }
+    if !self.blinded.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.blinded, fieldNumber: 3)
+    }
+    if !self.ownerSignature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.ownerSignature, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Quickpay_V1_BankRefreshRequest, rhs: Quickpay_V1_BankRefreshRequest) -> Bool {
+    if lhs.voucherID != rhs.voucherID {return false}
+    if lhs.refreshID != rhs.refreshID {return false}
+    if lhs.blinded != rhs.blinded {return false}
+    if lhs.ownerSignature != rhs.ownerSignature {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Quickpay_V1_RefreshReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RefreshReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}voucher_id\0\u{3}blind_signatures\0\u{3}refreshed_paise\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.voucherID) }()
+      case 2: try { try decoder.decodeRepeatedBytesField(value: &self.blindSignatures) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.refreshedPaise) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.voucherID.isEmpty {
+      try visitor.visitSingularBytesField(value: self.voucherID, fieldNumber: 1)
+    }
+    if !self.blindSignatures.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.blindSignatures, fieldNumber: 2)
+    }
+    if self.refreshedPaise != 0 {
+      try visitor.visitSingularInt64Field(value: self.refreshedPaise, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Quickpay_V1_RefreshReply, rhs: Quickpay_V1_RefreshReply) -> Bool {
+    if lhs.voucherID != rhs.voucherID {return false}
+    if lhs.blindSignatures != rhs.blindSignatures {return false}
+    if lhs.refreshedPaise != rhs.refreshedPaise {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
