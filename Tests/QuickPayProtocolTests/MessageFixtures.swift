@@ -85,8 +85,40 @@ struct MessageFixtures {
             .prepaidRedeem(PrepaidRedeem(session: session, code: "QP-ABCD-EFGH-IJKL-MNOP")),
             .bankCredit(BankCredit(account: account, amount: Amount(paise: 50_000), codeHash: .random(using: &generator))),
             .prepaidRedeemReply(PrepaidRedeemReply(credited: Amount(paise: 50_000), quickPay: Amount(paise: 50_700))),
+            .attachChallenge(AttachChallenge(nonce: .random(using: &generator), expiresAt: Timestamp(secondsSinceEpoch: 1_800_000_060))),
+            .deviceAttachProof(DeviceAttachProof(phone: phone, nonce: .random(using: &generator), response: .random(using: &generator))),
+            .bankAccountOwner(account, .customer),
+            .accountOwner(phone: phone),
+            .modeQuery(merchant),
+            .modeReply(ModeReply(receiverID: merchant, mode: .online)),
             .error(QuickPayError(.replayedCoin, "index 3 is not above the last accepted 3")),
             .ack,
+        ] + blindBodies(session: session, account: account)
+    }
+
+    /// The blind scheme's messages: a blind voucher (sizes as RFC 9474 with RSA-2048 makes
+    /// them; the decoder checks shapes, not signatures), blinded loads and refreshes.
+    mutating func blindBodies(session: SessionToken, account: AccountID) -> [Body] {
+        let keyID = KeyID((0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) })!
+        let rsa = { (generator: inout SeededGenerator) in (0..<256).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+        let commitment = VoucherCommitment(
+            scheme: .blindRSA, voucherID: .random(using: &generator), receiverID: merchant, denomination: .rs10, length: chain.length, root: chain.root,
+            expiry: Timestamp(secondsSinceEpoch: 1_900_000_000), ownerKey: SigningPrivateKey.random(using: &generator).publicKey, keyID: keyID)
+        let blind = SignedVoucher(commitment: commitment, proof: .blindRSA(prefix: .random(using: &generator), signature: rsa(&generator)))
+        let blinded = [BlindedChain(keyID: keyID, blindedMessage: rsa(&generator)), BlindedChain(keyID: keyID, blindedMessage: rsa(&generator))]
+        let owner = SigningPrivateKey.random(using: &generator)
+        let unload = UnloadAuthorization.sign(unloadID: .random(using: &generator), voucherID: blind.id, destination: .refresh, ownerKey: owner)
+        let refresh = RefreshAuthorization.sign(refreshID: .random(using: &generator), voucherID: blind.id, blinded: blinded.map { ($0.keyID, $0.blindedMessage) }, ownerKey: owner)
+        return [
+            .payment(try! Payment(coins: [Coin(voucherID: blind.id, index: 2, value: chain.element(at: 2))], vouchers: [blind])),
+            .load(LoadRequest(session: session, content: .blinded(blinded))),
+            .bankLoad(LoadRequest(account: account, content: .blinded(blinded))),
+            .loadReply(LoadReply(blindSignatures: [rsa(&generator), rsa(&generator)], debited: Amount(paise: 100_000))),
+            .redeem(Redeem(receiverID: merchant, coins: [Coin(voucherID: blind.id, index: 7, value: chain.element(at: 7))], vouchers: [blind])),
+            .bankUnload(UnloadRequest(account: account, authorization: unload, voucher: blind)),
+            .refresh(RefreshRequest(session: session, authorization: refresh, blinded: blinded)),
+            .bankRefresh(RefreshRequest(authorization: refresh, blinded: blinded)),
+            .refreshReply(RefreshReply(voucherID: blind.id, blindSignatures: [rsa(&generator)], refreshed: Amount(paise: 5_000))),
         ]
     }
 }
