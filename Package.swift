@@ -144,7 +144,7 @@ let package = Package(
                 "QuickPayConfig", "QuickPayTestbed", "QuickPayScenario", "QuickPayLoad", "QuickPayStore", "QuickPayAudit", "QuickPaySim",
                 "QuickPayReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
