@@ -127,11 +127,12 @@ struct VoucherBench: ParsableCommand {
         let edLoads = edRates.sorted()[edRates.count / 2], blindLoads = blindRates.sorted()[blindRates.count / 2]
 
         print("")
-        print("  figure                                                           Ed25519       blind RSA   blind/Ed25519")
+        print("  " + "figure".padding(toLength: 74, withPad: " ", startingAt: 0) + "  Ed25519      blind RSA  blind/Ed25519")
         for (name, a, b) in rows {
-            print(String(format: "  %-62@ %9.1f us %12.1f us %10.2f", name as NSString, a, b, b / a))
+            print("  " + name.padding(toLength: 74, withPad: " ", startingAt: 0) + String(format: "%9.1f us %12.1f us %10.2f", a, b, b / a))
         }
-        print(String(format: "  %-62@ %9.0f /s %12.0f /s %10.2f", "bank: loads/s, one chain each, SQLite FULL sync" as NSString, edLoads, blindLoads, blindLoads / edLoads))
+        print("  " + "bank: loads/s, one chain each, SQLite FULL sync".padding(toLength: 74, withPad: " ", startingAt: 0)
+            + String(format: "%9.0f /s %12.0f /s %10.2f", edLoads, blindLoads, blindLoads / edLoads))
         let ratios = zip(edRates, blindRates).map { String(format: "%.2f", $1 / $0) }.joined(separator: ", ")
         print("    loads/s ratio blind/Ed25519 per round: \(ratios)")
         let payment = { (voucher: SignedVoucher) in
@@ -150,7 +151,7 @@ struct VoucherBench: ParsableCommand {
              codec.encode(Envelope(requestID: .random(using: &generator), body: .loadReply(LoadReply(blindSignatures: [answer], debited: key.faceValue)))).count),
         ]
         for (name, a, b) in bytes {
-            print(String(format: "  %-62@ %9d B  %12d B  %10.2f", name as NSString, a, b, Double(b) / Double(a)))
+            print("  " + name.padding(toLength: 74, withPad: " ", startingAt: 0) + String(format: "%9d B  %12d B  %10.2f", a, b, Double(b) / Double(a)))
         }
     }
 }
