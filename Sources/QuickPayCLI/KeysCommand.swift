@@ -25,6 +25,8 @@ struct KeysCommand: ParsableCommand {
                 Layout (secrets mode 0600 in 0700 folders):
                   public/<actor>.curve        CURVE public keys (Z85): copy public/ to every host
                   public/bank.signing         the bank's Ed25519 voucher key
+                  public/bank.blindkeys       the bank's blind key list (RSA-2048, one key per value and epoch), signed with that key
+                  bank/blind/KEYID.pem        each blind key's RSA private key
                   public/merchant-ID.receipt  each merchant's receipt key
                   bank/curve.secret bank/signing.key
                   appserver/curve.secret appserver/otp.key
@@ -47,10 +49,26 @@ struct KeysCommand: ParsableCommand {
         @Option(help: "A customer's name, for its control socket's key (repeatable).") var customer: [String] = []
         @Option(help: "A phone number to provision a SIM for: customers' and merchant owners' phones (repeatable).") var phone: [String] = []
         @Flag(help: "Replace existing key files.") var force = false
+        @Option(help: "Chain lengths the bank's blind keys are for (comma-separated; each with every denomination).")
+        var blindLengths = BlindKeyPlan.standardLengths.map(String.init).joined(separator: ",")
+        @Option(help: "Days each blind key signs loads (its epoch); its vouchers can be spent for --voucher-days from the epoch's start.") var blindEpochDays: Int64 = 7
+        @Option(help: "Consecutive epochs to make keys for, from now.") var blindEpochs = 2
+        @Option(help: "Days a blind voucher can be spent, from its key's epoch start.") var voucherDays: Int64 = 30
+        @Flag(help: "No blind keys: the bank signs Ed25519 vouchers only.") var noBlindKeys = false
 
         func run() throws {
             for id in merchant { _ = try ReceiverID(id) }
-            let written = try KeyDirectory.create(at: out, merchants: merchant, customers: customer, phones: phone, force: force)
+            var plan = BlindKeyPlan()
+            plan.lengths = try blindLengths.split(separator: ",").map { text in
+                guard let length = Int(text.trimmingCharacters(in: .whitespaces)), (try? ChainLength(length)) != nil else {
+                    throw ValidationError("--blind-lengths: \(text) is not a chain length 1...\(ChainLength.maximum)")
+                }
+                return length
+            }
+            plan.epochSeconds = blindEpochDays * 86_400
+            plan.epochs = blindEpochs
+            plan.validitySeconds = voucherDays * 86_400
+            let written = try KeyDirectory.create(at: out, merchants: merchant, customers: customer, phones: phone, blind: noBlindKeys ? nil : plan, force: force)
             let keys = KeyDirectory(out)
             for file in written where file.hasPrefix("public/") && file.hasSuffix(".curve") {
                 let actor = String(file.dropFirst("public/".count).dropLast(".curve".count))
