@@ -37,7 +37,7 @@ struct CustomerCommand: ParsableCommand {
             Server keys come from KEYS/public; every connection uses a fresh CURVE key, so merchants
             cannot link payments to this customer. --insecure for plaintext.
             """,
-        subcommands: [Serve.self, Register.self, Login.self, Load.self, Pay.self, Balance.self, Unload.self, Withdraw.self, RedeemCode.self, WalletState.self]
+        subcommands: [Serve.self, Register.self, Login.self, Load.self, Pay.self, Balance.self, Unload.self, Refresh.self, Withdraw.self, RedeemCode.self, WalletState.self]
     )
 
     struct Serve: ParsableCommand {
@@ -101,6 +101,19 @@ struct CustomerCommand: ParsableCommand {
         @OptionGroup var options: ClientOptions
         @Option(help: "bank or quickpay") var to = "bank"
         func run() throws { try runAction("unload", ["destination": to], options: options) }
+    }
+
+    struct Refresh: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take the unspent value of your blind vouchers for a merchant as new blind vouchers (no account learns of it).")
+        @OptionGroup var options: ClientOptions
+        @Option(help: "The merchant whose vouchers are refreshed.") var receiver: String
+        @Option(help: "The merchant the new vouchers are for (default: the same).") var to: String?
+        func run() throws {
+            var request: JSONObject = ["receiver": receiver]
+            if let to { request["to"] = to }
+            try runAction("refresh", request, options: options)
+        }
     }
 
     struct Withdraw: ParsableCommand {
