@@ -159,7 +159,7 @@ public struct Step {
         "register", "login", "load", "pay", "redeem", "unload", "withdraw", "balance", "prepaid-issue", "prepaid-redeem",
         "attack", "merchant-attack", "raw", "flood", "withhold", "kill", "stop", "cont", "restart", "crash-point",
         "sms-fault", "sms-release", "clock", "wait", "ledger", "otp", "session", "nsp-state", "proxy",
-        "attach", "login-flood", "flood-report", "latency", "sms-at-rest", "bank-snapshot", "unlinkable", "refresh",
+        "attach", "login-flood", "flood-report", "latency", "sms-at-rest", "bank-snapshot", "unlinkable", "refresh", "set-mode",
     ]
 
     /// The parameters each action takes (besides a bare value, `target`). `ledger` takes account
@@ -198,6 +198,7 @@ public struct Step {
         "bank-snapshot": ["name"],
         "unlinkable": ["load", "redemption"],
         "refresh": ["customer", "merchant", "to", "refreshed_rupees"],
+        "set-mode": ["merchant", "mode"],
     ]
 
     public let index: Int

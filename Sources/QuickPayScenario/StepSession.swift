@@ -354,6 +354,9 @@ struct StepSession {
             return Self.outcome(answer)
         case "sms-at-rest":
             return try smsAtRest(step)
+        case "set-mode":
+            // The operator's explicit change of a merchant's mode at the bank (control set-mode).
+            return Self.outcome(try call("bank", ["action": "set-mode", "receiver": try string(step, "merchant"), "mode": try string(step, "mode")]))
         case "bank-snapshot":
             guard !deployment.isRemote else { throw ScenarioError("bank-snapshot reads the bank's file: only for actors this runner started") }
             guard let name = (p["name"] ?? p["target"]) as? String else { throw ScenarioError("bank-snapshot needs a name") }

@@ -16,6 +16,8 @@ extension BankActor {
     mutating func unload(_ request: UnloadRequest, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<BankBatch> {
         let key = request.authorization.unloadID
         // Ownership first: even the answer to an unload is its owner's business only.
+        // Whether the bank knew the voucher before this unload (a blind one may be first seen here).
+        let known = try store.voucher(request.authorization.voucherID) != nil
         var row = try ownedVoucher(request, now: now)
         let waiting = WaitingUnload(client: client, envelope: envelope)
         switch row.state {
@@ -33,8 +35,11 @@ extension BankActor {
             // A blind voucher is linked to an account here, by its owner's signature: the
             // refund goes to the account the owner named (PROTOCOL.md, section 7.5).
             if row.account == nil, request.authorization.destination != .refresh { row.account = request.account }
-            if receiver.mode == .online {
+            if receiver.mode == .online, known {
                 // Every coin was marked at the bank before the merchant delivered: close now.
+                // Not so for a blind voucher the bank first sees here: it never marked a coin of
+                // it, and the merchant may have taken its coins offline before it turned online
+                // (the bank could not refuse that change for vouchers it had never seen): settle.
                 var closed = row
                 let answer = refund(&closed, destination: request.authorization.destination, unloadID: key, into: &batch)
                 return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(answer))])
