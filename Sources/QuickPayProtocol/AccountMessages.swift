@@ -228,7 +228,9 @@ public struct UnloadRequest: Hashable, Sendable {
         self.voucher = voucher
     }
 
-    public init(account: AccountID, authorization: UnloadAuthorization, voucher: SignedVoucher? = nil) {
+    /// To the bank: `account` is the asker's, nil only for an unload to REFRESH (the bank must
+    /// not learn whose voucher is refreshed).
+    public init(account: AccountID?, authorization: UnloadAuthorization, voucher: SignedVoucher? = nil) {
         self.account = account
         self.authorization = authorization
         self.voucher = voucher
@@ -254,7 +256,8 @@ public struct UnloadRequest: Hashable, Sendable {
     }
 
     init(wire: Quickpay_V1_BankUnloadRequest) throws(QuickPayError) {
-        account = try WireField.accountID(wire.accountID)
+        // An unload to REFRESH names no account; every other names the asker's.
+        account = wire.destination == .refresh && wire.accountID.isEmpty ? nil : try WireField.accountID(wire.accountID)
         authorization = UnloadAuthorization(
             unloadID: RequestID(try WireField.bytes16(wire.unloadID, "unload_id")),
             voucherID: try WireField.voucherID(wire.voucherID),

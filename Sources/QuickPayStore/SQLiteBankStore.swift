@@ -72,6 +72,14 @@ public final class SQLiteBankStore: BankStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v6-blind-roots-may-repeat") { db in
+            // A chain is loaded once as an Ed25519 voucher; blind vouchers may share a root (each
+            // was paid for, and a root held unique would let whoever learned it strand a voucher).
+            try db.execute(sql: """
+                DROP INDEX vouchers_root;
+                CREATE UNIQUE INDEX vouchers_root ON vouchers(root) WHERE scheme = 1;
+                """)
+        }
         return migrator
     }
 
@@ -161,7 +169,7 @@ public final class SQLiteBankStore: BankStore {
 
     public func voucher(root: Bytes32) throws -> BankVoucher? {
         try database.read { db in
-            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE root = ?"), arguments: [root.data]).map(Self.voucher)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE root = ? AND scheme = 1"), arguments: [root.data]).map(Self.voucher)
         }
     }
 

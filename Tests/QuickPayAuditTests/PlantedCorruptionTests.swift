@@ -175,7 +175,7 @@ struct PlantedCorruptionTests {
             """, "merchants-credited-for-coins"),
         ("one chain behind two vouchers", "bank/bank.sqlite", """
             DROP INDEX vouchers_root;
-            UPDATE vouchers SET root = (SELECT root FROM vouchers ORDER BY id LIMIT 1) WHERE id = (SELECT id FROM vouchers ORDER BY id LIMIT 1 OFFSET 1)
+            UPDATE vouchers SET root = (SELECT root FROM vouchers WHERE scheme = 1 ORDER BY id LIMIT 1) WHERE id = (SELECT id FROM vouchers WHERE scheme = 1 ORDER BY id LIMIT 1 OFFSET 1)
             """, "unique-roots"),
         ("a merchant row behind its coins at the bank", "merchant-chai-stall/merchant.sqlite", "UPDATE vouchers SET last_index = 4, redeemed_index = 4 WHERE redeemed_index = 5", "merchants-hold-what-the-bank-credited"),
         ("a merchant holding a voucher the bank never issued", "merchant-chai-stall/merchant.sqlite", "UPDATE vouchers SET id = randomblob(16) WHERE redeemed_index = 0", "merchants-hold-what-the-bank-credited"),

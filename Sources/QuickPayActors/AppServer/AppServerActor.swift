@@ -116,8 +116,10 @@ public struct AppServerActor: ServerActor {
                 return forward(.bankLoad(LoadRequest(account: user.account, content: request.content)), for: user, envelope: envelope, client: client)
             case .unload(let request):
                 let user = try sessionUser(try request.session.orThrow(), now: now)
+                // An unload to REFRESH goes without the account: the bank must not tie the voucher to it.
+                let account = request.authorization.destination == .refresh ? nil : user.account
                 return forward(
-                    .bankUnload(UnloadRequest(account: user.account, authorization: request.authorization, voucher: request.voucher)), for: user, envelope: envelope,
+                    .bankUnload(UnloadRequest(account: account, authorization: request.authorization, voucher: request.voucher)), for: user, envelope: envelope,
                     client: client)
             case .refresh(let request):
                 // Served to a user with a session; the bank gets no account (it must not learn

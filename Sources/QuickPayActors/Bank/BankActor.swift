@@ -154,10 +154,10 @@ public struct BankActor: ServerActor {
     func loadBlind(_ blinded: [BlindedChain], account: AccountID, now: Timestamp) throws -> (BankBatch, Body) {
         guard let blind else { throw QuickPayError(.unknownKey, "this bank signs no blind vouchers") }
         var byKey: [KeyID: Amount] = [:]
-        var signatures: [[UInt8]] = []
+        var keys: [BlindKey] = []
         for chain in blinded {
             let key = try loadableKey(chain.keyID, blind.list, now: now)
-            signatures.append(try blind.sign(chain.blindedMessage, with: key))
+            keys.append(key)
             byKey[key.keyID] = try (byKey[key.keyID] ?? .zero).adding(key.faceValue)
         }
         let total = try Amount.sum(Array(byKey.values))
@@ -166,6 +166,9 @@ public struct BankActor: ServerActor {
         guard available >= total else {
             throw QuickPayError(.insufficientFunds, "account \(account) holds \(available), the load needs \(total)")
         }
+        // Signed only once the load can go through: a private-key operation is the costly part.
+        var signatures: [[UInt8]] = []
+        for (chain, key) in zip(blinded, keys) { signatures.append(try blind.sign(chain.blindedMessage, with: key)) }
         var batch = BankBatch()
         batch.postings = byKey.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }.map {
             Posting(from: .bank(account), to: .blindFloat($0.key), amount: $0.value)
@@ -188,16 +191,18 @@ public struct BankActor: ServerActor {
             throw QuickPayError(.voucherClosed, "voucher \(id) holds no refund for a refresh (not unloaded to REFRESH, or refreshed already)")
         }
         var byKey: [KeyID: Amount] = [:]
-        var signatures: [[UInt8]] = []
+        var keys: [BlindKey] = []
         for chain in request.blinded {
             let key = try loadableKey(chain.keyID, blind.list, now: now)
-            signatures.append(try blind.sign(chain.blindedMessage, with: key))
+            keys.append(key)
             byKey[key.keyID] = try (byKey[key.keyID] ?? .zero).adding(key.faceValue)
         }
         let total = try Amount.sum(Array(byKey.values))
         guard total == held else {
             throw QuickPayError(.amountOutOfRange, "voucher \(id) holds \(held) for a refresh; the new vouchers are worth \(total)")
         }
+        var signatures: [[UInt8]] = []
+        for (chain, key) in zip(request.blinded, keys) { signatures.append(try blind.sign(chain.blindedMessage, with: key)) }
         var batch = BankBatch()
         batch.postings = byKey.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }.map {
             Posting(from: holding, to: .blindFloat($0.key), amount: $0.value)
@@ -379,8 +384,9 @@ public struct BankActor: ServerActor {
 
     /// The bank's row for a voucher, or, for a blind voucher it has not seen yet, a new row made
     /// from the voucher sent along, once its signature checks out under a key of the bank's list
-    /// (nil: no row and nothing sent along). A blind voucher on a chain root the bank already
-    /// holds is refused (CONFLICT): two vouchers of one chain would pay its coins twice.
+    /// (nil: no row and nothing sent along). Two blind vouchers may share a chain root: each was
+    /// paid for by a load of its own, and coins name the voucher; refusing the second would let
+    /// anyone who learned a root (its merchant) strand a voucher by getting a copy seen first.
     func knownOrFirstSeen(_ id: VoucherID, attached: SignedVoucher?, now: Timestamp) throws -> BankVoucher? {
         if let row = try store.voucher(id) { return row }
         guard let attached else { return nil }
@@ -388,9 +394,6 @@ public struct BankActor: ServerActor {
             throw QuickPayError(.unknownVoucher, "no voucher \(id); only a blind voucher is made known by sending it")
         }
         try blindKeyring.verify(attached)
-        guard try store.voucher(root: attached.commitment.root) == nil else {
-            throw QuickPayError(.conflict, "another voucher on the chain root of voucher \(id) is known already")
-        }
         return BankVoucher(commitment: attached.commitment, account: nil, redeemed: .root(attached.commitment.root), state: .open)
     }
 

@@ -164,7 +164,7 @@ public protocol BankStore: Journal where Batch == BankBatch {
     func receiver(_ id: ReceiverID) throws -> ReceiverRecord?
     func balance(_ account: LedgerAccount) throws -> Amount
     func voucher(_ id: VoucherID) throws -> BankVoucher?
-    /// The voucher that commits to this chain root (roots are unique: a chain is loaded once).
+    /// The Ed25519 voucher that commits to this chain root (unique: a chain is loaded once).
     func voucher(root: Bytes32) throws -> BankVoucher?
     func isCodeCredited(_ codeHash: Bytes32) throws -> Bool
     /// Vouchers in the closing state (an unload waiting for its merchant), oldest refund first.

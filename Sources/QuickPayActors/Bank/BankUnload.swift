@@ -30,8 +30,16 @@ extension BankActor {
             // The same unload again: it waits on the merchant's answer, asked now if not already.
             return askToSettle(row, waiting: waiting, now: now)
         case .open:
-            let receiver = try knownReceiver(row.commitment.receiverID)
             var batch = BankBatch()
+            guard let receiver = try store.receiver(row.commitment.receiverID) else {
+                // A blind voucher can name any receiver (the bank never saw it at load): one the
+                // bank does not know reached no merchant, so it is refunded whole, now.
+                guard row.commitment.scheme == .blindRSA else { throw QuickPayError(.unknownReceiver, "no receiver \(row.commitment.receiverID)") }
+                if row.account == nil, request.authorization.destination != .refresh { row.account = request.account }
+                var closed = row
+                let answer = refund(&closed, destination: request.authorization.destination, unloadID: key, into: &batch)
+                return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(answer))])
+            }
             // A blind voucher is linked to an account here, by its owner's signature: the
             // refund goes to the account the owner named (PROTOCOL.md, section 7.5).
             if row.account == nil, request.authorization.destination != .refresh { row.account = request.account }
@@ -182,11 +190,14 @@ extension BankActor {
         guard let row = try knownOrFirstSeen(request.authorization.voucherID, attached: request.voucher, now: now) else {
             throw QuickPayError(.unknownVoucher, "no voucher \(request.authorization.voucherID)")
         }
+        if row.commitment.scheme == .blindRSA, request.authorization.destination == .refresh {
+            // A refresh names no account: the refund is held for the owner key's next request.
+            try request.authorization.verify(against: row.commitment, account: nil)
+            return row
+        }
         guard let account = request.account else { throw QuickPayError(.unknownAccount, "an unload names the account asking") }
         if row.commitment.scheme == .blindRSA {
-            // A refresh names no account: the refund is held for the owner key's next request.
-            try request.authorization.verify(against: row.commitment, account: request.authorization.destination == .refresh ? nil : account)
-            if request.authorization.destination == .refresh { return row }
+            try request.authorization.verify(against: row.commitment, account: account)
             guard row.account == nil || row.account == account else {
                 throw QuickPayError(.forbidden, "voucher \(row.commitment.voucherID) is being unloaded to another account")
             }
@@ -203,6 +214,11 @@ extension BankActor {
     }
 
     func refund(_ row: inout BankVoucher, destination: UnloadDestination, unloadID: RequestID, into batch: inout BankBatch) -> Body {
+        guard destination == .refresh || row.account != nil else {
+            // Never reached (an unload to an account names it first); refused rather than closing
+            // the voucher with its refund paid nowhere.
+            return .error(QuickPayError(.internal, "voucher \(row.commitment.voucherID) has no account to refund to"))
+        }
         let refund = row.unredeemedValue
         if refund > .zero, destination == .refresh {
             batch.postings.append(Posting(from: row.float, to: .refreshHolding(row.commitment.voucherID), amount: refund))

@@ -97,7 +97,7 @@ public final class MemoryBankStore: BankStore, MemoryJournal {
         for row in batch.vouchers {
             let before = next.vouchers[row.commitment.voucherID]
             try BankBatchRules.checkVoucher(row, before: before)
-            if before == nil {
+            if before == nil, row.commitment.scheme == .ed25519 {
                 guard next.roots[row.commitment.root] == nil else { throw StoreError("root \(row.commitment.root) is loaded already") }
                 next.roots[row.commitment.root] = row.commitment.voucherID
             }
