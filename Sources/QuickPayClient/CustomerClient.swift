@@ -340,26 +340,24 @@ public final class CustomerClient {
         _ = try resumePendingRefresh()
         guard let blindKeys else { throw QuickPayError(.unknownKey, "a refresh needs the bank's blind key list") }
         guard let entry = wallet.vouchers[id] else { throw QuickPayError(.unknownVoucher, "no voucher \(id) in the wallet") }
-        let unload = try wallet.beginRefreshUnload(id)
-        try save()
-        let request = try wallet.unloadRequest(id, destination: .refresh, unloadID: unload.unloadID, session: try session, account: nil)
-        let answer = try ask(appServer, Envelope(requestID: .random(using: &generator), body: .unload(request)))
-        switch wallet.finishUnload(id, answer) {
-        case .done(let reply):
-            guard reply.refunded > .zero else {
-                try save()
-                return []
+        if wallet.heldRefunds[id] == nil {
+            let unload = try wallet.beginRefreshUnload(id)
+            try save()
+            let request = try wallet.unloadRequest(id, destination: .refresh, unloadID: unload.unloadID, session: try session, account: nil)
+            let answer = try ask(appServer, Envelope(requestID: .random(using: &generator), body: .unload(request)))
+            // The answer's held refund is saved with the unload's end (`heldRefunds`): the wallet
+            // never forgets what the bank holds for it, whatever happens next.
+            let outcome = wallet.finishUnload(id, answer)
+            try save()
+            switch outcome {
+            case .done: break
+            case .unknown(let error), .refused(let error), .takenWithoutReceipt(let error): throw error
             }
-            // The held refund and the new chains are saved together: no moment where the wallet
-            // forgot what the bank holds for it.
-            let refresh = try wallet.beginRefresh(
-                id, amount: reply.refunded, receiver: receiver ?? entry.voucher.commitment.receiverID, blindKeys: blindKeys, now: clock.now, using: &generator)
-            try save()
-            return try sendRefresh(refresh)
-        case .unknown(let error), .refused(let error), .takenWithoutReceipt(let error):
-            try save()
-            throw error
         }
+        guard wallet.heldRefunds[id] != nil else { return [] }  // nothing was left to refresh
+        let refresh = try wallet.beginRefresh(id, receiver: receiver ?? entry.voucher.commitment.receiverID, blindKeys: blindKeys, now: clock.now, using: &generator)
+        try save()
+        return try sendRefresh(refresh)
     }
 
     /// Finishes a refresh whose outcome was unknown; nil if there was none.

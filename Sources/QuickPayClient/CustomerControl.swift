@@ -155,9 +155,11 @@ public enum CustomerActions {
             let target = try (request["to"] as? String).map { try ReceiverID($0) }
             var made: [SignedVoucher] = []
             _ = try client.resumePendingRefresh()
+            // Refunds the bank already holds for a refresh come first, then vouchers with coins left.
             let ids = client.wallet.vouchers.values.filter {
-                $0.voucher.commitment.receiverID == receiver && $0.voucher.commitment.scheme == .blindRSA && $0.remaining > 0
-            }.map(\.id).sorted { $0.raw.hex < $1.raw.hex }
+                $0.voucher.commitment.receiverID == receiver && $0.voucher.commitment.scheme == .blindRSA
+                    && ($0.remaining > 0 || client.wallet.heldRefunds[$0.id] != nil)
+            }.map(\.id).sorted { (client.wallet.heldRefunds[$0] == nil ? 1 : 0, $0.raw.hex) < (client.wallet.heldRefunds[$1] == nil ? 1 : 0, $1.raw.hex) }
             for id in ids { made += try client.refresh(id, to: target) }
             let value = try Amount.sum(made.map(\.commitment.faceValue))
             return ["ok": true, "refreshed": ids.count, "vouchers": made.map(\.id.raw.hex), "value_paise": value.paise]

@@ -62,6 +62,11 @@ public final class SQLiteWalletStore {
                     let unload = try PendingCoding.unload(object)
                     wallet.pendingUnloads[unload.voucherID] = unload
                 case "refresh": wallet.pendingRefresh = try PendingCoding.refresh(object)
+                case "held":
+                    guard let voucher = (object["voucher"] as? String).flatMap(Bytes16.init(hex:)), let paise = object["amount_paise"] as? Int else {
+                        throw DatabaseCorruption("held refund")
+                    }
+                    wallet.heldRefunds[VoucherID(voucher)] = Amount(paise: Int64(paise))
                 default: throw DatabaseCorruption("pending kind \(kind)")
                 }
             }
@@ -79,6 +84,9 @@ public final class SQLiteWalletStore {
             for payment in wallet.pendingPayments.values { rows.append(("payment", Data(payment.receiver.value.utf8), PendingCoding.json(payment))) }
             for unload in wallet.pendingUnloads.values { rows.append(("unload", unload.voucherID.raw.data, PendingCoding.json(unload))) }
             if let refresh = wallet.pendingRefresh { rows.append(("refresh", refresh.voucherID.raw.data, PendingCoding.json(refresh))) }
+            for (voucher, amount) in wallet.heldRefunds {
+                rows.append(("held", voucher.raw.data, ["voucher": voucher.raw.hex, "amount_paise": Int(amount.paise)]))
+            }
             for (kind, key, object) in rows {
                 try db.execute(
                     sql: "INSERT INTO pending (kind, key, value) VALUES (?, ?, ?)",

@@ -3,6 +3,7 @@ import QuickPayActors
 import QuickPayCore
 import QuickPayHostCore
 import QuickPayProtocol
+import QuickPayStore
 import Testing
 
 /// The bank with blind vouchers on a real SQLite file: what a voucher's first sight must not
@@ -63,5 +64,38 @@ struct BlindBankTests {
         #expect(decoded.account == nil)
         guard case .unloadReply(let reply) = try bank.ask(.bankUnload(request), from: 1) else { throw QuickPayError(.internal, "unload") }
         #expect(reply.refunded == bank.key.faceValue)
+    }
+
+    /// A refresh whose planning fails (no key of the moment) after the bank already holds the
+    /// refund: the wallet keeps the held amount, across a reopen of its file, and a later refresh
+    /// takes it whole.
+    @Test func aHeldRefundSurvivesAFailedPlanAndARestart() throws {
+        let bank = try Bank()
+        let owner = SigningPrivateKey.random(using: &bank.g)
+        let seed = Bytes32.random(using: &bank.g)
+        let chain = HashChain(seed: seed, length: bank.key.length)
+        // For a receiver the bank does not know: the unload closes at once (no merchant to settle with).
+        let voucher = try load(bank, root: chain.root, receiver: try ReceiverID("no-such-shop"), owner: owner)
+        var wallet = Wallet(vouchers: [WalletVoucher(voucher: voucher, seed: seed, ownerSeed: owner.seed)])
+        let unload = try wallet.beginRefreshUnload(voucher.id)
+        let request = try wallet.unloadRequest(voucher.id, destination: .refresh, unloadID: unload.unloadID, session: SessionToken(.random(using: &bank.g)), account: nil)
+        let answer = try bank.ask(.bankUnload(UnloadRequest(account: nil, authorization: request.authorization, voucher: request.voucher)), from: 1)
+        guard case .done = wallet.finishUnload(voucher.id, answer) else { throw QuickPayError(.internal, "unload: \(answer)") }
+        #expect(wallet.heldRefunds[voucher.id] == bank.key.faceValue)
+        // Two days on, no key signs loads: planning fails, and nothing is forgotten.
+        let later = bank.time.now.adding(seconds: 2 * 86_400)
+        #expect(throws: QuickPayError.self) { _ = try wallet.beginRefresh(voucher.id, receiver: bank.chai, blindKeys: bank.list, now: later, using: &bank.g) }
+        let path = NSTemporaryDirectory() + "quickpay-held-\(UUID().uuidString.prefix(8)).sqlite"
+        try SQLiteWalletStore(path: path).save(wallet)
+        var reopened = try SQLiteWalletStore(path: path).load()
+        #expect(reopened.heldRefunds[voucher.id] == bank.key.faceValue)
+        // With a key of the moment, the refresh takes what is held, whole.
+        let refresh = try reopened.beginRefresh(voucher.id, receiver: bank.chai, blindKeys: bank.list, now: bank.time.now, using: &bank.g)
+        let reply = try bank.ask(.bankRefresh(try reopened.refreshRequest(refresh, session: SessionToken(.random(using: &bank.g)))), from: 1)
+        guard case .done(let made) = reopened.finishRefresh(reply, keyring: BankKeyring([], blindKeys: bank.list), now: bank.time.now) else {
+            throw QuickPayError(.internal, "refresh: \(reply)")
+        }
+        #expect(try Amount.sum(made.map(\.commitment.faceValue)) == bank.key.faceValue)
+        #expect(reopened.heldRefunds.isEmpty && reopened.pendingRefresh == nil)
     }
 }

@@ -211,6 +211,9 @@ public struct Wallet: Sendable {
     public var pendingPayments: [ReceiverID: PendingPayment] = [:]
     public var pendingUnloads: [VoucherID: PendingUnload] = [:]
     public var pendingRefresh: PendingRefresh?
+    /// What the bank holds for a refresh, by unloaded voucher: kept from the unload's answer
+    /// until a refresh takes it, so the wallet never forgets a refund it has not yet taken.
+    public var heldRefunds: [VoucherID: Amount] = [:]
 
     public init(vouchers: [WalletVoucher] = [], pendingLoad: PendingLoad? = nil, pendingPayments: [PendingPayment] = [], pendingUnloads: [PendingUnload] = []) {
         for voucher in vouchers { self.vouchers[voucher.id] = voucher }
@@ -526,13 +529,14 @@ public struct Wallet: Sendable {
         return unload
     }
 
-    /// The second half: new blind chains worth exactly `amount` (what the bank holds), for
+    /// The second half: new blind chains worth exactly what the bank holds for voucher `id`, for
     /// `receiver`, under the keys of the moment (largest values first), saved before it leaves.
     public mutating func beginRefresh(
-        _ id: VoucherID, amount: Amount, receiver: ReceiverID, blindKeys: BlindKeyList, now: Timestamp, using random: inout some RandomNumberGenerator
+        _ id: VoucherID, receiver: ReceiverID, blindKeys: BlindKeyList, now: Timestamp, using random: inout some RandomNumberGenerator
     ) throws(QuickPayError) -> PendingRefresh {
         guard pendingRefresh == nil else { throw QuickPayError(.unavailable, "an earlier refresh has no answer yet") }
         guard vouchers[id] != nil else { throw QuickPayError(.unknownVoucher, "no voucher \(id) in the wallet") }
+        guard let amount = heldRefunds[id] else { throw QuickPayError(.voucherClosed, "the bank holds nothing for a refresh of \(id); unload it to REFRESH first") }
         var chains: [PreparedChain] = []
         var rest = amount.paise / 100
         guard amount.paise % 100 == 0, rest > 0 else { throw QuickPayError(.amountOutOfRange, "a refresh takes whole rupees, more than zero") }
@@ -572,6 +576,7 @@ public struct Wallet: Sendable {
                     LoadReply(blindSignatures: reply.blindSignatures, debited: reply.refreshed), prepared: refresh.load.chains, blinded: try refresh.load.blinded(),
                     keyring: keyring, receiver: refresh.load.receiver, now: now)
                 pendingRefresh = nil
+                heldRefunds[refresh.voucherID] = nil
                 return .done(taken)
             } catch {
                 pendingRefresh = refresh
@@ -580,7 +585,10 @@ public struct Wallet: Sendable {
         }
         let error = Self.error(of: answer)
         if Self.isFinal(error, decidedBy: [.bank]) || Self.refusedForItsContent(by: .appServer, error) {
+            // The refund stays held (a key's epoch ended meanwhile, say): planned again next
+            // time; unless the bank says nothing is held any more.
             pendingRefresh = nil
+            if error.code == .voucherClosed { heldRefunds[refresh.voucherID] = nil }
             return .refused(error)
         }
         return .unknown(error)
@@ -598,6 +606,7 @@ public struct Wallet: Sendable {
             }
             pendingUnloads[voucherID] = nil
             vouchers[voucherID]?.unloaded = true
+            if pending.destination == .refresh, reply.refunded > .zero { heldRefunds[voucherID] = reply.refunded }
             return .done(reply)
         }
         let error = Self.error(of: answer)
