@@ -150,6 +150,14 @@ struct StepSession {
             }
         }) else { throw ScenarioError("\(name) did not answer \(request["action"] ?? "")") }
         restartAfterCrash = restart
+        if answer["crash"] as? Bool == true, let process = deployment.processes[name] {
+            // A wallet's crash point fired: it answered, then kills itself. Wait for it to be gone
+            // and start it again now, so the next step does not talk to a dying process.
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+            try deployment.restart(name)
+            restartAfterCrash.remove(name)
+        }
         return answer
     }
 
