@@ -86,6 +86,7 @@ public struct BlindKeyList: Sendable, Equatable {
             guard key.publicKey.modulus.count * 8 >= minimumModulusBits, key.publicKey.modulus.first.map({ $0 >= 0x80 }) ?? false else {
                 throw QuickPayError(.malformed, "blind-signing keys are RSA of at least \(minimumModulusBits) bits")
             }
+            guard key.publicKey.exponent == [0x01, 0x00, 0x01] else { throw QuickPayError(.malformed, "blind-signing keys have the public exponent 65537") }
             guard key.validFrom < key.validUntil else { throw QuickPayError(.malformed, "a key's epoch must end after it starts") }
             guard key.validUntil <= key.expiry else { throw QuickPayError(.malformed, "a key's vouchers must not expire before its epoch ends") }
         }
