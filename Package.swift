@@ -85,7 +85,12 @@ let package = Package(
         // Run reports (HTML, inline SVG) from a run folder's results and logs: Foundation only.
         .target(name: "QuickPayReport"),
         // All actors in one process on a seeded event queue: no ZeroMQ, no SQLite.
-        .target(name: "QuickPaySim", dependencies: ["QuickPayCore", "QuickPayProtocol", "QuickPayActors", "QuickPayHostCore", "QuickPayAudit"]),
+        .target(
+            name: "QuickPaySim",
+            dependencies: [
+                "QuickPayCore", "QuickPayProtocol", "QuickPayActors", "QuickPayHostCore", "QuickPayAudit",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]),
         .target(
             name: "QuickPayConfig",
             dependencies: [

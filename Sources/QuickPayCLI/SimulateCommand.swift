@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuickPayCore
 import QuickPaySim
 
 /// `quickpay simulate`: the deterministic simulator.
@@ -39,9 +40,14 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Per event: a link is cut for 1-8 s (default 0.0015).") var partitions: Double?
     @Option(help: "Per event: a server's next commit fails (default 0.001).") var commitFailures: Double?
     @Option(help: "Share of customers' operations that are attacks (default 0.15).") var attacks: Double?
+    @Option(help: "Vouchers the customers load: ed25519 (default) or blind-rsa (RFC 9474; slower: RSA and big-number work per load).") var scheme = "ed25519"
     @Flag(help: "Print the end of the trace of each run.") var trace = false
     @Flag(help: "Do not shrink a failing run.") var noShrink = false
     @Flag(help: "Stop the campaign at the first failing seed (how many seeds a defect needs to be caught).") var untilFailure = false
+
+    func validate() throws {
+        guard SignatureScheme(name: scheme) != nil else { throw ValidationError("--scheme is ed25519 or blind-rsa") }
+    }
 
     func config(_ seed: UInt64) -> SimConfig {
         var config = SimConfig(seed: seed)
@@ -54,6 +60,7 @@ struct SimulateCommand: ParsableCommand {
         config.partitionRate = (partitions ?? config.partitionRate) * faults
         config.commitFailureRate = (commitFailures ?? config.commitFailureRate) * faults
         config.attackRate = attacks ?? config.attackRate
+        config.scheme = SignatureScheme(name: scheme) ?? .ed25519
         return config
     }
 

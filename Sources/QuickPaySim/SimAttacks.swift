@@ -93,17 +93,22 @@ extension SimWorld {
             // answer may never be the other's vouchers.
             guard let session = customer.session, let stolen = customers.first(where: { $0.index != index && $0.lastLoadID != nil })?.lastLoadID,
                 customer.wallet.pendingLoad == nil,
-                let chains = try? Wallet.prepareLoad(counts: [.rs1: 3], using: &customer.rng)
+                let chains = try? Wallet.prepareLoad(counts: [.rs1: 3], blindKeys: blindKeys, now: timestamp, using: &customer.rng)
             else { return endOperation(index) }
             let load = PendingLoad(requestID: stolen, receiver: receivers[0], chains: chains)
             customer.wallet.pendingLoad = load
             customer.lastLoadID = load.requestID
-            send(index, to: .appServer, .load(LoadRequest(session: session, receiverID: load.receiver, chains: chains.map(\.request))), id: stolen, newConnection: true) { [self] answer in
-                if case .loadReply(let reply)? = answer, Set(reply.vouchers.map(\.commitment.root)) != Set(chains.map(\.request.root)) {
+            send(index, to: .appServer, loadBody(load, session: session), id: stolen, newConnection: true) { [self] answer in
+                if blindKeys == nil, case .loadReply(let reply)? = answer, Set(reply.vouchers.map(\.commitment.root)) != Set(chains.map(\.request.root)) {
                     violation("customer \(index) got vouchers of another customer's load by reusing its request id")
                 }
                 sessionCheck(index, answer)
-                switch customer.wallet.finishLoad(answer, keyring: keyring, now: timestamp) {
+                let outcome = customer.wallet.finishLoad(answer, keyring: keyring, now: timestamp)
+                // Blind: another load's blind signatures would not unblind to this wallet's vouchers.
+                if blindKeys != nil, case .loadReply? = answer, case .unknown(let error) = outcome, error.code == .badSignature {
+                    violation("customer \(index) got another customer's load answer by reusing its request id")
+                }
+                switch outcome {
                 case .done(let reply):
                     customer.loaded += reply.vouchers.map(\.commitment.root)
                     checkLoaded(index, roots: reply.vouchers.map(\.commitment.root))
@@ -124,8 +129,8 @@ extension SimWorld {
         let balance = bankStore.state.durable.balances[.bank(customer.account)]?.paise ?? 0
         let fives = min(Int(balance * 6 / 10 / 500), 200)
         guard let session = customer.session, customer.wallet.pendingLoad == nil, customer.racingLoad == nil, fives >= 1,
-            let first = try? customer.wallet.beginLoad(counts: [.rs5: fives], receiver: receivers[0], using: &customer.rng),
-            let chains = try? Wallet.prepareLoad(counts: [.rs5: fives], using: &customer.rng)
+            let first = try? beginLoad(customer, counts: [.rs5: fives], receiver: receivers[0]),
+            let chains = try? Wallet.prepareLoad(counts: first.chains.reduce(into: [:]) { $0[$1.request.denomination] = $1.request.length.value }, blindKeys: blindKeys, now: timestamp, using: &customer.rng)
         else { return endOperation(index) }
         let second = PendingLoad(requestID: .random(using: &customer.rng), receiver: receivers[0], chains: chains)
         customer.racingLoad = second
@@ -135,7 +140,7 @@ extension SimWorld {
             answered += 1
             if answered == 2 { endOperation(index) }
         }
-        send(index, to: .appServer, .load(LoadRequest(session: session, receiverID: first.receiver, chains: first.chains.map(\.request))), id: first.requestID, newConnection: true) { [self] answer in
+        send(index, to: .appServer, loadBody(first, session: session), id: first.requestID, newConnection: true) { [self] answer in
             sessionCheck(index, answer)
             switch customer.wallet.finishLoad(answer, keyring: keyring, now: timestamp) {
             case .done(let reply):
@@ -153,7 +158,7 @@ extension SimWorld {
     /// The racing load through the wallet's own load logic (swapped in as its pending load).
     func sendRacingLoad(_ index: Int, _ load: PendingLoad, session: SessionToken, then: @escaping () -> Void) {
         let customer = customers[index]
-        send(index, to: .appServer, .load(LoadRequest(session: session, receiverID: load.receiver, chains: load.chains.map(\.request))), id: load.requestID, newConnection: true) { [self] answer in
+        send(index, to: .appServer, loadBody(load, session: session), id: load.requestID, newConnection: true) { [self] answer in
             sessionCheck(index, answer)
             let first = customer.wallet.pendingLoad
             customer.wallet.pendingLoad = customer.racingLoad
@@ -217,9 +222,10 @@ extension SimWorld {
             let (victim, entry) = customers.filter({ $0.index != index }).lazy.compactMap({ other in
                 other.wallet.vouchers.values.filter { !$0.unloaded }.min { $0.id.raw.hex < $1.id.raw.hex }.map { (other, $0) }
             }).first,
-            let authorization = try? victim.wallet.unload(entry.id, destination: .bankAccount, unloadID: .random(using: &customer.rng))
+            let request = try? victim.wallet.unloadRequest(
+                entry.id, destination: .bankAccount, unloadID: .random(using: &customer.rng), session: session, account: victim.account)
         else { return endOperation(index) }
-        send(index, to: .appServer, .unload(UnloadRequest(session: session, authorization: authorization)), newConnection: true) { [self] answer in
+        send(index, to: .appServer, .unload(request), newConnection: true) { [self] answer in
             sessionCheck(index, answer)
             if case .unloadReply? = answer {
                 violation("customer \(index) unloaded customer \(victim.index)'s voucher \(entry.id)")

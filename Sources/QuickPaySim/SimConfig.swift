@@ -1,3 +1,5 @@
+import QuickPayCore
+
 /// What one simulation run does: its seed, its size, and how hostile its world is. Rates are
 /// per message (network) or per event (crashes, partitions, commit failures).
 public struct SimConfig: Sendable, Equatable, CustomStringConvertible {
@@ -25,6 +27,8 @@ public struct SimConfig: Sendable, Equatable, CustomStringConvertible {
     public var attackRate = 0.15
     /// A run that has not finished by then (virtual time) is a liveness failure.
     public var timeLimitSeconds: Int64 = 3600
+    /// Which vouchers customers load: Ed25519 (the default, the cheap one), or blind RSA.
+    public var scheme: SignatureScheme = .ed25519
 
     public init(seed: UInt64) { self.seed = seed }
 
@@ -44,12 +48,12 @@ public struct SimConfig: Sendable, Equatable, CustomStringConvertible {
     public var replayArguments: String {
         "--seed \(seed) --customers \(customers) --operations \(operations) --loss \(lossRate) --duplicates \(duplicateRate) "
             + "--crashes \(crashRate) --crashes-after-commit \(crashAfterCommitRate) --partitions \(partitionRate) "
-            + "--commit-failures \(commitFailureRate) --attacks \(attackRate)"
+            + "--commit-failures \(commitFailureRate) --attacks \(attackRate)" + (scheme == .blindRSA ? " --scheme blind-rsa" : "")
     }
 
     public var description: String {
         "seed \(seed): \(customers) customers x \(operations) operations, \(offlineMerchants)+\(onlineMerchants) merchants, "
             + "loss \(lossRate), duplicates \(duplicateRate), crashes \(crashRate)/\(crashAfterCommitRate), partitions \(partitionRate), "
-            + "commit failures \(commitFailureRate), attacks \(attackRate)"
+            + "commit failures \(commitFailureRate), attacks \(attackRate)" + (scheme == .blindRSA ? ", blind vouchers" : "")
     }
 }

@@ -58,7 +58,18 @@ final class SimCustomer {
 
 extension SimWorld {
     var receivers: [ReceiverID] { merchantModes.keys.sorted() }
-    var keyring: BankKeyring { BankKeyring([bankKey]) }
+    var keyring: BankKeyring { BankKeyring([bankKey], blindKeys: blindKeys) }
+
+    /// A load's counts as the wallet makes them: blind, with lengths the bank's keys list.
+    func beginLoad(_ customer: SimCustomer, counts: [Denomination: Int], receiver: ReceiverID) throws(QuickPayError) -> PendingLoad {
+        try customer.wallet.beginLoad(
+            counts: blindKeys == nil ? counts : SimBlind.listed(counts), receiver: receiver, blindKeys: blindKeys, now: timestamp, using: &customer.rng)
+    }
+
+    /// A load's request body: chains, or blinded messages.
+    func loadBody(_ load: PendingLoad, session: SessionToken) -> Body {
+        .load(LoadRequest(session: session, content: (try? load.content()) ?? .chains(receiver: load.receiver, load.chains.map(\.request))))
+    }
 
     // MARK: Requests
 
@@ -220,7 +231,7 @@ extension SimWorld {
             let receiver = receivers[Int(customer.rng.next() % UInt64(receivers.count))]
             var counts: [Denomination: Int] = [.rs1: Int(customer.rng.next() % 60) + 10]
             if customer.rng.next() % 2 == 0 { counts[.rs5] = Int(customer.rng.next() % 6) + 1 }
-            guard let begun = try? customer.wallet.beginLoad(counts: counts, receiver: receiver, using: &customer.rng) else { return endOperation(index) }
+            guard let begun = try? beginLoad(customer, counts: counts, receiver: receiver) else { return endOperation(index) }
             load = begun
         }
         customer.lastLoadID = load.requestID
@@ -229,7 +240,7 @@ extension SimWorld {
 
     func sendLoad(_ index: Int, _ load: PendingLoad, session: SessionToken) {
         let customer = customers[index]
-        send(index, to: .appServer, .load(LoadRequest(session: session, receiverID: load.receiver, chains: load.chains.map(\.request))), id: load.requestID, newConnection: true) { [self] answer in
+        send(index, to: .appServer, loadBody(load, session: session), id: load.requestID, newConnection: true) { [self] answer in
             sessionCheck(index, answer)
             switch customer.wallet.finishLoad(answer, keyring: keyring, now: timestamp) {
             case .done(let reply):
@@ -304,8 +315,10 @@ extension SimWorld {
     func sendUnloads(_ index: Int, _ unloads: [PendingUnload], session: SessionToken, then: @escaping () -> Void) {
         let customer = customers[index]
         guard let unload = unloads.first else { return then() }
-        guard let authorization = try? customer.wallet.unload(unload.voucherID, destination: unload.destination, unloadID: unload.unloadID) else { return then() }
-        send(index, to: .appServer, .unload(UnloadRequest(session: session, authorization: authorization))) { [self] answer in
+        guard let request = try? customer.wallet.unloadRequest(
+            unload.voucherID, destination: unload.destination, unloadID: unload.unloadID, session: session, account: customer.account)
+        else { return then() }
+        send(index, to: .appServer, .unload(request)) { [self] answer in
             sessionCheck(index, answer)
             if case .done(let reply) = customer.wallet.finishUnload(unload.voucherID, answer) {
                 stats.unloads += 1

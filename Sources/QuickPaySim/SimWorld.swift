@@ -63,6 +63,8 @@ final class SimWorld {
     var merchantStores: [ReceiverID: MemoryMerchantStore] = [:]
     var merchantModes: [ReceiverID: MerchantMode] = [:]
     var bankKey: SigningPublicKey
+    /// The bank's blind key list when customers load blind vouchers (`config.scheme`).
+    var blindKeys: BlindKeyList?
     var lastAudited: [NodeID: Int] = [:]
     var cachedBank: AuditData?
     var cachedBankVersion = -1
@@ -74,6 +76,12 @@ final class SimWorld {
         rng = SplitMix64(seed: config.seed)
         let signer = BankSigner(privateKey: .random(using: &rng))
         bankKey = signer.privateKey.publicKey
+        var blindSigner: BlindSigner?
+        if config.scheme == .blindRSA {
+            let (list, blind) = try SimBlind.keys(bank: signer.privateKey, from: Timestamp(secondsSinceEpoch: epoch))
+            blindKeys = list
+            blindSigner = blind
+        }
         var merchants: [(ReceiverID, MerchantMode)] = []
         for n in 0..<config.offlineMerchants { merchants.append((try ReceiverID("shop-\(n)"), .offline)) }
         for n in 0..<config.onlineMerchants { merchants.append((try ReceiverID("news-\(n)"), .online)) }
@@ -100,7 +108,7 @@ final class SimWorld {
         bankConfig.callers = CallerPolicy(
             appServers: [keys[.appServer]!], merchants: Dictionary(uniqueKeysWithValues: merchants.map { (keys[.merchant($0.0)]!, $0.0) }))
         servers[.bank] = SimHost(node: .bank, store: bankStore, config: core, seed: rng.next()) { [bankStore] seed in
-            BankActor(store: bankStore, signer: signer, config: bankConfig, random: SplitMix64(seed: seed))
+            BankActor(store: bankStore, signer: signer, blind: blindSigner, config: bankConfig, random: SplitMix64(seed: seed))
         }
         var appConfig = AppServerConfig()
         appConfig.passwordRounds = 100  // the simulation's explicit setting; OWASP strength is 600,000
@@ -122,8 +130,9 @@ final class SimWorld {
             merchantConfig.callers = CallerPolicy(bank: keys[.bank]!)
             let receiptKey = SigningPrivateKey.random(using: &rng)
             let bankKey = self.bankKey
+            let blindKeys = self.blindKeys
             let host = SimHost(node: .merchant(receiver), store: store, config: core, seed: rng.next()) { seed in
-                MerchantActor(store: store, config: merchantConfig, bankKey: bankKey, receiptKey: receiptKey, random: SplitMix64(seed: seed))
+                MerchantActor(store: store, config: merchantConfig, bankKey: bankKey, blindKeys: blindKeys, receiptKey: receiptKey, random: SplitMix64(seed: seed))
             }
             merchantHosts[receiver] = host
             servers[.merchant(receiver)] = host
