@@ -29,6 +29,7 @@ test: deps
 	@mkdir -p runs
 	$(SWIFT) test --skip-build --xunit-output runs/unit-junit.xml
 	.build/debug/quickpay simulate --seeds 100
+	.build/debug/quickpay simulate --seeds 10 --scheme blind-rsa
 	.build/debug/quickpay run scenarios --junit runs/junit.xml --json runs/results.json
 	BIN=.build/debug bash scripts/report-check.sh
 	.build/debug/quickpay happy-path --mode offline --mode online

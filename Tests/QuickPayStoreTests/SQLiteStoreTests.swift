@@ -125,7 +125,7 @@ struct MigrationTests {
             let pool = try DatabasePool(path: path)
             let applied = try pool.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
             let expected = [
-                "bank": ["v1", "v2-replies-in-row-order", "v3-answers-unique-roots", "v4-phone-of-record", "v5-blind-vouchers"],
+                "bank": ["v1", "v2-replies-in-row-order", "v3-answers-unique-roots", "v4-phone-of-record", "v5-blind-vouchers", "v6-blind-roots-may-repeat"],
                 "merchant": ["v1", "v2-replies-in-row-order", "v3-answers", "v4-voucher-scheme"],
                 "appserver": ["v1", "v2-answers", "v3-challenge-used-by", "v4-owners", "v5-login-locks", "v6-expiry-indexes"], "wallet": ["v1", "v2-pending", "v3-last-receipt-value"], "nsp": ["v1", "v2-answers", "v3-sealed-sms"],
             ]
