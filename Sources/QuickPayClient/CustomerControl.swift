@@ -55,6 +55,8 @@ public final class CustomerControl {
                 if answer["crash"] as? Bool == true {
                     // The crash point fired: the answer is out; the process dies as if killed.
                     logger.info("crash point fired: before-unblind")
+                    // ZeroMQ sends from its own thread: give the answer time to leave first.
+                    usleep(200_000)
                     kill(getpid(), SIGKILL)
                 }
             } catch {

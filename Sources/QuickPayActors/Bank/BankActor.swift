@@ -152,28 +152,69 @@ public struct BankActor: ServerActor {
     /// each blinded message, learning nothing of the voucher (no root, receiver, owner key) and
     /// storing nothing of it beyond the host's kept answer.
     func loadBlind(_ blinded: [BlindedChain], account: AccountID, now: Timestamp) throws -> (BankBatch, Body) {
-        guard let blind else { throw QuickPayError(.unknownKey, "this bank signs no blind vouchers") }
-        var byKey: [KeyID: Amount] = [:]
-        var keys: [BlindKey] = []
-        for chain in blinded {
-            let key = try loadableKey(chain.keyID, blind.list, now: now)
-            keys.append(key)
-            byKey[key.keyID] = try (byKey[key.keyID] ?? .zero).adding(key.faceValue)
-        }
-        let total = try Amount.sum(Array(byKey.values))
-        try TransferLimits.check(total)
+        let issue = try BlindIssue(blinded, blind, now: now)
+        try TransferLimits.check(issue.total)
         let available = try store.balance(.bank(account))
-        guard available >= total else {
-            throw QuickPayError(.insufficientFunds, "account \(account) holds \(available), the load needs \(total)")
+        guard available >= issue.total else {
+            throw QuickPayError(.insufficientFunds, "account \(account) holds \(available), the load needs \(issue.total)")
         }
-        // Signed only once the load can go through: a private-key operation is the costly part.
-        var signatures: [[UInt8]] = []
-        for (chain, key) in zip(blinded, keys) { signatures.append(try blind.sign(chain.blindedMessage, with: key)) }
         var batch = BankBatch()
-        batch.postings = byKey.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }.map {
-            Posting(from: .bank(account), to: .blindFloat($0.key), amount: $0.value)
+        batch.postings = issue.postings(from: .bank(account))
+        return (batch, .loadReply(LoadReply(blindSignatures: try issue.sign(), debited: issue.total)))
+    }
+
+    /// New blind vouchers asked for by a load or a refresh: each chain's key (in the bank's list
+    /// and in its epoch), what they are worth per key and in all; signed only once the caller
+    /// has checked the money (a private-key operation is the costly part).
+    struct BlindIssue {
+        let blinded: [BlindedChain]
+        let keys: [BlindKey]
+        let signer: BlindSigner
+        let byKey: [KeyID: Amount]
+        let total: Amount
+
+        init(_ blinded: [BlindedChain], _ signer: BlindSigner?, now: Timestamp) throws {
+            guard let signer else { throw QuickPayError(.unknownKey, "this bank signs no blind vouchers") }
+            var byKey: [KeyID: Amount] = [:]
+            var keys: [BlindKey] = []
+            for chain in blinded {
+                let key = try BankActor.loadableKey(chain.keyID, signer.list, now: now)
+                keys.append(key)
+                byKey[key.keyID] = try (byKey[key.keyID] ?? .zero).adding(key.faceValue)
+            }
+            self.blinded = blinded
+            self.keys = keys
+            self.signer = signer
+            self.byKey = byKey
+            self.total = try Amount.sum(Array(byKey.values))
         }
-        return (batch, .loadReply(LoadReply(blindSignatures: signatures, debited: total)))
+
+        func sign() throws(QuickPayError) -> [[UInt8]] {
+            var signatures: [[UInt8]] = []
+            for (chain, key) in zip(blinded, keys) { signatures.append(try signer.sign(chain.blindedMessage, with: key)) }
+            return signatures
+        }
+
+        /// The money into each key's float, in key-id order.
+        func postings(from source: LedgerAccount) -> [Posting] {
+            byKey.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }.map { Posting(from: source, to: .blindFloat($0.key), amount: $0.value) }
+        }
+
+        /// A request past retention, asked again: the same blinded messages signed again (RSA
+        /// signing is deterministic), whatever the epoch now; nil if a key is no longer listed.
+        static func signedAgain(_ blinded: [BlindedChain], _ signer: BlindSigner?) -> (signatures: [[UInt8]], total: Amount)? {
+            guard let signer else { return nil }
+            var signatures: [[UInt8]] = []
+            var total = Amount.zero
+            for chain in blinded {
+                guard let key = signer.list.key(id: chain.keyID), let signature = try? signer.sign(chain.blindedMessage, with: key),
+                    let sum = try? total.adding(key.faceValue)
+                else { return nil }
+                signatures.append(signature)
+                total = sum
+            }
+            return (signatures, total)
+        }
     }
 
     /// A refresh: the refund a blind voucher's unload (destination REFRESH) holds, taken whole as
@@ -181,7 +222,6 @@ public struct BankActor: ServerActor {
     /// these blinded messages; their values must add up to what is held; what is held is spent
     /// once (a replay under another id finds nothing held). The bank learns no account.
     func refresh(_ request: RefreshRequest, now: Timestamp) throws -> (BankBatch, Body) {
-        guard let blind else { throw QuickPayError(.unknownKey, "this bank signs no blind vouchers") }
         let id = request.authorization.voucherID
         guard let row = try store.voucher(id) else { throw QuickPayError(.unknownVoucher, "no voucher \(id); unload it to REFRESH first") }
         try request.authorization.verify(against: row.commitment, blinded: request.signed)
@@ -190,28 +230,17 @@ public struct BankActor: ServerActor {
         guard case .closed = row.state, held > .zero else {
             throw QuickPayError(.voucherClosed, "voucher \(id) holds no refund for a refresh (not unloaded to REFRESH, or refreshed already)")
         }
-        var byKey: [KeyID: Amount] = [:]
-        var keys: [BlindKey] = []
-        for chain in request.blinded {
-            let key = try loadableKey(chain.keyID, blind.list, now: now)
-            keys.append(key)
-            byKey[key.keyID] = try (byKey[key.keyID] ?? .zero).adding(key.faceValue)
+        let issue = try BlindIssue(request.blinded, blind, now: now)
+        guard issue.total == held else {
+            throw QuickPayError(.amountOutOfRange, "voucher \(id) holds \(held) for a refresh; the new vouchers are worth \(issue.total)")
         }
-        let total = try Amount.sum(Array(byKey.values))
-        guard total == held else {
-            throw QuickPayError(.amountOutOfRange, "voucher \(id) holds \(held) for a refresh; the new vouchers are worth \(total)")
-        }
-        var signatures: [[UInt8]] = []
-        for (chain, key) in zip(request.blinded, keys) { signatures.append(try blind.sign(chain.blindedMessage, with: key)) }
         var batch = BankBatch()
-        batch.postings = byKey.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }.map {
-            Posting(from: holding, to: .blindFloat($0.key), amount: $0.value)
-        }
-        return (batch, .refreshReply(RefreshReply(voucherID: id, blindSignatures: signatures, refreshed: total)))
+        batch.postings = issue.postings(from: holding)
+        return (batch, .refreshReply(RefreshReply(voucherID: id, blindSignatures: try issue.sign(), refreshed: issue.total)))
     }
 
     /// The key a blind load names, if it is the bank's and signs loads now.
-    func loadableKey(_ id: KeyID, _ list: BlindKeyList, now: Timestamp) throws(QuickPayError) -> BlindKey {
+    static func loadableKey(_ id: KeyID, _ list: BlindKeyList, now: Timestamp) throws(QuickPayError) -> BlindKey {
         guard let key = list.key(id: id) else { throw QuickPayError(.unknownKey, "no blind key \(id) in the bank's key list") }
         guard key.validFrom <= now else { throw QuickPayError(.unknownKey, "blind key \(id) signs loads from \(key.validFrom)") }
         guard now < key.validUntil else { throw QuickPayError(.expired, "blind key \(id) signed loads until \(key.validUntil); its epoch is over") }
@@ -257,36 +286,17 @@ public struct BankActor: ServerActor {
     /// A load whose answer is past retention, retried: its vouchers are found by their roots and
     /// signed again (the same commitments; a signature is as good as the first), debiting nothing.
     public func reanswer(_ envelope: Envelope, now: Timestamp) -> Body? {
-        if case .bankRefresh(let request) = envelope.body, let blind {
-            // The same blinded messages signed again (deterministic); nothing moves.
-            var signatures: [[UInt8]] = []
-            var total = Amount.zero
-            for chain in request.blinded {
-                guard let key = blind.list.key(id: chain.keyID), let signature = try? blind.sign(chain.blindedMessage, with: key),
-                    let sum = try? total.adding(key.faceValue)
-                else { return nil }
-                signatures.append(signature)
-                total = sum
-            }
-            return .refreshReply(RefreshReply(voucherID: request.authorization.voucherID, blindSignatures: signatures, refreshed: total))
+        if case .bankRefresh(let request) = envelope.body {
+            guard let again = BlindIssue.signedAgain(request.blinded, blind) else { return nil }
+            return .refreshReply(RefreshReply(voucherID: request.authorization.voucherID, blindSignatures: again.signatures, refreshed: again.total))
         }
         guard case .bankLoad(let request) = envelope.body, let account = request.account else { return nil }
         let receiverID: ReceiverID
         switch request.content {
         case .chains(let receiver, _): receiverID = receiver
         case .blinded(let blinded):
-            // Blind signing is deterministic: the same blinded messages get the same signatures.
-            guard let blind else { return nil }
-            var signatures: [[UInt8]] = []
-            var total = Amount.zero
-            for chain in blinded {
-                guard let key = blind.list.key(id: chain.keyID), let signature = try? blind.sign(chain.blindedMessage, with: key),
-                    let sum = try? total.adding(key.faceValue)
-                else { return nil }
-                signatures.append(signature)
-                total = sum
-            }
-            return .loadReply(LoadReply(blindSignatures: signatures, debited: total))
+            guard let again = BlindIssue.signedAgain(blinded, blind) else { return nil }
+            return .loadReply(LoadReply(blindSignatures: again.signatures, debited: again.total))
         }
         var vouchers: [SignedVoucher] = []
         for chain in request.chains {
