@@ -1,3 +1,5 @@
+import Crypto
+import CryptoExtras
 import Foundation
 import QuickPayActors
 import QuickPayCore
@@ -97,5 +99,23 @@ struct BlindBankTests {
         }
         #expect(try Amount.sum(made.map(\.commitment.faceValue)) == bank.key.faceValue)
         #expect(reopened.heldRefunds.isEmpty && reopened.pendingRefresh == nil)
+    }
+
+    /// A count no key's length matches is loaded as several vouchers of listed lengths (a
+    /// deployment's keys cover a few lengths, a customer asks for any count).
+    @Test func aCountIsMadeOfListedLengths() throws {
+        let bank = try Bank()
+        let rsa = try (0..<2).map { _ in try _RSA.BlindSigning.PrivateKey<SHA384>(keySize: .bits2048).publicKey.getKeyPrimitives() }
+        let t0 = bank.time.now
+        let keys = try zip([1, 2], rsa).map { length, primitives in
+            BlindKey(
+                denomination: .rs1, length: try ChainLength(length), validFrom: t0, validUntil: t0.adding(seconds: 86_400), expiry: t0.adding(seconds: 86_400),
+                publicKey: BlindRSA.PublicKey(modulus: Array(primitives.modulus), exponent: Array(primitives.publicExponent)))
+        }
+        let list = try BlindKeyList.sign(keys, issuedAt: t0, with: SigningPrivateKey.random(using: &bank.g))
+        let chains = try Wallet.prepareLoad(counts: [.rs1: 5], blindKeys: list, now: t0, using: &bank.g)
+        #expect(chains.map(\.request.length.value) == [2, 2, 1])
+        #expect(throws: QuickPayError.self) { _ = try Wallet.prepareLoad(counts: [.rs1: 40], blindKeys: list, now: t0, using: &bank.g) }
+        #expect(throws: QuickPayError.self) { _ = try Wallet.prepareLoad(counts: [.rs5: 2], blindKeys: list, now: t0, using: &bank.g) }
     }
 }

@@ -252,7 +252,8 @@ public struct Wallet: Sendable {
 
     /// Chains for a load: `counts` coins per denomination, one chain each, seeds from `random`.
     /// With the bank's blind key list, each chain is for the key of its value at `now` (the key
-    /// is the value), with a secret of its own for the blinding.
+    /// is the value), with a secret of its own for the blinding; a count no key's length matches
+    /// is made of several chains of listed lengths (largest first), 16 chains at most a load.
     public static func prepareLoad(
         counts: [Denomination: Int], blindKeys: BlindKeyList? = nil, now: Timestamp = Timestamp(secondsSinceEpoch: 0), using random: inout some RandomNumberGenerator
     ) throws(QuickPayError) -> [PreparedChain] {
@@ -260,14 +261,24 @@ public struct Wallet: Sendable {
         for denomination in Denomination.allCases.reversed() {
             guard let count = counts[denomination], count > 0 else { continue }
             let length = try ChainLength(count)
-            var blind: PreparedChain.BlindPart?
-            if let blindKeys {
-                guard let key = blindKeys.key(for: denomination, length: length, at: now) else {
-                    throw QuickPayError(.unknownKey, "the bank's key list has no blind key for Rs \(denomination.rupees) x \(count) at \(now)")
-                }
-                blind = PreparedChain.BlindPart(key: key, secret: .random(using: &random))
+            guard let blindKeys else {
+                prepared.append(PreparedChain(seed: .random(using: &random), ownerSeed: .random(using: &random), denomination: denomination, length: length))
+                continue
             }
-            prepared.append(PreparedChain(seed: .random(using: &random), ownerSeed: .random(using: &random), denomination: denomination, length: length, blind: blind))
+            let keys = blindKeys.keys.filter { $0.denomination == denomination && $0.validFrom <= now && now < $0.validUntil }.sorted { $0.length > $1.length }
+            var rest = count
+            while rest > 0 {
+                guard let key = keys.first(where: { $0.length.value == rest }) ?? keys.first(where: { $0.length.value <= rest }) else {
+                    throw QuickPayError(.unknownKey, "the bank's key list has no blind key for Rs \(denomination.rupees) coins that makes \(count) at \(now)")
+                }
+                rest -= key.length.value
+                prepared.append(PreparedChain(
+                    seed: .random(using: &random), ownerSeed: .random(using: &random), denomination: denomination, length: key.length,
+                    blind: PreparedChain.BlindPart(key: key, secret: .random(using: &random))))
+            }
+        }
+        guard prepared.count <= LoadRequest.maximumChains else {
+            throw QuickPayError(.limitExceeded, "the bank's blind keys make this load of \(prepared.count) vouchers; at most \(LoadRequest.maximumChains)")
         }
         guard !prepared.isEmpty else { throw QuickPayError(.limitExceeded, "a load needs at least one coin") }
         return prepared
