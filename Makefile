@@ -28,6 +28,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	@mkdir -p runs
 	$(SWIFT) test --skip-build --xunit-output runs/unit-junit.xml
+	python3 scripts/check-blind-vector.py
 	.build/debug/quickpay simulate --seeds 100
 	.build/debug/quickpay simulate --seeds 10 --scheme blind-rsa
 	.build/debug/quickpay run scenarios --junit runs/junit.xml --json runs/results.json
