@@ -341,7 +341,7 @@ public final class CustomerClient {
         guard let blindKeys else { throw QuickPayError(.unknownKey, "a refresh needs the bank's blind key list") }
         guard let entry = wallet.vouchers[id] else { throw QuickPayError(.unknownVoucher, "no voucher \(id) in the wallet") }
         if wallet.heldRefunds[id] == nil {
-            let unload = try wallet.beginRefreshUnload(id)
+            let unload = try wallet.beginRefreshUnload(id, blindKeys: blindKeys, now: clock.now)
             try save()
             let request = try wallet.unloadRequest(id, destination: .refresh, unloadID: unload.unloadID, session: try session, account: nil)
             let answer = try ask(appServer, Envelope(requestID: .random(using: &generator), body: .unload(request)))

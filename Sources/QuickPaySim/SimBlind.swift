@@ -8,7 +8,7 @@ import QuickPayCore
 /// key, valid for the whole run. The customers' chain lengths are rounded down to a listed one.
 enum SimBlind {
     /// The values: Rs 1 and Rs 5 at these lengths.
-    static let lengths: [Denomination: [Int]] = [.rs1: [3, 10, 20, 35, 50], .rs5: [1, 2, 3, 4, 5, 6, 10, 20, 50, 100, 200]]
+    static let lengths: [Denomination: [Int]] = [.rs1: [1, 2, 3, 10, 20, 35, 50], .rs5: [1, 2, 3, 4, 5, 6, 10, 20, 50, 100, 200]]
 
     static let privateKeys: [String] = lengths.values.flatMap { $0 }.map { _ in
         try! _RSA.BlindSigning.PrivateKey<SHA384>(keySize: .bits2048).pkcs8PEMRepresentation

@@ -147,6 +147,12 @@ extension SimWorld {
             return sendPayment(index, pending, newConnection: true) { [self] in endOperation(index, counts: false) }
         }
         guard faultsOn == false else { return endOperation(index, counts: false) }
+        // A refresh under way (its unload, a held refund, the refresh itself) is finished first.
+        if customer.wallet.pendingRefresh != nil || !customer.wallet.heldRefunds.isEmpty
+            || customer.wallet.pendingUnloads.values.contains(where: { $0.destination == .refresh })
+        {
+            return refresh(index, counts: false)
+        }
         if !customer.wallet.pendingUnloads.isEmpty || customer.wallet.vouchers.values.contains(where: { $0.remaining > 0 }) {
             guard let session = customer.session else { return endOperation(index, counts: false) }
             let unloads = customer.wallet.beginUnloads(destination: .bankAccount)
@@ -175,7 +181,12 @@ extension SimWorld {
     var settled: Bool {
         guard customers.allSatisfy(\.finished) else { return false }
         let merchantsDone = merchantStores.values.allSatisfy { store in store.state.durable.vouchers.values.allSatisfy { $0.redeemedIndex == $0.last.index } }
-        return merchantsDone && floats == .zero
+        return merchantsDone && floats == .zero && held == .zero
+    }
+
+    /// Refunds the bank holds for refreshes not yet taken.
+    var held: Amount {
+        (try? Amount.sum(bankStore.state.durable.balances.filter { if case .refreshHolding = $0.key { true } else { false } }.map(\.value))) ?? .zero
     }
 
     /// Every voucher float: Ed25519 vouchers' and each blind key's.
@@ -186,10 +197,14 @@ extension SimWorld {
     func strandedReport() -> [String] {
         var lines: [String] = []
         if floats != .zero { lines.append("\(floats) left in the floats") }
+        if held != .zero { lines.append("\(held) held for refreshes never taken") }
         for customer in customers {
             if customer.wallet.pendingLoad != nil { lines.append("customer \(customer.index): a load still pending") }
             if !customer.wallet.pendingPayments.isEmpty { lines.append("customer \(customer.index): \(customer.wallet.pendingPayments.count) payments still pending") }
             if !customer.wallet.pendingUnloads.isEmpty { lines.append("customer \(customer.index): \(customer.wallet.pendingUnloads.count) unloads still pending") }
+            if customer.wallet.pendingRefresh != nil || !customer.wallet.heldRefunds.isEmpty {
+                lines.append("customer \(customer.index): a refresh still pending or a refund still held (\(customer.wallet.heldRefunds.count))")
+            }
         }
         for row in bankStore.state.durable.vouchers.values.sorted(by: { $0.commitment.voucherID.raw.hex < $1.commitment.voucherID.raw.hex }) {
             if case .closed = row.state { continue }

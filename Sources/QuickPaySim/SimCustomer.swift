@@ -141,7 +141,7 @@ extension SimWorld {
         switch customer.rng.next() % 10 {
         case 0, 1, 2: load(index)
         case 3, 4, 5, 6, 7: pay(index)
-        case 8: unload(index)
+        case 8: blindKeys != nil && customer.rng.next() % 2 == 0 ? refresh(index) : unload(index)
         default: prepaid(index)
         }
     }
@@ -325,6 +325,43 @@ extension SimWorld {
                 checkRefunded(reply)
             }
             sendUnloads(index, Array(unloads.dropFirst()), session: session, then: then)
+        }
+    }
+
+    /// A blind voucher's unspent value taken as new blind vouchers (for a random merchant): its
+    /// unload to REFRESH first (the bank settles with the merchant and holds the refund), then the
+    /// refresh of exactly what is held. Whatever is pending goes first: a refresh, a held refund,
+    /// a refresh's unload.
+    func refresh(_ index: Int, counts: Bool = true) {
+        let customer = customers[index]
+        guard let session = customer.session, let blindKeys else { return endOperation(index, counts: false) }
+        if let refresh = customer.wallet.pendingRefresh { return sendRefresh(index, refresh, session: session, counts: counts) }
+        if let held = customer.wallet.heldRefunds.keys.sorted(by: { $0.raw.hex < $1.raw.hex }).first {
+            let receiver = receivers[Int(customer.rng.next() % UInt64(receivers.count))]
+            guard let refresh = try? customer.wallet.beginRefresh(held, receiver: receiver, blindKeys: blindKeys, now: timestamp, using: &customer.rng) else {
+                return endOperation(index, counts: counts)
+            }
+            return sendRefresh(index, refresh, session: session, counts: counts)
+        }
+        let unloads = customer.wallet.pendingUnloads.values.filter { $0.destination == .refresh }.sorted { $0.voucherID.raw.hex < $1.voucherID.raw.hex }
+        if let pending = unloads.first { return sendUnloads(index, [pending], session: session) { [self] in endOperation(index, counts: counts) } }
+        guard let voucher = customer.wallet.vouchers.values.filter({ $0.voucher.commitment.scheme == .blindRSA && $0.remaining > 0 && customer.wallet.pendingUnloads[$0.id] == nil })
+            .min(by: { $0.id.raw.hex < $1.id.raw.hex }),
+            let unload = try? customer.wallet.beginRefreshUnload(voucher.id, blindKeys: blindKeys, now: timestamp)
+        else { return endOperation(index, counts: counts) }
+        sendUnloads(index, [unload], session: session) { [self] in endOperation(index, counts: counts) }
+    }
+
+    func sendRefresh(_ index: Int, _ refresh: PendingRefresh, session: SessionToken, counts: Bool) {
+        let customer = customers[index]
+        guard let request = try? customer.wallet.refreshRequest(refresh, session: session) else { return endOperation(index, counts: counts) }
+        send(index, to: .appServer, .refresh(request), id: refresh.load.requestID, newConnection: true) { [self] answer in
+            sessionCheck(index, answer)
+            if case .done(let made) = customer.wallet.finishRefresh(answer, keyring: keyring, now: timestamp) {
+                stats.refreshes += 1
+                customer.loaded += made.map(\.commitment.root)
+            }
+            endOperation(index, counts: counts)
         }
     }
 

@@ -352,6 +352,7 @@ public struct SimStats: Sendable {
     public var paymentsAttempted = 0
     public var loads = 0
     public var unloads = 0
+    public var refreshes = 0
     public var attacks = 0
     public var attacksRefused = 0
     public var dropped = 0

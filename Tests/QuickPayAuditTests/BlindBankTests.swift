@@ -79,7 +79,7 @@ struct BlindBankTests {
         // For a receiver the bank does not know: the unload closes at once (no merchant to settle with).
         let voucher = try load(bank, root: chain.root, receiver: try ReceiverID("no-such-shop"), owner: owner)
         var wallet = Wallet(vouchers: [WalletVoucher(voucher: voucher, seed: seed, ownerSeed: owner.seed)])
-        let unload = try wallet.beginRefreshUnload(voucher.id)
+        let unload = try wallet.beginRefreshUnload(voucher.id, blindKeys: bank.list, now: bank.time.now)
         let request = try wallet.unloadRequest(voucher.id, destination: .refresh, unloadID: unload.unloadID, session: SessionToken(.random(using: &bank.g)), account: nil)
         let answer = try bank.ask(.bankUnload(UnloadRequest(account: nil, authorization: request.authorization, voucher: request.voucher)), from: 1)
         guard case .done = wallet.finishUnload(voucher.id, answer) else { throw QuickPayError(.internal, "unload: \(answer)") }

@@ -30,16 +30,21 @@ struct LinkabilityTests {
             try store.seed(alice, deposit: Amount(paise: 100_000), receiver: nil)
             try store.seed(try AccountID("ACC-CHAI"), deposit: .zero, receiver: (chai, .offline))
             let signer = BankSigner(privateKey: .random(using: &g))
-            let rsa = try _RSA.BlindSigning.PrivateKey<SHA384>(keySize: .bits2048)
-            let primitives = try rsa.publicKey.getKeyPrimitives()
+            // Two keys: Rs 5 x 4 (the vouchers here), and Re 1 x 1 (a wallet refreshes only when
+            // the keys can make any amount).
+            let rsa = try (0..<2).map { _ in try _RSA.BlindSigning.PrivateKey<SHA384>(keySize: .bits2048) }
             let t0 = time.now
-            key = BlindKey(
-                denomination: .rs5, length: try ChainLength(4), validFrom: t0.adding(seconds: -60), validUntil: t0.adding(seconds: 86_400),
-                expiry: t0.adding(seconds: 30 * 86_400), publicKey: BlindRSA.PublicKey(modulus: Array(primitives.modulus), exponent: Array(primitives.publicExponent)))
-            list = try BlindKeyList.sign([key], issuedAt: t0, with: signer.privateKey)
+            let keys = try zip([(Denomination.rs5, 4), (.rs1, 1)], rsa).map { value, signer in
+                let primitives = try signer.publicKey.getKeyPrimitives()
+                return BlindKey(
+                    denomination: value.0, length: try ChainLength(value.1), validFrom: t0.adding(seconds: -60), validUntil: t0.adding(seconds: 86_400),
+                    expiry: t0.adding(seconds: 30 * 86_400), publicKey: BlindRSA.PublicKey(modulus: Array(primitives.modulus), exponent: Array(primitives.publicExponent)))
+            }
+            key = keys[0]
+            list = try BlindKeyList.sign(keys, issuedAt: t0, with: signer.privateKey)
             try store.registerBlindKeys(list.keys)
             core = HostCore(
-                actor: BankActor(store: store, signer: signer, blind: try BlindSigner(list: list, privateKeysPEM: [rsa.pemRepresentation]), random: SplitMix64(seed: 6)),
+                actor: BankActor(store: store, signer: signer, blind: try BlindSigner(list: list, privateKeysPEM: rsa.map(\.pemRepresentation)), random: SplitMix64(seed: 6)),
                 journal: store)
         }
 

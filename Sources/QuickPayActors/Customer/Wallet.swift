@@ -528,13 +528,20 @@ public struct Wallet: Sendable {
     /// Starts the first half of a refresh: an unload of a blind voucher with destination
     /// REFRESH (the bank holds the refund for the owner key, in no account). The caller stores
     /// the wallet before it leaves; a refresh already pending is finished first.
-    public mutating func beginRefreshUnload(_ id: VoucherID) throws(QuickPayError) -> PendingUnload {
+    /// The keys of the moment must be able to make whatever the bank may hold (any whole amount
+    /// up to the voucher's unspent value: a key of Re 1 x 1, and the whole value within 16
+    /// vouchers), or the refund would be held with no refresh able to take it: refused before.
+    public mutating func beginRefreshUnload(_ id: VoucherID, blindKeys: BlindKeyList, now: Timestamp) throws(QuickPayError) -> PendingUnload {
         guard pendingRefresh == nil else { throw QuickPayError(.unavailable, "an earlier refresh has no answer yet; it is sent again before a new one") }
         guard let entry = vouchers[id], entry.voucher.commitment.scheme == .blindRSA else {
             throw QuickPayError(.unknownVoucher, "no blind voucher \(id) in the wallet")
         }
         if let pending = pendingUnloads[id] { return pending }
         guard entry.remaining > 0 else { throw QuickPayError(.voucherClosed, "voucher \(id) has no coins left to refresh") }
+        let unspent = try entry.denomination.value(ofCoins: entry.remaining)
+        guard blindKeys.key(for: .rs1, length: try ChainLength(1), at: now) != nil, (try? Self.refreshChains(unspent, blindKeys: blindKeys, now: now)) != nil else {
+            throw QuickPayError(.unknownKey, "the bank's keys of the moment cannot make every amount up to \(unspent); unload to an account instead")
+        }
         let unload = PendingUnload(voucherID: id, unloadID: try unloadID(id, destination: .refresh), destination: .refresh)
         pendingUnloads[id] = unload
         return unload
@@ -548,24 +555,32 @@ public struct Wallet: Sendable {
         guard pendingRefresh == nil else { throw QuickPayError(.unavailable, "an earlier refresh has no answer yet") }
         guard vouchers[id] != nil else { throw QuickPayError(.unknownVoucher, "no voucher \(id) in the wallet") }
         guard let amount = heldRefunds[id] else { throw QuickPayError(.voucherClosed, "the bank holds nothing for a refresh of \(id); unload it to REFRESH first") }
-        var chains: [PreparedChain] = []
-        var rest = amount.paise / 100
-        guard amount.paise % 100 == 0, rest > 0 else { throw QuickPayError(.amountOutOfRange, "a refresh takes whole rupees, more than zero") }
-        let values = blindKeys.keys.filter { $0.validFrom <= now && now < $0.validUntil }
-            .sorted { ($0.faceValue, $0.denomination.rupees) > ($1.faceValue, $1.denomination.rupees) }
-        while rest > 0 {
-            guard chains.count < LoadRequest.maximumChains, let key = values.first(where: { $0.faceValue.paise / 100 <= rest }) else {
-                throw QuickPayError(.unknownKey, "no blind keys of the moment make \(amount) in \(LoadRequest.maximumChains) vouchers")
-            }
-            rest -= key.faceValue.paise / 100
-            chains.append(PreparedChain(
+        let chains = try Self.refreshChains(amount, blindKeys: blindKeys, now: now).map { key in
+            PreparedChain(
                 seed: .random(using: &random), ownerSeed: .random(using: &random), denomination: key.denomination, length: key.length,
-                blind: PreparedChain.BlindPart(key: key, secret: .random(using: &random))))
+                blind: PreparedChain.BlindPart(key: key, secret: .random(using: &random)))
         }
         let refresh = PendingRefresh(
             voucherID: id, refreshID: .random(using: &random), load: PendingLoad(requestID: .random(using: &random), receiver: receiver, chains: chains))
         pendingRefresh = refresh
         return refresh
+    }
+
+    /// The keys whose vouchers make `amount` exactly, largest values first, 16 at most.
+    static func refreshChains(_ amount: Amount, blindKeys: BlindKeyList, now: Timestamp) throws(QuickPayError) -> [BlindKey] {
+        var rest = amount.paise / 100
+        guard amount.paise % 100 == 0, rest > 0 else { throw QuickPayError(.amountOutOfRange, "a refresh takes whole rupees, more than zero") }
+        let values = blindKeys.keys.filter { $0.validFrom <= now && now < $0.validUntil }
+            .sorted { ($0.faceValue, $0.denomination.rupees) > ($1.faceValue, $1.denomination.rupees) }
+        var keys: [BlindKey] = []
+        while rest > 0 {
+            guard keys.count < LoadRequest.maximumChains, let key = values.first(where: { $0.faceValue.paise / 100 <= rest }) else {
+                throw QuickPayError(.unknownKey, "no blind keys of the moment make \(amount) in \(LoadRequest.maximumChains) vouchers")
+            }
+            rest -= key.faceValue.paise / 100
+            keys.append(key)
+        }
+        return keys
     }
 
     /// The request of a pending refresh, signed by the old voucher's owner key.
