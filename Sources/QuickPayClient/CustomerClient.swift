@@ -343,7 +343,7 @@ public final class CustomerClient {
         if wallet.heldRefunds[id] == nil {
             let unload = try wallet.beginRefreshUnload(id, blindKeys: blindKeys, now: clock.now)
             try save()
-            let request = try wallet.unloadRequest(id, destination: .refresh, unloadID: unload.unloadID, session: try session, account: nil)
+            let request = try wallet.unloadRequest(id, destination: unload.destination, unloadID: unload.unloadID, session: try session, account: nil)
             let answer = try ask(appServer, Envelope(requestID: .random(using: &generator), body: .unload(request)))
             // The answer's held refund is saved with the unload's end (`heldRefunds`): the wallet
             // never forgets what the bank holds for it, whatever happens next.
@@ -392,6 +392,8 @@ public final class CustomerClient {
         return [
             "vouchers": vouchers, "spendable_paise": total.paise, "pending_load": wallet.pendingLoad != nil,
             "pending_payments": wallet.pendingPayments.count, "pending_unloads": wallet.pendingUnloads.count,
+            "pending_refresh": wallet.pendingRefresh != nil,
+            "held_refunds_paise": Int(((try? Amount.sum(Array(wallet.heldRefunds.values))) ?? .zero).paise),
         ]
     }
 }

@@ -161,6 +161,7 @@ public enum CustomerActions {
             let ids = client.wallet.vouchers.values.filter {
                 $0.voucher.commitment.receiverID == receiver && $0.voucher.commitment.scheme == .blindRSA
                     && ($0.remaining > 0 || client.wallet.heldRefunds[$0.id] != nil)
+                    && (client.wallet.pendingUnloads[$0.id].map { $0.destination == .refresh } ?? true)
             }.map(\.id).sorted { (client.wallet.heldRefunds[$0] == nil ? 1 : 0, $0.raw.hex) < (client.wallet.heldRefunds[$1] == nil ? 1 : 0, $1.raw.hex) }
             for id in ids { made += try client.refresh(id, to: target) }
             let value = try Amount.sum(made.map(\.commitment.faceValue))

@@ -118,4 +118,43 @@ struct BlindBankTests {
         #expect(throws: QuickPayError.self) { _ = try Wallet.prepareLoad(counts: [.rs1: 40], blindKeys: list, now: t0, using: &bank.g) }
         #expect(throws: QuickPayError.self) { _ = try Wallet.prepareLoad(counts: [.rs5: 2], blindKeys: list, now: t0, using: &bank.g) }
     }
+
+    /// A refresh of a voucher whose unload to an account is still pending (its answer lost)
+    /// waits for that unload: reusing it would sign its unload id for REFRESH and, if the bank
+    /// took that one, hold a refund the wallet never records.
+    @Test func aRefreshWaitsForAPendingUnloadToAnAccount() throws {
+        let bank = try Bank()
+        let owner = SigningPrivateKey.random(using: &bank.g)
+        let seed = Bytes32.random(using: &bank.g)
+        let voucher = try load(bank, root: HashChain(seed: seed, length: bank.key.length).root, receiver: bank.chai, owner: owner)
+        var wallet = Wallet(vouchers: [WalletVoucher(voucher: voucher, seed: seed, ownerSeed: owner.seed)])
+        #expect(wallet.beginUnloads(destination: .bankAccount).count == 1)
+        #expect(throws: QuickPayError.self) { _ = try wallet.beginRefreshUnload(voucher.id, blindKeys: bank.list, now: bank.time.now) }
+        #expect(wallet.pendingUnloads[voucher.id]?.destination == .bankAccount)
+    }
+
+    /// Whether the keys can make every refund a voucher may leave: with Re 1 x 1 and Re 1 x 100,
+    /// a Rs 100 voucher could leave Rs 99 (99 vouchers): refused before the unload to REFRESH.
+    @Test func aRefreshIsRefusedWhenSomeRefundCouldNotBeMade() throws {
+        let bank = try Bank()
+        let rsa = try (0..<2).map { _ in try _RSA.BlindSigning.PrivateKey<SHA384>(keySize: .bits2048).publicKey.getKeyPrimitives() }
+        let t0 = bank.time.now
+        let keys = try zip([1, 100], rsa).map { length, primitives in
+            BlindKey(
+                denomination: .rs1, length: try ChainLength(length), validFrom: t0, validUntil: t0.adding(seconds: 86_400), expiry: t0.adding(seconds: 86_400),
+                publicKey: BlindRSA.PublicKey(modulus: Array(primitives.modulus), exponent: Array(primitives.publicExponent)))
+        }
+        let list = try BlindKeyList.sign(keys, issuedAt: t0, with: SigningPrivateKey.random(using: &bank.g))
+        let owner = SigningPrivateKey.random(using: &bank.g)
+        let seed = Bytes32.random(using: &bank.g)
+        let request = try BlindVoucherRequest(
+            key: keys[1], receiver: bank.chai, root: HashChain(seed: seed, length: keys[1].length).root, ownerKey: owner.publicKey, secret: .random(using: &bank.g))
+        let commitment = request.commitment
+        let voucher = SignedVoucher(commitment: commitment, proof: .blindRSA(prefix: request.prefix, signature: [UInt8](repeating: 1, count: 256)))
+        var wallet = Wallet(vouchers: [WalletVoucher(voucher: voucher, seed: seed, ownerSeed: owner.seed)])
+        #expect(throws: QuickPayError.self) { _ = try wallet.beginRefreshUnload(voucher.id, blindKeys: list, now: t0) }
+        // Rs 6 from the values {1, 100} takes six vouchers; Rs 99 ninety-nine (over 16: refused).
+        let fewest = Wallet.fewestChains(upTo: 100, blindKeys: list, now: t0)
+        #expect(fewest[6] == 6 && fewest[99] == 99 && fewest[100] == 1)
+    }
 }

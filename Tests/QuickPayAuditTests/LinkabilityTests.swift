@@ -30,11 +30,11 @@ struct LinkabilityTests {
             try store.seed(alice, deposit: Amount(paise: 100_000), receiver: nil)
             try store.seed(try AccountID("ACC-CHAI"), deposit: .zero, receiver: (chai, .offline))
             let signer = BankSigner(privateKey: .random(using: &g))
-            // Two keys: Rs 5 x 4 (the vouchers here), and Re 1 x 1 (a wallet refreshes only when
-            // the keys can make any amount).
-            let rsa = try (0..<2).map { _ in try _RSA.BlindSigning.PrivateKey<SHA384>(keySize: .bits2048) }
+            // Keys: Rs 5 x 4 (the vouchers here), Re 1 x 1 and Rs 5 x 1 (a wallet refreshes only when
+            // the keys can make any amount a voucher may leave, in 16 vouchers).
+            let rsa = try (0..<3).map { _ in try _RSA.BlindSigning.PrivateKey<SHA384>(keySize: .bits2048) }
             let t0 = time.now
-            let keys = try zip([(Denomination.rs5, 4), (.rs1, 1)], rsa).map { value, signer in
+            let keys = try zip([(Denomination.rs5, 4), (.rs1, 1), (.rs5, 1)], rsa).map { value, signer in
                 let primitives = try signer.publicKey.getKeyPrimitives()
                 return BlindKey(
                     denomination: value.0, length: try ChainLength(value.1), validFrom: t0.adding(seconds: -60), validUntil: t0.adding(seconds: 86_400),

@@ -26,6 +26,8 @@ extension BankActor {
             return .reply(to: client, envelope.reply(unloadAnswer(row)))
         case .closing(_, _, let unloadID) where unloadID != key:
             throw QuickPayError(.voucherClosed, "voucher \(row.commitment.voucherID) is already being unloaded")
+        case .closing(_, let destination, _) where destination != request.authorization.destination:
+            throw QuickPayError(.conflict, "unload \(key) of voucher \(row.commitment.voucherID) was asked with another destination")
         case .closing:
             // The same unload again: it waits on the merchant's answer, asked now if not already.
             return askToSettle(row, waiting: waiting, now: now)

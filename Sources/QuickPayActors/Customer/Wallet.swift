@@ -536,11 +536,18 @@ public struct Wallet: Sendable {
         guard let entry = vouchers[id], entry.voucher.commitment.scheme == .blindRSA else {
             throw QuickPayError(.unknownVoucher, "no blind voucher \(id) in the wallet")
         }
-        if let pending = pendingUnloads[id] { return pending }
+        if let pending = pendingUnloads[id] {
+            // An unload to an account already left (or may have): it finishes first, as itself.
+            guard pending.destination == .refresh else {
+                throw QuickPayError(.unavailable, "an unload of voucher \(id) to an account is pending; it is finished first")
+            }
+            return pending
+        }
         guard entry.remaining > 0 else { throw QuickPayError(.voucherClosed, "voucher \(id) has no coins left to refresh") }
-        let unspent = try entry.denomination.value(ofCoins: entry.remaining)
-        guard blindKeys.key(for: .rs1, length: try ChainLength(1), at: now) != nil, (try? Self.refreshChains(unspent, blindKeys: blindKeys, now: now)) != nil else {
-            throw QuickPayError(.unknownKey, "the bank's keys of the moment cannot make every amount up to \(unspent); unload to an account instead")
+        let unspent = Int(try entry.denomination.value(ofCoins: entry.remaining).paise / 100)
+        let counts = Self.fewestChains(upTo: unspent, blindKeys: blindKeys, now: now)
+        guard counts.dropFirst().allSatisfy({ $0 <= LoadRequest.maximumChains }) else {
+            throw QuickPayError(.unknownKey, "the bank's keys of the moment cannot make every amount up to Rs \(unspent) in \(LoadRequest.maximumChains) vouchers; unload to an account instead")
         }
         let unload = PendingUnload(voucherID: id, unloadID: try unloadID(id, destination: .refresh), destination: .refresh)
         pendingUnloads[id] = unload
@@ -566,19 +573,50 @@ public struct Wallet: Sendable {
         return refresh
     }
 
-    /// The keys whose vouchers make `amount` exactly, largest values first, 16 at most.
-    static func refreshChains(_ amount: Amount, blindKeys: BlindKeyList, now: Timestamp) throws(QuickPayError) -> [BlindKey] {
-        var rest = amount.paise / 100
-        guard amount.paise % 100 == 0, rest > 0 else { throw QuickPayError(.amountOutOfRange, "a refresh takes whole rupees, more than zero") }
-        let values = blindKeys.keys.filter { $0.validFrom <= now && now < $0.validUntil }
-            .sorted { ($0.faceValue, $0.denomination.rupees) > ($1.faceValue, $1.denomination.rupees) }
-        var keys: [BlindKey] = []
-        while rest > 0 {
-            guard keys.count < LoadRequest.maximumChains, let key = values.first(where: { $0.faceValue.paise / 100 <= rest }) else {
-                throw QuickPayError(.unknownKey, "no blind keys of the moment make \(amount) in \(LoadRequest.maximumChains) vouchers")
+    /// The keys of the moment, by face value in rupees (one per value).
+    static func keysByValue(_ blindKeys: BlindKeyList, now: Timestamp) -> [Int: BlindKey] {
+        var out: [Int: BlindKey] = [:]
+        for key in blindKeys.keys where key.validFrom <= now && now < key.validUntil {
+            let value = Int(key.faceValue.paise / 100)
+            if out[value] == nil || key.denomination > out[value]!.denomination { out[value] = key }
+        }
+        return out
+    }
+
+    /// For every whole amount 0...`amount` rupees, the fewest vouchers of the keys of the moment
+    /// that make it exactly (Int.max: none can).
+    public static func fewestChains(upTo amount: Int, blindKeys: BlindKeyList, now: Timestamp) -> [Int] {
+        let values = Array(keysByValue(blindKeys, now: now).keys)
+        var fewest = [Int](repeating: .max, count: max(amount, 0) + 1)
+        fewest[0] = 0
+        if amount >= 1 {
+            for total in 1...amount {
+                for value in values where value <= total && fewest[total - value] != .max {
+                    fewest[total] = min(fewest[total], fewest[total - value] + 1)
+                }
             }
-            rest -= key.faceValue.paise / 100
+        }
+        return fewest
+    }
+
+    /// The keys whose vouchers make `amount` exactly in the fewest vouchers (16 at most).
+    static func refreshChains(_ amount: Amount, blindKeys: BlindKeyList, now: Timestamp) throws(QuickPayError) -> [BlindKey] {
+        guard amount.paise % 100 == 0, amount.paise > 0 else { throw QuickPayError(.amountOutOfRange, "a refresh takes whole rupees, more than zero") }
+        let rupees = Int(amount.paise / 100)
+        let fewest = fewestChains(upTo: rupees, blindKeys: blindKeys, now: now)
+        guard fewest[rupees] <= LoadRequest.maximumChains else {
+            throw QuickPayError(.unknownKey, "no blind keys of the moment make \(amount) in \(LoadRequest.maximumChains) vouchers")
+        }
+        let byValue = keysByValue(blindKeys, now: now)
+        var keys: [BlindKey] = []
+        var rest = rupees
+        while rest > 0 {
+            // A value whose remainder is made in one voucher fewer: the table guarantees one.
+            guard let (value, key) = byValue.sorted(by: { $0.key > $1.key }).first(where: { $0.key <= rest && fewest[rest - $0.key] == fewest[rest] - 1 }) else {
+                throw QuickPayError(.internal, "no key continues the refresh of \(amount)")
+            }
             keys.append(key)
+            rest -= value
         }
         return keys
     }
