@@ -81,7 +81,9 @@ public struct Evidence {
                 root: try field(row, "root", what), redeemedIndex: try field(row, "redeemed_index", what), state: code,
                 refundedPaise: Int64(try field(row, "refunded_paise", what) as Int), blindKey: row["blind_key"] as? String)
         }
-        for (key, value) in (bank["blind_keys"] as? [String: [String: Any]]) ?? [:] {
+        // The bank's dump always lists its blind keys (none: an Ed25519-only bank); a voucher's
+        // `account` and `blind_key` are absent by design when it has none.
+        for (key, value) in try field(bank, "blind_keys", "the bank's state") as [String: [String: Any]] {
             guard let rupees = value["denomination"] as? Int, let length = value["length"] as? Int else { throw Malformed(description: "blind key \(key) of the bank's state") }
             data.blindKeys[key] = (Int64(rupees), length)
         }
@@ -90,7 +92,7 @@ public struct Evidence {
                 let what = "a voucher of \(merchant)'s state"
                 return AuditData.MerchantRow(
                     id: try field(row, "id", what), lastIndex: try field(row, "last_index", what), redeemedIndex: try field(row, "redeemed_index", what),
-                    closed: try field(row, "closed", what), blind: row["blind"] as? Bool ?? false)
+                    closed: try field(row, "closed", what), blind: try field(row, "blind", what))
             }
         }
         if let state = appServer {

@@ -13,6 +13,17 @@ import Testing
 struct BlindBankTests {
     typealias Bank = LinkabilityTests.Bank
 
+    /// A list of Re 1 keys of these lengths (fresh RSA keys), valid for a day from `t0`.
+    static func rupeeKeys(_ lengths: [Int], from t0: Timestamp, generator: inout SplitMix64) throws -> (BlindKeyList, [BlindKey]) {
+        let keys = try lengths.map { length in
+            let primitives = try _RSA.BlindSigning.PrivateKey<SHA384>(keySize: .bits2048).publicKey.getKeyPrimitives()
+            return BlindKey(
+                denomination: .rs1, length: try ChainLength(length), validFrom: t0, validUntil: t0.adding(seconds: 86_400), expiry: t0.adding(seconds: 86_400),
+                publicKey: BlindRSA.PublicKey(modulus: Array(primitives.modulus), exponent: Array(primitives.publicExponent)))
+        }
+        return (try BlindKeyList.sign(keys, issuedAt: t0, with: SigningPrivateKey.random(using: &generator)), keys)
+    }
+
     func load(_ bank: Bank, root: Bytes32, receiver: ReceiverID, owner: SigningPrivateKey) throws -> SignedVoucher {
         let request = try BlindVoucherRequest(key: bank.key, receiver: receiver, root: root, ownerKey: owner.publicKey, secret: .random(using: &bank.g))
         guard case .loadReply(let reply) = try bank.ask(.bankLoad(LoadRequest(
@@ -105,14 +116,8 @@ struct BlindBankTests {
     /// deployment's keys cover a few lengths, a customer asks for any count).
     @Test func aCountIsMadeOfListedLengths() throws {
         let bank = try Bank()
-        let rsa = try (0..<2).map { _ in try _RSA.BlindSigning.PrivateKey<SHA384>(keySize: .bits2048).publicKey.getKeyPrimitives() }
         let t0 = bank.time.now
-        let keys = try zip([1, 2], rsa).map { length, primitives in
-            BlindKey(
-                denomination: .rs1, length: try ChainLength(length), validFrom: t0, validUntil: t0.adding(seconds: 86_400), expiry: t0.adding(seconds: 86_400),
-                publicKey: BlindRSA.PublicKey(modulus: Array(primitives.modulus), exponent: Array(primitives.publicExponent)))
-        }
-        let list = try BlindKeyList.sign(keys, issuedAt: t0, with: SigningPrivateKey.random(using: &bank.g))
+        let (list, _) = try Self.rupeeKeys([1, 2], from: t0, generator: &bank.g)
         let chains = try Wallet.prepareLoad(counts: [.rs1: 5], blindKeys: list, now: t0, using: &bank.g)
         #expect(chains.map(\.request.length.value) == [2, 2, 1])
         #expect(throws: QuickPayError.self) { _ = try Wallet.prepareLoad(counts: [.rs1: 40], blindKeys: list, now: t0, using: &bank.g) }
@@ -137,14 +142,8 @@ struct BlindBankTests {
     /// a Rs 100 voucher could leave Rs 99 (99 vouchers): refused before the unload to REFRESH.
     @Test func aRefreshIsRefusedWhenSomeRefundCouldNotBeMade() throws {
         let bank = try Bank()
-        let rsa = try (0..<2).map { _ in try _RSA.BlindSigning.PrivateKey<SHA384>(keySize: .bits2048).publicKey.getKeyPrimitives() }
         let t0 = bank.time.now
-        let keys = try zip([1, 100], rsa).map { length, primitives in
-            BlindKey(
-                denomination: .rs1, length: try ChainLength(length), validFrom: t0, validUntil: t0.adding(seconds: 86_400), expiry: t0.adding(seconds: 86_400),
-                publicKey: BlindRSA.PublicKey(modulus: Array(primitives.modulus), exponent: Array(primitives.publicExponent)))
-        }
-        let list = try BlindKeyList.sign(keys, issuedAt: t0, with: SigningPrivateKey.random(using: &bank.g))
+        let (list, keys) = try Self.rupeeKeys([1, 100], from: t0, generator: &bank.g)
         let owner = SigningPrivateKey.random(using: &bank.g)
         let seed = Bytes32.random(using: &bank.g)
         let request = try BlindVoucherRequest(

@@ -11,12 +11,12 @@ struct EvidenceTests {
         "ok": true, "ledger": ["bank:ACC-A": 5000, "float:vouchers": 5000, "external:deposits": -10000],
         "journal": [["external:deposits", "bank:ACC-A", 10000], ["bank:ACC-A", "float:vouchers", 5000]], "accounts": ["ACC-A", "ACC-M"],
         "phones": ["ACC-A": "+919800000001", "ACC-M": "+919700000001"],
-        "receivers": [["id": "m", "account": "ACC-M", "mode": "offline"]],
+        "receivers": [["id": "m", "account": "ACC-M", "mode": "offline"]], "blind_keys": [String: Any](),
         "vouchers": [["id": "ab", "account": "ACC-A", "receiver": "m", "denomination": 50, "length": 1, "root": "cd", "redeemed_index": 0, "state": "open", "refunded_paise": 0]],
     ]
 
     @Test func aCompleteDumpPassesTheAudit() throws {
-        let evidence = try Evidence.parse(bank: bank, merchants: ["m": ["vouchers": [["id": "ab", "last_index": 0, "redeemed_index": 0, "closed": false]]]], appServer: nil)
+        let evidence = try Evidence.parse(bank: bank, merchants: ["m": ["vouchers": [["id": "ab", "last_index": 0, "redeemed_index": 0, "closed": false, "blind": false]]]], appServer: nil)
         #expect(evidence.failures(previous: nil, expectedDepositsPaise: 10000).isEmpty)
     }
 
@@ -29,7 +29,7 @@ struct EvidenceTests {
         #expect(throws: Evidence.Malformed.self) { _ = try Evidence.parse(bank: broken, merchants: [:], appServer: nil) }
     }
 
-    @Test(arguments: ["journal", "ledger", "receivers", "accounts", "phones"])
+    @Test(arguments: ["journal", "ledger", "receivers", "accounts", "phones", "blind_keys"])
     func aTableMissingFromTheDumpIsAFailure(_ missing: String) throws {
         var broken = bank
         broken[missing] = nil
