@@ -24,6 +24,8 @@ struct ActorsBench: ParsableCommand {
     @Option(help: "Single-coin payments per merchant measurement.") var payments = 20_000
     @Option(help: "Vouchers for the bank measurements.") var vouchers = 2_000
     @Option(help: "Folder for the SQLite files (a fresh subfolder is made and removed).") var folder = NSTemporaryDirectory()
+    @Option(parsing: .upToNextOption, help: "Requests per transaction to measure the merchant at (to profile one: --groups 256 --merchant-only).") var groups: [Int] = [1, 16, 256]
+    @Flag(help: "Measure the merchant only (no bank figures).") var merchantOnly = false
 
     func run() throws {
         let root = "\(folder)/quickpay-bench-\(UUID().uuidString.prefix(8))"
@@ -36,7 +38,8 @@ struct ActorsBench: ParsableCommand {
 
         // Merchant: single-coin payments, offline mode.
         var figures: [Int: Double] = [:]
-        for group in [1, 16, 256] {
+        var randomIDs: [Int: Double] = [:]
+        for (group, layout) in groups.filter { $0 > 0 }.map({ ($0, IDLayout.timeOrdered) }) + (groups.contains(256) ? [(256, .random)] : []) {
             let store = try SQLiteMerchantStore(path: "\(root)/merchant-\(group).sqlite")
             var merchant = HostCore(actor: MerchantActor(
                 store: store, config: MerchantConfig(receiverID: shop, mode: .offline), bankKey: signer.privateKey.publicKey,
@@ -59,7 +62,10 @@ struct ActorsBench: ParsableCommand {
                 let v = n % voucherCount
                 spent[v] += 1
                 let coin = Coin(voucherID: chains[v].0.id, index: spent[v], value: chains[v].1.element(at: spent[v]))
-                envelopes.append(codec.encode(Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: [coin], vouchers: spent[v] == 1 ? [chains[v].0] : [])))))
+                // Ids as wallets make them (time-ordered, as if paid at 30,000/s), or random (the layout before).
+                let requestID = layout == .random ? RequestID.random(using: &generator)
+                    : RequestID.timeOrdered(unixMilliseconds: now.secondsSinceEpoch * 1000 + Int64(n / 30), using: &generator)
+                envelopes.append(codec.encode(Envelope(requestID: requestID, body: .payment(try Payment(coins: [coin], vouchers: spent[v] == 1 ? [chains[v].0] : [])))))
             }
             let client = ClientID([1])
             var failures = 0
@@ -74,10 +80,18 @@ struct ActorsBench: ParsableCommand {
                 position = end
             }
             let seconds = nowSeconds() - started
-            figures[group] = Double(count) / seconds
-            print(String(format: "  merchant, %3d requests per transaction: %9.0f durable single-coin payments/s (%d payments, %d refused)", group, figures[group]!, count, failures))
+            let rate = Double(count) / seconds
+            if layout == .random { randomIDs[group] = rate } else { figures[group] = rate }
+            print(String(format: "  merchant, %3d requests per transaction: %9.0f durable single-coin payments/s (%d payments, %d refused)%@", group, rate, count, failures,
+                         layout == .random ? ", random request ids" : ""))
         }
-        print(String(format: "  group commit (256) over one transaction per payment: %.1fx", figures[256]! / figures[1]!))
+        if let timeOrdered = figures[256], let random = randomIDs[256] {
+            print(String(format: "  time-ordered request ids (UUIDv7) over random ones, 256 per transaction: %.2fx", timeOrdered / random))
+        }
+        if let grouped = figures[256], let single = figures[1] {
+            print(String(format: "  group commit (256) over one transaction per payment: %.1fx", grouped / single))
+        }
+        if merchantOnly { return }
 
         // Bank: redemption of whole vouchers (one coin at index N credits N coins) and of single steps.
         let bankStore = try SQLiteBankStore(path: "\(root)/bank.sqlite")
@@ -157,6 +171,9 @@ struct ActorsBench: ParsableCommand {
         return (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     }
 }
+
+/// How the bench's payments lay out their request ids.
+enum IDLayout { case timeOrdered, random }
 
 func nowSeconds() -> Double {
     var spec = timespec()

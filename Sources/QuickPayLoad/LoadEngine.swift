@@ -15,6 +15,13 @@ func nowNanoseconds() -> UInt64 {
     return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
 
+/// Milliseconds since the Unix epoch on the wall clock (the time in a request id).
+func unixMilliseconds() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+}
+
 /// Drives the load: one thread, one DEALER per customer and merchant (each with a fresh CURVE
 /// key, as a wallet would), one per customer to the app server, one per merchant to its control
 /// socket. Open loop: operation k is due at start + k/rate and its latency counts from then, so
@@ -262,7 +269,8 @@ final class LoadEngine {
             used.append((.rs1, position))
         }
         let payment = try Payment(coins: coins, vouchers: vouchers)
-        let requestID = RequestID.random(using: &generator)
+        // As the wallet does: ids in time order, so the merchant's index of kept answers grows at its end.
+        let requestID = RequestID.timeOrdered(unixMilliseconds: unixMilliseconds(), using: &generator)
         try paySockets[customerIndex][merchant].send(codec.encode(Envelope(requestID: requestID, body: .payment(payment))), flags: .dontWait)
         if oneAtATime { paying.insert(pair) }
         pending[requestID] = Pending(

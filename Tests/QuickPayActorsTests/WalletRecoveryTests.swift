@@ -86,6 +86,14 @@ struct WalletRecoveryTests {
         #expect(wallet.vouchers.values.first?.spent == 0)
     }
 
+    /// A payment's request id is time-ordered (UUIDv7 with the wallet's time): the merchant's
+    /// index of kept answers then grows at its end.
+    @Test mutating func aPaymentsRequestIDCarriesTheWalletsTime() throws {
+        var wallet = try loadedWallet()
+        let payment = try wallet.beginPayment(to: shop, amount: rupees(1), now: t0, using: &random)
+        #expect(payment.requestID.unixMilliseconds == t0.secondsSinceEpoch * 1000)
+    }
+
     /// REPLAYED_COIN for the wallet's own payment means an earlier attempt got there: the coins
     /// are the merchant's, not the wallet's again.
     @Test mutating func aReplayedCoinAnswerKeepsTheCoinsSpent() throws {

@@ -400,7 +400,7 @@ public struct Wallet: Sendable {
             throw QuickPayError(.unavailable, "an earlier payment at \(receiver) has no answer yet; it is sent again before any new one")
         }
         let plan = try planPayment(to: receiver, amount: amount, order: order, now: now)
-        let payment = PendingPayment(requestID: .random(using: &random), receiver: receiver, plan: plan)
+        let payment = PendingPayment(requestID: .timeOrdered(at: now, using: &random), receiver: receiver, plan: plan)
         markSent(plan)
         pendingPayments[receiver] = payment
         return payment

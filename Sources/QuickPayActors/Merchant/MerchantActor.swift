@@ -231,7 +231,7 @@ public struct MerchantActor: ServerActor {
             coins.append(Coin(voucherID: row.id, index: row.last.index, value: row.last.value))
         }
         let request = Envelope(
-            requestID: .random(using: &random), body: .redeem(Redeem(receiverID: config.receiverID, coins: coins, mode: config.mode, vouchers: vouchers)))
+            requestID: .timeOrdered(at: now, using: &random), body: .redeem(Redeem(receiverID: config.receiverID, coins: coins, mode: config.mode, vouchers: vouchers)))
         pendingRedemptions[request.requestID] = coins
         return Step(outputs: [.request(to: .bank, request, deadlineMilliseconds: config.redeemDeadlineMilliseconds)])
     }
