@@ -61,13 +61,32 @@ public struct AnswerRecord: Hashable, Sendable {
     public let permanent: Bool
     public let createdAt: Timestamp
 
-    public init(key: AnswerKey, digest: Bytes16, answer: Body?, outcome: Outcome, permanent: Bool, createdAt: Timestamp) {
+    /// The answer as the frame that carried it (an envelope, its request id included), when the
+    /// host has it: a store keeps these bytes instead of encoding the answer a second time. Not
+    /// part of the record's value (`==` ignores it): it is the same answer.
+    public var encodedAnswer: [UInt8]?
+
+    public init(key: AnswerKey, digest: Bytes16, answer: Body?, outcome: Outcome, permanent: Bool, createdAt: Timestamp, encodedAnswer: [UInt8]? = nil) {
         self.key = key
         self.digest = digest
         self.answer = answer
         self.outcome = outcome
         self.permanent = permanent
         self.createdAt = createdAt
+        self.encodedAnswer = encodedAnswer
+    }
+
+    public static func == (lhs: AnswerRecord, rhs: AnswerRecord) -> Bool {
+        (lhs.key, lhs.digest, lhs.answer, lhs.outcome, lhs.permanent, lhs.createdAt) == (rhs.key, rhs.digest, rhs.answer, rhs.outcome, rhs.permanent, rhs.createdAt)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(key)
+        hasher.combine(digest)
+        hasher.combine(answer)
+        hasher.combine(outcome)
+        hasher.combine(permanent)
+        hasher.combine(createdAt)
     }
 }
 

@@ -412,7 +412,7 @@ public struct HostCore<Actor: ServerActor> {
                 if let key = openByReply.removeValue(forKey: ReplyRef(routingID: client.routingID, requestID: envelope.requestID)),
                     let request = open.removeValue(forKey: key)
                 {
-                    try keep(envelope.body, key: key, request: request, time, &group)
+                    try keep(envelope.body, frame: frame, key: key, request: request, time, &group)
                     for waiter in request.waiters { group.frames.append(.toClient(waiter, frame)) }
                 }
                 group.frames.append(.toClient(client, frame))
@@ -431,7 +431,7 @@ public struct HostCore<Actor: ServerActor> {
     }
 
     /// Keeps the answer of an open request, per its policy, in the same group as its step.
-    mutating func keep(_ answer: Body, key: AnswerKey, request: OpenRequest, _ time: HostTime, _ group: inout Group) throws {
+    mutating func keep(_ answer: Body, frame: [UInt8], key: AnswerKey, request: OpenRequest, _ time: HostTime, _ group: inout Group) throws {
         guard request.policy.keepsAnswers else { return }
         let outcome: AnswerRecord.Outcome
         if case .error(let error) = answer {
@@ -442,7 +442,8 @@ public struct HostCore<Actor: ServerActor> {
         }
         try begin(&group)
         try journal.stageAnswer(AnswerRecord(
-            key: key, digest: request.digest, answer: stamp(answer), outcome: outcome, permanent: request.policy.permanent, createdAt: time.now))
+            key: key, digest: request.digest, answer: stamp(answer), outcome: outcome, permanent: request.policy.permanent, createdAt: time.now,
+            encodedAnswer: frame))
     }
 
     func stamp(_ body: Body) -> Body {

@@ -243,7 +243,7 @@ enum AnswerTable {
               permanent = excluded.permanent, created_at = excluded.created_at
             """).execute(arguments: [
                 Int64(bitPattern: record.key.scope), record.key.requestID.raw.data, record.digest.data, outcome,
-                record.answer.map { Data($0.serializedBytes()) }, record.permanent, record.createdAt.secondsSinceEpoch,
+                record.answer.map { Data(record.encodedAnswer ?? $0.serializedBytes()) }, record.permanent, record.createdAt.secondsSinceEpoch,
             ])
     }
 
