@@ -89,6 +89,9 @@ public struct HostCoreConfig: Sendable {
     public var openTimeoutMilliseconds: Int64 = 60_000
     /// Crash points may be armed (a deployment started for testing only).
     public var crashPointsEnabled = false
+    /// The requests of one group to one peer leave in one `batch` frame (PROTOCOL.md 2.1); off,
+    /// each leaves alone.
+    public var batchesPeerRequests = true
     public init() {}
 }
 
@@ -106,7 +109,11 @@ public struct HostCoreConfig: Sendable {
 ///   the actor from durable state, or ALREADY_APPLIED. Answers are kept in the same group as the
 ///   step that made them.
 /// - **Peers.** Requests go out once the group is durable, are retried under the same id until
-///   their deadline, and then the actor hears nil; late answers are dropped.
+///   their deadline, and then the actor hears nil; late answers are dropped. The requests of one
+///   group to one peer (and the retries due at one moment) leave in one `batch` frame.
+/// - **Batches.** A `batch` from a client is its requests, each handled as if it had come alone
+///   (the idempotency stage, the actor, the group); the answers they get in the same group go
+///   back in one `batch_reply`, later answers alone. A `batch_reply` from a peer is its answers.
 /// - **Crash points** (`after-commit:<label>`, testing only): after the group that committed a
 ///   step with that label, the core returns a crash instead of the frames.
 /// - Every error an actor decides carries its role (`Error.origin`).
@@ -139,6 +146,12 @@ public struct HostCore<Actor: ServerActor> {
         var waiters: [ClientID] = []
     }
 
+    /// A request to a peer waiting for the end of its group (sent in a batch with the others).
+    struct PeerRequest {
+        let requestID: RequestID
+        let frame: [UInt8]
+    }
+
     struct ReplyRef: Hashable {
         let routingID: [UInt8]
         let requestID: RequestID
@@ -147,6 +160,8 @@ public struct HostCore<Actor: ServerActor> {
     /// What one group gathers before it commits.
     struct Group {
         var frames: [Frame] = []
+        /// Requests to peers, in order, sent once the group is durable (batched per peer).
+        var peerRequests: [(PeerName, PeerRequest)] = []
         var jobs: [Job] = []
         /// Sent whatever becomes of the group (answers to frames that never reached the actor).
         var unconditional: [Frame] = []
@@ -265,7 +280,7 @@ public struct HostCore<Actor: ServerActor> {
             drained.logs.append(.crashPoint(point))
             return (drained, false)
         }
-        drained.frames = group.unconditional + group.frames
+        drained.frames = group.unconditional + group.frames + peerFrames(group.peerRequests)
         drained.jobs = group.jobs
         return (drained, false)
     }
@@ -277,14 +292,19 @@ public struct HostCore<Actor: ServerActor> {
 
     // MARK: Requests and the idempotency stage
 
-    mutating func request(_ client: ClientID, _ frame: [UInt8], _ time: HostTime, _ group: inout Group) throws {
+    mutating func request(_ client: ClientID, _ frame: [UInt8], _ time: HostTime, _ group: inout Group, inBatch: Bool = false) throws {
         let envelope: Envelope
-        do {
+        do throws(QuickPayError) {
             envelope = try codec.decode(frame)
+            if case .batch = envelope.body, inBatch { throw QuickPayError(.malformed, "a batch inside a batch") }
         } catch {
             group.logs.append(.malformedFrame(bytes: frame.count, message: error.message))
             let requestID = codec.requestID(of: frame) ?? RequestID(Bytes16(high: 0, low: 0))
             group.unconditional.append(.toClient(client, encode(Envelope(requestID: requestID, body: .error(error)))))
+            return
+        }
+        if case .batch(let frames) = envelope.body {
+            try batch(frames, id: envelope.requestID, from: client, time, &group)
             return
         }
         group.requests.append((client, envelope.requestID))
@@ -304,6 +324,63 @@ public struct HostCore<Actor: ServerActor> {
         }
         let step = actor.handle(envelope, from: client, now: time.now)
         try apply(step, label: step.label ?? envelope.body.typeName, time, &group)
+    }
+
+    /// A client's batch: each request as if it had come alone; the answers to this client that
+    /// the group made go back in batch replies (malformed items are answered alone, at once, as
+    /// any malformed frame; answers that come later, after a peer, leave alone too).
+    mutating func batch(_ frames: [[UInt8]], id: RequestID, from client: ClientID, _ time: HostTime, _ group: inout Group) throws {
+        let mark = group.frames.count
+        for frame in frames { try request(client, frame, time, &group, inBatch: true) }
+        var answers: [[UInt8]] = []
+        var others: [Frame] = []
+        for frame in group.frames[mark...] {
+            if case .toClient(let to, let bytes) = frame, to == client { answers.append(bytes) } else { others.append(frame) }
+        }
+        group.frames.removeSubrange(mark...)
+        group.frames += others
+        for reply in batched(answers, id: id, reply: true) { group.frames.append(.toClient(client, reply)) }
+    }
+
+    /// Frames in as few batches as the limits allow (256 frames, the frame size); a batch of one
+    /// is that frame itself.
+    func batched(_ frames: [[UInt8]], id: RequestID, reply: Bool) -> [[UInt8]] {
+        // Room for the envelope around the batch, and for each frame's tag and length.
+        let room = config.maximumFrameBytes - 64
+        var out: [[UInt8]] = []
+        var chunk: [[UInt8]] = []
+        var bytes = 0
+        func flush() {
+            guard !chunk.isEmpty else { return }
+            out.append(chunk.count == 1 ? chunk[0] : codec.encode(Envelope(requestID: id, body: reply ? .batchReply(chunk) : .batch(chunk))))
+            chunk = []
+            bytes = 0
+        }
+        for frame in frames {
+            if chunk.count == Batch.maximumFrames || bytes + frame.count + 6 > room { flush() }
+            chunk.append(frame)
+            bytes += frame.count + 6
+        }
+        flush()
+        return out
+    }
+
+    /// The group's requests to peers, in one batch per peer where there are several.
+    func peerFrames(_ requests: [(PeerName, PeerRequest)]) -> [Frame] {
+        guard !requests.isEmpty else { return [] }
+        guard config.batchesPeerRequests, requests.count > 1 else { return requests.map { .toPeer($0.0, $0.1.frame) } }
+        var peers: [PeerName] = []
+        var byPeer: [PeerName: [PeerRequest]] = [:]
+        for (peer, request) in requests {
+            if byPeer[peer] == nil { peers.append(peer) }
+            byPeer[peer, default: []].append(request)
+        }
+        return peers.flatMap { peer in
+            let requests = byPeer[peer]!
+            // The batch's own id is not a request's: it only names the frame (its reply echoes it).
+            let id = RequestID(Bytes16(Bytes32.sha256(of: requests.flatMap { $0.requestID.raw.bytes }).bytes.prefix(16))!)
+            return batched(requests.map(\.frame), id: id, reply: false).map { Frame.toPeer(peer, $0) }
+        }
     }
 
     enum StageDecision {
@@ -344,12 +421,17 @@ public struct HostCore<Actor: ServerActor> {
         return .proceed
     }
 
-    mutating func peerReply(_ peer: PeerName, _ frame: [UInt8], _ time: HostTime, _ group: inout Group) throws {
+    mutating func peerReply(_ peer: PeerName, _ frame: [UInt8], _ time: HostTime, _ group: inout Group, inBatch: Bool = false) throws {
         let envelope: Envelope
-        do {
+        do throws(QuickPayError) {
             envelope = try codec.decode(frame)
+            if case .batchReply = envelope.body, inBatch { throw QuickPayError(.malformed, "a batch reply inside a batch reply") }
         } catch {
             group.logs.append(.malformedPeerReply(peer, message: error.message))
+            return
+        }
+        if case .batchReply(let frames) = envelope.body {
+            for frame in frames { try peerReply(peer, frame, time, &group, inBatch: true) }
             return
         }
         // A late or duplicate answer (to a retry) finds nothing in flight and is dropped.
@@ -374,7 +456,7 @@ public struct HostCore<Actor: ServerActor> {
                 let nextRetry = time.milliseconds + config.retryIntervalMilliseconds
                 inFlight[requestID]?.nextRetry = nextRetry
                 retriesSent += 1
-                group.frames.append(.toPeer(outgoing.peer, outgoing.frame))
+                group.peerRequests.append((outgoing.peer, PeerRequest(requestID: requestID, frame: outgoing.frame)))
             }
         }
         for (key, request) in open where time.milliseconds - request.since >= config.openTimeoutMilliseconds {
@@ -423,7 +505,7 @@ public struct HostCore<Actor: ServerActor> {
                 inFlight[envelope.requestID] = Outgoing(
                     peer: peer, frame: frame, deadline: time.milliseconds + Int64(deadline),
                     nextRetry: time.milliseconds + config.retryIntervalMilliseconds)
-                group.frames.append(.toPeer(peer, frame))
+                group.peerRequests.append((peer, PeerRequest(requestID: envelope.requestID, frame: frame)))
             case .compute(let id, let computation):
                 group.jobs.append(Job(id: id, computation: computation))
             }

@@ -57,6 +57,9 @@ public enum Body: Hashable, Sendable {
     case refresh(RefreshRequest)
     case bankRefresh(RefreshRequest)
     case refreshReply(RefreshReply)
+    // several requests to one server, and their answers: whole envelope frames (`Batch`)
+    case batch([[UInt8]])
+    case batchReply([[UInt8]])
     // outcomes
     case error(QuickPayError)
     case ack
@@ -111,8 +114,32 @@ public enum Body: Hashable, Sendable {
         case .refresh: "refresh"
         case .bankRefresh: "bank_refresh"
         case .refreshReply: "refresh_reply"
+        case .batch: "batch"
+        case .batchReply: "batch_reply"
         case .error: "error"
         case .ack: "ack"
         }
+    }
+}
+
+/// Several requests to one server in one frame (PROTOCOL.md 2.1): a host sends the requests of
+/// one group to a peer this way, and the peer answers each as if it had come alone, in one
+/// `batchReply` of the answers it has at once.
+public enum Batch {
+    public static let maximumFrames = 256
+
+    static func frames(_ wire: [Data], _ name: String) throws(QuickPayError) -> [[UInt8]] {
+        var frames: [[UInt8]] = []
+        for frame in try WireField.count(wire, name, 1...maximumFrames) {
+            guard !frame.isEmpty else { throw QuickPayError(.malformed, "\(name): an empty frame") }
+            frames.append(Array(frame))
+        }
+        return frames
+    }
+
+    static func wire(_ frames: [[UInt8]]) -> Quickpay_V1_Batch {
+        var m = Quickpay_V1_Batch()
+        m.frames = frames.map { Data($0) }
+        return m
     }
 }

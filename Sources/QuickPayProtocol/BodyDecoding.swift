@@ -85,6 +85,8 @@ extension Body {
         case .refresh(let m): self = .refresh(try RefreshRequest(wire: m))
         case .bankRefresh(let m): self = .bankRefresh(try RefreshRequest(wire: m))
         case .refreshReply(let m): self = .refreshReply(try RefreshReply(wire: m))
+        case .batch(let m): self = .batch(try Batch.frames(m.frames, "batch"))
+        case .batchReply(let m): self = .batchReply(try Batch.frames(m.frames, "batch_reply"))
         case .error(let m): self = .error(try QuickPayError(wire: m))
         case .ack: self = .ack
         }

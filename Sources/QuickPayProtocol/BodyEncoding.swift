@@ -159,6 +159,8 @@ extension Body {
         case .refresh(let v): return .refresh(v.sessionWire)
         case .bankRefresh(let v): return .bankRefresh(v.bankWire)
         case .refreshReply(let v): return .refreshReply(v.wire)
+        case .batch(let frames): return .batch(Batch.wire(frames))
+        case .batchReply(let frames): return .batchReply(Batch.wire(frames))
         case .modeReply(let v):
             var m = Quickpay_V1_ModeReply()
             m.receiverID = v.receiverID.value

@@ -36,7 +36,7 @@ public struct FrameSummary: Hashable, Sendable {
         46: "bank_balance", 47: "bank_account_owner", 48: "account_owner", 50: "settle", 51: "settle_reply", 52: "unload",
         53: "bank_unload", 54: "unload_reply", 55: "withdraw", 56: "bank_withdraw", 57: "withdraw_reply", 60: "prepaid_issue",
         61: "prepaid_codes", 62: "prepaid_redeem", 63: "bank_credit", 64: "prepaid_redeem_reply", 70: "mode_query", 71: "mode_reply",
-        80: "refresh", 81: "bank_refresh", 82: "refresh_reply",
+        80: "refresh", 81: "bank_refresh", 82: "refresh_reply", 90: "batch", 91: "batch_reply",
     ]
 
     mutating func setRequestID(_ bytes: ArraySlice<UInt8>) {

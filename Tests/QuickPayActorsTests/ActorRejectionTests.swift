@@ -222,4 +222,53 @@ extension MerchantRejectionTests {
         _ = pay(&f, [Coin(voucherID: f.voucher.id, index: 2, value: f.chain.element(at: 2))], vouchers: [f.voucher])
         #expect(!f.merchant.tick(now: t0).isEmpty)
     }
+
+    /// Online, a payment on a voucher already with the bank waits for the answer before it
+    /// (in arrival order) instead of being refused, and holds no payment on another voucher;
+    /// each is checked against the rows the one before it delivered.
+    @Test mutating func anOnlinePaymentOnABusyVoucherWaitsForTheOneBefore() throws {
+        var f = fixture(mode: .online)
+        let other = BankSigner(privateKey: f.bankKey)
+        let otherChain = HashChain(seed: .random(using: &generator), length: try ChainLength(10))
+        let otherVoucher = other.sign(VoucherCommitment(
+            voucherID: .random(using: &generator), receiverID: shop, denomination: .rs5, length: otherChain.length, root: otherChain.root,
+            expiry: t0.adding(seconds: 3600), ownerKey: SigningPrivateKey.random(using: &generator).publicKey, keyID: other.keyID))
+        let coin = { (i: Int) in Coin(voucherID: f.voucher.id, index: i, value: f.chain.element(at: i)) }
+        func send(_ coins: [Coin], _ vouchers: [SignedVoucher] = [], id: UInt64) -> [Output] {
+            f.merchant.send(Envelope(requestID: RequestID(Bytes16(high: 7, low: id)), body: .payment(try! Payment(coins: coins, vouchers: vouchers))), from: client, now: t0)
+        }
+        func verifications(_ outputs: [Output]) -> [(RequestID, [Int])] {
+            outputs.compactMap {
+                if case .request(.bank, let envelope, _) = $0, case .verifyCoins(let verify) = envelope.body { return (envelope.requestID, verify.coins.map(\.index)) }
+                return nil
+            }
+        }
+        func answered(_ outputs: [Output]) -> [(RequestID, Body)] {
+            outputs.compactMap { if case .reply(_, let envelope) = $0 { return (envelope.requestID, envelope.body) }; return nil }
+        }
+        let first = send([coin(1)], [f.voucher], id: 1)
+        #expect(verifications(first).map(\.1) == [[1]])
+        // Two more on the same voucher wait (nothing leaves, nothing is refused)...
+        #expect(send([coin(2)], id: 2).isEmpty)
+        #expect(send([coin(3)], id: 3).isEmpty)
+        // ... while a payment on another voucher goes to the bank at once.
+        let elsewhere = send([Coin(voucherID: otherVoucher.id, index: 1, value: otherChain.element(at: 1))], [otherVoucher], id: 4)
+        #expect(verifications(elsewhere).count == 1)
+        // The bank's answer to the first delivers it and sends the second (coin 2 alone: one
+        // step after the delivered coin 1); the third still waits.
+        let afterFirst = f.merchant.answer(Envelope(requestID: RequestID(Bytes16(high: 7, low: 1)), body: .verifyCoinsReply(credited: Amount(paise: 500))), from: .bank)
+        #expect(answered(afterFirst).map(\.0) == [RequestID(Bytes16(high: 7, low: 1))])
+        #expect(verifications(afterFirst).map(\.1) == [[2]])
+        guard case .verifyCoins(let second)? = afterFirst.compactMap({ if case .request(_, let e, _) = $0 { return e.body }; return nil }).first else { return }
+        #expect(second.vouchers.isEmpty, "the voucher was new for the first payment only")
+        // The bank refuses the second: the third goes on from coin 1 (coin 3 is two steps).
+        let afterSecond = f.merchant.answer(Envelope(requestID: RequestID(Bytes16(high: 7, low: 2)), body: .error(QuickPayError(.voucherClosed, "closed", origin: .bank))), from: .bank)
+        #expect(answered(afterSecond).map { errorCode($0.1) } == [.voucherClosed])
+        #expect(verifications(afterSecond).map(\.1) == [[3]])
+        let afterThird = f.merchant.answer(Envelope(requestID: RequestID(Bytes16(high: 7, low: 3)), body: .verifyCoinsReply(credited: Amount(paise: 1000))), from: .bank)
+        guard case .paymentReply(let reply)? = answered(afterThird).first?.1 else { Issue.record("the third payment was not delivered"); return }
+        #expect(reply.amount == Amount(paise: 1000))
+        #expect(try f.store.voucher(f.voucher.id)?.last.index == 3)
+        #expect(f.merchant.actor.waitingForBank.isEmpty)
+    }
 }

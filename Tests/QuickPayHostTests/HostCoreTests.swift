@@ -241,3 +241,91 @@ struct CrashPointTests {
         #expect(kept() == 0)
     }
 }
+
+/// Several requests in one frame (PROTOCOL.md 2.1), both ways.
+struct BatchTests {
+    let balance = Body.balance(SessionRequest(session: SessionToken(Bytes16(high: 1, low: 1))))
+    func answer(_ id: UInt64) -> [UInt8] { frame(.balanceReply(Balances(bank: Amount(paise: Int64(id)), quickPay: .zero)), id: rid(id)) }
+
+    /// The requests of one group to a peer leave in one batch; the peer's batch reply answers
+    /// each, as separate replies would.
+    @Test func aGroupsPeerRequestsLeaveInOneBatchAndABatchReplyAnswersEach() throws {
+        var host = HostCore(actor: NoteActor(), journal: NoteJournal())
+        let clock = ManualClock()
+        let drained = host.drain([.request(alice, frame(balance, id: rid(1))), .request(bob, frame(balance, id: rid(2)))], at: clock.time)
+        let sent = rawFrames(drained)
+        #expect(sent.count == 1)
+        guard case .batch(let frames)? = sent.first?.body else { Issue.record("not one batch: \(sent.map(\.body.typeName))"); return }
+        #expect(try frames.map { try codec.decode($0).requestID } == [rid(1), rid(2)])
+        let answered = host.drain([.peerReply(.bank, codec.encode(Envelope(requestID: sent[0].requestID, body: .batchReply([answer(2), answer(1)]))))], at: clock.time)
+        guard case .balanceReply(let a)? = replies(answered, to: alice).first?.body, case .balanceReply(let b)? = replies(answered, to: bob).first?.body else {
+            Issue.record("an answer is missing"); return
+        }
+        #expect((a.bank.paise, b.bank.paise) == (1, 2))
+        #expect(host.inFlightCount == 0)
+        // One request alone leaves alone (no batch around it); off, each leaves alone.
+        let one = host.drain([.request(alice, frame(balance, id: rid(3)))], at: clock.time)
+        #expect(rawFrames(one).map(\.body.typeName) == ["bank_balance"])
+        var config = HostCoreConfig()
+        config.batchesPeerRequests = false
+        var unbatchedHost = HostCore(actor: NoteActor(), journal: NoteJournal(), config: config)
+        let apart = unbatchedHost.drain([.request(alice, frame(balance, id: rid(1))), .request(bob, frame(balance, id: rid(2)))], at: clock.time)
+        #expect(rawFrames(apart).map(\.body.typeName) == ["bank_balance", "bank_balance"])
+    }
+
+    /// Retries due at one moment leave in one batch too; more than 256 make several batches.
+    @Test func retriesAreBatchedAndBatchesKeepTheirLimits() {
+        var host = HostCore(actor: NoteActor(), journal: NoteJournal())
+        var clock = ManualClock()
+        let first = host.drain((1...300).map { .request(alice, frame(balance, id: rid(UInt64($0)))) }, at: clock.time)
+        let sizes = rawFrames(first).map { envelope -> Int in
+            if case .batch(let frames) = envelope.body { return frames.count }
+            return 1
+        }
+        #expect(sizes == [256, 44])
+        #expect(first.frames.allSatisfy { if case .toPeer(_, let bytes) = $0 { bytes.count <= HostCoreConfig().maximumFrameBytes } else { false } })
+        clock.advance(milliseconds: 500)
+        let retries = host.advance(to: clock.time)
+        #expect(rawFrames(retries).count == 2)
+        #expect(Set(peerRequests(retries).map(\.1.requestID)).count == 300)
+    }
+
+    /// A client's batch: each request is handled as if it came alone (kept answers, conflicts),
+    /// the answers come back in one batch reply, a malformed item is answered alone and a
+    /// batch inside a batch is malformed, and the others still go through.
+    @Test func aClientsBatchIsItsRequestsEachAsIfAlone() throws {
+        let journal = NoteJournal()
+        var host = HostCore(actor: NoteActor(), journal: journal)
+        let clock = ManualClock()
+        let inner = frame(.batch([frame(register("dave"), id: rid(9))]), id: rid(8))
+        let items = [frame(register("alice"), id: rid(1)), frame(register("bob"), id: rid(2)), [0xFF, 0x01], inner]
+        let drained = host.drain([.request(alice, frame(.batch(items), id: rid(100)))], at: clock.time)
+        let sent = rawFrames(drained)
+        #expect(sent.count == 3, "one batch reply and two malformed answers alone: \(sent.map(\.body.typeName))")
+        guard let batch = sent.first(where: { $0.requestID == rid(100) }), case .batchReply(let frames) = batch.body else { Issue.record("no batch reply"); return }
+        #expect(try frames.map { try codec.decode($0).body } == [.registerReply(username: try Username("alice")), .registerReply(username: try Username("bob"))])
+        #expect(sent.filter { code($0) == .malformed }.count == 2)
+        #expect(journal.durable == ["registered alice", "registered bob"], "the nested batch's request took effect")
+        // Again, in another batch: the kept answer for one, a conflict for the other id.
+        let again = host.drain([.request(bob, frame(.batch([frame(register("alice"), id: rid(1)), frame(register("mallory"), id: rid(2))]), id: rid(101)))], at: clock.time)
+        let answers = replies(again, to: bob)
+        #expect(answers.first?.body == .registerReply(username: try Username("alice")))
+        #expect(code(answers.last) == .conflict)
+        #expect(journal.durable == ["registered alice", "registered bob"])
+        // A batch of nothing, or of more than 256, is malformed as a whole.
+        let empty = host.drain([.request(alice, codec.encode(Envelope(requestID: rid(102), body: .batch([]))))], at: clock.time)
+        #expect(code(replies(empty, to: alice).first) == .malformed)
+    }
+
+    /// A batch whose group fails answers each of its requests UNAVAILABLE, alone.
+    @Test func aFailedGroupAnswersEachRequestOfABatch() {
+        let journal = NoteJournal()
+        var host = HostCore(actor: NoteActor(), journal: journal)
+        journal.state.failNextCommit = true
+        let drained = host.drain([.request(alice, frame(.batch([frame(register("alice"), id: rid(1)), frame(register("bob"), id: rid(2))]), id: rid(100)))], at: ManualClock().time)
+        let answers = replies(drained, to: alice)
+        #expect(answers.map(\.requestID) == [rid(1), rid(2)])
+        #expect(answers.allSatisfy { code($0) == .unavailable })
+        #expect(journal.durable.isEmpty)
+    }
+}

@@ -19,18 +19,37 @@ func frame(_ body: Body, id: RequestID) -> [UInt8] { codec.encode(Envelope(reque
 
 func rid(_ n: UInt64) -> RequestID { RequestID(Bytes16(high: 0xAB, low: n)) }
 
-/// The envelopes of the frames sent to `client`.
+/// The envelopes of the frames sent to `client`, a batch reply's answers each on its own.
 func replies(_ drained: Drained, to client: ClientID) -> [Envelope] {
-    drained.frames.compactMap {
+    unbatched(drained.frames.compactMap {
         if case .toClient(let to, let bytes) = $0, to == client { return try? codec.decode(bytes) }
         return nil
+    })
+}
+
+/// The requests sent to peers, a batch's requests each on its own.
+func peerRequests(_ drained: Drained) -> [(PeerName, Envelope)] {
+    drained.frames.flatMap { frame -> [(PeerName, Envelope)] in
+        guard case .toPeer(let peer, let bytes) = frame, let envelope = try? codec.decode(bytes) else { return [] }
+        return unbatched([envelope]).map { (peer, $0) }
     }
 }
 
-func peerRequests(_ drained: Drained) -> [(PeerName, Envelope)] {
+func unbatched(_ envelopes: [Envelope]) -> [Envelope] {
+    envelopes.flatMap { envelope -> [Envelope] in
+        switch envelope.body {
+        case .batch(let frames), .batchReply(let frames): frames.compactMap { try? codec.decode($0) }
+        default: [envelope]
+        }
+    }
+}
+
+/// The frames as they leave, batches whole.
+func rawFrames(_ drained: Drained) -> [Envelope] {
     drained.frames.compactMap {
-        if case .toPeer(let peer, let bytes) = $0, let envelope = try? codec.decode(bytes) { return (peer, envelope) }
-        return nil
+        switch $0 {
+        case .toClient(_, let bytes), .toPeer(_, let bytes): try? codec.decode(bytes)
+        }
     }
 }
 

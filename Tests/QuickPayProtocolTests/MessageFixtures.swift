@@ -93,6 +93,11 @@ struct MessageFixtures {
             .modeReply(ModeReply(receiverID: merchant, mode: .online)),
             .error(QuickPayError(.replayedCoin, "index 3 is not above the last accepted 3")),
             .ack,
+            .batch([
+                WireCodec().encode(Envelope(requestID: .random(using: &generator), body: .modeQuery(merchant))),
+                WireCodec().encode(Envelope(requestID: .random(using: &generator), body: .bankBalance(account))),
+            ]),
+            .batchReply([WireCodec().encode(Envelope(requestID: .random(using: &generator), body: .ack))]),
         ] + blindBodies(session: session, account: account)
     }
 

@@ -11,7 +11,8 @@ public struct MerchantConfig: Sendable {
     public var redeemDeadlineMilliseconds = 5000
     /// How often the merchant redeems on its own (it also redeems on command).
     public var redeemIntervalSeconds: Int64 = 30
-    /// Online payments waiting for the bank at once; beyond it, OVERLOADED.
+    /// Online payments waiting for the bank at once (with it, or behind a payment on the same
+    /// voucher that is); beyond it, OVERLOADED.
     public var maximumPending = 10_000
     /// Settle is taken only from the bank's key; payments from anyone (customers use a fresh
     /// key per connection). nil (a plaintext `--insecure` deployment): not checked.
@@ -44,6 +45,12 @@ public struct MerchantActor: ServerActor {
     /// Online payments waiting for the bank, by request id (the payment's own).
     var pendingPayments: [RequestID: PendingPayment] = [:]
     var vouchersInFlight: Set<VoucherID> = []
+    /// Online payments on a voucher already with the bank, in arrival order: each goes to the
+    /// bank once the payment before it on that voucher has its answer (PayWord coins of one
+    /// voucher are checked in order), without holding payments on other vouchers.
+    var waitingForBank: [Waiting] = []
+    /// How many waiting payments name each voucher (a new payment on one of them waits too).
+    var vouchersWaiting: [VoucherID: Int] = [:]
     /// Redemptions waiting for the bank: what each asked to redeem.
     var pendingRedemptions: [RequestID: [Coin]] = [:]
     var lastRedemption: Timestamp?
@@ -61,6 +68,13 @@ public struct MerchantActor: ServerActor {
         let client: ClientID
         let envelope: Envelope
         let accepted: [Accepted]
+    }
+
+    struct Waiting {
+        let client: ClientID
+        let envelope: Envelope
+        let payment: Payment
+        var vouchers: Set<VoucherID> { Set(payment.coins.map(\.voucherID)) }
     }
 
     public init(
@@ -106,22 +120,28 @@ public struct MerchantActor: ServerActor {
 
     // MARK: Payment
 
-    mutating func pay(_ payment: Payment, envelope: Envelope, client: ClientID, now: Timestamp) throws -> Step<MerchantBatch> {
-        let accepted = try check(payment, now: now)
+    /// `written`: voucher rows a step being made writes (a waiting payment released by the answer
+    /// of the one before it is checked against the rows that answer delivers).
+    mutating func pay(_ payment: Payment, envelope: Envelope, client: ClientID, now: Timestamp, written: [VoucherID: MerchantVoucher] = [:]) throws -> Step<MerchantBatch> {
+        if config.mode == .online {
+            guard pendingPayments.count + waitingForBank.count < config.maximumPending else {
+                throw QuickPayError(.overloaded, "\(pendingPayments.count + waitingForBank.count) payments are waiting for the bank")
+            }
+            let waiting = Waiting(client: client, envelope: envelope, payment: payment)
+            if waiting.vouchers.contains(where: { vouchersInFlight.contains($0) || vouchersWaiting[$0] != nil }) {
+                waitingForBank.append(waiting)
+                for id in waiting.vouchers { vouchersWaiting[id, default: 0] += 1 }
+                return .none
+            }
+        }
+        let accepted = try check(payment, now: now, written: written)
         let amount = try Amount.sum(accepted.map { try $0.row.voucher.commitment.denomination.value(ofCoins: $0.steps) })
         switch config.mode {
         case .offline:
             let (batch, body) = try deliver(accepted, amount: amount, order: payment.order)
             return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(body))])
         case .online:
-            guard pendingPayments.count < config.maximumPending else {
-                throw QuickPayError(.overloaded, "\(pendingPayments.count) payments are waiting for the bank")
-            }
-            let ids = Set(accepted.map(\.coin.voucherID))
-            guard vouchersInFlight.isDisjoint(with: ids) else {
-                throw QuickPayError(.overloaded, "a payment on this voucher is already with the bank")
-            }
-            vouchersInFlight.formUnion(ids)
+            vouchersInFlight.formUnion(accepted.map(\.coin.voucherID))
             pendingPayments[envelope.requestID] = PendingPayment(client: client, envelope: envelope, accepted: accepted)
             let verify = VerifyCoins(
                 receiverID: config.receiverID, coins: payment.coins, vouchers: accepted.filter(\.isNew).map(\.row.voucher), mode: .online)
@@ -130,14 +150,14 @@ public struct MerchantActor: ServerActor {
     }
 
     /// Checks every voucher and coin without changing anything.
-    func check(_ payment: Payment, now: Timestamp) throws -> [Accepted] {
+    func check(_ payment: Payment, now: Timestamp, written: [VoucherID: MerchantVoucher] = [:]) throws -> [Accepted] {
         var attached: [VoucherID: SignedVoucher] = [:]
         for voucher in payment.vouchers { attached[voucher.id] = voucher }
         var accepted: [Accepted] = []
         for coin in payment.coins {
             var row: MerchantVoucher
             var isNew = false
-            if let known = try store.voucher(coin.voucherID) {
+            if let known = try written[coin.voucherID] ?? store.voucher(coin.voucherID) {
                 row = known
             } else if let voucher = attached[coin.voucherID] {
                 guard try !store.isClosedUnseen(voucher.id) else {
@@ -249,7 +269,7 @@ public struct MerchantActor: ServerActor {
         guard let pending = pendingPayments.removeValue(forKey: requestID) else { return .none }
         vouchersInFlight.subtract(pending.accepted.map(\.coin.voucherID))
         let envelope = pending.envelope
-        return answering(envelope, to: pending.client) {
+        let step = answering(envelope, to: pending.client) { () throws -> Step<MerchantBatch> in
             switch reply?.body {
             case .verifyCoinsReply(let credited)?:
                 guard case .payment(let payment) = envelope.body else { return .none }
@@ -266,6 +286,40 @@ public struct MerchantActor: ServerActor {
                 throw QuickPayError(.internal, "the bank answered \(other.typeName)")
             }
         }
+        return releasingWaiting(after: step, now: now)
+    }
+
+    /// The payments that waited for the vouchers `step` is done with go on, in arrival order,
+    /// checked against the rows `step` writes; a payment behind another on one of its vouchers
+    /// keeps waiting. Online payments commit nothing until the bank answers, so `step`'s commit
+    /// is the only one.
+    mutating func releasingWaiting(after step: Step<MerchantBatch>, now: Timestamp) -> Step<MerchantBatch> {
+        guard !waitingForBank.isEmpty else { return step }
+        var written: [VoucherID: MerchantVoucher] = [:]
+        for row in step.commit?.vouchers ?? [] { written[row.id] = row }
+        var outputs = step.outputs
+        var blocked: Set<VoucherID> = []
+        var still: [Waiting] = []
+        let waiting = waitingForBank
+        waitingForBank = []
+        vouchersWaiting = [:]
+        for payment in waiting {
+            let vouchers = payment.vouchers
+            if !blocked.isDisjoint(with: vouchers) || !vouchersInFlight.isDisjoint(with: vouchers) {
+                blocked.formUnion(vouchers)
+                still.append(payment)
+                for id in vouchers { vouchersWaiting[id, default: 0] += 1 }
+                continue
+            }
+            let next = answering(payment.envelope, to: payment.client) {
+                try pay(payment.payment, envelope: payment.envelope, client: payment.client, now: now, written: written)
+            }
+            outputs += next.outputs
+        }
+        waitingForBank = still + waitingForBank
+        var released = step
+        released.outputs = outputs
+        return released
     }
 
     /// Records what the bank credited. A coin the bank refuses for good (already redeemed,

@@ -856,6 +856,23 @@ public nonisolated struct Quickpay_V1_Envelope: Sendable {
     set {body = .refreshReply(newValue)}
   }
 
+  /// Several requests to one server in one frame, and their answers (PROTOCOL.md 2.1).
+  public var batch: Quickpay_V1_Batch {
+    get {
+      if case .batch(let v)? = body {return v}
+      return Quickpay_V1_Batch()
+    }
+    set {body = .batch(newValue)}
+  }
+
+  public var batchReply: Quickpay_V1_Batch {
+    get {
+      if case .batchReply(let v)? = body {return v}
+      return Quickpay_V1_Batch()
+    }
+    set {body = .batchReply(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -909,6 +926,9 @@ public nonisolated struct Quickpay_V1_Envelope: Sendable {
     case refresh(Quickpay_V1_RefreshRequest)
     case bankRefresh(Quickpay_V1_BankRefreshRequest)
     case refreshReply(Quickpay_V1_RefreshReply)
+    /// Several requests to one server in one frame, and their answers (PROTOCOL.md 2.1).
+    case batch(Quickpay_V1_Batch)
+    case batchReply(Quickpay_V1_Batch)
 
   }
 
@@ -1953,6 +1973,19 @@ public nonisolated struct Quickpay_V1_BankRefreshRequest: Sendable {
   public init() {}
 }
 
+/// Whole Envelope frames, each as it would travel alone: 1 to 256, none of them a batch.
+public nonisolated struct Quickpay_V1_Batch: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var frames: [Data] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Quickpay_V1_RefreshReply: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2004,7 +2037,7 @@ nonisolated extension Quickpay_V1_UnloadDestination: SwiftProtobuf._ProtoNamePro
 
 nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}request_id\0\u{1}payment\0\u{3}payment_reply\0\u{1}redeem\0\u{3}redeem_reply\0\u{3}verify_coins\0\u{3}verify_coins_reply\0\u{1}error\0\u{1}ack\0\u{2}\u{6}register\0\u{3}register_reply\0\u{1}login\0\u{3}login_challenge\0\u{3}otp_submit\0\u{3}otp_resend\0\u{3}session_granted\0\u{1}logout\0\u{4}\u{7}sms_submit\0\u{3}sms_accepted\0\u{3}device_attach\0\u{3}sms_delivery\0\u{3}attach_challenge\0\u{3}device_attach_proof\0\u{2}\u{5}balance\0\u{3}balance_reply\0\u{1}load\0\u{3}bank_load\0\u{3}load_reply\0\u{3}voucher_notice\0\u{3}bank_balance\0\u{3}bank_account_owner\0\u{3}account_owner\0\u{2}\u{2}settle\0\u{3}settle_reply\0\u{1}unload\0\u{3}bank_unload\0\u{3}unload_reply\0\u{1}withdraw\0\u{3}bank_withdraw\0\u{3}withdraw_reply\0\u{4}\u{3}prepaid_issue\0\u{3}prepaid_codes\0\u{3}prepaid_redeem\0\u{3}bank_credit\0\u{3}prepaid_redeem_reply\0\u{4}\u{6}mode_query\0\u{3}mode_reply\0\u{2}\u{9}refresh\0\u{3}bank_refresh\0\u{3}refresh_reply\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}request_id\0\u{1}payment\0\u{3}payment_reply\0\u{1}redeem\0\u{3}redeem_reply\0\u{3}verify_coins\0\u{3}verify_coins_reply\0\u{1}error\0\u{1}ack\0\u{2}\u{6}register\0\u{3}register_reply\0\u{1}login\0\u{3}login_challenge\0\u{3}otp_submit\0\u{3}otp_resend\0\u{3}session_granted\0\u{1}logout\0\u{4}\u{7}sms_submit\0\u{3}sms_accepted\0\u{3}device_attach\0\u{3}sms_delivery\0\u{3}attach_challenge\0\u{3}device_attach_proof\0\u{2}\u{5}balance\0\u{3}balance_reply\0\u{1}load\0\u{3}bank_load\0\u{3}load_reply\0\u{3}voucher_notice\0\u{3}bank_balance\0\u{3}bank_account_owner\0\u{3}account_owner\0\u{2}\u{2}settle\0\u{3}settle_reply\0\u{1}unload\0\u{3}bank_unload\0\u{3}unload_reply\0\u{1}withdraw\0\u{3}bank_withdraw\0\u{3}withdraw_reply\0\u{4}\u{3}prepaid_issue\0\u{3}prepaid_codes\0\u{3}prepaid_redeem\0\u{3}bank_credit\0\u{3}prepaid_redeem_reply\0\u{4}\u{6}mode_query\0\u{3}mode_reply\0\u{2}\u{9}refresh\0\u{3}bank_refresh\0\u{3}refresh_reply\0\u{2}\u{8}batch\0\u{3}batch_reply\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2651,6 +2684,32 @@ nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
           self.body = .refreshReply(v)
         }
       }()
+      case 90: try {
+        var v: Quickpay_V1_Batch?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .batch(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .batch(v)
+        }
+      }()
+      case 91: try {
+        var v: Quickpay_V1_Batch?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .batchReply(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .batchReply(v)
+        }
+      }()
       default: break
       }
     }
@@ -2863,6 +2922,14 @@ nonisolated extension Quickpay_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
     case .refreshReply?: try {
       guard case .refreshReply(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 82)
+    }()
+    case .batch?: try {
+      guard case .batch(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 90)
+    }()
+    case .batchReply?: try {
+      guard case .batchReply(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 91)
     }()
     case nil: break
     }
@@ -5105,6 +5172,36 @@ nonisolated extension Quickpay_V1_BankRefreshRequest: SwiftProtobuf.Message, Swi
     if lhs.refreshID != rhs.refreshID {return false}
     if lhs.blinded != rhs.blinded {return false}
     if lhs.ownerSignature != rhs.ownerSignature {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Quickpay_V1_Batch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Batch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}frames\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedBytesField(value: &self.frames) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.frames.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.frames, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Quickpay_V1_Batch, rhs: Quickpay_V1_Batch) -> Bool {
+    if lhs.frames != rhs.frames {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
