@@ -163,13 +163,13 @@ public final class SQLiteBankStore: BankStore {
 
     public func voucher(_ id: VoucherID) throws -> BankVoucher? {
         try database.read { db in
-            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE id = ?"), arguments: [id.raw.data]).map(Self.voucher)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(Self.voucherColumns) FROM vouchers WHERE id = ?"), arguments: [id.raw.data]).map(Self.voucher)
         }
     }
 
     public func voucher(root: Bytes32) throws -> BankVoucher? {
         try database.read { db in
-            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE root = ? AND scheme = 1"), arguments: [root.data]).map(Self.voucher)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(Self.voucherColumns) FROM vouchers WHERE root = ? AND scheme = 1"), arguments: [root.data]).map(Self.voucher)
         }
     }
 
@@ -185,7 +185,7 @@ public final class SQLiteBankStore: BankStore {
 
     public func closingVouchers(limit: Int) throws -> [BankVoucher] {
         try database.read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE state = 1 ORDER BY refund_at, id LIMIT ?"), arguments: [limit]).map(Self.voucher)
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT \(Self.voucherColumns) FROM vouchers WHERE state = 1 ORDER BY refund_at, id LIMIT ?"), arguments: [limit]).map(Self.voucher)
         }
     }
 
@@ -198,7 +198,7 @@ public final class SQLiteBankStore: BankStore {
             try BankBatchRules.checkPostings(batch.postings)
             for posting in batch.postings { try Self.post(db, posting, requestID: nil) }
             for row in batch.vouchers {
-                let before = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE id = ?"), arguments: [row.commitment.voucherID.raw.data]).map(Self.voucher)
+                let before = try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(Self.voucherColumns) FROM vouchers WHERE id = ?"), arguments: [row.commitment.voucherID.raw.data]).map(Self.voucher)
                 try BankBatchRules.checkVoucher(row, before: before)
                 try Self.save(db, row)
             }
@@ -257,7 +257,7 @@ public final class SQLiteBankStore: BankStore {
     }
 
     public func allVouchers() throws -> [BankVoucher] {
-        try database.read { db in try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM vouchers")).map(Self.voucher) }
+        try database.read { db in try Row.fetchAll(try db.cachedStatement(sql: "SELECT \(Self.voucherColumns) FROM vouchers")).map(Self.voucher) }
     }
 
     /// One posting: an entry row and both balances, refusing to take a non-external account
@@ -265,9 +265,8 @@ public final class SQLiteBankStore: BankStore {
     static func post(_ db: Database, _ posting: Posting, requestID: Data?) throws {
         guard posting.amount > .zero else { return }
         precondition(posting.from != posting.to, "a posting moves money between two accounts")
-        try db.execute(
-            sql: "INSERT INTO ledger_entries (request_id, debit, credit, amount) VALUES (?, ?, ?, ?)",
-            arguments: [requestID, posting.from.name, posting.to.name, posting.amount.paise])
+        try db.cachedStatement(sql: "INSERT INTO ledger_entries (request_id, debit, credit, amount) VALUES (?, ?, ?, ?)")
+            .execute(arguments: [requestID, posting.from.name, posting.to.name, posting.amount.paise])
         for (account, delta) in [(posting.from, -posting.amount.paise), (posting.to, posting.amount.paise)] {
             let current = try Int64.fetchOne(try db.cachedStatement(sql: "SELECT balance FROM ledger_balances WHERE account = ?"), arguments: [account.name]) ?? 0
             let (next, overflow) = current.addingReportingOverflow(delta)
@@ -313,34 +312,41 @@ public final class SQLiteBankStore: BankStore {
             ])
     }
 
+    /// The columns `voucher(_:)` reads, by position (a lookup by name lowercases the name each
+    /// time: 1.5% of the bank's time under online payments).
+    static let voucherColumns = """
+        id, account, scheme, receiver, denomination, length, root, expiry, owner_key, key_id, redeemed_index, redeemed_value, state, refund_at, \
+        destination, unload_id, refunded
+        """
+
     static func voucher(_ row: Row) throws -> BankVoucher {
-        let denomination: Int64 = row["denomination"]
-        let keyID: Data = row["key_id"]
-        let ownerKey: Data = row["owner_key"]
-        let schemeNumber: Int = row["scheme"]
+        let denomination: Int64 = row[4]
+        let keyID: Data = row[9]
+        let ownerKey: Data = row[8]
+        let schemeNumber: Int = row[2]
         guard let denomination = Denomination(rupees: denomination), let keyID = KeyID(keyID), let owner = SigningPublicKey(ownerKey),
             let scheme = SignatureScheme(rawValue: UInt8(clamping: schemeNumber))
         else {
             throw DatabaseCorruption("voucher row")
         }
-        let account: String? = row["account"]
+        let account: String? = row[1]
         let commitment = VoucherCommitment(
-            scheme: scheme, voucherID: VoucherID(try Bytes16(data: row["id"])), receiverID: try valid { try ReceiverID(row["receiver"]) },
-            denomination: denomination, length: try valid { try ChainLength(row["length"]) }, root: try Bytes32(data: row["root"]),
-            expiry: Timestamp(secondsSinceEpoch: row["expiry"]), ownerKey: owner, keyID: keyID)
+            scheme: scheme, voucherID: VoucherID(try Bytes16(data: row[0])), receiverID: try valid { try ReceiverID(row[3]) },
+            denomination: denomination, length: try valid { try ChainLength(row[5]) }, root: try Bytes32(data: row[6]),
+            expiry: Timestamp(secondsSinceEpoch: row[7]), ownerKey: owner, keyID: keyID)
         let state: BankVoucherState
-        switch row["state"] as Int {
+        switch row[12] as Int {
         case 0: state = .open
         case 1:
-            guard let destination = UnloadDestination(rawValue: UInt8(row["destination"] as Int)) else { throw DatabaseCorruption("destination") }
-            state = .closing(refundAt: Timestamp(secondsSinceEpoch: row["refund_at"]), destination: destination, unloadID: RequestID(try Bytes16(data: row["unload_id"])))
+            guard let destination = UnloadDestination(rawValue: UInt8(row[14] as Int)) else { throw DatabaseCorruption("destination") }
+            state = .closing(refundAt: Timestamp(secondsSinceEpoch: row[13]), destination: destination, unloadID: RequestID(try Bytes16(data: row[15])))
         default:
-            let unloadID: Data? = row["unload_id"]
-            state = .closed(refunded: Amount(paise: row["refunded"]), unloadID: try unloadID.map { RequestID(try Bytes16(data: $0)) })
+            let unloadID: Data? = row[15]
+            state = .closed(refunded: Amount(paise: row[16]), unloadID: try unloadID.map { RequestID(try Bytes16(data: $0)) })
         }
         return BankVoucher(
             commitment: commitment, account: try account.map { text in try valid { try AccountID(text) } },
-            redeemed: ChainPosition(index: row["redeemed_index"], value: try Bytes32(data: row["redeemed_value"])), state: state)
+            redeemed: ChainPosition(index: row[10], value: try Bytes32(data: row[11])), state: state)
     }
 
     /// Live bytes per table and index (SQLite's dbstat), for storage figures.
