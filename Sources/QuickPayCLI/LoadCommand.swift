@@ -41,6 +41,8 @@ struct LoadCommand: ParsableCommand {
     var traceMessages = false
     @Flag(help: "Run each file plain, with --trace-messages and with --metrics, in turn, twice, and print the ratios to the plain run (what tracing and metrics cost).")
     var compareObservability = false
+    @Flag(help: "Run each file with time-ordered payment request ids (as wallets make them) and with random ones, in turn, twice, and print the ratios (what the id layout does to the merchant's index of kept answers).")
+    var compareRequestIDs = false
     @Flag(help: "Start every actor with --metrics on a free port and scrape each once halfway through the run (saved as metrics-ACTOR.txt).")
     var metrics = false
 
@@ -68,7 +70,25 @@ struct LoadCommand: ParsableCommand {
                 spec.merchants = (1...merchants).map { LoadSpec.Merchant(id: "shop-\($0)", mode: mode) }
                 spec.name += "-\(merchants)m"
             }
-            if compareObservability {
+            if compareRequestIDs {
+                var outcomes: [Bool: [(accepted: Double, p99: Double, worst: Double)]] = [:]
+                for round in 1...2 {
+                    for random in [false, true] {
+                        var variant = spec
+                        variant.randomRequestIDs = random
+                        let outcome = try runOne(variant, folder: "\(runs)/load-\(stamp)/\(spec.name)-\(random ? "random" : "time-ordered")-ids-\(round)", bin: bin)
+                        if !outcome.passed { failed = true }
+                        outcomes[random, default: []].append((outcome.acceptedPerSecond, outcome.p99Microseconds, outcome.worstSecondP99Microseconds))
+                    }
+                }
+                for round in 0..<2 {
+                    let (ordered, random) = (outcomes[false]![round], outcomes[true]![round])
+                    print(String(
+                        format: "== %@ round %d: time-ordered/random ids: accepted %.0f/%.0f = %.3f, p99 %.0f/%.0f µs = %.3f, worst per-second p99 %.0f/%.0f µs = %.3f",
+                        spec.name, round + 1, ordered.accepted, random.accepted, ordered.accepted / random.accepted, ordered.p99, random.p99,
+                        ordered.p99 / max(1, random.p99), ordered.worst, random.worst, ordered.worst / max(1, random.worst)))
+                }
+            } else if compareObservability {
                 // Untraced, traced and with metrics, in turn, twice: what tracing and metrics cost,
                 // each against the plain run of the same round.
                 let variants = ["plain", "traced", "metrics"]
@@ -113,7 +133,9 @@ struct LoadCommand: ParsableCommand {
         if failed { throw ExitCode(1) }
     }
 
-    func runOne(_ spec: LoadSpec, folder: String, bin: String) throws -> (passed: Bool, acceptedPerSecond: Double, p50Microseconds: Double, p99Microseconds: Double) {
+    func runOne(_ spec: LoadSpec, folder: String, bin: String) throws -> (
+        passed: Bool, acceptedPerSecond: Double, p50Microseconds: Double, p99Microseconds: Double, worstSecondP99Microseconds: Double
+    ) {
         print("== \(spec.name)\(spec.description.isEmpty ? "" : ": \(spec.description)")")
         // The baseline first, on an idle machine, through the same binding and transport.
         let bench = try ZmqBench.parse(["--bytes", "78"])
@@ -183,8 +205,9 @@ struct LoadCommand: ParsableCommand {
         print("  report: \(try LoadReport.write(folder: folder))")
         let acceptedPerSecond = Double(results.totalAccepted) / spec.seconds
         let figures = results.percentiles(.single) ?? results.percentiles(.multi)
+        let worst = Double(results.worstSecondP99 ?? 0)
         results = LoadResults.empty(spec)  // release the histograms before the next file
-        return (invariants.isEmpty, acceptedPerSecond, Double(figures?["p50_us"] ?? 0), Double(figures?["p99_us"] ?? 0))
+        return (invariants.isEmpty, acceptedPerSecond, Double(figures?["p50_us"] ?? 0), Double(figures?["p99_us"] ?? 0), worst)
     }
 
     /// Scrapes every actor's /metrics once, `seconds` from now (halfway through the measured

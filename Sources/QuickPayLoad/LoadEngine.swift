@@ -270,7 +270,8 @@ final class LoadEngine {
         }
         let payment = try Payment(coins: coins, vouchers: vouchers)
         // As the wallet does: ids in time order, so the merchant's index of kept answers grows at its end.
-        let requestID = RequestID.timeOrdered(unixMilliseconds: unixMilliseconds(), using: &generator)
+        let requestID = spec.randomRequestIDs ? RequestID.random(using: &generator)
+            : RequestID.timeOrdered(unixMilliseconds: unixMilliseconds(), using: &generator)
         try paySockets[customerIndex][merchant].send(codec.encode(Envelope(requestID: requestID, body: .payment(payment))), flags: .dontWait)
         if oneAtATime { paying.insert(pair) }
         pending[requestID] = Pending(

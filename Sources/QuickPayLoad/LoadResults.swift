@@ -20,6 +20,11 @@ public struct LoadResults {
     public var receiptNanoseconds: UInt64 = 0
     public var paymentsChecked = 0
 
+    /// The highest p99 of any measured second (µs), or nil before any answer.
+    public var worstSecondP99: UInt64? {
+        timeline.values.map { $0.histogram.valueAtPercentile(99) }.max()
+    }
+
     mutating func clientWork(receipts: Int, nanoseconds: UInt64) {
         receiptsChecked += receipts
         paymentsChecked += 1

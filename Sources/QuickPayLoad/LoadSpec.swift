@@ -52,6 +52,9 @@ public struct LoadSpec: Sendable {
     public var pacing: Pacing
     public var warmupSeconds: Double
     public var seconds: Double
+    /// Payments' request ids: time-ordered as wallets make them (default), or random (the
+    /// layout before; `quickpay load --compare-request-ids` runs both).
+    public var randomRequestIDs = false
 
     public struct Invalid: Error, CustomStringConvertible {
         public let description: String
