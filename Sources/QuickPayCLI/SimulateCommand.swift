@@ -85,7 +85,7 @@ struct SimulateCommand: ParsableCommand {
             payments += result.stats.payments
             events += result.stats.events
             if trace || list.count == 1 {
-                print("seed \(seed): \(result.passed ? "passed" : "FAILED"), trace \(result.traceHash), \(result.stats.events) events, \(result.stats.payments) payments, \(result.stats.loads) loads, \(result.stats.unloads) unloads, \(result.stats.refreshes) refreshes, \(result.stats.attacks) attacks (\(result.stats.attacksRefused) refused), \(result.stats.crashes) crashes, \(result.stats.partitions) partitions, \(result.stats.failedGroups) failed groups, \(result.stats.dropped) messages lost, \(result.stats.virtualSeconds) s simulated")
+                print("seed \(seed): \(result.passed ? "passed" : "FAILED"), trace \(result.traceHash), \(result.stats.events) events, \(result.stats.payments) payments, \(result.stats.loads) loads, \(result.stats.unloads) unloads, \(result.stats.refreshes) refreshes, \(result.stats.attacks) attacks (\(result.stats.attacksRefused) refused), \(result.stats.crashes) crashes, \(result.stats.partitions) partitions, \(result.stats.failedGroups) failed groups, \(result.stats.multiInputGroups) groups of several inputs, \(result.stats.batchesSent) batches, \(result.stats.dropped) messages lost, \(result.stats.virtualSeconds) s simulated")
                 if trace { for line in result.trace.suffix(400) { print("    \(line)") } }
             }
             if !result.passed {

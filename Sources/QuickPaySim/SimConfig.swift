@@ -21,6 +21,10 @@ public struct SimConfig: Sendable, Equatable, CustomStringConvertible {
     public var partitionRate = 0.0015
     /// A server's next group commit fails, per event.
     public var commitFailureRate = 0.001
+    /// A server takes what reached it as one group, 0 ms to this many after the first input
+    /// (a host's poll loop drains everything waiting): groups of several inputs, and a group's
+    /// requests to one peer in one batch.
+    public var drainDelayMilliseconds: Int64 = 10
     /// Each server's clock is off by up to this many seconds.
     public var clockSkewSeconds: Int64 = 2
     /// Share of a customer's operations that are attacks.

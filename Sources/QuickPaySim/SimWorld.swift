@@ -14,6 +14,8 @@ final class SimWorld {
         case toServer(NodeID, HostInput)
         case toCustomer(Int, Envelope)
         case timer(NodeID)
+        /// The server takes its inbox as one group.
+        case drain(NodeID)
         case restart(NodeID)
         case heal(Link)
         case customer(Int)
@@ -48,6 +50,9 @@ final class SimWorld {
     var keys: [NodeID: Bytes32] = [:]
     var skew: [NodeID: Int64] = [:]
     var scheduledTimer: [NodeID: Int64] = [:]
+    /// Inputs that reached a server and wait for its next drain (lost if it dies first, as a
+    /// dying process's socket buffers are).
+    var inbox: [NodeID: [HostInput]] = [:]
     var cut: Set<Link> = []
     var customers: [SimCustomer] = []
     var trace = TraceHash()
@@ -225,6 +230,7 @@ final class SimWorld {
         for frame in drained.frames {
             switch frame {
             case .toPeer(let peer, let bytes):
+                if case .batch? = (try? WireCodec().decode(bytes))?.body { stats.batchesSent += 1 }
                 let target = NodeID.of(peer)
                 transmit(.toServer(target, .request(ClientID(routing(node), key: keys[node]), bytes)), from: .server(node), to: .server(target))
             case .toClient(let client, let bytes):
@@ -278,6 +284,7 @@ final class SimWorld {
     func crash(_ node: NodeID) {
         servers[node]?.crash()
         scheduledTimer[node] = nil
+        inbox[node] = nil
         schedule(.restart(node), in: random(1000...5000))
     }
 
@@ -291,7 +298,13 @@ final class SimWorld {
             case .peerReply(let peer, let bytes): note("\(node) <- reply of \(peer) \(bytes.count)B")
             case .computed(let id, _): note("\(node) <- computed \(id)")
             }
-            handle(node) { $0.drain([input], at: time(node)) }
+            guard let server = servers[node], server.isUp else { return }
+            if inbox[node] == nil { schedule(.drain(node), in: random(0...config.drainDelayMilliseconds)) }
+            inbox[node, default: []].append(input)
+        case .drain(let node):
+            guard let inputs = inbox.removeValue(forKey: node) else { return }
+            if inputs.count > 1 { stats.multiInputGroups += 1 }
+            handle(node) { $0.drain(inputs, at: time(node)) }
         case .timer(let node):
             guard scheduledTimer[node] == now else { return }
             scheduledTimer[node] = nil
@@ -361,6 +374,9 @@ public struct SimStats: Sendable {
     public var partitions = 0
     public var commitFailures = 0
     public var failedGroups = 0
+    /// Groups of more than one input, and batch frames a server sent to a peer.
+    public var multiInputGroups = 0
+    public var batchesSent = 0
     public var depositedPaise: Int64 = 0
     public var virtualSeconds: Int64 = 0
 }
