@@ -78,6 +78,8 @@ let package = Package(
                 "QuickPayProtocol",
                 "QuickPayActors",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The C API, for the two statements every payment runs (RawStatement).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
         // The independent auditor: plain SQL over the actors' files, no QuickPay module at all.

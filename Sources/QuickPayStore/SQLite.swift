@@ -215,20 +215,24 @@ enum AnswerTable {
             """)
     }
 
+    /// Every request with an idempotency policy looks here first (most find nothing): through
+    /// the C API (`RawStatement`).
     static func fetch(_ db: Database, _ key: AnswerKey) throws -> AnswerRecord? {
-        guard let row = try Row.fetchOne(
-            try db.cachedStatement(sql: "SELECT digest, outcome, answer, permanent, created_at FROM answers WHERE request_id = ? AND scope = ?"),
-            arguments: [key.requestID.raw.data, Int64(bitPattern: key.scope)])
-        else { return nil }
-        let answer: Data? = row["answer"]
-        let outcome: Int = row["outcome"]
+        let statement = try RawStatement(db, "SELECT digest, outcome, answer, permanent, created_at FROM answers WHERE request_id = ? AND scope = ?")
+        defer { statement.reset() }
+        try statement.bind(1, Bytes16Value(high: key.requestID.raw.high, low: key.requestID.raw.low))
+        try statement.bind(2, Int64(bitPattern: key.scope))
+        guard try statement.step() else { return nil }
+        guard let digest = Bytes16(statement.bytes(0)) else { throw DatabaseCorruption("an answer's digest is not 16 bytes") }
+        let outcome = statement.int64(1)
+        let answer = statement.isNull(2) ? nil : statement.bytes(2)
         return AnswerRecord(
-            key: key, digest: try Bytes16(data: row["digest"]), answer: try answer.map { data in try valid { try Body(serializedBytes: Array(data)) } },
+            key: key, digest: digest, answer: try answer.map { bytes in try valid { try Body(serializedBytes: bytes) } },
             outcome: outcome == 0 ? .done : .refused(try valid { () throws(QuickPayError) -> ErrorCode in
                 guard let code = ErrorCode(rawValue: UInt16(clamping: outcome)) else { throw QuickPayError(.internal, "outcome \(outcome)") }
                 return code
             }),
-            permanent: row["permanent"], createdAt: Timestamp(secondsSinceEpoch: row["created_at"]))
+            permanent: statement.int64(3) != 0, createdAt: Timestamp(secondsSinceEpoch: statement.int64(4)))
     }
 
     static func store(_ db: Database, _ record: AnswerRecord) throws {
@@ -237,14 +241,20 @@ enum AnswerTable {
         case .done: outcome = 0
         case .refused(let code): outcome = Int(code.rawValue)
         }
-        try db.cachedStatement(sql: """
+        let statement = try RawStatement(db, """
             INSERT INTO answers (scope, request_id, digest, outcome, answer, permanent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (request_id, scope) DO UPDATE SET digest = excluded.digest, outcome = excluded.outcome, answer = excluded.answer,
               permanent = excluded.permanent, created_at = excluded.created_at
-            """).execute(arguments: [
-                Int64(bitPattern: record.key.scope), record.key.requestID.raw.data, record.digest.data, outcome,
-                record.answer.map { Data(record.encodedAnswer ?? $0.serializedBytes()) }, record.permanent, record.createdAt.secondsSinceEpoch,
-            ])
+            """)
+        defer { statement.reset() }
+        try statement.bind(1, Int64(bitPattern: record.key.scope))
+        try statement.bind(2, Bytes16Value(high: record.key.requestID.raw.high, low: record.key.requestID.raw.low))
+        try statement.bind(3, Bytes16Value(high: record.digest.high, low: record.digest.low))
+        try statement.bind(4, Int64(outcome))
+        try statement.bind(5, record.answer.map { record.encodedAnswer ?? $0.serializedBytes() })
+        try statement.bind(6, record.permanent ? 1 : 0)
+        try statement.bind(7, record.createdAt.secondsSinceEpoch)
+        while try statement.step() {}
     }
 
     /// The last rowid pruning has passed: every row at or below it was pruned (or is a permanent

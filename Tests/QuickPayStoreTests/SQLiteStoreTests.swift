@@ -205,6 +205,32 @@ struct SQLiteMerchantAndWalletTests {
     }
 }
 
+/// The answer table through SQLite's C API (`RawStatement`): every field of a record comes back
+/// as it went in, a second record under the same key replaces the first, and other keys find
+/// nothing.
+struct AnswerTableTests {
+    @Test func everyFieldOfAnAnswerRecordRoundTrips() throws {
+        let path = temporaryPath("answers.sqlite")
+        let store = try SQLiteMerchantStore(path: path)
+        let callerScope = AnswerKey(scope: 0xFEDC_BA98_7654_3210, requestID: RequestID(Bytes16(high: 0x0102_0304_0506_0708, low: 0x090A_0B0C_0D0E_0F10)))
+        let global = AnswerKey(scope: 0, requestID: callerScope.requestID)
+        let frame = WireCodec().encode(Envelope(requestID: global.requestID, body: .ack))
+        let records = [
+            AnswerRecord(key: callerScope, digest: Bytes16(high: .max, low: 1), answer: nil, outcome: .refused(.insufficientFunds), permanent: true, createdAt: t0),
+            AnswerRecord(key: global, digest: Bytes16(high: 2, low: .max), answer: .ack, outcome: .done, permanent: false, createdAt: t0.adding(seconds: 5), encodedAnswer: frame),
+        ]
+        try store.inGroup { for record in records { try store.stageAnswer(record) } }
+        let reopened = try SQLiteMerchantStore(path: path)
+        #expect(try reopened.answer(for: callerScope) == records[0])
+        #expect(try reopened.answer(for: global) == records[1])
+        #expect(try reopened.answer(for: AnswerKey(scope: 1, requestID: global.requestID)) == nil)
+        let replaced = AnswerRecord(key: global, digest: Bytes16(high: 3, low: 3), answer: .error(QuickPayError(.conflict, "x", origin: .merchant)), outcome: .refused(.conflict), permanent: false, createdAt: t0)
+        try reopened.inGroup { try reopened.stageAnswer(replaced) }
+        #expect(try reopened.answer(for: global) == replaced)
+        #expect(try reopened.answerCount() == 2)
+    }
+}
+
 struct SQLiteNetworkProviderStoreTests {
     @Test func undeliveredSMSSurviveARestartAndLeaveOnce() throws {
         let path = temporaryPath("nsp.sqlite")

@@ -1,0 +1,70 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// One of GRDB's cached statements driven through SQLite's C API: bind, step, read columns,
+/// reset. For the statements every request runs (the answer table's lookup and insert), where
+/// building `StatementArguments` and `Row`s (existential boxes, `Data` copies, column lookups by
+/// name) cost more than SQLite's own work. Always left reset, as GRDB expects its cached
+/// statements; errors are GRDB's `DatabaseError`.
+struct RawStatement {
+    let db: Database
+    let statement: SQLiteStatement
+
+    init(_ db: Database, _ sql: String) throws {
+        self.db = db
+        statement = try db.cachedStatement(sql: sql).sqliteStatement
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
+    }
+
+    /// SQLite copies the bytes (SQLITE_TRANSIENT).
+    static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    func bind(_ index: Int32, _ value: Int64) throws { try check(sqlite3_bind_int64(statement, index, value)) }
+
+    func bind(_ index: Int32, _ bytes: [UInt8]?) throws {
+        guard let bytes else { return try check(sqlite3_bind_null(statement, index)) }
+        try bytes.withUnsafeBytes { try check(sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), Self.transient)) }
+    }
+
+    func bind(_ index: Int32, _ value: Bytes16Value) throws {
+        var big = (value.high.bigEndian, value.low.bigEndian)
+        try withUnsafeBytes(of: &big) { try check(sqlite3_bind_blob(statement, index, $0.baseAddress, 16, Self.transient)) }
+    }
+
+    /// Steps once: true with a row to read, false when done. Resets on an error.
+    func step() throws -> Bool {
+        let code = sqlite3_step(statement)
+        switch code {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default:
+            defer { sqlite3_reset(statement) }
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: String(cString: sqlite3_sql(statement)))
+        }
+    }
+
+    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+
+    func bytes(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(statement, column))
+        guard count > 0, let base = sqlite3_column_blob(statement, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    func reset() { sqlite3_reset(statement) }
+
+    private func check(_ code: Int32) throws {
+        guard code == SQLITE_OK else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
+    }
+}
+
+/// The two halves of a 16-byte id, as `Bytes16` holds them (big-endian).
+struct Bytes16Value {
+    let high: UInt64
+    let low: UInt64
+}
