@@ -39,6 +39,12 @@ public final class SQLiteMerchantStore: MerchantStore {
     static let rowCacheLimit = 8192
     /// Rows written by the steps of the open group, moved into `rows` once the group commits.
     var groupRows: [VoucherID: MerchantVoucher] = [:]
+    /// Stored vouchers whose positions the open group changed: written once each at the end of
+    /// the group, whatever the number of payments on them (a streaming customer pays the same
+    /// voucher many times a second: one UPDATE per voucher per group, not per payment).
+    var dirty: Set<VoucherID> = []
+    /// Position UPDATEs run since the store opened (what coalescing saves, for tests and benches).
+    public private(set) var positionWrites = 0
 
     public init(path: String) throws { database = try GroupedDatabase(path: path, migrator: Self.migrator) }
 
@@ -67,10 +73,9 @@ public final class SQLiteMerchantStore: MerchantStore {
                     ?? Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE id = ?"), arguments: [row.id.raw.data]).map(Self.voucher)
                 try MerchantBatchRules.check(row, before: before)
                 if before != nil {
-                    // A voucher already stored: only its positions change.
-                    try db.cachedStatement(sql: "UPDATE vouchers SET last_index = ?, last_value = ?, redeemed_index = ?, closed = ? WHERE id = ?").execute(
-                        arguments: [row.last.index, row.last.value.data, row.redeemedIndex, row.closed, row.id.raw.data])
-                    guard db.changesCount == 1 else { throw StoreError("voucher \(row.id) was not stored") }
+                    // A voucher already stored: only its positions change, written at the group's end.
+                    dirty.insert(row.id)
+                    groupRows[row.id] = row
                     continue
                 }
                 try db.cachedStatement(
@@ -114,21 +119,52 @@ public final class SQLiteMerchantStore: MerchantStore {
     }
 
     public func unredeemed(limit: Int) throws -> [MerchantVoucher] {
-        try database.read { db in
+        // Inside a group, the positions it changed are written first: SQL sees them.
+        if database.inOpenGroup { try writePositions() }
+        return try database.read { db in
             try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM vouchers WHERE last_index > redeemed_index ORDER BY id LIMIT ?"), arguments: [limit]).map(Self.voucher)
         }
     }
 
     public func allVouchers() throws -> [MerchantVoucher] {
-        try database.read { db in try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM vouchers")).map(Self.voucher) }
+        if database.inOpenGroup { try writePositions() }
+        return try database.read { db in try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM vouchers")).map(Self.voucher) }
     }
 
     /// Group commit: the steps `body` runs commit together, durably, once it returns; only then
     /// do their rows enter the row cache.
     public func inGroup(_ body: () throws -> Void) throws {
-        defer { groupRows.removeAll(keepingCapacity: true) }
-        try database.inGroup(body)
+        defer {
+            groupRows.removeAll(keepingCapacity: true)
+            dirty.removeAll(keepingCapacity: true)
+        }
+        try database.inGroup {
+            try body()
+            try writePositions()
+        }
         remember(Array(groupRows.values))
+    }
+
+    /// The group's changed positions, one UPDATE per voucher (through the C API: every payment
+    /// group runs it), inside the group's transaction.
+    func writePositions() throws {
+        guard !dirty.isEmpty else { return }
+        try database.staged { db in
+            for id in dirty {
+                guard let row = groupRows[id] else { continue }
+                let statement = try RawStatement(db, "UPDATE vouchers SET last_index = ?, last_value = ?, redeemed_index = ?, closed = ? WHERE id = ?")
+                defer { statement.reset() }
+                try statement.bind(1, Int64(row.last.index))
+                try statement.bind(2, row.last.value.bytes)
+                try statement.bind(3, Int64(row.redeemedIndex))
+                try statement.bind(4, row.closed ? 1 : 0)
+                try statement.bind(5, Bytes16Value(high: row.id.raw.high, low: row.id.raw.low))
+                while try statement.step() {}
+                guard db.changesCount == 1 else { throw StoreError("voucher \(row.id) was not stored") }
+                positionWrites += 1
+            }
+        }
+        dirty.removeAll(keepingCapacity: true)
     }
 
     static func voucher(_ row: Row) throws -> MerchantVoucher {

@@ -231,6 +231,55 @@ struct AnswerTableTests {
     }
 }
 
+/// Payments on one voucher within a group write its row once, at the group's end, with the
+/// last position; reads inside the group see every step; a failed group writes nothing.
+struct CoalescedPositionTests {
+    @Test func aVoucherPaidManyTimesInAGroupIsWrittenOnce() throws {
+        var generator = SplitMix64(seed: 91)
+        let signer = BankSigner(privateKey: .random(using: &generator))
+        let chain = HashChain(seed: .random(using: &generator), length: try ChainLength(10))
+        let voucher = signer.sign(VoucherCommitment(
+            voucherID: .random(using: &generator), receiverID: try ReceiverID("shop"), denomination: .rs1, length: chain.length, root: chain.root,
+            expiry: Timestamp(secondsSinceEpoch: 2_000_000_000), ownerKey: SigningPrivateKey.random(using: &generator).publicKey, keyID: signer.keyID))
+        let path = temporaryPath("coalesce.sqlite")
+        let store = try SQLiteMerchantStore(path: path)
+        func row(_ index: Int, redeemed: Int = 0) -> MerchantVoucher {
+            MerchantVoucher(voucher: voucher, last: ChainPosition(index: index, value: chain.element(at: index)), redeemedIndex: redeemed, receiptSeed: .zero, closed: false)
+        }
+        func batch(_ rows: MerchantVoucher...) -> MerchantBatch {
+            var batch = MerchantBatch()
+            batch.vouchers = rows
+            return batch
+        }
+        try store.inGroup { try store.stage(batch(row(1))) }  // first sight: inserted
+        let before = store.positionWrites
+        try store.inGroup {
+            for index in 2...6 {
+                try store.stage(batch(row(index)))
+                #expect(try store.voucher(voucher.id)?.last.index == index, "a later step of the group reads what an earlier one staged")
+            }
+            #expect(try store.unredeemed(limit: 10).first?.last.index == 6, "SQL inside the group sees the staged positions")
+        }
+        #expect(store.positionWrites - before <= 2, "five payments on one voucher: at most one write for the read and one at the end")
+        #expect(try SQLiteMerchantStore(path: path).voucher(voucher.id) == row(6))
+        // A group that fails writes nothing, and the cache keeps the committed row.
+        struct Planted: Error {}
+        #expect(throws: Planted.self) {
+            try store.inGroup {
+                try store.stage(batch(row(7)))
+                throw Planted()
+            }
+        }
+        #expect(try store.voucher(voucher.id) == row(6))
+        #expect(try SQLiteMerchantStore(path: path).voucher(voucher.id) == row(6))
+        // Without reads in between: exactly one write for many payments.
+        let quiet = store.positionWrites
+        try store.inGroup { for index in 7...9 { try store.stage(batch(row(index))) } }
+        #expect(store.positionWrites - quiet == 1)
+        #expect(try SQLiteMerchantStore(path: path).voucher(voucher.id) == row(9))
+    }
+}
+
 struct SQLiteNetworkProviderStoreTests {
     @Test func undeliveredSMSSurviveARestartAndLeaveOnce() throws {
         let path = temporaryPath("nsp.sqlite")
