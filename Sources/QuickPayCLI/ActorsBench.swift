@@ -22,6 +22,8 @@ struct ActorsBench: ParsableCommand {
     )
 
     @Option(help: "Single-coin payments per merchant measurement.") var payments = 20_000
+    @Option(help: "Vouchers the merchant's payments spread over, in turn (fewer: more payments per voucher in a group, as streaming customers pay).")
+    var merchantVouchers = 200
     @Option(help: "Vouchers for the bank measurements.") var vouchers = 2_000
     @Option(help: "Folder for the SQLite files (a fresh subfolder is made and removed).") var folder = NSTemporaryDirectory()
     @Option(parsing: .upToNextOption, help: "Requests per transaction to measure the merchant at (to profile one: --groups 256 --merchant-only).") var groups: [Int] = [1, 16, 256]
@@ -44,7 +46,11 @@ struct ActorsBench: ParsableCommand {
             var merchant = HostCore(actor: MerchantActor(
                 store: store, config: MerchantConfig(receiverID: shop, mode: .offline), bankKey: signer.privateKey.publicKey,
                 receiptKey: .random(using: &generator), random: SplitMix64(seed: 9)), journal: store)
-            let voucherCount = 200
+            // `merchantVouchers` in use at a time, paid in turn; each spent to its end (N = 1000),
+            // then the next set: as many vouchers as the payments need.
+            let active = max(1, merchantVouchers)
+            let count = payments
+            let voucherCount = (count + 999) / 1000 + active
             var chains: [(SignedVoucher, HashChain)] = []
             for _ in 0..<voucherCount {
                 let chain = HashChain(seed: .random(using: &generator), length: try ChainLength(1000))
@@ -55,11 +61,10 @@ struct ActorsBench: ParsableCommand {
                 chains.append((signer.sign(commitment), chain))
             }
             var spent = Array(repeating: 0, count: voucherCount)
-            let count = min(payments, voucherCount * 1000)
             var envelopes: [[UInt8]] = []
             let codec = WireCodec()
             for n in 0..<count {
-                let v = n % voucherCount
+                let v = n / (active * 1000) * active + n % active
                 spent[v] += 1
                 let coin = Coin(voucherID: chains[v].0.id, index: spent[v], value: chains[v].1.element(at: spent[v]))
                 // Ids as wallets make them (time-ordered, as if paid at 30,000/s), or random (the layout before).
@@ -82,8 +87,8 @@ struct ActorsBench: ParsableCommand {
             let seconds = nowSeconds() - started
             let rate = Double(count) / seconds
             if layout == .random { randomIDs[group] = rate } else { figures[group] = rate }
-            print(String(format: "  merchant, %3d requests per transaction: %9.0f durable single-coin payments/s (%d payments, %d refused)%@", group, rate, count, failures,
-                         layout == .random ? ", random request ids" : ""))
+            print(String(format: "  merchant, %3d requests per transaction: %9.0f durable single-coin payments/s (%d payments, %d vouchers at a time, %d refused, %d row writes)%@", group, rate,
+                         count, active, failures, store.positionWrites, layout == .random ? ", random request ids" : ""))
         }
         if let timeOrdered = figures[256], let random = randomIDs[256] {
             print(String(format: "  time-ordered request ids (UUIDv7) over random ones, 256 per transaction: %.2fx", timeOrdered / random))
