@@ -43,6 +43,8 @@ public struct WireCodec: Sendable {
     }
 
     public func encode(_ envelope: Envelope) -> [UInt8] {
+        // A steady payment's answer, by hand (the same bytes).
+        if case .paymentReply(let reply) = envelope.body, let frame = HotPath.paymentReply(envelope.requestID, reply) { return frame }
         var wire = Quickpay_V1_Envelope()
         wire.version = ProtocolLimits.version
         wire.requestID = Data(envelope.requestID.raw)
@@ -52,6 +54,8 @@ public struct WireCodec: Sendable {
     }
 
     public func decode(_ frame: some Collection<UInt8>) throws(QuickPayError) -> Envelope {
+        // A steady payment (coins only), by hand, when the frame is exactly its canonical bytes.
+        if frame.count <= maximumFrameBytes, let envelope = HotPath.payment(Array(frame)) { return envelope }
         let wire = try parse(frame)
         guard wire.version == ProtocolLimits.version else {
             throw QuickPayError(.malformed, "envelope version \(wire.version) is not \(ProtocolLimits.version)")

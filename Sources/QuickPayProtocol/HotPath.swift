@@ -1,0 +1,161 @@
+import QuickPayCore
+
+/// The two frames of a steady payment, by hand: a payment of coins only (no voucher attached,
+/// no order) and a payment reply without receipt roots. SwiftProtobuf's generic visitors cost a
+/// merchant more than half of its CPU per payment on these two small messages (`bench actors`
+/// profile, docs/PERFORMANCE.md); these functions read and write exactly the canonical protobuf
+/// bytes of the schema, and every other frame takes SwiftProtobuf's path.
+///
+/// - `payment` takes a frame only if it is byte for byte the canonical encoding of a coins-only
+///   payment (fields in order, lengths and varints minimal, nothing else) and every rule the
+///   general decoder applies holds; otherwise nil, and the caller decodes it the general way,
+///   which then gives the same refusal it always gave. So the frame is its own canonical bytes.
+/// - `paymentReply` writes what `WireCodec.encode` would write.
+///
+/// `HotPathTests` holds both to SwiftProtobuf: random messages byte for byte, and mutated frames
+/// (a frame taken here is one the general decoder takes, with the same envelope).
+enum HotPath {
+    // Tags: field number << 3 | wire type (0 varint, 2 length-delimited).
+    static let versionTag: UInt8 = 0x08, requestIDTag: UInt8 = 0x12, paymentTag: UInt8 = 0x1A, paymentReplyTag: UInt8 = 0x22
+    static let firstTag: UInt8 = 0x0A, secondVarintTag: UInt8 = 0x10, thirdTag: UInt8 = 0x1A, fourthVarintTag: UInt8 = 0x20
+
+    /// The envelope of a coins-only payment, if `frame` is exactly its canonical encoding.
+    static func payment(_ frame: [UInt8]) -> Envelope? {
+        frame.withUnsafeBufferPointer { buffer -> Envelope? in
+            var reader = Reader(buffer[...])
+            guard reader.byte() == versionTag, reader.varint() == UInt64(ProtocolLimits.version),
+                reader.byte() == requestIDTag, reader.varint() == 16, let id = reader.bytes16(),
+                reader.byte() == paymentTag, let length = reader.varint(), length == UInt64(reader.remaining)
+            else { return nil }
+            var coins: [Coin] = []
+            while !reader.atEnd {
+                guard coins.count < Payment.maximumCoins, reader.byte() == firstTag, let coinLength = reader.varint(),
+                    var coin = reader.sub(coinLength),
+                    coin.byte() == firstTag, coin.varint() == 16, let voucher = coin.bytes16(),
+                    coin.byte() == secondVarintTag, let index = coin.varint(), index <= UInt64(UInt32.max),
+                    coin.byte() == thirdTag, coin.varint() == 32, let value = coin.bytes32(), coin.atEnd,
+                    let checked = try? WireField.index(UInt32(index), "coin index")
+                else { return nil }
+                coins.append(Coin(voucherID: VoucherID(voucher), index: checked, value: value))
+            }
+            guard !coins.isEmpty, let payment = try? Payment(coins: coins, vouchers: [], order: "") else { return nil }
+            return Envelope(requestID: RequestID(id), body: .payment(payment), canonicalBytes: frame)
+        }
+    }
+
+    /// The frame of a payment reply without receipt roots (nil for one with them).
+    static func paymentReply(_ requestID: RequestID, _ reply: PaymentReply) -> [UInt8]? {
+        guard reply.receiptRoots.isEmpty else { return nil }
+        var body: [UInt8] = []
+        body.reserveCapacity(reply.receipts.count * 56 + reply.service.count + 16)
+        for receipt in reply.receipts {
+            let index = UInt64(receipt.index)
+            body.append(firstTag)
+            appendVarint(UInt64(2 + 16 + (index == 0 ? 0 : 1 + varintSize(index)) + 2 + 32), to: &body)
+            body.append(firstTag)
+            body.append(16)
+            append(receipt.voucherID.raw, to: &body)
+            if index != 0 {
+                body.append(secondVarintTag)
+                appendVarint(index, to: &body)
+            }
+            body.append(thirdTag)
+            body.append(32)
+            body.append(contentsOf: receipt.value.bytes)
+        }
+        if !reply.service.isEmpty {
+            body.append(thirdTag)
+            appendVarint(UInt64(reply.service.count), to: &body)
+            body.append(contentsOf: reply.service)
+        }
+        if reply.amount.paise != 0 {
+            body.append(fourthVarintTag)
+            appendVarint(UInt64(bitPattern: reply.amount.paise), to: &body)
+        }
+        var frame: [UInt8] = [versionTag, UInt8(ProtocolLimits.version), requestIDTag, 16]
+        frame.reserveCapacity(body.count + 24)
+        append(requestID.raw, to: &frame)
+        frame.append(paymentReplyTag)
+        appendVarint(UInt64(body.count), to: &frame)
+        frame.append(contentsOf: body)
+        return frame
+    }
+
+    static func append(_ value: Bytes16, to out: inout [UInt8]) {
+        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: value.high >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: value.low >> UInt64(shift))) }
+    }
+
+    static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
+        var rest = value
+        while rest >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        out.append(UInt8(rest))
+    }
+
+    static func varintSize(_ value: UInt64) -> Int {
+        var size = 1
+        var rest = value >> 7
+        while rest != 0 {
+            size += 1
+            rest >>= 7
+        }
+        return size
+    }
+
+    /// Reads a canonical encoding: every varint minimal (no padding a re-encoding would drop).
+    struct Reader {
+        var rest: Slice<UnsafeBufferPointer<UInt8>>
+        init(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) { rest = bytes }
+
+        var atEnd: Bool { rest.isEmpty }
+        var remaining: Int { rest.count }
+
+        mutating func byte() -> UInt8? { rest.popFirst() }
+
+        mutating func varint() -> UInt64? {
+            var value: UInt64 = 0
+            var shift: UInt64 = 0
+            while let byte = rest.popFirst() {
+                guard shift < 64 else { return nil }
+                if shift == 63 && byte > 1 { return nil }
+                value |= UInt64(byte & 0x7F) << shift
+                if byte & 0x80 == 0 {
+                    // A last byte of zero after others is padding: not canonical.
+                    guard byte != 0 || shift == 0 else { return nil }
+                    return value
+                }
+                shift += 7
+            }
+            return nil
+        }
+
+        mutating func take(_ count: Int) -> Slice<UnsafeBufferPointer<UInt8>>? {
+            guard rest.count >= count else { return nil }
+            let taken = rest.prefix(count)
+            rest = rest.dropFirst(count)
+            return taken
+        }
+
+        mutating func sub(_ length: UInt64) -> Reader? {
+            guard length <= UInt64(rest.count), let taken = take(Int(length)) else { return nil }
+            return Reader(taken)
+        }
+
+        mutating func bytes16() -> Bytes16? {
+            guard let taken = take(16) else { return nil }
+            var high: UInt64 = 0, low: UInt64 = 0
+            for (position, byte) in taken.enumerated() {
+                if position < 8 { high = high << 8 | UInt64(byte) } else { low = low << 8 | UInt64(byte) }
+            }
+            return Bytes16(high: high, low: low)
+        }
+
+        mutating func bytes32() -> Bytes32? {
+            guard let taken = take(32) else { return nil }
+            return Bytes32(taken)
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import QuickPayCore
+import SwiftProtobuf
+import Testing
+@testable import QuickPayProtocol
+
+/// The hand-written payment frames (`HotPath`) against SwiftProtobuf, the reference: the same
+/// bytes out, and never a frame taken that the general decoder would read otherwise.
+struct HotPathTests {
+    var generator = SplitMix64(seed: 2026)
+
+    mutating func coins(_ count: Int) -> [Coin] {
+        (0..<count).map { _ in
+            Coin(voucherID: .random(using: &generator), index: Int.random(in: 1...ChainLength.maximum, using: &generator), value: .random(using: &generator))
+        }
+    }
+
+    /// SwiftProtobuf's bytes for an envelope (the path every other message takes).
+    func reference(_ envelope: Envelope) -> [UInt8] {
+        var wire = Quickpay_V1_Envelope()
+        wire.version = ProtocolLimits.version
+        wire.requestID = Data(envelope.requestID.raw)
+        wire.body = envelope.body.wire
+        return try! wire.serializedBytes()
+    }
+
+    /// The general decoder alone (parse, rules, the canonical check).
+    func general(_ frame: [UInt8]) -> Envelope? {
+        guard let wire = try? Quickpay_V1_Envelope(serializedBytes: frame), wire.version == ProtocolLimits.version,
+            let id = Bytes16(wire.requestID), let body = wire.body, let decoded = try? Body(wire: body),
+            let canonical = try? wire.serializedBytes() as [UInt8], canonical.count == frame.count
+        else { return nil }
+        return Envelope(requestID: RequestID(id), body: decoded)
+    }
+
+    @Test mutating func aReplyIsWrittenByteForByteAsSwiftProtobufWritesIt() throws {
+        for round in 0..<2000 {
+            let receipts = coins(Int.random(in: 1...Payment.maximumCoins, using: &generator)).map { Receipt(voucherID: $0.voucherID, index: $0.index, value: $0.value) }
+            let serviceLength = [0, 1, 127, 128, 300, PaymentReply.maximumServiceBytes][round % 6]
+            let service = (0..<serviceLength).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let paise = [0, 1, 127, 128, 100_000, Int64.max / 3][round % 6] + Int64(round % 3)
+            let reply = PaymentReply(receipts: receipts, receiptRoots: [], service: service, amount: Amount(paise: paise))
+            let envelope = Envelope(requestID: .random(using: &generator), body: .paymentReply(reply))
+            let frame = try #require(HotPath.paymentReply(envelope.requestID, reply))
+            #expect(frame == reference(envelope), "round \(round)")
+            #expect(try WireCodec().decode(frame) == envelope)
+        }
+        // With receipt roots it is not its work.
+        let root = SignedReceiptCommitment.sign(
+            ReceiptCommitment(voucherID: .random(using: &generator), receiverID: try ReceiverID("shop"), length: try ChainLength(10), root: .random(using: &generator)),
+            with: .random(using: &generator))
+        let withRoot = PaymentReply(receipts: [Receipt(voucherID: root.commitment.voucherID, index: 1, value: .zero)], receiptRoots: [root], service: [], amount: .zero)
+        #expect(HotPath.paymentReply(.random(using: &generator), withRoot) == nil)
+    }
+
+    @Test mutating func aCoinsOnlyPaymentIsReadAsTheGeneralDecoderReadsIt() throws {
+        for _ in 0..<2000 {
+            let envelope = Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: coins(Int.random(in: 1...Payment.maximumCoins, using: &generator)))))
+            let frame = reference(envelope)
+            let fast = try #require(HotPath.payment(frame))
+            #expect(fast == envelope)
+            #expect(fast.canonicalBytes == frame)
+            #expect(try WireCodec().decode(frame).canonicalBytes == frame)
+        }
+        // A voucher attached, an order, or anything else: the general path's.
+        let chain = HashChain(seed: .random(using: &generator), length: try ChainLength(3))
+        let signer = BankSigner(privateKey: .random(using: &generator))
+        let voucher = signer.sign(VoucherCommitment(
+            voucherID: .random(using: &generator), receiverID: try ReceiverID("shop"), denomination: .rs1, length: chain.length, root: chain.root,
+            expiry: Timestamp(secondsSinceEpoch: 2_000_000_000), ownerKey: SigningPrivateKey.random(using: &generator).publicKey, keyID: signer.keyID))
+        let coin = Coin(voucherID: voucher.id, index: 1, value: chain.element(at: 1))
+        for body in [Body.payment(try Payment(coins: [coin], vouchers: [voucher])), .payment(try Payment(coins: [coin], order: "tea")), .ack] {
+            #expect(HotPath.payment(reference(Envelope(requestID: .random(using: &generator), body: body))) == nil)
+        }
+    }
+
+    /// Mutated frames (a byte changed, dropped, added; cut short; two coins of one voucher; a
+    /// padded varint): whatever the hand path takes, the general decoder takes the same way.
+    @Test mutating func aMutatedFrameIsNeverReadOtherwiseThanTheGeneralDecoderReadsIt() throws {
+        var taken = 0
+        var refused = 0
+        for round in 0..<20_000 {
+            var frame = reference(Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: coins(Int.random(in: 1...3, using: &generator))))))
+            let position = Int.random(in: 0..<frame.count, using: &generator)
+            switch round % 5 {
+            case 0: frame[position] = UInt8.random(in: 0...255, using: &generator)
+            case 1: frame.remove(at: position)
+            case 2: frame.insert(UInt8.random(in: 0...255, using: &generator), at: position)
+            case 3: frame = Array(frame.prefix(position))
+            default: frame[position] ^= 1 << UInt8.random(in: 0...7, using: &generator)
+            }
+            guard let fast = HotPath.payment(frame) else {
+                refused += 1
+                continue
+            }
+            taken += 1
+            let reference = try #require(general(frame), "the hand path took a frame the general decoder refuses (round \(round))")
+            #expect(fast == reference)
+            #expect(fast.canonicalBytes == frame)
+        }
+        #expect(taken > 1000 && refused > 1000, "both outcomes exercised: \(taken) taken, \(refused) refused")
+        // Two coins of one voucher, and an index of 0 or past N: refused here as there.
+        let id = VoucherID.random(using: &generator)
+        let twice = Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: [Coin(voucherID: .random(using: &generator), index: 1, value: .zero)])))
+        var frame = reference(twice)
+        #expect(HotPath.payment(frame) != nil)
+        // The same coin bytes twice in the payment: the general path refuses (one coin per voucher).
+        let coinBytes = Array(frame[(frame.count - 56)...])
+        frame += coinBytes
+        frame[frame.count - 56 * 2 - 1] = 112  // the payment's length
+        #expect(HotPath.payment(frame) == nil)
+        #expect(general(frame) == nil)
+        _ = id
+        // A padded varint (index 1 written as 0x81 0x00): not canonical anywhere.
+        var padded = reference(twice)
+        let indexAt = padded.count - 35
+        #expect(padded[indexAt - 1] == 0x10 && padded[indexAt] == 1)
+        padded[indexAt] = 0x81
+        padded.insert(0x00, at: indexAt + 1)
+        padded[padded.count - 58] += 1  // the coin's length
+        padded[padded.count - 60] += 1  // the payment's length
+        #expect(HotPath.payment(padded) == nil)
+        #expect(general(padded) == nil)
+    }
+}
