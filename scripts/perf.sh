@@ -10,7 +10,9 @@ Q="$BIN/quickpay"
 L="$Q load --runs $OUT"
 "$Q" bench core --seconds 1 --rounds 3
 "$Q" bench zmq --seconds 1 --rounds 3
-"$Q" bench actors | tee "$OUT/bench-actors.txt"
+"$Q" bench actors --payments 200000 | tee "$OUT/bench-actors.txt"
+"$Q" bench actors --payments 200000 --groups 256 --merchant-only --merchant-vouchers 16 | tee "$OUT/bench-actors-streaming.txt"
+bash scripts/instructions-per-payment.sh | tee "$OUT/instructions-per-payment.txt"
 $L scenarios/load/closed-loop-one-customer.yaml
 $L scenarios/load/one-merchant.yaml --rate 8000
 $L scenarios/load/one-merchant.yaml --rate 16000

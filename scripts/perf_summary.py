@@ -40,13 +40,23 @@ peaks = [r for r in runs if r.get("name") == "one-merchant" and r.get("pacing", 
 for r in sorted(peaks, key=lambda r: r["pacing"]["open_loop_rate"]):
     row("2", f"accepted at {r['pacing']['open_loop_rate']:,.0f}/s offered", ">= 30,000/s, p99 <= 50 ms",
         f"{r['accepted_per_second']:,.0f}/s, p99 {p(r, 'p99_us') / 1000:,.1f} ms", r["accepted_per_second"] / 30000)
-# 3. bench actors.
-try:
-    text = open(os.path.join(folder, "bench-actors.txt")).read()
-    match = re.search(r"256 requests per transaction:\s+(\d+)", text)
+# 3. bench actors: 200 vouchers at a time, and 16 (streaming customers); CPU and instructions.
+for name, what in (("bench-actors.txt", "200 vouchers"), ("bench-actors-streaming.txt", "16 vouchers")):
+    try:
+        text = open(os.path.join(folder, name)).read()
+    except OSError:
+        continue
+    match = re.search(r"256 requests per transaction:\s+(\d+)[^\n]*\n\s+CPU per payment: ([\d.]+) µs", text)
     if match:
         value = int(match.group(1))
-        row("3", "bench actors, merchant, 256 per group", ">= 100,000/s", f"{value:,}/s", value / 100000)
+        row("3", f"bench actors, merchant, 256 per group, {what}", ">= 100,000/s", f"{value:,}/s, {match.group(2)} µs of CPU each", value / 100000)
+    layouts = re.search(r"over random ones, 256 per transaction: ([\d.]+)x", text)
+    if layouts:
+        row("3", "  time-ordered over random request ids", "report", f"{layouts.group(1)}x", None)
+try:
+    match = re.search(r"([\d,]+) instructions per payment", open(os.path.join(folder, "instructions-per-payment.txt")).read())
+    if match:
+        row("3", "instructions per payment (callgrind, HostCore.drain)", "report", match.group(1), None)
 except OSError:
     pass
 # 4. closed loop.
