@@ -1,7 +1,7 @@
 import QuickPayCore
 
-/// The two frames of a steady payment, by hand: a payment of coins only (no voucher attached,
-/// no order) and a payment reply without receipt roots. SwiftProtobuf's generic visitors cost a
+/// The two frames of a steady payment, by hand, both ways: a payment of coins only (no voucher
+/// attached, no order) and a payment reply without receipt roots. SwiftProtobuf's generic visitors cost a
 /// merchant more than half of its CPU per payment on these two small messages (`bench actors`
 /// profile, docs/PERFORMANCE.md); these functions read and write exactly the canonical protobuf
 /// bytes of the schema, and every other frame takes SwiftProtobuf's path.
@@ -10,7 +10,7 @@ import QuickPayCore
 ///   payment (fields in order, lengths and varints minimal, nothing else) and every rule the
 ///   general decoder applies holds; otherwise nil, and the caller decodes it the general way,
 ///   which then gives the same refusal it always gave. So the frame is its own canonical bytes.
-/// - `paymentReply` writes what `WireCodec.encode` would write.
+/// - The writers write what SwiftProtobuf would write; the reply's reader is the payment's.
 ///
 /// `HotPathTests` holds both to SwiftProtobuf: random messages byte for byte, and mutated frames
 /// (a frame taken here is one the general decoder takes, with the same envelope).
@@ -43,25 +43,67 @@ enum HotPath {
         }
     }
 
+    /// The frame of a coins-only payment (nil for one with vouchers or an order): the wallet's
+    /// and the load generator's side.
+    static func payment(_ requestID: RequestID, _ payment: Payment) -> [UInt8]? {
+        guard payment.vouchers.isEmpty, payment.order.isEmpty else { return nil }
+        var body: [UInt8] = []
+        body.reserveCapacity(payment.coins.count * 58)
+        for coin in payment.coins {
+            appendEntry(voucher: coin.voucherID, index: coin.index, value: coin.value, to: &body)
+        }
+        return envelope(requestID, tag: paymentTag, body: body)
+    }
+
+    /// The envelope of a payment reply without receipt roots, if `frame` is exactly its
+    /// canonical encoding and every rule holds (the client's side).
+    static func paymentReply(_ frame: [UInt8]) -> Envelope? {
+        frame.withUnsafeBufferPointer { buffer -> Envelope? in
+            var reader = Reader(buffer[...])
+            guard reader.byte() == versionTag, reader.varint() == UInt64(ProtocolLimits.version),
+                reader.byte() == requestIDTag, reader.varint() == 16, let id = reader.bytes16(),
+                reader.byte() == paymentReplyTag, let length = reader.varint(), length == UInt64(reader.remaining)
+            else { return nil }
+            var receipts: [Receipt] = []
+            var service: [UInt8] = []
+            var paise: Int64 = 0
+            // Fields in order: receipts (1), no receipt roots (2), service (3), amount (4).
+            var next = reader.byte()
+            while next == firstTag {
+                guard receipts.count < Payment.maximumCoins, let entryLength = reader.varint(), var entry = reader.sub(entryLength),
+                    entry.byte() == firstTag, entry.varint() == 16, let voucher = entry.bytes16(),
+                    entry.byte() == secondVarintTag, let index = entry.varint(), index <= UInt64(UInt32.max),
+                    entry.byte() == thirdTag, entry.varint() == 32, let value = entry.bytes32(), entry.atEnd,
+                    let checked = try? WireField.index(UInt32(index), "receipt index")
+                else { return nil }
+                receipts.append(Receipt(voucherID: VoucherID(voucher), index: checked, value: value))
+                next = reader.byte()
+            }
+            guard !receipts.isEmpty else { return nil }
+            if next == thirdTag {
+                guard let count = reader.varint(), count >= 1, count <= UInt64(PaymentReply.maximumServiceBytes), let bytes = reader.take(Int(count)) else { return nil }
+                service = Array(bytes)
+                next = reader.byte()
+            }
+            if next == fourthVarintTag {
+                guard let value = reader.varint(), value != 0, let amount = try? WireField.amount(Int64(bitPattern: value), "amount_paise") else { return nil }
+                paise = amount.paise
+                next = reader.byte()
+            }
+            guard next == nil else { return nil }
+            return Envelope(
+                requestID: RequestID(id), body: .paymentReply(PaymentReply(receipts: receipts, receiptRoots: [], service: service, amount: Amount(paise: paise))),
+                canonicalBytes: frame)
+        }
+    }
+
     /// The frame of a payment reply without receipt roots (nil for one with them).
     static func paymentReply(_ requestID: RequestID, _ reply: PaymentReply) -> [UInt8]? {
         guard reply.receiptRoots.isEmpty else { return nil }
         var body: [UInt8] = []
         body.reserveCapacity(reply.receipts.count * 56 + reply.service.count + 16)
         for receipt in reply.receipts {
-            let index = UInt64(receipt.index)
-            body.append(firstTag)
-            appendVarint(UInt64(2 + 16 + (index == 0 ? 0 : 1 + varintSize(index)) + 2 + 32), to: &body)
-            body.append(firstTag)
-            body.append(16)
-            append(receipt.voucherID.raw, to: &body)
-            if index != 0 {
-                body.append(secondVarintTag)
-                appendVarint(index, to: &body)
-            }
-            body.append(thirdTag)
-            body.append(32)
-            body.append(contentsOf: receipt.value.bytes)
+            appendEntry(voucher: receipt.voucherID, index: receipt.index, value: receipt.value, to: &body)
         }
         if !reply.service.isEmpty {
             body.append(thirdTag)
@@ -72,10 +114,31 @@ enum HotPath {
             body.append(fourthVarintTag)
             appendVarint(UInt64(bitPattern: reply.amount.paise), to: &body)
         }
+        return envelope(requestID, tag: paymentReplyTag, body: body)
+    }
+
+    /// A coin or a receipt (the same shape: voucher id 1, index 2, value 3) as field 1 of its message.
+    static func appendEntry(voucher: VoucherID, index: Int, value: Bytes32, to body: inout [UInt8]) {
+        let index = UInt64(index)
+        body.append(firstTag)
+        appendVarint(UInt64(2 + 16 + (index == 0 ? 0 : 1 + varintSize(index)) + 2 + 32), to: &body)
+        body.append(firstTag)
+        body.append(16)
+        append(voucher.raw, to: &body)
+        if index != 0 {
+            body.append(secondVarintTag)
+            appendVarint(index, to: &body)
+        }
+        body.append(thirdTag)
+        body.append(32)
+        body.append(contentsOf: value.bytes)
+    }
+
+    static func envelope(_ requestID: RequestID, tag: UInt8, body: [UInt8]) -> [UInt8] {
         var frame: [UInt8] = [versionTag, UInt8(ProtocolLimits.version), requestIDTag, 16]
         frame.reserveCapacity(body.count + 24)
         append(requestID.raw, to: &frame)
-        frame.append(paymentReplyTag)
+        frame.append(tag)
         appendVarint(UInt64(body.count), to: &frame)
         frame.append(contentsOf: body)
         return frame

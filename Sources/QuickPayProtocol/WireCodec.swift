@@ -44,7 +44,11 @@ public struct WireCodec: Sendable {
 
     public func encode(_ envelope: Envelope) -> [UInt8] {
         // A steady payment's answer, by hand (the same bytes).
-        if case .paymentReply(let reply) = envelope.body, let frame = HotPath.paymentReply(envelope.requestID, reply) { return frame }
+        switch envelope.body {
+        case .paymentReply(let reply): if let frame = HotPath.paymentReply(envelope.requestID, reply) { return frame }
+        case .payment(let payment): if let frame = HotPath.payment(envelope.requestID, payment) { return frame }
+        default: break
+        }
         var wire = Quickpay_V1_Envelope()
         wire.version = ProtocolLimits.version
         wire.requestID = Data(envelope.requestID.raw)
@@ -55,7 +59,10 @@ public struct WireCodec: Sendable {
 
     public func decode(_ frame: some Collection<UInt8>) throws(QuickPayError) -> Envelope {
         // A steady payment (coins only), by hand, when the frame is exactly its canonical bytes.
-        if frame.count <= maximumFrameBytes, let envelope = HotPath.payment(Array(frame)) { return envelope }
+        if frame.count <= maximumFrameBytes {
+            let bytes = Array(frame)
+            if let envelope = HotPath.payment(bytes) ?? HotPath.paymentReply(bytes) { return envelope }
+        }
         let wire = try parse(frame)
         guard wire.version == ProtocolLimits.version else {
             throw QuickPayError(.malformed, "envelope version \(wire.version) is not \(ProtocolLimits.version)")

@@ -44,6 +44,9 @@ struct HotPathTests {
             let frame = try #require(HotPath.paymentReply(envelope.requestID, reply))
             #expect(frame == reference(envelope), "round \(round)")
             #expect(try WireCodec().decode(frame) == envelope)
+            let read = try #require(HotPath.paymentReply(frame), "round \(round)")
+            #expect(read == envelope)
+            #expect(read.canonicalBytes == frame)
         }
         // With receipt roots it is not its work.
         let root = SignedReceiptCommitment.sign(
@@ -55,8 +58,10 @@ struct HotPathTests {
 
     @Test mutating func aCoinsOnlyPaymentIsReadAsTheGeneralDecoderReadsIt() throws {
         for _ in 0..<2000 {
-            let envelope = Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: coins(Int.random(in: 1...Payment.maximumCoins, using: &generator)))))
+            let payment = try Payment(coins: coins(Int.random(in: 1...Payment.maximumCoins, using: &generator)))
+            let envelope = Envelope(requestID: .random(using: &generator), body: .payment(payment))
             let frame = reference(envelope)
+            #expect(HotPath.payment(envelope.requestID, payment) == frame)
             let fast = try #require(HotPath.payment(frame))
             #expect(fast == envelope)
             #expect(fast.canonicalBytes == frame)
@@ -71,6 +76,8 @@ struct HotPathTests {
         let coin = Coin(voucherID: voucher.id, index: 1, value: chain.element(at: 1))
         for body in [Body.payment(try Payment(coins: [coin], vouchers: [voucher])), .payment(try Payment(coins: [coin], order: "tea")), .ack] {
             #expect(HotPath.payment(reference(Envelope(requestID: .random(using: &generator), body: body))) == nil)
+            #expect(HotPath.paymentReply(reference(Envelope(requestID: .random(using: &generator), body: body))) == nil)
+            if case .payment(let payment) = body { #expect(HotPath.payment(.random(using: &generator), payment) == nil) }
         }
     }
 
@@ -79,17 +86,21 @@ struct HotPathTests {
     @Test mutating func aMutatedFrameIsNeverReadOtherwiseThanTheGeneralDecoderReadsIt() throws {
         var taken = 0
         var refused = 0
-        for round in 0..<20_000 {
-            var frame = reference(Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: coins(Int.random(in: 1...3, using: &generator))))))
+        for round in 0..<40_000 {
+            let entries = coins(Int.random(in: 1...3, using: &generator))
+            let body: Body = round % 2 == 0 ? .payment(try Payment(coins: entries)) : .paymentReply(PaymentReply(
+                receipts: entries.map { Receipt(voucherID: $0.voucherID, index: $0.index, value: $0.value) }, receiptRoots: [],
+                service: Array("shop delivered Rs 1".utf8.prefix(round % 20)), amount: Amount(paise: Int64(round % 7) * 100)))
+            var frame = reference(Envelope(requestID: .random(using: &generator), body: body))
             let position = Int.random(in: 0..<frame.count, using: &generator)
-            switch round % 5 {
+            switch round / 2 % 5 {
             case 0: frame[position] = UInt8.random(in: 0...255, using: &generator)
             case 1: frame.remove(at: position)
             case 2: frame.insert(UInt8.random(in: 0...255, using: &generator), at: position)
             case 3: frame = Array(frame.prefix(position))
             default: frame[position] ^= 1 << UInt8.random(in: 0...7, using: &generator)
             }
-            guard let fast = HotPath.payment(frame) else {
+            guard let fast = HotPath.payment(frame) ?? HotPath.paymentReply(frame) else {
                 refused += 1
                 continue
             }
@@ -98,7 +109,7 @@ struct HotPathTests {
             #expect(fast == reference)
             #expect(fast.canonicalBytes == frame)
         }
-        #expect(taken > 1000 && refused > 1000, "both outcomes exercised: \(taken) taken, \(refused) refused")
+        #expect(taken > 2000 && refused > 2000, "both outcomes exercised: \(taken) taken, \(refused) refused")
         // Two coins of one voucher, and an index of 0 or past N: refused here as there.
         let id = VoucherID.random(using: &generator)
         let twice = Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: [Coin(voucherID: .random(using: &generator), index: 1, value: .zero)])))
