@@ -23,6 +23,16 @@ struct RawStatement {
 
     func bind(_ index: Int32, _ value: Int64) throws { try check(sqlite3_bind_int64(statement, index, value)) }
 
+    func bind(_ index: Int32, _ value: Int64?) throws {
+        guard let value else { return try check(sqlite3_bind_null(statement, index)) }
+        try bind(index, value)
+    }
+
+    func bind(_ index: Int32, _ value: String?) throws {
+        guard var text = value else { return try check(sqlite3_bind_null(statement, index)) }
+        try text.withUTF8 { try check(sqlite3_bind_text(statement, index, UnsafeRawPointer($0.baseAddress).map { $0.assumingMemoryBound(to: CChar.self) }, Int32($0.count), Self.transient)) }
+    }
+
     func bind(_ index: Int32, _ bytes: [UInt8]?) throws {
         guard let bytes else { return try check(sqlite3_bind_null(statement, index)) }
         try bytes.withUnsafeBytes { try check(sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), Self.transient)) }
@@ -48,6 +58,11 @@ struct RawStatement {
     func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
     func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
 
+    func text(_ column: Int32) -> String {
+        guard let base = sqlite3_column_text(statement, column) else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: base, count: Int(sqlite3_column_bytes(statement, column))), as: UTF8.self)
+    }
+
     func bytes(_ column: Int32) -> [UInt8] {
         let count = Int(sqlite3_column_bytes(statement, column))
         guard count > 0, let base = sqlite3_column_blob(statement, column) else { return [] }
@@ -61,6 +76,27 @@ struct RawStatement {
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
         }
     }
+}
+
+/// The columns of one row, by position: a `RawStatement` on its row, or GRDB's `Row` (one
+/// mapping from columns to values serves both).
+protocol ColumnReader {
+    func int64(_ column: Int32) -> Int64
+    func isNull(_ column: Int32) -> Bool
+    func bytes(_ column: Int32) -> [UInt8]
+    func text(_ column: Int32) -> String
+}
+
+extension RawStatement: ColumnReader {}
+
+extension Row: ColumnReader {
+    func int64(_ column: Int32) -> Int64 { self[Int(column)] }
+    func isNull(_ column: Int32) -> Bool { hasNull(atIndex: Int(column)) }
+    func bytes(_ column: Int32) -> [UInt8] {
+        let data: Data? = self[Int(column)]
+        return data.map { Array($0) } ?? []
+    }
+    func text(_ column: Int32) -> String { self[Int(column)] }
 }
 
 /// The two halves of a 16-byte id, as `Bytes16` holds them (big-endian).

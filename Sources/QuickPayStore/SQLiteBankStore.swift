@@ -162,9 +162,16 @@ public final class SQLiteBankStore: BankStore {
     }
 
     public func voucher(_ id: VoucherID) throws -> BankVoucher? {
-        try database.read { db in
-            try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(Self.voucherColumns) FROM vouchers WHERE id = ?"), arguments: [id.raw.data]).map(Self.voucher)
-        }
+        try database.read { db in try Self.voucher(db, id) }
+    }
+
+    /// A voucher's row by id (every coin the bank verifies or redeems reads one): through the C API.
+    static func voucher(_ db: Database, _ id: VoucherID) throws -> BankVoucher? {
+        let statement = try RawStatement(db, "SELECT \(Self.voucherColumns) FROM vouchers WHERE id = ?")
+        defer { statement.reset() }
+        try statement.bind(1, Bytes16Value(high: id.raw.high, low: id.raw.low))
+        guard try statement.step() else { return nil }
+        return try voucher(statement)
     }
 
     public func voucher(root: Bytes32) throws -> BankVoucher? {
@@ -198,7 +205,7 @@ public final class SQLiteBankStore: BankStore {
             try BankBatchRules.checkPostings(batch.postings)
             for posting in batch.postings { try Self.post(db, posting, requestID: nil) }
             for row in batch.vouchers {
-                let before = try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(Self.voucherColumns) FROM vouchers WHERE id = ?"), arguments: [row.commitment.voucherID.raw.data]).map(Self.voucher)
+                let before = try Self.voucher(db, row.commitment.voucherID)
                 try BankBatchRules.checkVoucher(row, before: before)
                 try Self.save(db, row)
             }
@@ -265,14 +272,27 @@ public final class SQLiteBankStore: BankStore {
     static func post(_ db: Database, _ posting: Posting, requestID: Data?) throws {
         guard posting.amount > .zero else { return }
         precondition(posting.from != posting.to, "a posting moves money between two accounts")
-        try db.cachedStatement(sql: "INSERT INTO ledger_entries (request_id, debit, credit, amount) VALUES (?, ?, ?, ?)")
-            .execute(arguments: [requestID, posting.from.name, posting.to.name, posting.amount.paise])
+        // Through the C API: every credit of a verification or a redemption posts.
+        let entry = try RawStatement(db, "INSERT INTO ledger_entries (request_id, debit, credit, amount) VALUES (?, ?, ?, ?)")
+        defer { entry.reset() }
+        try entry.bind(1, requestID.map { Array($0) })
+        try entry.bind(2, posting.from.name)
+        try entry.bind(3, posting.to.name)
+        try entry.bind(4, posting.amount.paise)
+        while try entry.step() {}
         for (account, delta) in [(posting.from, -posting.amount.paise), (posting.to, posting.amount.paise)] {
-            let current = try Int64.fetchOne(try db.cachedStatement(sql: "SELECT balance FROM ledger_balances WHERE account = ?"), arguments: [account.name]) ?? 0
+            let read = try RawStatement(db, "SELECT balance FROM ledger_balances WHERE account = ?")
+            try read.bind(1, account.name)
+            let current = try read.step() ? read.int64(0) : 0
+            read.reset()
             let (next, overflow) = current.addingReportingOverflow(delta)
             guard !overflow else { throw StoreError("\(account) overflows") }
             guard next >= 0 || account.isExternal else { throw StoreError("\(account) would go negative (\(Amount(paise: next)))") }
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO ledger_balances (account, balance) VALUES (?, ?)").execute(arguments: [account.name, next])
+            let write = try RawStatement(db, "INSERT OR REPLACE INTO ledger_balances (account, balance) VALUES (?, ?)")
+            defer { write.reset() }
+            try write.bind(1, account.name)
+            try write.bind(2, next)
+            while try write.step() {}
         }
     }
 
@@ -295,21 +315,33 @@ public final class SQLiteBankStore: BankStore {
             refunded = amount.paise
             unloadID = id?.raw.data
         }
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO vouchers (id, account, scheme, receiver, denomination, length, root, expiry, owner_key, key_id,
-                  redeemed_index, redeemed_value, state, refund_at, destination, unload_id, refunded)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET account = excluded.account, redeemed_index = excluded.redeemed_index, redeemed_value = excluded.redeemed_value,
-                  state = excluded.state, refund_at = excluded.refund_at, destination = excluded.destination, unload_id = excluded.unload_id,
-                  refunded = excluded.refunded
-                """
-        ).execute(
-            arguments: [
-                c.voucherID.raw.data, row.account?.value, Int(c.scheme.rawValue), c.receiverID.value, c.denomination.rupees, c.length.value, c.root.data,
-                c.expiry.secondsSinceEpoch, c.ownerKey.raw.data, Data(c.keyID.bytes), row.redeemed.index, row.redeemed.value.data,
-                state, refundAt, destination, unloadID, refunded,
-            ])
+        let statement = try RawStatement(db, """
+            INSERT INTO vouchers (id, account, scheme, receiver, denomination, length, root, expiry, owner_key, key_id,
+              redeemed_index, redeemed_value, state, refund_at, destination, unload_id, refunded)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET account = excluded.account, redeemed_index = excluded.redeemed_index, redeemed_value = excluded.redeemed_value,
+              state = excluded.state, refund_at = excluded.refund_at, destination = excluded.destination, unload_id = excluded.unload_id,
+              refunded = excluded.refunded
+            """)
+        defer { statement.reset() }
+        try statement.bind(1, Bytes16Value(high: c.voucherID.raw.high, low: c.voucherID.raw.low))
+        try statement.bind(2, row.account?.value)
+        try statement.bind(3, Int64(c.scheme.rawValue))
+        try statement.bind(4, c.receiverID.value)
+        try statement.bind(5, c.denomination.rupees)
+        try statement.bind(6, Int64(c.length.value))
+        try statement.bind(7, c.root.bytes)
+        try statement.bind(8, c.expiry.secondsSinceEpoch)
+        try statement.bind(9, c.ownerKey.raw.bytes)
+        try statement.bind(10, c.keyID.bytes)
+        try statement.bind(11, Int64(row.redeemed.index))
+        try statement.bind(12, row.redeemed.value.bytes)
+        try statement.bind(13, Int64(state))
+        try statement.bind(14, refundAt)
+        try statement.bind(15, destination.map { Int64($0) })
+        try statement.bind(16, unloadID.map { Array($0) })
+        try statement.bind(17, refunded)
+        while try statement.step() {}
     }
 
     /// The columns `voucher(_:)` reads, by position (a lookup by name lowercases the name each
@@ -319,34 +351,41 @@ public final class SQLiteBankStore: BankStore {
         destination, unload_id, refunded
         """
 
-    static func voucher(_ row: Row) throws -> BankVoucher {
-        let denomination: Int64 = row[4]
-        let keyID: Data = row[9]
-        let ownerKey: Data = row[8]
-        let schemeNumber: Int = row[2]
+    static func voucher(_ row: some ColumnReader) throws -> BankVoucher {
+        let denomination = row.int64(4)
+        let keyID = row.bytes(9)
+        let ownerKey = row.bytes(8)
+        let schemeNumber = row.int64(2)
         guard let denomination = Denomination(rupees: denomination), let keyID = KeyID(keyID), let owner = SigningPublicKey(ownerKey),
             let scheme = SignatureScheme(rawValue: UInt8(clamping: schemeNumber))
         else {
             throw DatabaseCorruption("voucher row")
         }
-        let account: String? = row[1]
+        let account: String? = row.isNull(1) ? nil : row.text(1)
+        func bytes16(_ column: Int32) throws -> Bytes16 {
+            guard let value = Bytes16(row.bytes(column)) else { throw DatabaseCorruption("column \(column) of a voucher row is not 16 bytes") }
+            return value
+        }
+        func bytes32(_ column: Int32) throws -> Bytes32 {
+            guard let value = Bytes32(row.bytes(column)) else { throw DatabaseCorruption("column \(column) of a voucher row is not 32 bytes") }
+            return value
+        }
         let commitment = VoucherCommitment(
-            scheme: scheme, voucherID: VoucherID(try Bytes16(data: row[0])), receiverID: try valid { try ReceiverID(row[3]) },
-            denomination: denomination, length: try valid { try ChainLength(row[5]) }, root: try Bytes32(data: row[6]),
-            expiry: Timestamp(secondsSinceEpoch: row[7]), ownerKey: owner, keyID: keyID)
+            scheme: scheme, voucherID: VoucherID(try bytes16(0)), receiverID: try valid { try ReceiverID(row.text(3)) },
+            denomination: denomination, length: try valid { try ChainLength(Int(row.int64(5))) }, root: try bytes32(6),
+            expiry: Timestamp(secondsSinceEpoch: row.int64(7)), ownerKey: owner, keyID: keyID)
         let state: BankVoucherState
-        switch row[12] as Int {
+        switch row.int64(12) {
         case 0: state = .open
         case 1:
-            guard let destination = UnloadDestination(rawValue: UInt8(row[14] as Int)) else { throw DatabaseCorruption("destination") }
-            state = .closing(refundAt: Timestamp(secondsSinceEpoch: row[13]), destination: destination, unloadID: RequestID(try Bytes16(data: row[15])))
+            guard let destination = UnloadDestination(rawValue: UInt8(clamping: row.int64(14))) else { throw DatabaseCorruption("destination") }
+            state = .closing(refundAt: Timestamp(secondsSinceEpoch: row.int64(13)), destination: destination, unloadID: RequestID(try bytes16(15)))
         default:
-            let unloadID: Data? = row[15]
-            state = .closed(refunded: Amount(paise: row[16]), unloadID: try unloadID.map { RequestID(try Bytes16(data: $0)) })
+            state = .closed(refunded: Amount(paise: row.int64(16)), unloadID: row.isNull(15) ? nil : RequestID(try bytes16(15)))
         }
         return BankVoucher(
             commitment: commitment, account: try account.map { text in try valid { try AccountID(text) } },
-            redeemed: ChainPosition(index: row[10], value: try Bytes32(data: row[11])), state: state)
+            redeemed: ChainPosition(index: Int(row.int64(10)), value: try bytes32(11)), state: state)
     }
 
     /// Live bytes per table and index (SQLite's dbstat), for storage figures.

@@ -98,6 +98,19 @@ struct SQLiteBankStoreTests {
             try store.commitAlone(batch)
             #expect(try store.voucher(commitment.voucherID) == row)
         }
+        // A blind voucher first seen at a redemption (no account yet), then closed with no unload
+        // id: through the by-id read (SQLite's C API) and the list read (GRDB rows) alike.
+        let blind = VoucherCommitment(
+            scheme: .blindRSA, voucherID: .random(using: &generator), receiverID: try ReceiverID("m"), denomination: .rs10, length: chain.length, root: chain.root,
+            expiry: Timestamp(secondsSinceEpoch: 99), ownerKey: SigningPrivateKey.random(using: &generator).publicKey, keyID: KeyID([1, 2, 3, 4, 5, 6, 7, 8])!)
+        for state in [BankVoucherState.open, .closed(refunded: .zero, unloadID: nil)] {
+            var batch = BankBatch()
+            let row = BankVoucher(commitment: blind, account: nil, redeemed: ChainPosition(index: 4, value: chain.element(at: 4)), state: state)
+            batch.vouchers = [row]
+            try store.commitAlone(batch)
+            #expect(try store.voucher(blind.voucherID) == row)
+            #expect(try store.allVouchers().first { $0.commitment.voucherID == blind.voucherID } == row)
+        }
         // The store refuses illegal moves: a closed voucher reopened, an index that goes back.
         for illegal in [
             BankVoucher(commitment: commitment, account: alice, redeemed: ChainPosition(index: 2, value: chain.element(at: 2)), state: .open),
