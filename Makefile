@@ -70,8 +70,10 @@ bench: release
 	.build/release/quickpay bench core
 
 # Every figure of docs/PERFORMANCE.md, each with its baseline measured in the same run, then issue
-# 14's targets as target / measured / ratio (scripts/perf.sh; about 12 minutes).
+# 14's targets as target / measured / ratio (scripts/perf.sh; about 15 minutes; valgrind for the instruction count).
 perf: release
+	@command -v valgrind >/dev/null && command -v objcopy >/dev/null || { echo "installing valgrind binutils (apt-get)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq valgrind binutils; }
 	bash scripts/perf.sh
 
 # Regenerates the committed protobuf Swift code (needs protobuf-compiler).
