@@ -41,7 +41,7 @@ struct LoadCommand: ParsableCommand {
     var traceMessages = false
     @Flag(help: "Run each file plain, with --trace-messages and with --metrics, in turn, twice, and print the ratios to the plain run (what tracing and metrics cost).")
     var compareObservability = false
-    @Flag(help: "Run each file with time-ordered payment request ids (as wallets make them) and with random ones, in turn, twice, and print the ratios (what the id layout does to the merchant's index of kept answers).")
+    @Flag(name: .customLong("compare-request-ids"), help: "Run each file with time-ordered payment request ids (as wallets make them) and with random ones, in turn, twice, and print the ratios (what the id layout does to the merchant's index of kept answers).")
     var compareRequestIDs = false
     @Flag(help: "Start every actor with --metrics on a free port and scrape each once halfway through the run (saved as metrics-ACTOR.txt).")
     var metrics = false
