@@ -23,20 +23,11 @@ enum HotPath {
     static func payment(_ frame: [UInt8]) -> Envelope? {
         frame.withUnsafeBufferPointer { buffer -> Envelope? in
             var reader = Reader(buffer[...])
-            guard reader.byte() == versionTag, reader.varint() == UInt64(ProtocolLimits.version),
-                reader.byte() == requestIDTag, reader.varint() == 16, let id = reader.bytes16(),
-                reader.byte() == paymentTag, let length = reader.varint(), length == UInt64(reader.remaining)
-            else { return nil }
+            guard let id = reader.envelope(body: paymentTag) else { return nil }
             var coins: [Coin] = []
             while !reader.atEnd {
-                guard coins.count < Payment.maximumCoins, reader.byte() == firstTag, let coinLength = reader.varint(),
-                    var coin = reader.sub(coinLength),
-                    coin.byte() == firstTag, coin.varint() == 16, let voucher = coin.bytes16(),
-                    coin.byte() == secondVarintTag, let index = coin.varint(), index <= UInt64(UInt32.max),
-                    coin.byte() == thirdTag, coin.varint() == 32, let value = coin.bytes32(), coin.atEnd,
-                    let checked = try? WireField.index(UInt32(index), "coin index")
-                else { return nil }
-                coins.append(Coin(voucherID: VoucherID(voucher), index: checked, value: value))
+                guard coins.count < Payment.maximumCoins, reader.byte() == firstTag, let (voucher, index, value) = reader.entry(field: "coin index") else { return nil }
+                coins.append(Coin(voucherID: voucher, index: index, value: value))
             }
             guard !coins.isEmpty, let payment = try? Payment(coins: coins, vouchers: [], order: "") else { return nil }
             return Envelope(requestID: RequestID(id), body: .payment(payment), canonicalBytes: frame)
@@ -60,23 +51,15 @@ enum HotPath {
     static func paymentReply(_ frame: [UInt8]) -> Envelope? {
         frame.withUnsafeBufferPointer { buffer -> Envelope? in
             var reader = Reader(buffer[...])
-            guard reader.byte() == versionTag, reader.varint() == UInt64(ProtocolLimits.version),
-                reader.byte() == requestIDTag, reader.varint() == 16, let id = reader.bytes16(),
-                reader.byte() == paymentReplyTag, let length = reader.varint(), length == UInt64(reader.remaining)
-            else { return nil }
+            guard let id = reader.envelope(body: paymentReplyTag) else { return nil }
             var receipts: [Receipt] = []
             var service: [UInt8] = []
             var paise: Int64 = 0
             // Fields in order: receipts (1), no receipt roots (2), service (3), amount (4).
             var next = reader.byte()
             while next == firstTag {
-                guard receipts.count < Payment.maximumCoins, let entryLength = reader.varint(), var entry = reader.sub(entryLength),
-                    entry.byte() == firstTag, entry.varint() == 16, let voucher = entry.bytes16(),
-                    entry.byte() == secondVarintTag, let index = entry.varint(), index <= UInt64(UInt32.max),
-                    entry.byte() == thirdTag, entry.varint() == 32, let value = entry.bytes32(), entry.atEnd,
-                    let checked = try? WireField.index(UInt32(index), "receipt index")
-                else { return nil }
-                receipts.append(Receipt(voucherID: VoucherID(voucher), index: checked, value: value))
+                guard receipts.count < Payment.maximumCoins, let (voucher, index, value) = reader.entry(field: "receipt index") else { return nil }
+                receipts.append(Receipt(voucherID: voucher, index: index, value: value))
                 next = reader.byte()
             }
             guard !receipts.isEmpty else { return nil }
@@ -193,6 +176,28 @@ enum HotPath {
                 shift += 7
             }
             return nil
+        }
+
+        /// The envelope's version and request id, and the header of its body field `tag`, which
+        /// must run to the end of the frame: the request id.
+        mutating func envelope(body tag: UInt8) -> Bytes16? {
+            guard byte() == HotPath.versionTag, varint() == UInt64(ProtocolLimits.version),
+                byte() == HotPath.requestIDTag, varint() == 16, let id = bytes16(),
+                byte() == tag, let length = varint(), length == UInt64(remaining)
+            else { return nil }
+            return id
+        }
+
+        /// A coin or a receipt after its tag (the same shape: voucher id 1, index 2, value 3,
+        /// each present), its index within the rule the general decoder applies.
+        mutating func entry(field: String) -> (VoucherID, Int, Bytes32)? {
+            guard let length = varint(), var entry = sub(length),
+                entry.byte() == HotPath.firstTag, entry.varint() == 16, let voucher = entry.bytes16(),
+                entry.byte() == HotPath.secondVarintTag, let index = entry.varint(), index <= UInt64(UInt32.max),
+                entry.byte() == HotPath.thirdTag, entry.varint() == 32, let value = entry.bytes32(), entry.atEnd,
+                let checked = try? WireField.index(UInt32(index), field)
+            else { return nil }
+            return (VoucherID(voucher), checked, value)
         }
 
         mutating func take(_ count: Int) -> Slice<UnsafeBufferPointer<UInt8>>? {
