@@ -75,7 +75,7 @@ public struct RequestID: Hashable, Sendable, CustomStringConvertible {
     /// its right edge (a few pages a group) instead of at random (a page per request); servers
     /// never rely on it (PROTOCOL.md section 2).
     public static func timeOrdered(unixMilliseconds: Int64, using generator: inout some RandomNumberGenerator) -> RequestID {
-        let milliseconds = UInt64(clamping: max(0, unixMilliseconds)) & 0xFFFF_FFFF_FFFF
+        let milliseconds = min(UInt64(clamping: max(0, unixMilliseconds)), 0xFFFF_FFFF_FFFF)
         let high = milliseconds << 16 | 0x7000 | generator.next() & 0x0FFF
         let low = generator.next() & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000
         return RequestID(Bytes16(high: high, low: low))

@@ -44,6 +44,7 @@ public enum HostLog: Hashable, Sendable, CustomStringConvertible {
     case groupFailed(steps: Int, error: String)
     case peerDeadline(PeerName, RequestID)
     case crashPoint(String)
+    case batchRefused(PeerName, message: String)
 
     public var description: String {
         switch self {
@@ -52,6 +53,7 @@ public enum HostLog: Hashable, Sendable, CustomStringConvertible {
         case .groupFailed(let steps, let error): "group commit failed: none of its \(steps) steps took effect, each request answered UNAVAILABLE (\(error))"
         case .peerDeadline(let peer, let id): "no answer from \(peer) before the deadline (request \(id))"
         case .crashPoint(let point): "crash point after-commit:\(point): the process dies before it sends anything"
+        case .batchRefused(let peer, let message): "\(peer) refused a batch (\(message)): its requests go again alone, and to it from now on"
         }
     }
 }
@@ -130,6 +132,11 @@ public struct HostCore<Actor: ServerActor> {
     public private(set) var armed: Set<String> = []
     /// Requests to peers sent again (no answer yet), since the start: for metrics.
     public private(set) var retriesSent = 0
+    /// Batches sent to peers and not yet answered: their requests, to send alone if the peer
+    /// refuses the batch itself (an older peer, a smaller frame limit).
+    var batchesInFlight: [RequestID: [RequestID]] = [:]
+    /// Peers that refused a batch: their requests leave alone from then on.
+    public private(set) var peersWithoutBatches: Set<PeerName> = []
 
     struct Outgoing {
         let peer: PeerName
@@ -365,8 +372,9 @@ public struct HostCore<Actor: ServerActor> {
         return out
     }
 
-    /// The group's requests to peers, in one batch per peer where there are several.
-    func peerFrames(_ requests: [(PeerName, PeerRequest)]) -> [Frame] {
+    /// The group's requests to peers, in one batch per peer where there are several (and the
+    /// peer takes batches); remembers each batch's requests.
+    mutating func peerFrames(_ requests: [(PeerName, PeerRequest)]) -> [Frame] {
         guard !requests.isEmpty else { return [] }
         guard config.batchesPeerRequests, requests.count > 1 else { return requests.map { .toPeer($0.0, $0.1.frame) } }
         var peers: [PeerName] = []
@@ -375,12 +383,21 @@ public struct HostCore<Actor: ServerActor> {
             if byPeer[peer] == nil { peers.append(peer) }
             byPeer[peer, default: []].append(request)
         }
-        return peers.flatMap { peer in
+        var frames: [Frame] = []
+        for peer in peers {
             let requests = byPeer[peer]!
+            guard requests.count > 1, !peersWithoutBatches.contains(peer) else {
+                frames += requests.map { .toPeer(peer, $0.frame) }
+                continue
+            }
             // The batch's own id is not a request's: it only names the frame (its reply echoes it).
             let id = RequestID(Bytes16(Bytes32.sha256(of: requests.flatMap { $0.requestID.raw.bytes }).bytes.prefix(16))!)
-            return batched(requests.map(\.frame), id: id, reply: false).map { Frame.toPeer(peer, $0) }
+            for frame in batched(requests.map(\.frame), id: id, reply: false) {
+                frames.append(.toPeer(peer, frame))
+            }
+            batchesInFlight[id] = requests.map(\.requestID)
         }
+        return frames
     }
 
     enum StageDecision {
@@ -430,8 +447,21 @@ public struct HostCore<Actor: ServerActor> {
             group.logs.append(.malformedPeerReply(peer, message: error.message))
             return
         }
+        let batch = inBatch ? nil : batchesInFlight.removeValue(forKey: envelope.requestID)
         if case .batchReply(let frames) = envelope.body {
             for frame in frames { try peerReply(peer, frame, time, &group, inBatch: true) }
+            return
+        }
+        if let batch {
+            // The peer refused the batch itself: its requests go again now, alone, as they will
+            // to this peer from now on.
+            let message = if case .error(let error) = envelope.body { "\(error.code): \(error.message)" } else { envelope.body.typeName }
+            group.logs.append(.batchRefused(peer, message: message))
+            peersWithoutBatches.insert(peer)
+            for id in batch {
+                guard let outgoing = inFlight[id] else { continue }
+                group.peerRequests.append((peer, PeerRequest(requestID: id, frame: outgoing.frame)))
+            }
             return
         }
         // A late or duplicate answer (to a retry) finds nothing in flight and is dropped.
@@ -459,6 +489,8 @@ public struct HostCore<Actor: ServerActor> {
                 group.peerRequests.append((outgoing.peer, PeerRequest(requestID: requestID, frame: outgoing.frame)))
             }
         }
+        // Batches none of whose requests is still waiting for an answer are forgotten.
+        batchesInFlight = batchesInFlight.filter { $0.value.contains { inFlight[$0] != nil } }
         for (key, request) in open where time.milliseconds - request.since >= config.openTimeoutMilliseconds {
             open[key] = nil
             openByReply = openByReply.filter { $0.value != key }

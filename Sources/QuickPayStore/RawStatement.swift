@@ -35,6 +35,8 @@ struct RawStatement {
 
     func bind(_ index: Int32, _ bytes: [UInt8]?) throws {
         guard let bytes else { return try check(sqlite3_bind_null(statement, index)) }
+        // An empty array has no base address: an empty blob, not NULL.
+        guard !bytes.isEmpty else { return try check(sqlite3_bind_zeroblob(statement, index, 0)) }
         try bytes.withUnsafeBytes { try check(sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), Self.transient)) }
     }
 

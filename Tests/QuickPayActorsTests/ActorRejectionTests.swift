@@ -267,8 +267,81 @@ extension MerchantRejectionTests {
         #expect(verifications(afterSecond).map(\.1) == [[3]])
         let afterThird = f.merchant.answer(Envelope(requestID: RequestID(Bytes16(high: 7, low: 3)), body: .verifyCoinsReply(credited: Amount(paise: 1000))), from: .bank)
         guard case .paymentReply(let reply)? = answered(afterThird).first?.1 else { Issue.record("the third payment was not delivered"); return }
-        #expect(reply.amount == Amount(paise: 1000))
+        #expect(reply.receipts.map(\.index) == [3])
         #expect(try f.store.voucher(f.voucher.id)?.last.index == 3)
         #expect(f.merchant.actor.waitingForBank.isEmpty)
+    }
+
+    /// Waiting has its limits: a forged coin is refused at once (it takes no place), a copy of
+    /// a waiting payment takes its place, at most 16 wait on one voucher, and a bank that never
+    /// answers releases the next in line (refused UNAVAILABLE, nothing delivered, nothing stranded).
+    @Test mutating func waitingPaymentsAreCheckedBoundedAndReleasedOnADeadline() throws {
+        var f = fixture(mode: .online)
+        let coin = { (i: Int) in Coin(voucherID: f.voucher.id, index: i, value: f.chain.element(at: i)) }
+        func send(_ coins: [Coin], _ vouchers: [SignedVoucher] = [], id: UInt64) -> [Output] {
+            f.merchant.send(Envelope(requestID: RequestID(Bytes16(high: 9, low: id)), body: .payment(try! Payment(coins: coins, vouchers: vouchers))), from: client, now: t0)
+        }
+        #expect(send([coin(1)], [f.voucher], id: 1).count == 1, "the first goes to the bank")
+        // Forged (a value not on the chain): refused now, by the same check as at its turn.
+        #expect(errorCode(onlyReply(send([Coin(voucherID: f.voucher.id, index: 2, value: .zero)], id: 2))) == .badChain)
+        // The voucher is new with the payment at the bank and not stored yet: still checked.
+        #expect(send([coin(2)], id: 3).isEmpty)
+        #expect(send([coin(2)], id: 3).isEmpty, "a copy waits for the first's answer (the host's idempotency stage)")
+        #expect(f.merchant.actor.waitingForBank.count == 1)
+        for n in 4...18 { #expect(send([coin(n % 10 + 1)], id: UInt64(n)).isEmpty) }
+        #expect(errorCode(onlyReply(send([coin(3)], id: 19))) == .overloaded, "a 17th on one voucher")
+        // The bank never answers the first: it is refused UNAVAILABLE, and every payment behind it
+        // gets its answer at once: the voucher came with the first and never reached this store,
+        // so each is UNKNOWN_VOUCHER (a wallet sends the voucher again). None is left waiting.
+        let timedOut = f.merchant.timeOut()
+        let refusals = timedOut.compactMap { if case .reply(_, let e) = $0 { return (e.requestID, errorCode(e.body)) }; return nil }
+        #expect(refusals.first?.0 == RequestID(Bytes16(high: 9, low: 1)) && refusals.first?.1 == .unavailable)
+        #expect(refusals.count == 18, "the first, 16 waiting and the copy of one of them: \(refusals)")
+        #expect(refusals.dropFirst().allSatisfy { $0.1 == .unknownVoucher })
+        #expect(f.merchant.actor.waitingForBank.isEmpty)
+        #expect(f.merchant.actor.vouchersWaiting.isEmpty)
+        // With the voucher stored, the line moves on a deadline: the next one goes to the bank.
+        #expect(send([coin(1)], [f.voucher], id: 30).count == 1)
+        _ = f.merchant.answer(Envelope(requestID: RequestID(Bytes16(high: 9, low: 30)), body: .verifyCoinsReply(credited: Amount(paise: 500))), from: .bank)
+        #expect(send([coin(2)], id: 31).count == 1, "nothing ahead: straight to the bank")
+        #expect(send([coin(3)], id: 32).isEmpty)
+        let second = f.merchant.timeOut()
+        #expect(second.compactMap { if case .request(.bank, let e, _) = $0 { return e.requestID }; return nil } == [RequestID(Bytes16(high: 9, low: 32))])
+    }
+
+    /// A copy reaching the actor itself (the host forgot the request after its open timeout, and
+    /// the client retried) takes the waiting payment's place; other content under its id is a
+    /// CONFLICT.
+    @Test mutating func aCopyOfAWaitingPaymentTakesItsPlace() throws {
+        var f = fixture(mode: .online)
+        var actor = f.merchant.actor
+        let coin = { (i: Int) in Coin(voucherID: f.voucher.id, index: i, value: f.chain.element(at: i)) }
+        let first = Envelope(requestID: RequestID(Bytes16(high: 7, low: 1)), body: .payment(try Payment(coins: [coin(1)], vouchers: [f.voucher])))
+        let second = Envelope(requestID: RequestID(Bytes16(high: 7, low: 2)), body: .payment(try Payment(coins: [coin(2)])))
+        let other = Envelope(requestID: second.requestID, body: .payment(try Payment(coins: [coin(3)])))
+        #expect(actor.handle(first, from: client, now: t0).outputs.count == 1)
+        #expect(actor.handle(second, from: client, now: t0).outputs.isEmpty)
+        let newer = ClientID([9, 9])
+        #expect(actor.handle(second, from: newer, now: t0).outputs.isEmpty)
+        #expect(actor.waitingForBank.map(\.client) == [newer])
+        #expect(errorCode(onlyReply(actor.handle(other, from: client, now: t0).outputs)) == .conflict)
+        #expect(actor.vouchersWaiting[f.voucher.id] == 1)
+    }
+
+    /// A group that fails puts the waiting line back as it was: the bank's answer is asked for
+    /// again and releases the same payment.
+    @Test mutating func aFailedGroupPutsTheWaitingLineBack() throws {
+        var f = fixture(mode: .online)
+        let coin = { (i: Int) in Coin(voucherID: f.voucher.id, index: i, value: f.chain.element(at: i)) }
+        _ = f.merchant.send(Envelope(requestID: RequestID(Bytes16(high: 8, low: 1)), body: .payment(try Payment(coins: [coin(1)], vouchers: [f.voucher]))), from: client, now: t0)
+        _ = f.merchant.send(Envelope(requestID: RequestID(Bytes16(high: 8, low: 2)), body: .payment(try Payment(coins: [coin(2)]))), from: client, now: t0)
+        f.store.state.failNextCommit = true
+        let failed = f.merchant.answer(Envelope(requestID: RequestID(Bytes16(high: 8, low: 1)), body: .verifyCoinsReply(credited: Amount(paise: 500))), from: .bank)
+        #expect(!failed.contains { if case .request(.bank, _, _) = $0 { true } else { false } }, "nothing of a failed group leaves")
+        #expect(f.merchant.actor.waitingForBank.count == 1)
+        #expect(try f.store.voucher(f.voucher.id) == nil)
+        let again = f.merchant.answer(Envelope(requestID: RequestID(Bytes16(high: 8, low: 1)), body: .verifyCoinsReply(credited: Amount(paise: 500))), from: .bank)
+        #expect(again.compactMap { if case .request(.bank, let e, _) = $0 { return e.requestID }; return nil } == [RequestID(Bytes16(high: 8, low: 2))])
+        #expect(try f.store.voucher(f.voucher.id)?.last.index == 1)
     }
 }

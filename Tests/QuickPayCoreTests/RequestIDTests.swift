@@ -34,6 +34,7 @@ struct RequestIDTests {
         #expect(RequestID.timeOrdered(at: Timestamp(secondsSinceEpoch: 1_800_000_000), using: &generator).unixMilliseconds == 1_800_000_000_000)
         #expect(RequestID.timeOrdered(unixMilliseconds: -5, using: &generator).unixMilliseconds == 0)
         #expect(RequestID.timeOrdered(at: Timestamp(secondsSinceEpoch: .max), using: &generator).unixMilliseconds == 0xFFFF_FFFF_FFFF)
+        #expect(RequestID.timeOrdered(unixMilliseconds: 0x1_0000_0000_0005, using: &generator).unixMilliseconds == 0xFFFF_FFFF_FFFF, "past 48 bits: the last time, not a wrap")
         // A random id is not read as a time unless its version and variant bits say so.
         #expect(RequestID(Bytes16(high: 0, low: 0)).unixMilliseconds == nil)
     }

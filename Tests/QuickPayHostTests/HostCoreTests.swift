@@ -305,7 +305,7 @@ struct BatchTests {
         guard let batch = sent.first(where: { $0.requestID == rid(100) }), case .batchReply(let frames) = batch.body else { Issue.record("no batch reply"); return }
         #expect(try frames.map { try codec.decode($0).body } == [.registerReply(username: try Username("alice")), .registerReply(username: try Username("bob"))])
         #expect(sent.filter { code($0) == .malformed }.count == 2)
-        #expect(journal.durable == ["registered alice", "registered bob"], "the nested batch's request took effect")
+        #expect(journal.durable == ["registered alice", "registered bob"], "the nested batch's request took effect, or an item did not")
         // Again, in another batch: the kept answer for one, a conflict for the other id.
         let again = host.drain([.request(bob, frame(.batch([frame(register("alice"), id: rid(1)), frame(register("mallory"), id: rid(2))]), id: rid(101)))], at: clock.time)
         let answers = replies(again, to: bob)
@@ -315,6 +315,23 @@ struct BatchTests {
         // A batch of nothing, or of more than 256, is malformed as a whole.
         let empty = host.drain([.request(alice, codec.encode(Envelope(requestID: rid(102), body: .batch([]))))], at: clock.time)
         #expect(code(replies(empty, to: alice).first) == .malformed)
+    }
+
+    /// A peer that refuses a batch itself (an older peer, a smaller frame limit) gets its requests
+    /// again at once, alone, and only alone from then on; nothing waits for the deadline.
+    @Test func aBatchThePeerRefusesGoesAgainAlone() throws {
+        var host = HostCore(actor: NoteActor(), journal: NoteJournal())
+        let clock = ManualClock()
+        let sent = rawFrames(host.drain([.request(alice, frame(balance, id: rid(1))), .request(bob, frame(balance, id: rid(2)))], at: clock.time))
+        let batch = try #require(sent.first)
+        let refused = host.drain([.peerReply(.bank, frame(.error(QuickPayError(.malformed, "envelope carries no known message type", origin: .bank)), id: batch.requestID))], at: clock.time)
+        #expect(rawFrames(refused).map(\.requestID) == [rid(1), rid(2)], "the requests went again, alone")
+        #expect(refused.logs.contains { if case .batchRefused(.bank, _) = $0 { true } else { false } })
+        #expect(host.peersWithoutBatches == [.bank])
+        let answered = host.drain([.peerReply(.bank, answer(1)), .peerReply(.bank, answer(2))], at: clock.time)
+        #expect(replies(answered, to: alice).count == 1 && replies(answered, to: bob).count == 1)
+        let later = host.drain([.request(alice, frame(balance, id: rid(3))), .request(bob, frame(balance, id: rid(4)))], at: clock.time)
+        #expect(rawFrames(later).map(\.body.typeName) == ["bank_balance", "bank_balance"])
     }
 
     /// A batch whose group fails answers each of its requests UNAVAILABLE, alone.

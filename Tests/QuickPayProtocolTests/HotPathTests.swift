@@ -111,7 +111,6 @@ struct HotPathTests {
         }
         #expect(taken > 2000 && refused > 2000, "both outcomes exercised: \(taken) taken, \(refused) refused")
         // Two coins of one voucher, and an index of 0 or past N: refused here as there.
-        let id = VoucherID.random(using: &generator)
         let twice = Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: [Coin(voucherID: .random(using: &generator), index: 1, value: .zero)])))
         var frame = reference(twice)
         #expect(HotPath.payment(frame) != nil)
@@ -121,7 +120,6 @@ struct HotPathTests {
         frame[frame.count - 56 * 2 - 1] = 112  // the payment's length
         #expect(HotPath.payment(frame) == nil)
         #expect(general(frame) == nil)
-        _ = id
         // A padded varint (index 1 written as 0x81 0x00): not canonical anywhere.
         var padded = reference(twice)
         let indexAt = padded.count - 35

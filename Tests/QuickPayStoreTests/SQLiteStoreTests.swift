@@ -236,6 +236,11 @@ struct AnswerTableTests {
         let reopened = try SQLiteMerchantStore(path: path)
         #expect(try reopened.answer(for: callerScope) == records[0])
         #expect(try reopened.answer(for: global) == records[1])
+        // The frame that carried the answer is what is kept, byte for byte.
+        let kept = try DatabaseQueue(path: path).read { db in
+            try Data.fetchOne(db, sql: "SELECT answer FROM answers WHERE scope = 0 AND request_id = ?", arguments: [global.requestID.raw.data])
+        }
+        #expect(kept.map { Array($0) } == frame)
         #expect(try reopened.answer(for: AnswerKey(scope: 1, requestID: global.requestID)) == nil)
         let replaced = AnswerRecord(key: global, digest: Bytes16(high: 3, low: 3), answer: .error(QuickPayError(.conflict, "x", origin: .merchant)), outcome: .refused(.conflict), permanent: false, createdAt: t0)
         try reopened.inGroup { try reopened.stageAnswer(replaced) }

@@ -14,6 +14,10 @@ public struct MerchantConfig: Sendable {
     /// Online payments waiting for the bank at once (with it, or behind a payment on the same
     /// voucher that is); beyond it, OVERLOADED.
     public var maximumPending = 10_000
+    /// Online payments waiting behind the one with the bank, per voucher; beyond it, OVERLOADED.
+    /// Bounds what one voucher's holder can queue, and how long the last one waits (each ahead
+    /// takes at most a verification deadline: 16 x 2 s, within the host's open-request timeout).
+    public var maximumWaitingPerVoucher = 16
     /// Settle is taken only from the bank's key; payments from anyone (customers use a fresh
     /// key per connection). nil (a plaintext `--insecure` deployment): not checked.
     public var callers: CallerPolicy?
@@ -129,6 +133,26 @@ public struct MerchantActor: ServerActor {
             }
             let waiting = Waiting(client: client, envelope: envelope, payment: payment)
             if waiting.vouchers.contains(where: { vouchersInFlight.contains($0) || vouchersWaiting[$0] != nil }) {
+                // Checked now against the rows as they are (a forged or replayed coin is refused
+                // at once and holds no place), and again when its turn comes. A voucher new with
+                // the payment at the bank is not stored yet: its row as that payment found it.
+                var rows = written
+                for pending in pendingPayments.values {
+                    for item in pending.accepted where rows[item.row.id] == nil && waiting.vouchers.contains(item.row.id) { rows[item.row.id] = item.row }
+                }
+                _ = try check(payment, now: now, written: rows)
+                // A copy of a payment already waiting (its client retried after the host forgot
+                // the request) takes its place: one answer, to the newest connection.
+                if let position = waitingForBank.firstIndex(where: { $0.envelope.requestID == envelope.requestID }) {
+                    guard waitingForBank[position].envelope == envelope else {
+                        throw QuickPayError(.conflict, "request id \(envelope.requestID) is waiting with another payment")
+                    }
+                    waitingForBank[position] = waiting
+                    return .none
+                }
+                guard waiting.vouchers.allSatisfy({ vouchersWaiting[$0, default: 0] < config.maximumWaitingPerVoucher }) else {
+                    throw QuickPayError(.overloaded, "\(config.maximumWaitingPerVoucher) payments on this voucher already wait for the bank")
+                }
                 waitingForBank.append(waiting)
                 for id in waiting.vouchers { vouchersWaiting[id, default: 0] += 1 }
                 return .none
