@@ -447,12 +447,13 @@ public struct HostCore<Actor: ServerActor> {
             group.logs.append(.malformedPeerReply(peer, message: error.message))
             return
         }
-        let batch = inBatch ? nil : batchesInFlight.removeValue(forKey: envelope.requestID)
         if case .batchReply(let frames) = envelope.body {
             for frame in frames { try peerReply(peer, frame, time, &group, inBatch: true) }
             return
         }
-        if let batch {
+        // A batch stays known until it is refused or none of its requests waits (the timers):
+        // the chunks of one batch share its id, and one may be answered, another refused.
+        if !inBatch, let batch = batchesInFlight.removeValue(forKey: envelope.requestID) {
             // The peer refused the batch itself: its requests go again now, alone, as they will
             // to this peer from now on.
             let message = if case .error(let error) = envelope.body { "\(error.code): \(error.message)" } else { envelope.body.typeName }

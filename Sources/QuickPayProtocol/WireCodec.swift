@@ -59,11 +59,9 @@ public struct WireCodec: Sendable {
 
     public func decode(_ frame: some Collection<UInt8>) throws(QuickPayError) -> Envelope {
         // A steady payment (coins only), by hand, when the frame is exactly its canonical bytes.
-        if frame.count <= maximumFrameBytes {
-            let bytes = Array(frame)
-            if let envelope = HotPath.payment(bytes) ?? HotPath.paymentReply(bytes) { return envelope }
-        }
-        let wire = try parse(frame)
+        let bytes = Array(frame)
+        if bytes.count <= maximumFrameBytes, let envelope = HotPath.payment(bytes) ?? HotPath.paymentReply(bytes) { return envelope }
+        let wire = try parse(bytes)
         guard wire.version == ProtocolLimits.version else {
             throw QuickPayError(.malformed, "envelope version \(wire.version) is not \(ProtocolLimits.version)")
         }
@@ -74,7 +72,6 @@ public struct WireCodec: Sendable {
         // Protobuf keeps the last of repeated fields silently (two bodies, two request ids).
         // A frame whose canonical re-encoding is shorter carried such duplicates or padded
         // varints: refuse it rather than guess which part the sender meant.
-        let bytes = Array(frame)
         guard let canonical = try? wire.serializedBytes() as [UInt8], canonical.count == bytes.count else {
             throw QuickPayError(.malformed, "frame is not canonical (a duplicated field or padded encoding)")
         }

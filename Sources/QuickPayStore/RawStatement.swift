@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import QuickPayCore
 
 /// One of GRDB's cached statements driven through SQLite's C API: bind, step, read columns,
 /// reset. For the statements every request runs (the answer table's lookup and insert), where
@@ -40,7 +41,7 @@ struct RawStatement {
         try bytes.withUnsafeBytes { try check(sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), Self.transient)) }
     }
 
-    func bind(_ index: Int32, _ value: Bytes16Value) throws {
+    func bind(_ index: Int32, _ value: Bytes16) throws {
         var big = (value.high.bigEndian, value.low.bigEndian)
         try withUnsafeBytes(of: &big) { try check(sqlite3_bind_blob(statement, index, $0.baseAddress, 16, Self.transient)) }
     }
@@ -99,10 +100,4 @@ extension Row: ColumnReader {
         return data.map { Array($0) } ?? []
     }
     func text(_ column: Int32) -> String { self[Int(column)] }
-}
-
-/// The two halves of a 16-byte id, as `Bytes16` holds them (big-endian).
-struct Bytes16Value {
-    let high: UInt64
-    let low: UInt64
 }

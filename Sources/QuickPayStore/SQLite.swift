@@ -220,7 +220,7 @@ enum AnswerTable {
     static func fetch(_ db: Database, _ key: AnswerKey) throws -> AnswerRecord? {
         let statement = try RawStatement(db, "SELECT digest, outcome, answer, permanent, created_at FROM answers WHERE request_id = ? AND scope = ?")
         defer { statement.reset() }
-        try statement.bind(1, Bytes16Value(high: key.requestID.raw.high, low: key.requestID.raw.low))
+        try statement.bind(1, key.requestID.raw)
         try statement.bind(2, Int64(bitPattern: key.scope))
         guard try statement.step() else { return nil }
         guard let digest = Bytes16(statement.bytes(0)) else { throw DatabaseCorruption("an answer's digest is not 16 bytes") }
@@ -248,8 +248,8 @@ enum AnswerTable {
             """)
         defer { statement.reset() }
         try statement.bind(1, Int64(bitPattern: record.key.scope))
-        try statement.bind(2, Bytes16Value(high: record.key.requestID.raw.high, low: record.key.requestID.raw.low))
-        try statement.bind(3, Bytes16Value(high: record.digest.high, low: record.digest.low))
+        try statement.bind(2, record.key.requestID.raw)
+        try statement.bind(3, record.digest)
         try statement.bind(4, Int64(outcome))
         try statement.bind(5, record.answer.map { record.encodedAnswer ?? $0.serializedBytes() })
         try statement.bind(6, record.permanent ? 1 : 0)

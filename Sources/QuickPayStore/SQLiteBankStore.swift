@@ -169,7 +169,7 @@ public final class SQLiteBankStore: BankStore {
     static func voucher(_ db: Database, _ id: VoucherID) throws -> BankVoucher? {
         let statement = try RawStatement(db, "SELECT \(Self.voucherColumns) FROM vouchers WHERE id = ?")
         defer { statement.reset() }
-        try statement.bind(1, Bytes16Value(high: id.raw.high, low: id.raw.low))
+        try statement.bind(1, id.raw)
         guard try statement.step() else { return nil }
         return try voucher(statement)
     }
@@ -324,7 +324,7 @@ public final class SQLiteBankStore: BankStore {
               refunded = excluded.refunded
             """)
         defer { statement.reset() }
-        try statement.bind(1, Bytes16Value(high: c.voucherID.raw.high, low: c.voucherID.raw.low))
+        try statement.bind(1, c.voucherID.raw)
         try statement.bind(2, row.account?.value)
         try statement.bind(3, Int64(c.scheme.rawValue))
         try statement.bind(4, c.receiverID.value)

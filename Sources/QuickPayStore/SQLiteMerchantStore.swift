@@ -75,7 +75,6 @@ public final class SQLiteMerchantStore: MerchantStore {
                 if before != nil {
                     // A voucher already stored: only its positions change, written at the group's end.
                     dirty.insert(row.id)
-                    groupRows[row.id] = row
                     continue
                 }
                 try db.cachedStatement(
@@ -158,7 +157,7 @@ public final class SQLiteMerchantStore: MerchantStore {
                 try statement.bind(2, row.last.value.bytes)
                 try statement.bind(3, Int64(row.redeemedIndex))
                 try statement.bind(4, row.closed ? 1 : 0)
-                try statement.bind(5, Bytes16Value(high: row.id.raw.high, low: row.id.raw.low))
+                try statement.bind(5, row.id.raw)
                 while try statement.step() {}
                 guard db.changesCount == 1 else { throw StoreError("voucher \(row.id) was not stored") }
                 positionWrites += 1

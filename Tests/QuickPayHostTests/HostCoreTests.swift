@@ -334,6 +334,19 @@ struct BatchTests {
         #expect(rawFrames(later).map(\.body.typeName) == ["bank_balance", "bank_balance"])
     }
 
+    /// The chunks of one batch share its id: one answered, the other refused, the refused
+    /// chunk's requests (and only those still waiting) go again alone.
+    @Test func aRefusedChunkAfterAnAnsweredOneStillGoesAgainAlone() throws {
+        var host = HostCore(actor: NoteActor(), journal: NoteJournal())
+        let clock = ManualClock()
+        let sent = rawFrames(host.drain((1...300).map { .request(alice, frame(balance, id: rid(UInt64($0)))) }, at: clock.time))
+        #expect(sent.count == 2 && sent[0].requestID == sent[1].requestID)
+        _ = host.drain([.peerReply(.bank, frame(.batchReply((1...256).map { answer(UInt64($0)) }), id: sent[0].requestID))], at: clock.time)
+        #expect(host.inFlightCount == 44)
+        let refused = host.drain([.peerReply(.bank, frame(.error(QuickPayError(.malformed, "frame over the limit", origin: .bank)), id: sent[1].requestID))], at: clock.time)
+        #expect(rawFrames(refused).map(\.requestID) == (257...300).map { rid(UInt64($0)) })
+    }
+
     /// A batch whose group fails answers each of its requests UNAVAILABLE, alone.
     @Test func aFailedGroupAnswersEachRequestOfABatch() {
         let journal = NoteJournal()
