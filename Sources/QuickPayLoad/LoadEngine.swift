@@ -26,7 +26,10 @@ func unixMilliseconds() -> Int64 {
 /// key, as a wallet would), one per customer to the app server, one per merchant to its control
 /// socket. Open loop: operation k is due at start + k/rate and its latency counts from then, so
 /// a stall of the system (or of this generator) shows in the figures instead of hiding as
-/// fewer samples (coordinated omission). Closed loop: `concurrency` operations outstanding.
+/// fewer samples (coordinated omission). Closed loop: `concurrency` users, each with one
+/// operation outstanding, each sending its next when its last is answered (user u takes the
+/// pairs u, u + concurrency, u + 2 concurrency, ... in turn: with as many users as customers,
+/// each user is one customer paying one payment after another).
 final class LoadEngine {
     let spec: LoadSpec
     let setup: LoadSetup
@@ -45,6 +48,8 @@ final class LoadEngine {
         let expectedPaise: Int64
         /// The coins sent, by voucher: each needs its receipt.
         let coins: [(voucher: VoucherID, index: Int)]
+        /// The closed loop's user that sent it (nil in an open loop).
+        let user: Int?
     }
 
     /// Sockets by poll position: what each one is.
@@ -71,8 +76,10 @@ final class LoadEngine {
     /// and their latency still counts from when they were due. At an offline merchant payments
     /// are pipelined on the customer's connection, which keeps them in order.
     var paying: Set<Int> = []
-    var waiting: [Int: [(multi: Bool, intended: UInt64, measured: Bool)]] = [:]
+    var waiting: [Int: [(multi: Bool, intended: UInt64, measured: Bool, user: Int?)]] = [:]
     var turns: [LoadSpec.Operation: Int] = [:]
+    /// Closed loop: each user's own count of each kind of operation.
+    var userTurns: [[LoadSpec.Operation: Int]] = []
     let measureStart: UInt64
     let measureEnd: UInt64
     let progress: Bool
@@ -152,7 +159,7 @@ final class LoadEngine {
                 while burst < 2000 {
                     let due = scheduleStart + UInt64(Double(k) * interval)
                     guard due <= now, due < measureEnd else { break }
-                    dispatch(spec.operation(k), intended: due)
+                    dispatch(spec.operation(k), intended: due, user: nil)
                     k += 1
                     burst += 1
                 }
@@ -167,7 +174,8 @@ final class LoadEngine {
             }
         case .closed(let concurrency):
             while nowNanoseconds() < scheduleStart { usleep(1000) }
-            for _ in 0..<concurrency { dispatchNextClosed() }
+            userTurns = Array(repeating: [:], count: concurrency)
+            for user in 0..<concurrency { dispatchNextClosed(user: user) }
             while true {
                 let now = nowNanoseconds()
                 if now >= measureEnd { break }
@@ -196,10 +204,17 @@ final class LoadEngine {
     }
 
     var closedCounter = 0
-    func dispatchNextClosed() {
+    /// The round-robin position of a closed loop user's `own`-th operation of a kind: user u
+    /// takes u, u + users, u + 2 users, ... (position p is customer p mod customers, merchant
+    /// p / customers mod merchants), so with as many users as (customer, merchant) pairs each
+    /// user keeps to one pair and never has two payments out.
+    static func closedLoopTurn(user: Int, own: Int, users: Int) -> Int { user + own * users }
+    /// The user's last operation is answered: its next one leaves now (the operation's kind
+    /// from the mix's shared count, its pair from the user's own count of that kind).
+    func dispatchNextClosed(user: Int) {
         let now = nowNanoseconds()
         guard now < measureEnd else { return }
-        dispatch(spec.operation(closedCounter), intended: now)
+        dispatch(spec.operation(closedCounter), intended: now, user: user)
         closedCounter += 1
     }
 
@@ -212,22 +227,30 @@ final class LoadEngine {
 
     // MARK: Operations
 
-    func dispatch(_ operation: LoadSpec.Operation, intended: UInt64) {
+    func dispatch(_ operation: LoadSpec.Operation, intended: UInt64, user: Int?) {
         let measured = intended >= measureStart && intended < measureEnd
         if measured { results.offered[operation, default: 0] += 1 }
         // Each kind of operation goes round the customers and merchants on its own count, so
-        // every (customer, merchant) pair gets its share of every kind (its coins were sized so).
-        let turn = turns[operation, default: 0]
-        turns[operation] = turn + 1
+        // every (customer, merchant) pair gets its share of every kind (its coins were sized so);
+        // a closed loop's user goes round its own pairs.
+        let turn: Int
+        if let user {
+            let own = userTurns[user][operation, default: 0]
+            userTurns[user][operation] = own + 1
+            turn = Self.closedLoopTurn(user: user, own: own, users: userTurns.count)
+        } else {
+            turn = turns[operation, default: 0]
+            turns[operation] = turn + 1
+        }
         let customerIndex = turn % customers.count
         let merchant = (turn / customers.count) % spec.merchants.count
         dispatched += 1
         do {
             switch operation {
-            case .single: try pay(customerIndex, merchant, multi: false, intended: intended, measured: measured)
-            case .multi: try pay(customerIndex, merchant, multi: true, intended: intended, measured: measured)
-            case .load: try load(customerIndex, merchant, intended: intended, measured: measured)
-            case .redeem: try redeem(merchant, intended: intended, measured: measured)
+            case .single: try pay(customerIndex, merchant, multi: false, intended: intended, measured: measured, user: user)
+            case .multi: try pay(customerIndex, merchant, multi: true, intended: intended, measured: measured, user: user)
+            case .load: try load(customerIndex, merchant, intended: intended, measured: measured, user: user)
+            case .redeem: try redeem(merchant, intended: intended, measured: measured, user: user)
             }
         } catch let error as QuickPayError {
             let code = error.message == "EXHAUSTED" ? "EXHAUSTED" : error.code.name
@@ -239,11 +262,12 @@ final class LoadEngine {
 
     struct Exhausted: Error {}
 
-    func pay(_ customerIndex: Int, _ merchant: Int, multi: Bool, intended: UInt64, measured: Bool) throws {
+    func pay(_ customerIndex: Int, _ merchant: Int, multi: Bool, intended: UInt64, measured: Bool, user: Int?) throws {
         let pair = customerIndex * spec.merchants.count + merchant
         let oneAtATime = spec.merchants[merchant].mode == .online
         if oneAtATime && paying.contains(pair) {
-            waiting[pair, default: []].append((multi, intended, measured))
+            waiting[pair, default: []].append((multi, intended, measured, user))
+            if measured { results.heldForTheirCustomer += 1 }
             return
         }
         let customer = customers[customerIndex]
@@ -277,10 +301,10 @@ final class LoadEngine {
         pending[requestID] = Pending(
             operation: multi ? .multi : .single, intended: intended, measured: measured, customer: customerIndex, merchant: merchant,
             chains: used.map { (denomination: $0.0, position: $0.1) }, expectedPaise: multi ? 1600 : 100,
-            coins: coins.map { (voucher: $0.voucherID, index: $0.index) })
+            coins: coins.map { (voucher: $0.voucherID, index: $0.index) }, user: user)
     }
 
-    func load(_ customerIndex: Int, _ merchant: Int, intended: UInt64, measured: Bool) throws {
+    func load(_ customerIndex: Int, _ merchant: Int, intended: UInt64, measured: Bool, user: Int?) throws {
         let seed = Bytes32.random(using: &generator)
         let chain = HashChain(seed: seed, length: try ChainLength(1))
         let owner = SigningPrivateKey(seed: Bytes32.random(using: &generator)).publicKey
@@ -289,13 +313,13 @@ final class LoadEngine {
             chains: [ChainRequest(denomination: .rs10, length: chain.length, root: chain.root, ownerKey: owner)])
         let requestID = RequestID.random(using: &generator)
         try appSockets[customerIndex].send(codec.encode(Envelope(requestID: requestID, body: .load(request))), flags: .dontWait)
-        pending[requestID] = Pending(operation: .load, intended: intended, measured: measured, customer: customerIndex, merchant: merchant, chains: [], expectedPaise: 1000, coins: [])
+        pending[requestID] = Pending(operation: .load, intended: intended, measured: measured, customer: customerIndex, merchant: merchant, chains: [], expectedPaise: 1000, coins: [], user: user)
     }
 
-    func redeem(_ merchant: Int, intended: UInt64, measured: Bool) throws {
+    func redeem(_ merchant: Int, intended: UInt64, measured: Bool, user: Int?) throws {
         // DEALER to REP: an empty delimiter, then the request.
         try controlSockets[merchant].send(multipart: [[], ControlJSON.encode(["action": "redeem"])], flags: .dontWait)
-        redeemQueue[merchant].append(Pending(operation: .redeem, intended: intended, measured: measured, customer: 0, merchant: merchant, chains: [], expectedPaise: 0, coins: []))
+        redeemQueue[merchant].append(Pending(operation: .redeem, intended: intended, measured: measured, customer: 0, merchant: merchant, chains: [], expectedPaise: 0, coins: [], user: user))
     }
 
     // MARK: Answers
@@ -310,10 +334,12 @@ final class LoadEngine {
             let socket = pollSockets[position]
             while let frames = try socket.receive(flags: .dontWait, maximumFrames: 4) {
                 var now = nowNanoseconds()
+                let answered: Pending
                 switch pollMap[position] {
                 case .control(let merchant):
                     guard !redeemQueue[merchant].isEmpty else { continue }
                     let entry = redeemQueue[merchant].removeFirst()
+                    answered = entry
                     let answer = ControlJSON.decode(frames.last ?? [])
                     let ok = answer?["ok"] as? Bool == true
                     if entry.measured {
@@ -321,6 +347,7 @@ final class LoadEngine {
                     }
                 case .merchant, .appServer:
                     guard let envelope = try? codec.decode(frames.last ?? []), let entry = pending.removeValue(forKey: envelope.requestID) else { continue }
+                    answered = entry
                     var error: String?
                     switch envelope.body {
                     case .paymentReply(let reply):
@@ -340,7 +367,7 @@ final class LoadEngine {
                     if entry.measured { results.record(entry.operation, latencyNanoseconds: now - entry.intended, at: entry.intended - measureStart, error: error) }
                     if entry.operation == .single || entry.operation == .multi { nextPayment(entry.customer, entry.merchant) }
                 }
-                if closedLoop { dispatchNextClosed() }
+                if closedLoop, let user = answered.user { dispatchNextClosed(user: user) }
             }
         }
         return any
@@ -354,7 +381,7 @@ final class LoadEngine {
         let next = queue.removeFirst()
         waiting[pair] = queue
         do {
-            try pay(customerIndex, merchant, multi: next.multi, intended: next.intended, measured: next.measured)
+            try pay(customerIndex, merchant, multi: next.multi, intended: next.intended, measured: next.measured, user: next.user)
         } catch {
             if next.measured {
                 let code = (error as? QuickPayError).map { $0.message == "EXHAUSTED" ? "EXHAUSTED" : $0.code.name } ?? "SEND_FAILED"

@@ -19,6 +19,10 @@ public struct LoadResults {
     public var receiptsChecked = 0
     public var receiptNanoseconds: UInt64 = 0
     public var paymentsChecked = 0
+    /// Measured payments that waited in the generator because their customer's previous payment
+    /// at an online merchant was not answered yet (a customer pays an online merchant one payment
+    /// at a time). Their latency counts from when they were due, the wait included.
+    public var heldForTheirCustomer = 0
 
     /// The highest p99 of any measured second (µs), or nil before any answer.
     public var worstSecondP99: UInt64? {
@@ -125,6 +129,7 @@ public struct LoadResults {
                 "receipts": receiptsChecked, "payments": paymentsChecked,
                 "microseconds_per_payment": paymentsChecked == 0 ? 0 : Double(receiptNanoseconds) / Double(paymentsChecked) / 1000,
             ],
+            "payments_held_for_their_customer": heldForTheirCustomer,
         ]
         switch spec.pacing {
         case .open(let rate): out["pacing"] = ["open_loop_rate": rate]
@@ -225,6 +230,9 @@ public struct LoadResults {
             lines.append(String(
                 format: "client work: %d receipts checked as a wallet does (signed root once per voucher, each receipt from the last), %.1f µs per payment, inside the latencies",
                 receiptsChecked, Double(receiptNanoseconds) / Double(paymentsChecked) / 1000))
+        }
+        if heldForTheirCustomer > 0 {
+            lines.append("held in the generator: \(heldForTheirCustomer) payments waited for their customer's previous payment at an online merchant (counted from when they were due)")
         }
         return lines
     }

@@ -52,4 +52,30 @@ import Testing
         #expect(JSONSerialization.isValidJSONObject(json))
         #expect(results.svg().contains("<polyline"))
     }
+
+    /// A closed loop at an online merchant keeps `concurrency` payments at the merchant: each
+    /// user's next payment goes to its own customer, whose last one was just answered, so none
+    /// waits in the generator behind its customer's previous payment (it did when the next
+    /// payment went round the customers in turn: the tail of the online figure was that wait).
+    @Test func aClosedLoopKeepsEachCustomersPaymentsOneAfterAnother() throws {
+        let folder = runFolder("load-closed")
+        let file = folder + "-closed.yaml"
+        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try """
+            name: tiny-closed-online
+            customers: 16
+            merchants: [{id: news-stand, mode: online}]
+            mix: {single: 1}
+            closed_loop: {concurrency: 16}
+            warmup_seconds: 0.3
+            seconds: 1.5
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let spec = try LoadSpec(path: file)
+        let setup = try LoadSetup(spec: spec, runFolder: folder, binFolder: binFolder(), insecure: false) { _ in }
+        defer { setup.deployment.stopAll() }
+        let results = try LoadRunner.run(spec: spec, setup: setup, progress: false)
+        #expect(results.totalErrors == 0, "\(results.errors)")
+        #expect(results.totalAccepted > 100, "\(results.totalAccepted) payments in 1.5 s")
+        #expect(results.heldForTheirCustomer == 0, "\(results.heldForTheirCustomer) payments waited in the generator")
+    }
 }
