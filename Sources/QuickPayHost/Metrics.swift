@@ -75,6 +75,14 @@ final class ActorMetrics: @unchecked Sendable {
         // A frame whose request id cannot be read is answered under 16 zero bytes (the key 0, 0).
         let key = Key(client: client, high: summary.requestIDHigh, low: summary.requestIDLow)
         if open[key] == nil { open[key] = (summary.type, nanoseconds) }
+        // A batch counts once as `batch`, and each request in it by its own type.
+        if summary.type == "batch" {
+            for item in FrameSummary.batchItems(frame) {
+                let inner = FrameSummary(Array(item))
+                let key = Key(client: client, high: inner.requestIDHigh, low: inner.requestIDLow)
+                if open[key] == nil { open[key] = (inner.type, nanoseconds) }
+            }
+        }
         // Requests never answered (a flood, a fault) must not grow this for ever: past 200,000,
         // those waiting over a minute (the host's own limit for open requests) are dropped.
         if open.count > 200_000 { open = open.filter { nanoseconds &- $0.value.since < 60_000_000_000 } }
@@ -83,6 +91,13 @@ final class ActorMetrics: @unchecked Sendable {
     /// An answer left for a client: counts its request by type and outcome, and its latency.
     func answered(_ frame: [UInt8], to client: [UInt8], at nanoseconds: UInt64) {
         let summary = FrameSummary(frame)
+        if summary.type == "batch_reply" {
+            for item in FrameSummary.batchItems(frame) { count(FrameSummary(Array(item)), to: client, at: nanoseconds) }
+        }
+        count(summary, to: client, at: nanoseconds)
+    }
+
+    private func count(_ summary: FrameSummary, to client: [UInt8], at nanoseconds: UInt64) {
         guard let request = open.removeValue(forKey: Key(client: client, high: summary.requestIDHigh, low: summary.requestIDLow)) else { return }  // a push, not an answer
         let outcome = summary.code ?? "OK"
         let counter = requests[request.type]?[outcome] ?? {

@@ -12,7 +12,7 @@ import Yams
 /// merchants: [{id: chai-stall, mode: offline}]
 /// mix: {single: 100}          # weights of: single, multi, load, redeem
 /// open_loop: {rate: 10000}    # operations/s offered, on a fixed schedule
-/// # closed_loop: {concurrency: 1}   # or: this many operations outstanding, each sent when one ends
+/// # closed_loop: {concurrency: 1}   # or: this many users, each sending its next operation when its last ends
 /// warmup_seconds: 2
 /// seconds: 10
 /// ```

@@ -68,6 +68,31 @@ public struct FrameSummary: Hashable, Sendable {
         }
     }
 
+    /// The frames inside a `batch` or `batch_reply` (each an envelope of its own), in order;
+    /// empty for any other frame, and as far as they can be read for a damaged one.
+    public static func batchItems(_ frame: [UInt8]) -> [ArraySlice<UInt8>] {
+        var reader = WireScanner(frame[...])
+        while let (field, wireType) = reader.tag() {
+            guard (field == 90 || field == 91), wireType == 2 else {
+                guard reader.skip(wireType) else { return [] }
+                continue
+            }
+            guard let batch = reader.lengthDelimited() else { return [] }
+            var items: [ArraySlice<UInt8>] = []
+            var inner = WireScanner(batch)
+            while let (itemField, itemType) = inner.tag() {
+                if itemField == 1, itemType == 2 {
+                    guard let item = inner.lengthDelimited() else { break }
+                    items.append(item)
+                } else if !inner.skip(itemType) {
+                    break
+                }
+            }
+            return items
+        }
+        return []
+    }
+
     /// The code of an `Error` message (field 1).
     static func errorCode(in message: ArraySlice<UInt8>) -> String {
         var reader = WireScanner(message)

@@ -26,6 +26,10 @@ import Testing
         let refused = try sendRaw(context: deployment.context, endpoint: merchant, hex: HexCoding.encode(modeQuery), security: security)
         #expect(refused["code"] as? String == "MALFORMED")
         _ = try sendRaw(context: deployment.context, endpoint: merchant, hex: "ffff", security: security)
+        // A batch of two more: counted once as a batch, and each of its requests by its type.
+        let items = (10...11).map { WireCodec().encode(Envelope(requestID: RequestID(Bytes16(high: 9, low: UInt64($0))), body: .modeQuery(try! ReceiverID("chai-stall")))) }
+        let batch = WireCodec().encode(Envelope(requestID: RequestID(Bytes16(high: 9, low: 12)), body: .batch(items)))
+        #expect(try sendRaw(context: deployment.context, endpoint: merchant, hex: HexCoding.encode(batch), security: security)["answered"] as? Bool == true)
 
         let (status, body) = try httpGet(deployment.metricsEndpoints["merchant-chai-stall"]!)
         #expect(status == 200)
@@ -38,7 +42,8 @@ import Testing
         ] {
             #expect(body.contains(series), "no \(series) in the merchant's metrics")
         }
-        #expect(body.contains("quickpay_requests_total{type=\"mode_query\",outcome=\"MALFORMED\"} 1"))
+        #expect(body.contains("quickpay_requests_total{type=\"mode_query\",outcome=\"MALFORMED\"} 3"))
+        #expect(body.contains("quickpay_requests_total{type=\"batch\",outcome=\"OK\"} 1"))
         #expect(body.contains("quickpay_requests_total{type=\"unreadable\",outcome=\"MALFORMED\"} 1"))
         let database = body.split(separator: "\n").first { $0.hasPrefix("quickpay_sqlite_bytes{file=\"database\"}") }
         #expect((database?.split(separator: " ").last).flatMap { Double($0) } ?? 0 > 0)
