@@ -166,18 +166,21 @@ public final class ActorHost<Actor: ServerActor> {
         // Authentication first: a handshake waits on the ZAP answer.
         if let gate, events.suffix(gateSockets.count).contains(where: { $0.contains(.readable) }) { try gate.service() }
         var inputs: [HostInput] = []
-        if events[0].contains(.readable) { inputs += receiveRequests() }
+        // What the group holds, a batch counted as its requests (the group-size metric).
+        var weight = 0
+        if events[0].contains(.readable) { inputs += receiveRequests(&weight) }
         var position = controlSocket == nil ? 1 : 2
         for (peer, socket) in peers {
-            if events[position].contains(.readable) { inputs += receivePeer(peer, socket) }
+            if events[position].contains(.readable) { inputs += receivePeer(peer, socket, &weight) }
             position += 1
         }
+        let framesRead = inputs.count
         if let workers, events[position].contains(.readable) { inputs += workers.take() }
         inputs += carried
         carried.removeAll()
         if !inputs.isEmpty {
             deliver(core.drain(inputs, at: time()))
-            metrics?.group(inputs: inputs.count)
+            metrics?.group(inputs: weight + inputs.count - framesRead)
         }
         if let controlSocket, events[1].contains(.readable) { try serveControl(controlSocket) }
         deliver(core.advance(to: time()))
@@ -185,22 +188,27 @@ public final class ActorHost<Actor: ServerActor> {
         metrics?.depths(open: core.openCount, inFlight: core.inFlightCount, jobs: carried.count + (workers?.pending ?? 0), retriesSent: core.retriesSent, refused: gate?.refused ?? 0)
     }
 
-    /// Up to 256 waiting requests: one group commit.
-    func receiveRequests() -> [HostInput] {
+    /// Up to 256 waiting requests (`GroupBudget`): one group commit.
+    func receiveRequests(_ weight: inout Int) -> [HostInput] {
         var inputs: [HostInput] = []
-        for _ in 0..<256 {
+        var budget = GroupBudget()
+        defer { weight += budget.requests }
+        while !budget.isSpent {
             let received: Result<(frames: [[UInt8]], userID: String?)?, ZMQError> = Result { () throws(ZMQError) in
                 try server.receiveAuthenticated(flags: .dontWait, maximumFrames: 3)
             }
             guard case .success(let maybeMessage) = received else {
                 logger.warning("refused a message", metadata: ["error": "\(received)"])
+                budget.countRefused()
                 continue
             }
             guard let (frames, userID) = maybeMessage else { break }
             guard frames.count == 2 else {
                 logger.warning("refused a message of \(frames.count - 1) frames; a QuickPay message is one frame")
+                budget.countRefused()
                 continue
             }
+            budget.count(frames[1])
             trace?.record(.recv, frames[1])
             metrics?.received(frames[1], from: frames[0], at: DispatchTime.now().uptimeNanoseconds)
             inputs.append(.request(ClientID(frames[0], key: userID.flatMap(CurveKey.init(z85:)).map(Bytes32.init)), frames[1]))
@@ -208,10 +216,13 @@ public final class ActorHost<Actor: ServerActor> {
         return inputs
     }
 
-    func receivePeer(_ peer: PeerName, _ socket: Socket) -> [HostInput] {
+    func receivePeer(_ peer: PeerName, _ socket: Socket, _ weight: inout Int) -> [HostInput] {
         var inputs: [HostInput] = []
-        for _ in 0..<256 {
+        var budget = GroupBudget()
+        defer { weight += budget.requests }
+        while !budget.isSpent {
             guard let frames = try? socket.receive(flags: .dontWait, maximumFrames: 1) else { break }
+            budget.count(frames[0])
             trace?.record(.recv, frames[0], peer: config.peers[peer] ?? peer.description)
             inputs.append(.peerReply(peer, frames[0]))
         }

@@ -273,6 +273,33 @@ struct BatchTests {
         #expect(rawFrames(apart).map(\.body.typeName) == ["bank_balance", "bank_balance"])
     }
 
+    /// A poll turn reads a socket until 256 requests, a batch counting as the requests in it
+    /// (and a message refused unread as one): batches cannot make a group of 256 x 256.
+    @Test func aGroupsBudgetCountsABatchAsItsRequests() {
+        let single = frame(balance, id: rid(1))
+        let batch = frame(.batch((1...200).map { frame(balance, id: rid(UInt64($0))) }), id: rid(500))
+        var budget = GroupBudget()
+        budget.count(batch)
+        #expect(budget.requests == 200 && !budget.isSpent)
+        budget.count(batch)
+        #expect(budget.requests == 400 && budget.isSpent)
+        var singles = GroupBudget()
+        var read = 0
+        while !singles.isSpent {
+            singles.count(single)
+            read += 1
+        }
+        #expect(read == 256)
+        var refused = GroupBudget(limit: 2)
+        refused.countRefused()
+        refused.count([0xff, 0xff])
+        #expect(refused.isSpent, "an unreadable frame and a refused message count one each")
+        let reply = frame(.batchReply([answer(1), answer(2), answer(3)]), id: rid(7))
+        var replies = GroupBudget()
+        replies.count(reply)
+        #expect(replies.requests == 3)
+    }
+
     /// Retries due at one moment leave in one batch too; more than 256 make several batches.
     @Test func retriesAreBatchedAndBatchesKeepTheirLimits() {
         var host = HostCore(actor: NoteActor(), journal: NoteJournal())
