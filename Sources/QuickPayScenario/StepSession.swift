@@ -143,11 +143,16 @@ struct StepSession {
         let control = try deployment.control(process)
         var restart = restartAfterCrash
         let deployment = self.deployment
-        guard let answer = try control.call(request, meanwhile: {
+        // A state dump only reads: if the actor asked died with it and was restarted, ask again.
+        let readsOnly = request["action"] as? String == "state"
+        guard let answer = try control.call(request, resendsAfterRestart: readsOnly, meanwhile: {
+            var restartedTheOneAsked = false
             for actor in restart where deployment.processes[actor]?.isRunning == false {
                 try deployment.restart(actor)
                 restart.remove(actor)
+                if actor == name { restartedTheOneAsked = true }
             }
+            return restartedTheOneAsked
         }) else { throw ScenarioError("\(name) did not answer \(request["action"] ?? "")") }
         restartAfterCrash = restart
         if answer["crash"] as? Bool == true, let process = deployment.processes[name] {

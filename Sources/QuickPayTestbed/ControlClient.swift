@@ -45,9 +45,14 @@ public final class ControlClient {
 
     /// Sends `request` and waits for its answer, calling `meanwhile` every 100 ms (a supervisor
     /// restarting a crashed actor, say). nil if no answer came within the timeout.
-    public func call(_ request: JSONObject, meanwhile: () throws -> Void) throws -> JSONObject? {
+    ///
+    /// `meanwhile` returns true when it restarted the actor this client talks to. A request that
+    /// had reached the process before it died died with it, and a REQ socket never sends again
+    /// by itself: a request that only reads (`resendsAfterRestart`) then goes again, on a fresh
+    /// socket, with a fresh timeout. Any other is left to time out (it may have taken effect).
+    public func call(_ request: JSONObject, resendsAfterRestart: Bool = false, meanwhile: () throws -> Bool) throws -> JSONObject? {
         try socket.send(ControlJSON.encode(request))
-        let deadline = monotonicMilliseconds() + Int64(timeoutMilliseconds)
+        var deadline = monotonicMilliseconds() + Int64(timeoutMilliseconds)
         while monotonicMilliseconds() < deadline {
             var poller = Poller()
             poller.register(socket)
@@ -55,7 +60,12 @@ public final class ControlClient {
                 return ControlJSON.decode(frames[0])
             }
             do {
-                try meanwhile()
+                if try meanwhile(), resendsAfterRestart {
+                    socket.close()
+                    socket = try Self.connect(context, endpoint, timeoutMilliseconds, security)
+                    try socket.send(ControlJSON.encode(request))
+                    deadline = monotonicMilliseconds() + Int64(timeoutMilliseconds)
+                }
             } catch {
                 // The REQ socket still waits for its answer: replace it before giving up.
                 socket.close()
