@@ -69,7 +69,9 @@ for r in pick("closed-loop-one-customer"):
         base = b.get("reqrep_round_trip_us", 0) + b.get("fdatasync_us", 0)
         row("4", "closed loop p50 / (round trip + fdatasync)", "<= 1.15", f"{ratio:.3f} (p50 {p(r, 'p50_us')} µs, baseline {base:.0f} µs)", ratio / 1.15)
 if len(closed) > 1:
-    median = sorted(closed)[len(closed) // 2]
+    ordered = sorted(closed)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
     row("4", f"  median of the {len(closed)} runs", "<= 1.15", f"{median:.3f}", median / 1.15)
 # 5. online.
 for r in pick("one-online-merchant"):

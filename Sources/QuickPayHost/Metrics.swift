@@ -22,6 +22,7 @@ final class ActorMetrics: @unchecked Sendable {
     /// Requests received and not yet answered: their type and when they came. This and the
     /// two caches below belong to the serving thread alone; the registry is thread-safe.
     private var open: [Key: (type: String, since: UInt64)] = [:]
+    private var lastSweep: UInt64 = 0
     private var requests: [String: [String: Counter]] = [:]
     private var latencies: [String: DurationHistogram] = [:]
     let groupSizes: ValueHistogram
@@ -84,8 +85,17 @@ final class ActorMetrics: @unchecked Sendable {
             }
         }
         // Requests never answered (a flood, a fault) must not grow this for ever: past 200,000,
-        // those waiting over a minute (the host's own limit for open requests) are dropped.
-        if open.count > 200_000 { open = open.filter { nanoseconds &- $0.value.since < 60_000_000_000 } }
+        // those waiting over a minute (the host's own limit for open requests) are dropped, at
+        // most once a second (a sweep that frees nothing must not run on every frame); if that
+        // is not enough, the oldest go until 200,000 are left (their answers will not count).
+        if open.count > 200_000, nanoseconds &- lastSweep >= 1_000_000_000 {
+            lastSweep = nanoseconds
+            open = open.filter { nanoseconds &- $0.value.since < 60_000_000_000 }
+            if open.count > 200_000 {
+                let oldest = open.sorted { $0.value.since < $1.value.since }.prefix(open.count - 200_000)
+                for (key, _) in oldest { open.removeValue(forKey: key) }
+            }
+        }
     }
 
     /// An answer left for a client: counts its request by type and outcome, and its latency.

@@ -71,21 +71,23 @@ public struct Drained: Sendable {
     public init() {}
 }
 
-/// The host's settings that the core needs.
 /// How much of one socket a poll turn reads into its group: each request counts one, a batch
 /// (or a batch reply) as the requests in it, until `limit` (the frame that reaches it is read
 /// whole). A client's batches cannot make one group of 256 x 256 requests that everyone else's
 /// waits behind: a group holds at most `limit` + 255 from one socket.
 public struct GroupBudget: Sendable {
     public let limit: Int
+    /// Requests read into the group (the group-size metric).
     public private(set) var requests = 0
+    /// Messages refused before they were read: not in the group, but they end the turn too.
+    public private(set) var refused = 0
     public init(limit: Int = 256) { self.limit = limit }
-    public var isSpent: Bool { requests >= limit }
+    public var isSpent: Bool { requests + refused >= limit }
     public mutating func count(_ frame: [UInt8]) { requests += max(1, FrameSummary.batchItems(frame).count) }
-    /// A message refused before it was read (it counts one, so a flood of them ends the turn too).
-    public mutating func countRefused() { requests += 1 }
+    public mutating func countRefused() { refused += 1 }
 }
 
+/// The host's settings that the core needs.
 public struct HostCoreConfig: Sendable {
     public var maximumFrameBytes = ProtocolLimits.defaultMaximumFrameBytes
     /// How often an unanswered peer request is sent again (same request id) before its deadline.

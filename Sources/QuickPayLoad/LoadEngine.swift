@@ -209,6 +209,12 @@ final class LoadEngine {
     /// p / customers mod merchants), so with as many users as (customer, merchant) pairs each
     /// user keeps to one pair and never has two payments out.
     static func closedLoopTurn(user: Int, own: Int, users: Int) -> Int { user + own * users }
+
+    /// The (customer, merchant) pair of a round-robin position: the customers in turn, then the
+    /// next merchant.
+    static func pair(turn: Int, customers: Int, merchants: Int) -> (customer: Int, merchant: Int) {
+        (turn % customers, (turn / customers) % merchants)
+    }
     /// The user's last operation is answered: its next one leaves now (the operation's kind
     /// from the mix's shared count, its pair from the user's own count of that kind).
     func dispatchNextClosed(user: Int) {
@@ -242,8 +248,7 @@ final class LoadEngine {
             turn = turns[operation, default: 0]
             turns[operation] = turn + 1
         }
-        let customerIndex = turn % customers.count
-        let merchant = (turn / customers.count) % spec.merchants.count
+        let (customerIndex, merchant) = Self.pair(turn: turn, customers: customers.count, merchants: spec.merchants.count)
         dispatched += 1
         do {
             switch operation {
@@ -252,12 +257,23 @@ final class LoadEngine {
             case .load: try load(customerIndex, merchant, intended: intended, measured: measured, user: user)
             case .redeem: try redeem(merchant, intended: intended, measured: measured, user: user)
             }
-        } catch let error as QuickPayError {
-            let code = error.message == "EXHAUSTED" ? "EXHAUSTED" : error.code.name
-            if measured { results.record(operation, latencyNanoseconds: nil, at: intended - measureStart, error: code) }
         } catch {
-            if measured { results.record(operation, latencyNanoseconds: nil, at: intended - measureStart, error: "SEND_FAILED") }
+            if measured { results.record(operation, latencyNanoseconds: nil, at: intended - measureStart, error: Self.failureCode(error)) }
+            userStopped(user)
         }
+    }
+
+    /// Why an operation could not leave: the customer's coins ran out, a refusal, or the send.
+    static func failureCode(_ error: any Error) -> String {
+        guard let error = error as? QuickPayError else { return "SEND_FAILED" }
+        return error.message == "EXHAUSTED" ? "EXHAUSTED" : error.code.name
+    }
+
+    /// A closed loop's user whose next operation could not leave has nothing outstanding and
+    /// sends no more (sending again at once would spin on an empty pool): the run reports it,
+    /// since the loop then holds fewer operations than it says.
+    func userStopped(_ user: Int?) {
+        if user != nil { results.closedLoopUsersStopped += 1 }
     }
 
     struct Exhausted: Error {}
@@ -384,9 +400,9 @@ final class LoadEngine {
             try pay(customerIndex, merchant, multi: next.multi, intended: next.intended, measured: next.measured, user: next.user)
         } catch {
             if next.measured {
-                let code = (error as? QuickPayError).map { $0.message == "EXHAUSTED" ? "EXHAUSTED" : $0.code.name } ?? "SEND_FAILED"
-                results.record(next.multi ? .multi : .single, latencyNanoseconds: nil, at: next.intended - measureStart, error: code)
+                results.record(next.multi ? .multi : .single, latencyNanoseconds: nil, at: next.intended - measureStart, error: Self.failureCode(error))
             }
+            userStopped(next.user)
             nextPayment(customerIndex, merchant)
         }
     }

@@ -23,6 +23,9 @@ public struct LoadResults {
     /// at an online merchant was not answered yet (a customer pays an online merchant one payment
     /// at a time). Their latency counts from when they were due, the wait included.
     public var heldForTheirCustomer = 0
+    /// Closed loop: users that stopped because their next operation could not be sent (their
+    /// coins ran out, the send failed). The loop then held fewer operations than it says.
+    public var closedLoopUsersStopped = 0
 
     /// The highest p99 of any measured second (µs), or nil before any answer.
     public var worstSecondP99: UInt64? {
@@ -130,6 +133,7 @@ public struct LoadResults {
                 "microseconds_per_payment": paymentsChecked == 0 ? 0 : Double(receiptNanoseconds) / Double(paymentsChecked) / 1000,
             ],
             "payments_held_for_their_customer": heldForTheirCustomer,
+            "closed_loop_users_stopped": closedLoopUsersStopped,
         ]
         switch spec.pacing {
         case .open(let rate): out["pacing"] = ["open_loop_rate": rate]
@@ -230,6 +234,9 @@ public struct LoadResults {
             lines.append(String(
                 format: "client work: %d receipts checked as a wallet does (signed root once per voucher, each receipt from the last), %.1f µs per payment, inside the latencies",
                 receiptsChecked, Double(receiptNanoseconds) / Double(paymentsChecked) / 1000))
+        }
+        if closedLoopUsersStopped > 0, case .closed(let concurrency) = spec.pacing {
+            lines.append("closed loop: \(closedLoopUsersStopped) of \(concurrency) users stopped, their next operation not sent (see the errors): fewer were outstanding than asked")
         }
         if heldForTheirCustomer > 0 {
             lines.append("held in the generator: \(heldForTheirCustomer) payments waited for their customer's previous payment at an online merchant (counted from when they were due)")

@@ -30,7 +30,8 @@ public struct LoadSpec: Sendable {
     public enum Pacing: Sendable, Equatable {
         /// Operations are due at fixed intervals, whatever happened to earlier ones.
         case open(ratePerSecond: Double)
-        /// `concurrency` operations are outstanding; each reply sends the next at once.
+        /// `concurrency` users, each with one operation outstanding; each answer sends that
+        /// user's next at once.
         case closed(concurrency: Int)
     }
 

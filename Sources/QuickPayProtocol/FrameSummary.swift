@@ -69,7 +69,8 @@ public struct FrameSummary: Hashable, Sendable {
     }
 
     /// The frames inside a `batch` or `batch_reply` (each an envelope of its own), in order;
-    /// empty for any other frame, and as far as they can be read for a damaged one.
+    /// empty for any other frame, and for a batch a server refuses as a whole (unreadable, no
+    /// frame or more than `Batch.maximumFrames`, an empty one): that is one request.
     public static func batchItems(_ frame: [UInt8]) -> [ArraySlice<UInt8>] {
         var reader = WireScanner(frame[...])
         while let (field, wireType) = reader.tag() {
@@ -82,10 +83,10 @@ public struct FrameSummary: Hashable, Sendable {
             var inner = WireScanner(batch)
             while let (itemField, itemType) = inner.tag() {
                 if itemField == 1, itemType == 2 {
-                    guard let item = inner.lengthDelimited() else { break }
+                    guard let item = inner.lengthDelimited(), !item.isEmpty, items.count < Batch.maximumFrames else { return [] }
                     items.append(item)
                 } else if !inner.skip(itemType) {
-                    break
+                    return []
                 }
             }
             return items

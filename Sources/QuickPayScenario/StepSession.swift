@@ -129,32 +129,27 @@ struct StepSession {
         return try callProcess("customer-\(name)", request)
     }
 
-    /// Restarts actors that an armed crash point has killed.
-    mutating func supervise() throws {
+    /// Restarts actors that an armed crash point has killed; the ones it restarted.
+    @discardableResult
+    mutating func supervise() throws -> Set<String> {
+        var restarted: Set<String> = []
         for actor in restartAfterCrash where deployment.processes[actor]?.isRunning == false {
             try deployment.restart(actor)
             restartAfterCrash.remove(actor)
+            restarted.insert(actor)
         }
+        return restarted
     }
 
     mutating func callProcess(_ process: String, _ request: JSONObject) throws -> JSONObject {
         try supervise()
         let name = process
         let control = try deployment.control(process)
-        var restart = restartAfterCrash
-        let deployment = self.deployment
         // A state dump only reads: if the actor asked died with it and was restarted, ask again.
         let readsOnly = request["action"] as? String == "state"
-        guard let answer = try control.call(request, resendsAfterRestart: readsOnly, meanwhile: {
-            var restartedTheOneAsked = false
-            for actor in restart where deployment.processes[actor]?.isRunning == false {
-                try deployment.restart(actor)
-                restart.remove(actor)
-                if actor == name { restartedTheOneAsked = true }
-            }
-            return restartedTheOneAsked
-        }) else { throw ScenarioError("\(name) did not answer \(request["action"] ?? "")") }
-        restartAfterCrash = restart
+        guard let answer = try control.call(request, resendsAfterRestart: readsOnly, meanwhile: { try supervise().contains(name) }) else {
+            throw ScenarioError("\(name) did not answer \(request["action"] ?? "")")
+        }
         if answer["crash"] as? Bool == true, let process = deployment.processes[name] {
             // A wallet's crash point fired: it answered, then kills itself. Wait for it to be gone
             // and start it again now, so the next step does not talk to a dying process.

@@ -36,8 +36,7 @@ public final class ControlClient {
     public func call(_ request: JSONObject) throws -> JSONObject? {
         try socket.send(ControlJSON.encode(request))
         guard let frames = try socket.receive() else {
-            socket.close()
-            socket = try Self.connect(context, endpoint, timeoutMilliseconds, security)
+            try resetSocket()
             return nil
         }
         return ControlJSON.decode(frames[0])
@@ -61,21 +60,24 @@ public final class ControlClient {
             }
             do {
                 if try meanwhile(), resendsAfterRestart {
-                    socket.close()
-                    socket = try Self.connect(context, endpoint, timeoutMilliseconds, security)
+                    try resetSocket()
                     try socket.send(ControlJSON.encode(request))
                     deadline = monotonicMilliseconds() + Int64(timeoutMilliseconds)
                 }
             } catch {
                 // The REQ socket still waits for its answer: replace it before giving up.
-                socket.close()
-                socket = try Self.connect(context, endpoint, timeoutMilliseconds, security)
+                try resetSocket()
                 throw error
             }
         }
+        try resetSocket()
+        return nil
+    }
+
+    /// A REQ socket that sent and got no answer cannot send again: a fresh one takes its place.
+    func resetSocket() throws {
         socket.close()
         socket = try Self.connect(context, endpoint, timeoutMilliseconds, security)
-        return nil
     }
 
     /// Sends `request` and returns the answer, or throws if there was none or it was refused.

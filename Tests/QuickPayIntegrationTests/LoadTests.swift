@@ -1,5 +1,5 @@
 import Foundation
-import QuickPayLoad
+@testable import QuickPayLoad
 import QuickPayClient
 import QuickPayConfig
 import QuickPayTestbed
@@ -77,5 +77,24 @@ import Testing
         #expect(results.totalErrors == 0, "\(results.errors)")
         #expect(results.totalAccepted > 100, "\(results.totalAccepted) payments in 1.5 s")
         #expect(results.heldForTheirCustomer == 0, "\(results.heldForTheirCustomer) payments waited in the generator")
+        #expect(results.closedLoopUsersStopped == 0)
+        #expect(results.totalAccepted == results.totalOffered)
+    }
+
+    /// A closed loop's users: with as many users as (customer, merchant) pairs each keeps to its
+    /// own pair; with fewer, each walks its share of the pairs, every pair taken in turn.
+    @Test func closedLoopUsersKeepToTheirPairs() {
+        for (customers, merchants) in [(64, 1), (3, 2)] {
+            let users = customers * merchants
+            for user in 0..<users {
+                let pairs = Set((0..<10).map { own in
+                    let p = LoadEngine.pair(turn: LoadEngine.closedLoopTurn(user: user, own: own, users: users), customers: customers, merchants: merchants)
+                    return p.customer * merchants + p.merchant
+                })
+                #expect(pairs.count == 1, "user \(user) of \(users) took \(pairs.count) pairs")
+            }
+        }
+        let walked = (0..<6).map { LoadEngine.pair(turn: LoadEngine.closedLoopTurn(user: 0, own: $0, users: 1), customers: 3, merchants: 2) }
+        #expect(walked.map(\.customer) == [0, 1, 2, 0, 1, 2] && walked.map(\.merchant) == [0, 0, 0, 1, 1, 1])
     }
 }

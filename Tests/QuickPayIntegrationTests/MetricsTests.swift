@@ -26,10 +26,26 @@ import Testing
         let refused = try sendRaw(context: deployment.context, endpoint: merchant, hex: HexCoding.encode(modeQuery), security: security)
         #expect(refused["code"] as? String == "MALFORMED")
         _ = try sendRaw(context: deployment.context, endpoint: merchant, hex: "ffff", security: security)
-        // A batch of two more: counted once as a batch, and each of its requests by its type.
+        // A batch of two more: counted once as a batch, and each of its requests by its type;
+        // its group counts its two requests.
+        func groups() throws -> (count: Double, inputs: Double) {
+            let text = try httpGet(deployment.metricsEndpoints["merchant-chai-stall"]!).body
+            func value(_ name: String) -> Double {
+                text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) } ?? -1
+            }
+            return (value("quickpay_group_commit_inputs_count"), value("quickpay_group_commit_inputs_sum"))
+        }
+        let before = try groups()
         let items = (10...11).map { WireCodec().encode(Envelope(requestID: RequestID(Bytes16(high: 9, low: UInt64($0))), body: .modeQuery(try! ReceiverID("chai-stall")))) }
         let batch = WireCodec().encode(Envelope(requestID: RequestID(Bytes16(high: 9, low: 12)), body: .batch(items)))
         #expect(try sendRaw(context: deployment.context, endpoint: merchant, hex: HexCoding.encode(batch), security: security)["answered"] as? Bool == true)
+        var after = try groups()
+        for _ in 0..<100 where after.count == before.count {
+            usleep(10_000)  // the group is recorded just after its answers leave
+            after = try groups()
+        }
+        #expect(before.count >= 0 && after.count == before.count + 1, "\(before) -> \(after)")
+        #expect(after.inputs == before.inputs + 2, "the batch's group counted \(after.inputs - before.inputs) inputs, not its 2 requests")
 
         let (status, body) = try httpGet(deployment.metricsEndpoints["merchant-chai-stall"]!)
         #expect(status == 200)
@@ -42,9 +58,9 @@ import Testing
         ] {
             #expect(body.contains(series), "no \(series) in the merchant's metrics")
         }
-        #expect(body.contains("quickpay_requests_total{type=\"mode_query\",outcome=\"MALFORMED\"} 3"))
-        #expect(body.contains("quickpay_requests_total{type=\"batch\",outcome=\"OK\"} 1"))
-        #expect(body.contains("quickpay_requests_total{type=\"unreadable\",outcome=\"MALFORMED\"} 1"))
+        #expect(body.contains("quickpay_requests_total{type=\"mode_query\",outcome=\"MALFORMED\"} 3\n"))
+        #expect(body.contains("quickpay_requests_total{type=\"batch\",outcome=\"OK\"} 1\n"))
+        #expect(body.contains("quickpay_requests_total{type=\"unreadable\",outcome=\"MALFORMED\"} 1\n"))
         let database = body.split(separator: "\n").first { $0.hasPrefix("quickpay_sqlite_bytes{file=\"database\"}") }
         #expect((database?.split(separator: " ").last).flatMap { Double($0) } ?? 0 > 0)
         #expect(try httpGet(deployment.metricsEndpoints["merchant-chai-stall"]!, path: "/").status == 404)
