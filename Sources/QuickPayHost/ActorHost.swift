@@ -84,6 +84,17 @@ public final class ActorHost<Actor: ServerActor> {
     public var stepActions: [String: (inout Actor, JSONObject, Timestamp) throws -> (JSONObject, Step<Actor.Batch>)] = [:]
     /// Actions that work only in a deployment started for testing.
     public var testingActions: Set<String> = []
+    /// Control actions that can wait for their outcome (`"wait": true` in the request; without
+    /// it they are not actions here). `start` runs as a group, as a step action does, and gives
+    /// a poll; the poll runs as a group after every turn that handled something (it may start
+    /// more work), until it gives the answer or `awaitDeadlineMilliseconds` passes. The control
+    /// socket (REP) takes no other request meanwhile. The poll runs every turn of the loop while
+    /// it waits (a poll with nothing to write commits an empty group: no log write, no sync).
+    public var awaitingActions: [String: (inout Actor, JSONObject, Timestamp) throws -> (ControlPoll, Step<Actor.Batch>)] = [:]
+    public typealias ControlPoll = (inout Actor, Timestamp) throws -> (JSONObject?, Step<Actor.Batch>)
+    public var awaitDeadlineMilliseconds: Int64 = 30_000
+    /// The control request waiting for its outcome, if any.
+    var awaiting: (action: String, poll: ControlPoll, deadline: Int64)?
 
     public init(actor: Actor, journal: any Journal<Actor.Batch>, config: HostConfig, clock: DeploymentClock = DeploymentClock()) throws {
         self.config = config
@@ -155,13 +166,16 @@ public final class ActorHost<Actor: ServerActor> {
     public func step() throws {
         var poller = Poller()
         poller.register(server)
-        if let controlSocket { poller.register(controlSocket) }
+        // While a control answer waits, its REP socket takes nothing (and must not wake the poll).
+        let servingControl = controlSocket != nil && awaiting == nil
+        if servingControl, let controlSocket { poller.register(controlSocket) }
         let peers = Array(peerSockets)
         for (_, socket) in peers { poller.register(socket) }
         if let workers { poller.register(workers.wake) }
         let gateSockets = gate?.sockets ?? []
         for socket in gateSockets { poller.register(socket) }
-        let wait = carried.isEmpty ? max(0, min(core.nextWakeup() - monotonicMilliseconds(), 100)) : 0
+        var wait = carried.isEmpty ? max(0, min(core.nextWakeup() - monotonicMilliseconds(), 100)) : 0
+        if let awaiting { wait = max(0, min(wait, awaiting.deadline - monotonicMilliseconds())) }
         let events = try poller.poll(timeoutMilliseconds: Int(wait))
         // Authentication first: a handshake waits on the ZAP answer.
         if let gate, events.suffix(gateSockets.count).contains(where: { $0.contains(.readable) }) { try gate.service() }
@@ -169,7 +183,7 @@ public final class ActorHost<Actor: ServerActor> {
         // What the group holds, a batch counted as its requests (the group-size metric).
         var weight = 0
         if events[0].contains(.readable) { inputs += receiveRequests(&weight) }
-        var position = controlSocket == nil ? 1 : 2
+        var position = servingControl ? 2 : 1
         for (peer, socket) in peers {
             if events[position].contains(.readable) { inputs += receivePeer(peer, socket, &weight) }
             position += 1
@@ -182,8 +196,9 @@ public final class ActorHost<Actor: ServerActor> {
             deliver(core.drain(inputs, at: time()))
             metrics?.group(inputs: weight + inputs.count - framesRead)
         }
-        if let controlSocket, events[1].contains(.readable) { try serveControl(controlSocket) }
+        if servingControl, let controlSocket, events[1].contains(.readable) { try serveControl(controlSocket) }
         deliver(core.advance(to: time()))
+        if awaiting != nil { try pollAwaiting() }
         trace?.flush()
         metrics?.depths(open: core.openCount, inFlight: core.inFlightCount, jobs: carried.count + (workers?.pending ?? 0), retriesSent: core.retriesSent, refused: gate?.refused ?? 0)
     }
@@ -287,11 +302,42 @@ public final class ActorHost<Actor: ServerActor> {
         guard let frames = try socket.receive(flags: .dontWait) else { return }
         var answer: JSONObject
         if let request = ControlJSON.decode(frames[0]), let action = request["action"] as? String {
-            answer = control(action, request)
+            if request["wait"] as? Bool == true, let start = awaitingActions[action] {
+                let (result, drained) = core.perform(action, at: time()) { actor, now in try start(&actor, request, now) }
+                deliver(drained)
+                switch result {
+                case .success(let poll):
+                    awaiting = (action, poll, monotonicMilliseconds() + awaitDeadlineMilliseconds)
+                    try pollAwaiting()  // done at once if there was nothing to wait for
+                    return
+                case .failure(let error):
+                    answer = Self.failure(error)
+                }
+            } else {
+                answer = control(action, request)
+            }
         } else {
             answer = ControlJSON.failure("MALFORMED", "a control request is a JSON object with an \"action\"")
         }
         try socket.send(ControlJSON.encode(answer))
+    }
+
+    /// Runs the waiting control request's poll; sends its answer when it has one (or a refusal
+    /// at the deadline, or when the poll fails).
+    func pollAwaiting() throws {
+        guard let pending = awaiting, let controlSocket else { return }
+        let (result, drained) = core.perform(pending.action, at: time()) { actor, now in try pending.poll(&actor, now) }
+        deliver(drained)
+        let answer: JSONObject
+        switch result {
+        case .success(let done?): answer = done
+        case .success(nil):
+            guard monotonicMilliseconds() >= pending.deadline else { return }
+            answer = ControlJSON.failure("UNAVAILABLE", "\(pending.action) not done within \(awaitDeadlineMilliseconds) ms; it goes on")
+        case .failure(let error): answer = Self.failure(error)
+        }
+        awaiting = nil
+        try controlSocket.send(ControlJSON.encode(answer))
     }
 
     func control(_ action: String, _ request: JSONObject) -> JSONObject {

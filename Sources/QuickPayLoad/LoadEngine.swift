@@ -333,8 +333,9 @@ final class LoadEngine {
     }
 
     func redeem(_ merchant: Int, intended: UInt64, measured: Bool, user: Int?) throws {
-        // DEALER to REP: an empty delimiter, then the request.
-        try controlSockets[merchant].send(multipart: [[], ControlJSON.encode(["action": "redeem"])], flags: .dontWait)
+        // DEALER to REP: an empty delimiter, then the request. The merchant answers once the bank
+        // has credited every coin it held (`wait`), not when the redemption leaves.
+        try controlSockets[merchant].send(multipart: [[], ControlJSON.encode(["action": "redeem", "wait": true])], flags: .dontWait)
         redeemQueue[merchant].append(Pending(operation: .redeem, intended: intended, measured: measured, customer: 0, merchant: merchant, chains: [], expectedPaise: 0, coins: [], user: user))
     }
 

@@ -20,7 +20,8 @@ import Yams
 /// Operations: `single` a one-coin payment (Re 1); `multi` a three-coin payment (Rs 16 as
 /// Rs 10 + Rs 5 + Re 1 coins of three vouchers); `load` a Rs 10 load through the app server
 /// (bank signs a voucher); `redeem` a merchant's redemption with the bank, asked for through its
-/// control socket and timed until the merchant answers that it has sent it.
+/// control socket (`"wait": true`) and timed until the merchant answers that the bank has
+/// credited every coin it held at the request and it has recorded that.
 public struct LoadSpec: Sendable {
     public enum Operation: String, Sendable, CaseIterable, Comparable {
         case single, multi, load, redeem

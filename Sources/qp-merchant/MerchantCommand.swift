@@ -59,6 +59,20 @@ struct MerchantCommand: ParsableCommand {
         let host = try ActorHost(actor: actor, journal: store, config: hostConfig)
         host.readActions["state"] = { _ in var state = try StateDump.merchant(store); state["mode"] = mode.rawValue; return state }
         host.stepActions["redeem"] = { actor, _, now in (["ok": true, "started": true], actor.redeem(now: now)) }
+        // `{"action": "redeem", "wait": true}`: answered once the bank has answered for every
+        // coin held at the request (credited, or refused for good) and the merchant has made
+        // that durable; batch after batch if they do not fit in one.
+        host.awaitingActions["redeem"] = { actor, _, now in
+            let held = try store.unredeemed(limit: Int.max)
+            let poll: ActorHost<MerchantActor>.ControlPoll = { actor, now in
+                for row in held where try (store.voucher(row.id)?.redeemedIndex ?? 0) < row.last.index {
+                    return (nil, actor.redeem(now: now))  // the next batch, once the last is answered
+                }
+                let paise = held.reduce(Int64(0)) { $0 + $1.unredeemedValue.paise }
+                return (["ok": true, "redeemed_paise": Int(paise), "vouchers": held.count], .none)
+            }
+            return (poll, actor.redeem(now: now))
+        }
         host.run()
     }
 }

@@ -97,4 +97,35 @@ import Testing
         let walked = (0..<6).map { LoadEngine.pair(turn: LoadEngine.closedLoopTurn(user: 0, own: $0, users: 1), customers: 3, merchants: 2) }
         #expect(walked.map(\.customer) == [0, 1, 2, 0, 1, 2] && walked.map(\.merchant) == [0, 0, 0, 1, 1, 1])
     }
+
+    /// A redemption asked for with `"wait": true` is answered once the bank has credited every
+    /// coin the merchant held and the merchant has recorded it: the state read right after the
+    /// answer has nothing left unredeemed (the load generator times `redeem` this way).
+    @Test func aRedemptionThatWaitsIsAnsweredOnceTheBankHasCredited() throws {
+        let folder = runFolder("load-redeem")
+        let file = folder + "-redeem.yaml"
+        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try """
+            name: tiny-redeem
+            customers: 4
+            merchants: [{id: chai-stall, mode: offline}]
+            mix: {single: 1}
+            closed_loop: {concurrency: 4}
+            warmup_seconds: 0.2
+            seconds: 0.5
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let spec = try LoadSpec(path: file)
+        let setup = try LoadSetup(spec: spec, runFolder: folder, binFolder: binFolder(), insecure: false) { _ in }
+        defer { setup.deployment.stopAll() }
+        let results = try LoadRunner.run(spec: spec, setup: setup, progress: false)
+        #expect(results.totalErrors == 0, "\(results.errors)")
+        let control = try setup.deployment.control("merchant-chai-stall")
+        let held = try #require(try control.must(["action": "state"])["unredeemed_paise"] as? Int)
+        #expect(held > 0, "the merchant holds no coins to redeem")
+        let answer = try control.must(["action": "redeem", "wait": true])
+        #expect(answer["redeemed_paise"] as? Int == held)
+        #expect(try control.must(["action": "state"])["unredeemed_paise"] as? Int == 0, "answered before the bank had credited the coins")
+        // Nothing left: answered at once.
+        #expect(try control.must(["action": "redeem", "wait": true])["redeemed_paise"] as? Int == 0)
+    }
 }
