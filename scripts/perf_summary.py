@@ -84,6 +84,9 @@ for r in pick("one-merchant", rate=8000.0)[:1]:
     c = r.get("client_receipt_checks", {})
     row("6", "client work: receipts checked as a wallet does", "counted, inside the latencies",
         f"{c.get('receipts', 0):,} receipts, {c.get('microseconds_per_payment', 0):.1f} µs per payment", None)
+for r in pick("mix"):
+    if p(r, "p50_us", "redeem") is not None and r.get("redeem_timed_to"):
+        row("6", "redeem, timed to the bank's crediting (mix.yaml)", "measured so", f"p50 {p(r, 'p50_us', 'redeem') / 1000:,.1f} ms, p99 {p(r, 'p99_us', 'redeem') / 1000:,.1f} ms ({r['latency_by_type']['redeem']['count']} redemptions)", None)
 # 7. merchants.
 for n in (1, 2, 4):
     for r in pick(f"one-merchant-{n}m"):

@@ -134,6 +134,8 @@ public struct LoadResults {
             ],
             "payments_held_for_their_customer": heldForTheirCustomer,
             "closed_loop_users_stopped": closedLoopUsersStopped,
+            // Since redemptions wait for the bank (`"wait": true`); before, to the control's acknowledgement.
+            "redeem_timed_to": "the bank's crediting, recorded by the merchant",
         ]
         switch spec.pacing {
         case .open(let rate): out["pacing"] = ["open_loop_rate": rate]
