@@ -86,12 +86,17 @@ public final class ActorHost<Actor: ServerActor> {
     public var testingActions: Set<String> = []
     /// Control actions that can wait for their outcome (`"wait": true` in the request; without
     /// it they are not actions here). `start` runs as a group, as a step action does, and gives
-    /// a poll; the poll runs as a group after every turn that handled something (it may start
-    /// more work), until it gives the answer or `awaitDeadlineMilliseconds` passes. The control
-    /// socket (REP) takes no other request meanwhile. The poll runs every turn of the loop while
-    /// it waits (a poll with nothing to write commits an empty group: no log write, no sync).
+    /// a poll. The poll reads the actor after every turn of the loop, until it gives the answer
+    /// or `awaitDeadlineMilliseconds` passes; it may ask for more work, which runs as a group.
+    /// The control socket (REP) takes no other request meanwhile.
     public var awaitingActions: [String: (inout Actor, JSONObject, Timestamp) throws -> (ControlPoll, Step<Actor.Batch>)] = [:]
-    public typealias ControlPoll = (inout Actor, Timestamp) throws -> (JSONObject?, Step<Actor.Batch>)
+    public typealias ControlPoll = (Actor) throws -> ControlProgress
+    public enum ControlProgress {
+        case done(JSONObject)
+        case waiting
+        /// Not done, and the actor is idle on it: this step starts more.
+        case more((inout Actor, Timestamp) throws -> Step<Actor.Batch>)
+    }
     public var awaitDeadlineMilliseconds: Int64 = 30_000
     /// The control request waiting for its outcome, if any.
     var awaiting: (action: String, poll: ControlPoll, deadline: Int64)?
@@ -323,19 +328,26 @@ public final class ActorHost<Actor: ServerActor> {
     }
 
     /// Runs the waiting control request's poll; sends its answer when it has one (or a refusal
-    /// at the deadline, or when the poll fails).
+    /// at the deadline, or when the poll or the work it asks for fails).
     func pollAwaiting() throws {
         guard let pending = awaiting, let controlSocket else { return }
-        let (result, drained) = core.perform(pending.action, at: time()) { actor, now in try pending.poll(&actor, now) }
-        deliver(drained)
-        let answer: JSONObject
-        switch result {
-        case .success(let done?): answer = done
-        case .success(nil):
-            guard monotonicMilliseconds() >= pending.deadline else { return }
-            answer = ControlJSON.failure("UNAVAILABLE", "\(pending.action) not done within \(awaitDeadlineMilliseconds) ms; it goes on")
-        case .failure(let error): answer = Self.failure(error)
+        var answer: JSONObject?
+        do {
+            switch try pending.poll(core.actor) {
+            case .done(let done): answer = done
+            case .waiting: break
+            case .more(let body):
+                let (result, drained) = core.perform(pending.action, at: time()) { actor, now in ((), try body(&actor, now)) }
+                deliver(drained)
+                if case .failure(let error) = result { answer = Self.failure(error) }
+            }
+        } catch {
+            answer = Self.failure(error)
         }
+        if answer == nil, monotonicMilliseconds() >= pending.deadline {
+            answer = ControlJSON.failure("UNAVAILABLE", "\(pending.action) not done within \(awaitDeadlineMilliseconds) ms; it goes on")
+        }
+        guard let answer else { return }
         awaiting = nil
         try controlSocket.send(ControlJSON.encode(answer))
     }

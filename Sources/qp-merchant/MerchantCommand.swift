@@ -64,12 +64,13 @@ struct MerchantCommand: ParsableCommand {
         // that durable; batch after batch if they do not fit in one.
         host.awaitingActions["redeem"] = { actor, _, now in
             let held = try store.unredeemed(limit: Int.max)
-            let poll: ActorHost<MerchantActor>.ControlPoll = { actor, now in
-                for row in held where try (store.voucher(row.id)?.redeemedIndex ?? 0) < row.last.index {
-                    return (nil, actor.redeem(now: now))  // the next batch, once the last is answered
-                }
-                let paise = held.reduce(Int64(0)) { $0 + $1.unredeemedValue.paise }
-                return (["ok": true, "redeemed_paise": Int(paise), "vouchers": held.count], .none)
+            let paise = held.reduce(Int64(0)) { $0 + $1.unredeemedValue.paise }
+            var remaining = held
+            let poll: ActorHost<MerchantActor>.ControlPoll = { actor in
+                remaining = try remaining.filter { try (store.voucher($0.id)?.redeemedIndex ?? 0) < $0.last.index }
+                if remaining.isEmpty { return .done(["ok": true, "redeemed_paise": Int(paise), "vouchers": held.count]) }
+                // The next batch once the last is answered (one is with the bank at a time).
+                return actor.isRedeeming ? .waiting : .more { actor, now in actor.redeem(now: now) }
             }
             return (poll, actor.redeem(now: now))
         }

@@ -259,6 +259,9 @@ public struct MerchantActor: ServerActor {
 
     // MARK: Redemption
 
+    /// A redemption batch is with the bank (the next starts once it is answered).
+    public var isRedeeming: Bool { !pendingRedemptions.isEmpty }
+
     /// Starts one redemption batch of the last coin of every voucher holding unredeemed coins.
     public mutating func redeem(now: Timestamp) -> Step<MerchantBatch> {
         lastRedemption = now
