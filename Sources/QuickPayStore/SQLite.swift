@@ -14,7 +14,6 @@ enum SQLite {
         // Another connection (the checkpointer) may hold a lock for a moment: wait, do not fail.
         configuration.busyMode = SQLite.pollingBusyMode(seconds: 5)
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             // 8 MiB of page cache per connection (a bound: memory stays flat as the file grows).
             try db.execute(sql: "PRAGMA cache_size = -8192")
             // The checkpointer restarts the log without truncating it; after a burst, a restart
@@ -24,6 +23,13 @@ enum SQLite {
         }
         try DataFiles.preparePrivate(path)
         let pool = try DatabasePool(path: path, configuration: configuration)
+        // GRDB turns WAL on after `prepareDatabase` has run, and sets `synchronous = NORMAL` on
+        // its writer as it does (a commit then survives a crash of the process, not of the
+        // machine): FULL again here, on the one connection that writes, and checked.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            guard try Int.fetchOne(db, sql: "PRAGMA synchronous") == 2 else { throw StoreError("\(path): synchronous = FULL did not take") }
+        }
         try migrator.migrate(pool)
         return pool
     }

@@ -28,6 +28,26 @@ func temporaryPath(_ name: String) -> String {
 }
 
 
+/// Every actor's and wallet's writer commits with `synchronous = FULL`: the log is synced
+/// before a commit returns, so nothing is answered that a power cut could take back. (GRDB's
+/// pool sets NORMAL on its writer when it turns WAL on, after the connection's own set-up ran:
+/// until 2026-12-06 every store committed so.)
+struct DurabilityTests {
+    func synchronous(_ pool: DatabasePool) throws -> Int? {
+        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+    }
+
+    @Test func everyStoresWriterSyncsEachCommit() throws {
+        let full = 2
+        #expect(try synchronous(try SQLite.open(path: temporaryPath("plain.sqlite"), migrator: DatabaseMigrator())) == full)
+        #expect(try synchronous(try SQLiteBankStore(path: temporaryPath("bank.sqlite")).database.pool) == full)
+        #expect(try synchronous(try SQLiteMerchantStore(path: temporaryPath("merchant.sqlite")).database.pool) == full)
+        #expect(try synchronous(try SQLiteAppServerStore(path: temporaryPath("appserver.sqlite")).database.pool) == full)
+        #expect(try synchronous(try SQLiteNetworkProviderStore(path: temporaryPath("nsp.sqlite")).database.pool) == full)
+        #expect(try synchronous(try SQLiteWalletStore(path: temporaryPath("wallet.sqlite")).pool) == full)
+    }
+}
+
 struct SQLiteBankStoreTests {
     @Test func aLoadSurvivesCloseAndReopen() throws {
         let path = temporaryPath("bank.sqlite")
