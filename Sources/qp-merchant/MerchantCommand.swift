@@ -60,17 +60,29 @@ struct MerchantCommand: ParsableCommand {
         host.readActions["state"] = { _ in var state = try StateDump.merchant(store); state["mode"] = mode.rawValue; return state }
         host.stepActions["redeem"] = { actor, _, now in (["ok": true, "started": true], actor.redeem(now: now)) }
         // `{"action": "redeem", "wait": true}`: answered once the bank has answered for every
-        // coin held at the request (credited, or refused for good) and the merchant has made
-        // that durable; batch after batch if they do not fit in one.
+        // coin held at the request (credited, or refused for good: settled) and the merchant has
+        // made that durable; batch after batch if they do not fit in one.
         host.awaitingActions["redeem"] = { actor, _, now in
             let held = try store.unredeemed(limit: Int.max)
             let paise = held.reduce(Int64(0)) { $0 + $1.unredeemedValue.paise }
-            var remaining = held
+            var remaining = held.map { (id: $0.id, index: $0.last.index) }
+            var endedSeen = -1
+            var backoffMilliseconds: Int64 = 0
+            var nextTry: Int64 = 0
             let poll: ActorHost<MerchantActor>.ControlPoll = { actor in
-                remaining = try remaining.filter { try (store.voucher($0.id)?.redeemedIndex ?? 0) < $0.last.index }
-                if remaining.isEmpty { return .done(["ok": true, "redeemed_paise": Int(paise), "vouchers": held.count]) }
-                // The next batch once the last is answered (one is with the bank at a time).
-                return actor.isRedeeming ? .waiting : .more { actor, now in actor.redeem(now: now) }
+                // The rows change only when a batch ends: read them again then.
+                if actor.redemptionsEnded != endedSeen {
+                    endedSeen = actor.redemptionsEnded
+                    let before = remaining.count
+                    remaining = try remaining.filter { try (store.voucher($0.id)?.redeemedIndex ?? 0) < $0.index }
+                    // A batch that settled nothing (the bank refused it, or did not answer):
+                    // the next waits, 50 ms doubling to 2 s, instead of going at once.
+                    backoffMilliseconds = remaining.count < before ? 0 : min(max(50, backoffMilliseconds * 2), 2000)
+                }
+                if remaining.isEmpty { return .done(["ok": true, "settled_paise": Int(paise), "vouchers": held.count]) }
+                guard !actor.isRedeeming, monotonicMilliseconds() >= nextTry else { return .waiting }
+                nextTry = monotonicMilliseconds() + backoffMilliseconds
+                return .more { actor, now in actor.redeem(now: now) }
             }
             return (poll, actor.redeem(now: now))
         }

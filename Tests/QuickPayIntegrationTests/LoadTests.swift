@@ -123,9 +123,9 @@ import Testing
         let held = try #require(try control.must(["action": "state"])["unredeemed_paise"] as? Int)
         #expect(held > 0, "the merchant holds no coins to redeem")
         let answer = try control.must(["action": "redeem", "wait": true])
-        #expect(answer["redeemed_paise"] as? Int == held)
+        #expect(answer["settled_paise"] as? Int == held)
         #expect(try control.must(["action": "state"])["unredeemed_paise"] as? Int == 0, "answered before the bank had credited the coins")
         // Nothing left: answered at once.
-        #expect(try control.must(["action": "redeem", "wait": true])["redeemed_paise"] as? Int == 0)
+        #expect(try control.must(["action": "redeem", "wait": true])["settled_paise"] as? Int == 0)
     }
 }

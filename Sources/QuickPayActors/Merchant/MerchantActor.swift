@@ -261,6 +261,9 @@ public struct MerchantActor: ServerActor {
 
     /// A redemption batch is with the bank (the next starts once it is answered).
     public var isRedeeming: Bool { !pendingRedemptions.isEmpty }
+    /// Redemption batches ended (answered, refused or timed out) since start: a waiting
+    /// control request reads the rows again only when this moves.
+    public private(set) var redemptionsEnded = 0
 
     /// Starts one redemption batch of the last coin of every voucher holding unredeemed coins.
     public mutating func redeem(now: Timestamp) -> Step<MerchantBatch> {
@@ -291,6 +294,7 @@ public struct MerchantActor: ServerActor {
 
     public mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> Step<MerchantBatch> {
         if let coins = pendingRedemptions.removeValue(forKey: requestID) {
+            redemptionsEnded += 1
             return redeemed(coins, reply: reply)
         }
         guard let pending = pendingPayments.removeValue(forKey: requestID) else { return .none }
