@@ -58,10 +58,7 @@ import Testing
     /// waits in the generator behind its customer's previous payment (it did when the next
     /// payment went round the customers in turn: the tail of the online figure was that wait).
     @Test func aClosedLoopKeepsEachCustomersPaymentsOneAfterAnother() throws {
-        let folder = runFolder("load-closed")
-        let file = folder + "-closed.yaml"
-        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try """
+        let (spec, folder) = try loadFile("load-closed", """
             name: tiny-closed-online
             customers: 16
             merchants: [{id: news-stand, mode: online}]
@@ -69,8 +66,7 @@ import Testing
             closed_loop: {concurrency: 16}
             warmup_seconds: 0.3
             seconds: 1.5
-            """.write(toFile: file, atomically: true, encoding: .utf8)
-        let spec = try LoadSpec(path: file)
+            """)
         let setup = try LoadSetup(spec: spec, runFolder: folder, binFolder: binFolder(), insecure: false) { _ in }
         defer { setup.deployment.stopAll() }
         let results = try LoadRunner.run(spec: spec, setup: setup, progress: false)
@@ -102,10 +98,7 @@ import Testing
     /// coin the merchant held and the merchant has recorded it: the state read right after the
     /// answer has nothing left unredeemed (the load generator times `redeem` this way).
     @Test func aRedemptionThatWaitsIsAnsweredOnceTheBankHasCredited() throws {
-        let folder = runFolder("load-redeem")
-        let file = folder + "-redeem.yaml"
-        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try """
+        let (spec, folder) = try loadFile("load-redeem", """
             name: tiny-redeem
             customers: 4
             merchants: [{id: chai-stall, mode: offline}]
@@ -113,8 +106,7 @@ import Testing
             closed_loop: {concurrency: 4}
             warmup_seconds: 0.2
             seconds: 0.5
-            """.write(toFile: file, atomically: true, encoding: .utf8)
-        let spec = try LoadSpec(path: file)
+            """)
         let setup = try LoadSetup(spec: spec, runFolder: folder, binFolder: binFolder(), insecure: false) { _ in }
         defer { setup.deployment.stopAll() }
         let results = try LoadRunner.run(spec: spec, setup: setup, progress: false)
@@ -127,5 +119,14 @@ import Testing
         #expect(try control.must(["action": "state"])["unredeemed_paise"] as? Int == 0, "answered before the bank had credited the coins")
         // Nothing left: answered at once.
         #expect(try control.must(["action": "redeem", "wait": true])["settled_paise"] as? Int == 0)
+    }
+
+    /// A load file written into a fresh run folder, and its spec.
+    func loadFile(_ name: String, _ yaml: String) throws -> (LoadSpec, String) {
+        let folder = runFolder(name)
+        let file = folder + ".yaml"
+        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+        return (try LoadSpec(path: file), folder)
     }
 }
