@@ -65,6 +65,7 @@ struct MerchantCommand: ParsableCommand {
         host.awaitingActions["redeem"] = { actor, _, now in
             let held = try store.unredeemed(limit: Int.max)
             let paise = held.reduce(Int64(0)) { $0 + $1.unredeemedValue.paise }
+            let vouchers = held.count
             var remaining = held.map { (id: $0.id, index: $0.last.index) }
             var endedSeen = -1
             var backoffMilliseconds: Int64 = 0
@@ -79,7 +80,7 @@ struct MerchantCommand: ParsableCommand {
                     // the next waits, 50 ms doubling to 2 s, instead of going at once.
                     backoffMilliseconds = remaining.count < before ? 0 : min(max(50, backoffMilliseconds * 2), 2000)
                 }
-                if remaining.isEmpty { return .done(["ok": true, "settled_paise": Int(paise), "vouchers": held.count]) }
+                if remaining.isEmpty { return .done(["ok": true, "settled_paise": Int(paise), "vouchers": vouchers]) }
                 guard !actor.isRedeeming, monotonicMilliseconds() >= nextTry else { return .waiting }
                 nextTry = monotonicMilliseconds() + backoffMilliseconds
                 return .more { actor, now in actor.redeem(now: now) }
