@@ -121,6 +121,40 @@ import Testing
         #expect(try control.must(["action": "redeem", "wait": true])["settled_paise"] as? Int == 0)
     }
 
+    /// With the bank gone, a waiting redemption answers UNAVAILABLE at its deadline (before the
+    /// control client gives up), nothing is lost, the control socket serves again at once, and
+    /// once the bank is back a waiting redemption settles everything.
+    @Test func aWaitingRedemptionWithoutTheBankIsRefusedAtItsDeadlineAndSettlesLater() throws {
+        let (spec, folder) = try loadFile("load-redeem-no-bank", """
+            name: tiny-redeem-no-bank
+            customers: 2
+            merchants: [{id: chai-stall, mode: offline}]
+            mix: {single: 1}
+            closed_loop: {concurrency: 2}
+            warmup_seconds: 0.2
+            seconds: 0.3
+            """)
+        let setup = try LoadSetup(spec: spec, runFolder: folder, binFolder: binFolder(), insecure: false) { _ in }
+        defer { setup.deployment.stopAll() }
+        _ = try LoadRunner.run(spec: spec, setup: setup, progress: false)
+        let control = try setup.deployment.control("merchant-chai-stall")
+        let held = try #require(try control.must(["action": "state"])["unredeemed_paise"] as? Int)
+        #expect(held > 0)
+        setup.deployment.kill9("bank")
+        let started = Date()
+        let refused = try control.call(["action": "redeem", "wait": true])
+        let waited = Date().timeIntervalSince(started)
+        #expect(refused?["code"] as? String == "UNAVAILABLE", "\(refused ?? [:]) after \(waited) s")
+        #expect(waited >= 9 && waited < 15, "answered after \(waited) s")
+        #expect(try control.must(["action": "state"])["unredeemed_paise"] as? Int == held, "the refused wait changed what the merchant holds")
+        try setup.deployment.restart("bank")
+        try setup.deployment.waitUntilHealthy()
+        // What the refused wait started may have been settled meanwhile: this one waits for the rest.
+        let settled = try #require(try control.must(["action": "redeem", "wait": true])["settled_paise"] as? Int)
+        #expect(settled <= held)
+        #expect(try control.must(["action": "state"])["unredeemed_paise"] as? Int == 0)
+    }
+
     /// A load file written into a fresh run folder, and its spec.
     func loadFile(_ name: String, _ yaml: String) throws -> (LoadSpec, String) {
         let folder = runFolder(name)
