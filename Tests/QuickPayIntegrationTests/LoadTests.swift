@@ -117,6 +117,13 @@ import Testing
         let answer = try control.must(["action": "redeem", "wait": true])
         #expect(answer["settled_paise"] as? Int == held)
         #expect(try control.must(["action": "state"])["unredeemed_paise"] as? Int == 0, "answered before the bank had credited the coins")
+        // And in the bank's own file, not through the merchant: every coin it held is credited.
+        let evidence = try #require(try Evidence.read(setup.deployment, merchants: ["chai-stall"]))
+        #expect(evidence.source == "files")
+        let credited = Dictionary(uniqueKeysWithValues: evidence.data.vouchers.map { ($0.id, $0.redeemedIndex) })
+        let paid = evidence.data.merchants["chai-stall", default: []].filter { $0.lastIndex > 0 }
+        #expect(!paid.isEmpty)
+        for row in paid { #expect(credited[row.id] == row.lastIndex, "voucher \(row.id): the bank credited \(credited[row.id] ?? -1) of \(row.lastIndex)") }
         // Nothing left: answered at once.
         #expect(try control.must(["action": "redeem", "wait": true])["settled_paise"] as? Int == 0)
     }
