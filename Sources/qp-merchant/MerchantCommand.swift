@@ -63,27 +63,18 @@ struct MerchantCommand: ParsableCommand {
         // coin held at the request (credited, or refused for good: settled) and the merchant has
         // made that durable; batch after batch if they do not fit in one.
         host.awaitingActions["redeem"] = { actor, _, now in
-            let held = try store.unredeemed(limit: Int.max)
-            let paise = held.reduce(Int64(0)) { $0 + $1.unredeemedValue.paise }
-            let vouchers = held.count
-            var remaining = held.map { (id: $0.id, index: $0.last.index) }
-            var endedSeen = -1
-            var backoffMilliseconds: Int64 = 0
-            var nextTry: Int64 = 0
+            var wait = RedemptionWait(held: try store.unredeemed(limit: Int.max))
             let poll: ActorHost<MerchantActor>.ControlPoll = { actor in
-                // The rows change only when a batch ends: read them again then.
-                if actor.redemptionsEnded != endedSeen {
-                    endedSeen = actor.redemptionsEnded
-                    let before = remaining.count
-                    remaining = try remaining.filter { try (store.voucher($0.id)?.redeemedIndex ?? 0) < $0.index }
-                    // A batch that settled nothing (the bank refused it, or did not answer):
-                    // the next waits, 50 ms doubling to 2 s, instead of going at once.
-                    backoffMilliseconds = remaining.count < before ? 0 : min(max(50, backoffMilliseconds * 2), 2000)
+                let next = try wait.poll(
+                    ended: actor.redemptionsEnded, refusal: actor.lastRedemptionRefusal, isRedeeming: actor.isRedeeming,
+                    atMilliseconds: monotonicMilliseconds()) { try store.voucher($0)?.redeemedIndex ?? 0 }
+                switch next {
+                case .done(let paise, let vouchers): return .done(["ok": true, "settled_paise": Int(paise), "vouchers": vouchers])
+                case .refused(let error):
+                    return .done(ControlJSON.failure(error.code.name, "the bank refused the redemption: \(error.message)"))
+                case .waiting: return .waiting
+                case .redeemAgain: return .more { actor, now in actor.redeem(now: now) }
                 }
-                if remaining.isEmpty { return .done(["ok": true, "settled_paise": Int(paise), "vouchers": vouchers]) }
-                guard !actor.isRedeeming, monotonicMilliseconds() >= nextTry else { return .waiting }
-                nextTry = monotonicMilliseconds() + backoffMilliseconds
-                return .more { actor, now in actor.redeem(now: now) }
             }
             return (poll, actor.redeem(now: now))
         }

@@ -129,6 +129,41 @@ struct MerchantRejectionTests {
         return Fixture(merchant: merchant, store: store, voucher: voucher, chain: chain, bankKey: bank.privateKey)
     }
 
+    /// A redemption the bank refuses whole and for good (here the merchant's mode) ends the
+    /// operator's wait at once with the bank's code, instead of being sent again until the
+    /// wait's deadline; a transient refusal is sent again after the backoff. Nothing is
+    /// settled by either.
+    @Test mutating func aRedemptionRefusedWholeForGoodEndsTheWaitWithTheBanksCode() throws {
+        var f = fixture()
+        let coin = { (i: Int) in Coin(voucherID: f.voucher.id, index: i, value: f.chain.element(at: i)) }
+        guard case .paymentReply? = pay(&f, [coin(2)], vouchers: [f.voucher]) else { Issue.record("payment refused"); return }
+        var wait = RedemptionWait(held: try f.store.unredeemed(limit: .max))
+        #expect(wait.paise == 1000 && wait.vouchers == 1)
+        func poll(_ at: Int64) throws -> RedemptionWait.Next {
+            let actor = f.merchant.actor
+            return try wait.poll(ended: actor.redemptionsEnded, refusal: actor.lastRedemptionRefusal, isRedeeming: actor.isRedeeming, atMilliseconds: at) {
+                try f.store.voucher($0)?.redeemedIndex ?? 0
+            }
+        }
+        func redemption() throws -> Envelope {
+            let requests = f.merchant.redeem().compactMap { if case .request(.bank, let envelope, _) = $0 { envelope } else { nil } }
+            return try #require(requests.first)
+        }
+        let first = try redemption()
+        #expect(try poll(0) == .waiting)
+        _ = f.merchant.answer(first.reply(.error(QuickPayError(.unavailable, "the bank is busy"))), from: .bank)
+        #expect(f.merchant.actor.lastRedemptionRefusal == nil, "a transient refusal is not for good")
+        #expect(try poll(10) == .waiting)
+        #expect(try poll(59) == .waiting)
+        #expect(try poll(60) == .redeemAgain)
+        let second = try redemption()
+        _ = f.merchant.answer(second.reply(.error(QuickPayError(.modeMismatch, "the bank holds chai-stall as online"))), from: .bank)
+        #expect(f.merchant.actor.lastRedemptionRefusal?.code == .modeMismatch)
+        guard case .refused(let refusal) = try poll(61) else { Issue.record("the wait goes on after a refusal for good"); return }
+        #expect(refusal.code == .modeMismatch)
+        #expect(try f.store.voucher(f.voucher.id)?.redeemedIndex == 0, "a refused redemption settled coins")
+    }
+
     mutating func pay(_ f: inout Fixture, _ coins: [Coin], vouchers: [SignedVoucher] = [], now: Timestamp = t0) -> Body? {
         onlyReply(f.merchant.send(Envelope(requestID: .random(using: &generator), body: .payment(try! Payment(coins: coins, vouchers: vouchers))), from: client, now: now))
     }
@@ -313,7 +348,7 @@ extension MerchantRejectionTests {
     /// the client retried) takes the waiting payment's place; other content under its id is a
     /// CONFLICT.
     @Test mutating func aCopyOfAWaitingPaymentTakesItsPlace() throws {
-        var f = fixture(mode: .online)
+        let f = fixture(mode: .online)
         var actor = f.merchant.actor
         let coin = { (i: Int) in Coin(voucherID: f.voucher.id, index: i, value: f.chain.element(at: i)) }
         let first = Envelope(requestID: RequestID(Bytes16(high: 7, low: 1)), body: .payment(try Payment(coins: [coin(1)], vouchers: [f.voucher])))

@@ -264,6 +264,9 @@ public struct MerchantActor: ServerActor {
     /// Redemption batches ended (answered, refused or timed out) since start: a waiting
     /// control request reads the rows again only when this moves.
     public private(set) var redemptionsEnded = 0
+    /// How the last batch ended when the bank refused it whole and for good (MODE_MISMATCH,
+    /// UNKNOWN_RECEIVER...): sending it again cannot help. nil after any other end.
+    public private(set) var lastRedemptionRefusal: QuickPayError?
 
     /// Starts one redemption batch of the last coin of every voucher holding unredeemed coins.
     public mutating func redeem(now: Timestamp) -> Step<MerchantBatch> {
@@ -295,6 +298,8 @@ public struct MerchantActor: ServerActor {
     public mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> Step<MerchantBatch> {
         if let coins = pendingRedemptions.removeValue(forKey: requestID) {
             redemptionsEnded += 1
+            lastRedemptionRefusal = nil
+            if case .error(let error)? = reply?.body, !error.code.isTransient { lastRedemptionRefusal = error }
             return redeemed(coins, reply: reply)
         }
         guard let pending = pendingPayments.removeValue(forKey: requestID) else { return .none }
