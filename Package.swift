@@ -193,3 +193,10 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Whole-program optimization across the package's modules in release builds: the generic code
+// of one module (HostCore over an actor, `Bytes32(_ bytes: some Collection<UInt8>)`) is
+// specialized where another uses it, instead of looking up type metadata on every call.
+for target in package.targets where target.type == .regular || target.type == .executable {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+}
