@@ -18,6 +18,7 @@ enum HotPath {
     // Tags: field number << 3 | wire type (0 varint, 2 length-delimited).
     static let versionTag: UInt8 = 0x08, requestIDTag: UInt8 = 0x12, paymentTag: UInt8 = 0x1A, paymentReplyTag: UInt8 = 0x22
     static let firstTag: UInt8 = 0x0A, secondVarintTag: UInt8 = 0x10, thirdTag: UInt8 = 0x1A, fourthVarintTag: UInt8 = 0x20
+    static let secondTag: UInt8 = 0x12, verifyCoinsTag: UInt8 = 0x3A, verifyCoinsReplyTag: UInt8 = 0x42, firstVarintTag: UInt8 = 0x08
 
     /// The envelope of a coins-only payment, if `frame` is exactly its canonical encoding.
     static func payment(_ frame: [UInt8]) -> Envelope? {
@@ -100,10 +101,82 @@ enum HotPath {
         return envelope(requestID, tag: paymentReplyTag, body: body)
     }
 
-    /// A coin or a receipt (the same shape: voucher id 1, index 2, value 3) as field 1 of its message.
-    static func appendEntry(voucher: VoucherID, index: Int, value: Bytes32, to body: inout [UInt8]) {
+    /// An online merchant's verification of coins only (no voucher attached), if `frame` is
+    /// exactly its canonical encoding and every rule holds: the bank's side, one per payment.
+    static func verifyCoins(_ frame: [UInt8]) -> Envelope? {
+        frame.withUnsafeBufferPointer { buffer -> Envelope? in
+            var reader = Reader(buffer[...])
+            guard let id = reader.envelope(body: verifyCoinsTag) else { return nil }
+            // Fields in order: receiver id (1), coins (2), no vouchers (3), mode (4).
+            guard reader.byte() == firstTag, let length = reader.varint(), length >= 1, length <= UInt64(reader.remaining),
+                let text = reader.take(Int(length)), let name = String(validating: text, as: UTF8.self),
+                let receiverID = try? WireField.receiverID(name)
+            else { return nil }
+            var coins: [Coin] = []
+            var next = reader.byte()
+            while next == secondTag {
+                guard coins.count < Payment.maximumCoins, let (voucher, index, value) = reader.entry(field: "coin index") else { return nil }
+                coins.append(Coin(voucherID: voucher, index: index, value: value))
+                next = reader.byte()
+            }
+            guard next == fourthVarintTag, let wireMode = reader.varint(), reader.atEnd,
+                let mode = Quickpay_V1_MerchantMode(rawValue: Int(truncatingIfNeeded: wireMode)).flatMap({ try? WireField.mode($0) }),
+                !coins.isEmpty, let payment = try? Payment(coins: coins, vouchers: [], order: "")
+            else { return nil }
+            return Envelope(
+                requestID: RequestID(id), body: .verifyCoins(VerifyCoins(receiverID: receiverID, coins: payment.coins, vouchers: [], mode: mode)),
+                canonicalBytes: frame)
+        }
+    }
+
+    /// The frame of a verification of coins only (nil with vouchers): the merchant's side.
+    static func verifyCoins(_ requestID: RequestID, _ verify: VerifyCoins) -> [UInt8]? {
+        guard verify.vouchers.isEmpty else { return nil }
+        let name = Array(verify.receiverID.value.utf8)
+        var body: [UInt8] = [firstTag]
+        body.reserveCapacity(name.count + verify.coins.count * 58 + 8)
+        appendVarint(UInt64(name.count), to: &body)
+        body.append(contentsOf: name)
+        for coin in verify.coins {
+            appendEntry(tag: secondTag, voucher: coin.voucherID, index: coin.index, value: coin.value, to: &body)
+        }
+        body.append(fourthVarintTag)
+        appendVarint(UInt64(verify.mode.wire.rawValue), to: &body)
+        return envelope(requestID, tag: verifyCoinsTag, body: body)
+    }
+
+    /// The bank's answer to a verification, if `frame` is exactly its canonical encoding.
+    static func verifyCoinsReply(_ frame: [UInt8]) -> Envelope? {
+        frame.withUnsafeBufferPointer { buffer -> Envelope? in
+            var reader = Reader(buffer[...])
+            guard let id = reader.envelope(body: verifyCoinsReplyTag) else { return nil }
+            var paise: Int64 = 0
+            if !reader.atEnd {
+                // Zero is not written; a negative amount is refused there too.
+                guard reader.byte() == firstVarintTag, let value = reader.varint(), value != 0, reader.atEnd,
+                    let amount = try? WireField.amount(Int64(bitPattern: value), "credited_paise")
+                else { return nil }
+                paise = amount.paise
+            }
+            return Envelope(requestID: RequestID(id), body: .verifyCoinsReply(credited: Amount(paise: paise)), canonicalBytes: frame)
+        }
+    }
+
+    /// The frame of the bank's answer to a verification.
+    static func verifyCoinsReply(_ requestID: RequestID, credited: Amount) -> [UInt8] {
+        var body: [UInt8] = []
+        if credited.paise != 0 {
+            body.append(firstVarintTag)
+            appendVarint(UInt64(bitPattern: credited.paise), to: &body)
+        }
+        return envelope(requestID, tag: verifyCoinsReplyTag, body: body)
+    }
+
+    /// A coin or a receipt (the same shape: voucher id 1, index 2, value 3) as field `tag` of
+    /// its message (field 1 unless told).
+    static func appendEntry(tag: UInt8 = firstTag, voucher: VoucherID, index: Int, value: Bytes32, to body: inout [UInt8]) {
         let index = UInt64(index)
-        body.append(firstTag)
+        body.append(tag)
         appendVarint(UInt64(2 + 16 + (index == 0 ? 0 : 1 + varintSize(index)) + 2 + 32), to: &body)
         body.append(firstTag)
         body.append(16)

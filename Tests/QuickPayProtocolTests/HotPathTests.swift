@@ -81,26 +81,73 @@ struct HotPathTests {
         }
     }
 
+    mutating func receiverID() throws -> ReceiverID {
+        let allowed = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        return try ReceiverID(String((0..<Int.random(in: 1...ReceiverID.maximumLength, using: &generator)).map { _ in allowed.randomElement(using: &generator)! }))
+    }
+
+    /// An online merchant's verification and the bank's answer: SwiftProtobuf's bytes out, and
+    /// read back as the general decoder reads them.
+    @Test mutating func aVerificationAndItsAnswerAreWrittenAndReadAsSwiftProtobufDoes() throws {
+        for round in 0..<2000 {
+            let payment = try Payment(coins: coins(Int.random(in: 1...Payment.maximumCoins, using: &generator)))
+            let verify = VerifyCoins(receiverID: try receiverID(), coins: payment.coins, vouchers: [], mode: round % 3 == 0 ? .offline : .online)
+            let envelope = Envelope(requestID: .random(using: &generator), body: .verifyCoins(verify))
+            let frame = reference(envelope)
+            #expect(HotPath.verifyCoins(envelope.requestID, verify) == frame, "round \(round)")
+            let read = try #require(HotPath.verifyCoins(frame), "round \(round)")
+            #expect(read == envelope && read.canonicalBytes == frame)
+            #expect(general(frame) == envelope)
+
+            let paise = [0, 1, 127, 128, 100_000, Int64.max / 3][round % 6] + Int64(round % 3)
+            let answer = Envelope(requestID: .random(using: &generator), body: .verifyCoinsReply(credited: Amount(paise: paise)))
+            let answerFrame = reference(answer)
+            #expect(HotPath.verifyCoinsReply(answer.requestID, credited: Amount(paise: paise)) == answerFrame, "round \(round)")
+            let readAnswer = try #require(HotPath.verifyCoinsReply(answerFrame), "round \(round)")
+            #expect(readAnswer == answer && readAnswer.canonicalBytes == answerFrame)
+            #expect(try WireCodec().decode(answerFrame) == answer)
+            #expect(WireCodec().encode(answer) == answerFrame && WireCodec().encode(envelope) == frame)
+        }
+        // A voucher attached: the general path's.
+        let chain = HashChain(seed: .random(using: &generator), length: try ChainLength(3))
+        let signer = BankSigner(privateKey: .random(using: &generator))
+        let voucher = signer.sign(VoucherCommitment(
+            voucherID: .random(using: &generator), receiverID: try ReceiverID("shop"), denomination: .rs1, length: chain.length, root: chain.root,
+            expiry: Timestamp(secondsSinceEpoch: 2_000_000_000), ownerKey: SigningPrivateKey.random(using: &generator).publicKey, keyID: signer.keyID))
+        let withVoucher = VerifyCoins(receiverID: try ReceiverID("shop"), coins: [Coin(voucherID: voucher.id, index: 1, value: chain.element(at: 1))], vouchers: [voucher])
+        #expect(HotPath.verifyCoins(.random(using: &generator), withVoucher) == nil)
+        let frame = reference(Envelope(requestID: .random(using: &generator), body: .verifyCoins(withVoucher)))
+        #expect(HotPath.verifyCoins(frame) == nil)
+        #expect(try WireCodec().decode(frame).body == .verifyCoins(withVoucher))
+    }
+
     /// Mutated frames (a byte changed, dropped, added; cut short; two coins of one voucher; a
     /// padded varint): whatever the hand path takes, the general decoder takes the same way.
     @Test mutating func aMutatedFrameIsNeverReadOtherwiseThanTheGeneralDecoderReadsIt() throws {
         var taken = 0
         var refused = 0
-        for round in 0..<40_000 {
+        for round in 0..<80_000 {
             let entries = coins(Int.random(in: 1...3, using: &generator))
-            let body: Body = round % 2 == 0 ? .payment(try Payment(coins: entries)) : .paymentReply(PaymentReply(
-                receipts: entries.map { Receipt(voucherID: $0.voucherID, index: $0.index, value: $0.value) }, receiptRoots: [],
-                service: Array("shop delivered Rs 1".utf8.prefix(round % 20)), amount: Amount(paise: Int64(round % 7) * 100)))
+            let body: Body
+            switch round % 4 {
+            case 0: body = .payment(try Payment(coins: entries))
+            case 1:
+                body = .paymentReply(PaymentReply(
+                    receipts: entries.map { Receipt(voucherID: $0.voucherID, index: $0.index, value: $0.value) }, receiptRoots: [],
+                    service: Array("shop delivered Rs 1".utf8.prefix(round % 20)), amount: Amount(paise: Int64(round % 7) * 100)))
+            case 2: body = .verifyCoins(VerifyCoins(receiverID: try receiverID(), coins: entries, vouchers: [], mode: round % 8 == 2 ? .offline : .online))
+            default: body = .verifyCoinsReply(credited: Amount(paise: Int64(round % 300) * 100))
+            }
             var frame = reference(Envelope(requestID: .random(using: &generator), body: body))
             let position = Int.random(in: 0..<frame.count, using: &generator)
-            switch round / 2 % 5 {
+            switch round / 4 % 5 {
             case 0: frame[position] = UInt8.random(in: 0...255, using: &generator)
             case 1: frame.remove(at: position)
             case 2: frame.insert(UInt8.random(in: 0...255, using: &generator), at: position)
             case 3: frame = Array(frame.prefix(position))
             default: frame[position] ^= 1 << UInt8.random(in: 0...7, using: &generator)
             }
-            guard let fast = HotPath.payment(frame) ?? HotPath.paymentReply(frame) else {
+            guard let fast = HotPath.payment(frame) ?? HotPath.paymentReply(frame) ?? HotPath.verifyCoins(frame) ?? HotPath.verifyCoinsReply(frame) else {
                 refused += 1
                 continue
             }
@@ -109,7 +156,7 @@ struct HotPathTests {
             #expect(fast == reference)
             #expect(fast.canonicalBytes == frame)
         }
-        #expect(taken > 2000 && refused > 2000, "both outcomes exercised: \(taken) taken, \(refused) refused")
+        #expect(taken > 4000 && refused > 4000, "both outcomes exercised: \(taken) taken, \(refused) refused")
         // Two coins of one voucher, and an index of 0 or past N: refused here as there.
         let twice = Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: [Coin(voucherID: .random(using: &generator), index: 1, value: .zero)])))
         var frame = reference(twice)
