@@ -177,5 +177,20 @@ struct HotPathTests {
         padded[padded.count - 60] += 1  // the payment's length
         #expect(HotPath.payment(padded) == nil)
         #expect(general(padded) == nil)
+        // An answer that writes a credit of zero (which is never written): not canonical.
+        var zero = reference(Envelope(requestID: .random(using: &generator), body: .verifyCoinsReply(credited: .zero)))
+        #expect(zero.last == 0 && HotPath.verifyCoinsReply(zero) != nil)
+        zero[zero.count - 1] = 2
+        zero += [HotPath.firstVarintTag, 0]
+        #expect(HotPath.verifyCoinsReply(zero) == nil)
+        #expect(general(zero) == nil)
+        // A verification whose mode is left out (unspecified): refused here as there.
+        let verify = reference(Envelope(
+            requestID: .random(using: &generator), body: .verifyCoins(VerifyCoins(receiverID: try ReceiverID("shop"), coins: coins(1), vouchers: []))))
+        #expect(verify[20] == HotPath.verifyCoinsTag && verify[21] < 0x80 && Int(verify[21]) == verify.count - 22)
+        var modeless = Array(verify.dropLast(2))
+        modeless[21] -= 2  // the body's length, after the version, the request id and the body's tag
+        #expect(HotPath.verifyCoins(modeless) == nil)
+        #expect(general(modeless) == nil)
     }
 }
