@@ -19,6 +19,8 @@ enum HotPath {
     static let versionTag: UInt8 = 0x08, requestIDTag: UInt8 = 0x12, paymentTag: UInt8 = 0x1A, paymentReplyTag: UInt8 = 0x22
     static let firstTag: UInt8 = 0x0A, secondVarintTag: UInt8 = 0x10, thirdTag: UInt8 = 0x1A, fourthVarintTag: UInt8 = 0x20
     static let secondTag: UInt8 = 0x12, verifyCoinsTag: UInt8 = 0x3A, verifyCoinsReplyTag: UInt8 = 0x42, firstVarintTag: UInt8 = 0x08
+    /// Fields 90 and 91 (batch, batch reply): two-byte tags, the second byte 0x05.
+    static let batchTag: UInt8 = 0xD2, batchReplyTag: UInt8 = 0xDA, batchTagEnd: UInt8 = 0x05
 
     /// The envelope of a coins-only payment, if `frame` is exactly its canonical encoding.
     static func payment(_ frame: [UInt8]) -> Envelope? {
@@ -172,6 +174,32 @@ enum HotPath {
         return envelope(requestID, tag: verifyCoinsReplyTag, body: body)
     }
 
+    /// A batch or a batch reply (its frames as they came, each read later on its own), if
+    /// `frame` is exactly its canonical encoding and holds 1 to 256 frames, none empty.
+    static func batch(_ frame: [UInt8]) -> Envelope? {
+        frame.withUnsafeBufferPointer { buffer -> Envelope? in
+            for reply in [false, true] {
+                var reader = Reader(buffer[...])
+                guard let id = reader.envelope(body: reply ? batchReplyTag : batchTag, then: batchTagEnd) else { continue }
+                guard let frames = reader.batchFrames() else { return nil }
+                return Envelope(requestID: RequestID(id), body: reply ? .batchReply(frames) : .batch(frames), canonicalBytes: frame)
+            }
+            return nil
+        }
+    }
+
+    /// The frame of a batch or a batch reply.
+    static func batch(_ requestID: RequestID, _ frames: [[UInt8]], reply: Bool) -> [UInt8] {
+        var body: [UInt8] = []
+        body.reserveCapacity(frames.reduce(0) { $0 + $1.count + 3 })
+        for frame in frames {
+            body.append(firstTag)
+            appendVarint(UInt64(frame.count), to: &body)
+            body.append(contentsOf: frame)
+        }
+        return envelope(requestID, tag: reply ? batchReplyTag : batchTag, then: batchTagEnd, body: body)
+    }
+
     /// A coin or a receipt (the same shape: voucher id 1, index 2, value 3) as field `tag` of
     /// its message (field 1 unless told).
     static func appendEntry(tag: UInt8 = firstTag, voucher: VoucherID, index: Int, value: Bytes32, to body: inout [UInt8]) {
@@ -190,11 +218,12 @@ enum HotPath {
         body.append(contentsOf: value.bytes)
     }
 
-    static func envelope(_ requestID: RequestID, tag: UInt8, body: [UInt8]) -> [UInt8] {
+    static func envelope(_ requestID: RequestID, tag: UInt8, then second: UInt8? = nil, body: [UInt8]) -> [UInt8] {
         var frame: [UInt8] = [versionTag, UInt8(ProtocolLimits.version), requestIDTag, 16]
-        frame.reserveCapacity(body.count + 24)
+        frame.reserveCapacity(body.count + 26)
         append(requestID.raw, to: &frame)
         frame.append(tag)
+        if let second { frame.append(second) }
         appendVarint(UInt64(body.count), to: &frame)
         frame.append(contentsOf: body)
         return frame
@@ -253,12 +282,24 @@ enum HotPath {
 
         /// The envelope's version and request id, and the header of its body field `tag`, which
         /// must run to the end of the frame: the request id.
-        mutating func envelope(body tag: UInt8) -> Bytes16? {
+        mutating func envelope(body tag: UInt8, then second: UInt8? = nil) -> Bytes16? {
             guard byte() == HotPath.versionTag, varint() == UInt64(ProtocolLimits.version),
                 byte() == HotPath.requestIDTag, varint() == 16, let id = bytes16(),
-                byte() == tag, let length = varint(), length == UInt64(remaining)
+                byte() == tag, second == nil || byte() == second, let length = varint(), length == UInt64(remaining)
             else { return nil }
             return id
+        }
+
+        /// The rest of a batch's body: 1 to 256 frames, none empty.
+        mutating func batchFrames() -> [[UInt8]]? {
+            var frames: [[UInt8]] = []
+            while !atEnd {
+                guard frames.count < Batch.maximumFrames, byte() == HotPath.firstTag, let count = varint(), count >= 1, count <= UInt64(remaining),
+                    let bytes = take(Int(count))
+                else { return nil }
+                frames.append(Array(bytes))
+            }
+            return frames.isEmpty ? nil : frames
         }
 
         /// A coin or a receipt after its tag (the same shape: voucher id 1, index 2, value 3,

@@ -43,13 +43,15 @@ public struct WireCodec: Sendable {
     }
 
     public func encode(_ envelope: Envelope) -> [UInt8] {
-        // A steady payment, its answer, and an online merchant's verification and its answer,
-        // by hand (the same bytes).
+        // A steady payment, its answer, an online merchant's verification and its answer, and
+        // the batches that carry them, by hand (the same bytes).
         switch envelope.body {
         case .paymentReply(let reply): if let frame = HotPath.paymentReply(envelope.requestID, reply) { return frame }
         case .payment(let payment): if let frame = HotPath.payment(envelope.requestID, payment) { return frame }
         case .verifyCoins(let verify): if let frame = HotPath.verifyCoins(envelope.requestID, verify) { return frame }
         case .verifyCoinsReply(let credited): return HotPath.verifyCoinsReply(envelope.requestID, credited: credited)
+        case .batch(let frames): return HotPath.batch(envelope.requestID, frames, reply: false)
+        case .batchReply(let frames): return HotPath.batch(envelope.requestID, frames, reply: true)
         default: break
         }
         var wire = Quickpay_V1_Envelope()
@@ -62,10 +64,11 @@ public struct WireCodec: Sendable {
 
     public func decode(_ frame: some Collection<UInt8>) throws(QuickPayError) -> Envelope {
         // A steady payment (coins only), its answer, a verification of coins only and its
-        // answer, by hand, when the frame is exactly their canonical bytes.
+        // answer, a batch, by hand, when the frame is exactly their canonical bytes.
         let bytes = Array(frame)
         if bytes.count <= maximumFrameBytes,
             let envelope = HotPath.payment(bytes) ?? HotPath.paymentReply(bytes) ?? HotPath.verifyCoins(bytes) ?? HotPath.verifyCoinsReply(bytes)
+                ?? HotPath.batch(bytes)
         {
             return envelope
         }

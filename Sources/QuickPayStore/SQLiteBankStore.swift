@@ -149,10 +149,14 @@ public final class SQLiteBankStore: BankStore {
     }
 
     public func receiver(_ id: ReceiverID) throws -> ReceiverRecord? {
+        // Through the C API: every coin an online merchant has verified reads its receiver.
         try database.read { db in
-            guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT account, mode FROM receivers WHERE id = ?"), arguments: [id.value]) else { return nil }
-            let account: String = row["account"]
-            let mode: String = row["mode"]
+            let statement = try RawStatement(db, "SELECT account, mode FROM receivers WHERE id = ?")
+            defer { statement.reset() }
+            try statement.bind(1, id.value)
+            guard try statement.step() else { return nil }
+            let account = statement.text(0)
+            let mode = statement.text(1)
             return ReceiverRecord(id: id, account: try valid { try AccountID(account) }, mode: MerchantMode(rawValue: mode) ?? .offline)
         }
     }

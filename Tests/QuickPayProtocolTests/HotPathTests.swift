@@ -121,33 +121,70 @@ struct HotPathTests {
         #expect(try WireCodec().decode(frame).body == .verifyCoins(withVoucher))
     }
 
+    mutating func frames(_ count: Int) -> [[UInt8]] {
+        (0..<count).map { _ in
+            (0..<[1, 2, 127, 128, 129, 300, 4000][Int.random(in: 0...6, using: &generator)]).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        }
+    }
+
+    /// Batches and batch replies (1 to 256 frames of any length): SwiftProtobuf's bytes out, and
+    /// read back as the general decoder reads them.
+    @Test mutating func aBatchIsWrittenAndReadAsSwiftProtobufDoes() throws {
+        for round in 0..<300 {
+            let items = frames([1, 2, 3, 20, 255, 256][round % 6])
+            let envelope = Envelope(requestID: .random(using: &generator), body: round % 2 == 0 ? .batch(items) : .batchReply(items))
+            let frame = reference(envelope)
+            #expect(HotPath.batch(envelope.requestID, items, reply: round % 2 == 1) == frame, "round \(round)")
+            #expect(WireCodec().encode(envelope) == frame)
+            let read = try #require(HotPath.batch(frame), "round \(round)")
+            #expect(read == envelope && read.canonicalBytes == frame)
+            #expect(general(frame) == envelope)
+        }
+        // 257 frames, an empty frame, no frame: refused here as there.
+        var too = reference(Envelope(requestID: .random(using: &generator), body: .batch(frames(256))))
+        #expect(HotPath.batch(too) != nil)
+        var wire = try Quickpay_V1_Envelope(serializedBytes: too)
+        wire.batch.frames.append(Data([1]))
+        too = try wire.serializedBytes()
+        #expect(HotPath.batch(too) == nil && general(too) == nil)
+        wire.batch.frames = [Data([1]), Data()]
+        let empty: [UInt8] = try wire.serializedBytes()
+        #expect(HotPath.batch(empty) == nil && general(empty) == nil)
+        wire.batch.frames = []
+        let none: [UInt8] = try wire.serializedBytes()
+        #expect(HotPath.batch(none) == nil && general(none) == nil)
+    }
+
     /// Mutated frames (a byte changed, dropped, added; cut short; two coins of one voucher; a
     /// padded varint): whatever the hand path takes, the general decoder takes the same way.
     @Test mutating func aMutatedFrameIsNeverReadOtherwiseThanTheGeneralDecoderReadsIt() throws {
         var taken = 0
         var refused = 0
-        for round in 0..<80_000 {
+        for round in 0..<100_000 {
             let entries = coins(Int.random(in: 1...3, using: &generator))
             let body: Body
-            switch round % 4 {
+            switch round % 5 {
             case 0: body = .payment(try Payment(coins: entries))
             case 1:
                 body = .paymentReply(PaymentReply(
                     receipts: entries.map { Receipt(voucherID: $0.voucherID, index: $0.index, value: $0.value) }, receiptRoots: [],
                     service: Array("shop delivered Rs 1".utf8.prefix(round % 20)), amount: Amount(paise: Int64(round % 7) * 100)))
             case 2: body = .verifyCoins(VerifyCoins(receiverID: try receiverID(), coins: entries, vouchers: [], mode: round % 8 == 2 ? .offline : .online))
-            default: body = .verifyCoinsReply(credited: Amount(paise: Int64(round % 300) * 100))
+            case 3: body = .verifyCoinsReply(credited: Amount(paise: Int64(round % 300) * 100))
+            default:
+                let items = (0..<Int.random(in: 1...4, using: &generator)).map { _ in Array(coins(1)[0].value.bytes.prefix(Int.random(in: 1...32, using: &generator))) }
+                body = round % 10 == 4 ? .batch(items) : .batchReply(items)
             }
             var frame = reference(Envelope(requestID: .random(using: &generator), body: body))
             let position = Int.random(in: 0..<frame.count, using: &generator)
-            switch round / 4 % 5 {
+            switch round / 5 % 5 {
             case 0: frame[position] = UInt8.random(in: 0...255, using: &generator)
             case 1: frame.remove(at: position)
             case 2: frame.insert(UInt8.random(in: 0...255, using: &generator), at: position)
             case 3: frame = Array(frame.prefix(position))
             default: frame[position] ^= 1 << UInt8.random(in: 0...7, using: &generator)
             }
-            guard let fast = HotPath.payment(frame) ?? HotPath.paymentReply(frame) ?? HotPath.verifyCoins(frame) ?? HotPath.verifyCoinsReply(frame) else {
+            guard let fast = HotPath.payment(frame) ?? HotPath.paymentReply(frame) ?? HotPath.verifyCoins(frame) ?? HotPath.verifyCoinsReply(frame) ?? HotPath.batch(frame) else {
                 refused += 1
                 continue
             }
@@ -156,7 +193,7 @@ struct HotPathTests {
             #expect(fast == reference)
             #expect(fast.canonicalBytes == frame)
         }
-        #expect(taken > 4000 && refused > 4000, "both outcomes exercised: \(taken) taken, \(refused) refused")
+        #expect(taken > 5000 && refused > 5000, "both outcomes exercised: \(taken) taken, \(refused) refused")
         // Two coins of one voucher, and an index of 0 or past N: refused here as there.
         let twice = Envelope(requestID: .random(using: &generator), body: .payment(try Payment(coins: [Coin(voucherID: .random(using: &generator), index: 1, value: .zero)])))
         var frame = reference(twice)
