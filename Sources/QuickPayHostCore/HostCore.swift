@@ -408,10 +408,10 @@ public struct HostCore<Actor: ServerActor> {
             }
             // The batch's own id is not a request's: it only names the frame (its reply echoes it).
             let id = RequestID(Bytes16(Bytes32.sha256(of: requests.flatMap { $0.requestID.raw.bytes }).bytes.prefix(16))!)
-            for frame in batched(requests.map(\.frame), id: id, reply: false) {
+            for frame in batched(requests.map { $0.frame }, id: id, reply: false) {
                 frames.append(.toPeer(peer, frame))
             }
-            batchesInFlight[id] = requests.map(\.requestID)
+            batchesInFlight[id] = requests.map { $0.requestID }
         }
         return frames
     }

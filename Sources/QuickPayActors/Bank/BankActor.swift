@@ -313,7 +313,7 @@ public struct BankActor: ServerActor {
 
     /// Verifies every coin and marks them all, or none: the merchant delivers only after this.
     mutating func verifyCoins(_ request: VerifyCoins, now: Timestamp) throws -> (BankBatch, Body) {
-        guard Set(request.coins.map(\.voucherID)).count == request.coins.count else {
+        guard Set(request.coins.map { $0.voucherID }).count == request.coins.count else {
             throw QuickPayError(.malformed, "at most one coin per voucher")
         }
         let receiver = try knownReceiver(request.receiverID)
@@ -342,7 +342,7 @@ public struct BankActor: ServerActor {
 
     /// Each coin of the batch is credited or rejected on its own; the credited ones commit together.
     mutating func redeem(_ request: Redeem, now: Timestamp) throws -> (BankBatch, Body) {
-        guard Set(request.coins.map(\.voucherID)).count == request.coins.count else {
+        guard Set(request.coins.map { $0.voucherID }).count == request.coins.count else {
             throw QuickPayError(.malformed, "one coin per voucher in a redemption")
         }
         let receiver = try knownReceiver(request.receiverID)

@@ -78,7 +78,7 @@ public struct MerchantActor: ServerActor {
         let client: ClientID
         let envelope: Envelope
         let payment: Payment
-        var vouchers: Set<VoucherID> { Set(payment.coins.map(\.voucherID)) }
+        var vouchers: Set<VoucherID> { Set(payment.coins.map { $0.voucherID }) }
     }
 
     public init(
@@ -165,10 +165,10 @@ public struct MerchantActor: ServerActor {
             let (batch, body) = try deliver(accepted, amount: amount, order: payment.order)
             return Step(commit: batch, outputs: [.reply(to: client, envelope.reply(body))])
         case .online:
-            vouchersInFlight.formUnion(accepted.map(\.coin.voucherID))
+            vouchersInFlight.formUnion(accepted.map { $0.coin.voucherID })
             pendingPayments[envelope.requestID] = PendingPayment(client: client, envelope: envelope, accepted: accepted)
             let verify = VerifyCoins(
-                receiverID: config.receiverID, coins: payment.coins, vouchers: accepted.filter(\.isNew).map(\.row.voucher), mode: .online)
+                receiverID: config.receiverID, coins: payment.coins, vouchers: accepted.filter { $0.isNew }.map { $0.row.voucher }, mode: .online)
             return Step(outputs: [.request(to: .bank, Envelope(requestID: envelope.requestID, body: .verifyCoins(verify)), deadlineMilliseconds: config.verifyDeadlineMilliseconds)])
         }
     }
@@ -303,7 +303,7 @@ public struct MerchantActor: ServerActor {
             return redeemed(coins, reply: reply)
         }
         guard let pending = pendingPayments.removeValue(forKey: requestID) else { return .none }
-        vouchersInFlight.subtract(pending.accepted.map(\.coin.voucherID))
+        vouchersInFlight.subtract(pending.accepted.map { $0.coin.voucherID })
         let envelope = pending.envelope
         let step = answering(envelope, to: pending.client) { () throws -> Step<MerchantBatch> in
             switch reply?.body {
