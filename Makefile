@@ -6,11 +6,11 @@
 #               (as root), the docker-compose check; JUnit in runs/junit.xml (scenarios) and
 #               runs/unit-junit-swift-testing.xml (unit tests)
 # Every scenario run leaves runs/<time>/report.html (runs/latest points at the newest).
-# Both install what they need (libzmq3-dev, pkg-config; docker-compose and chromium for the checks) with
+# Both install what they need (libzmq3-dev, libsqlite3-dev, pkg-config; docker-compose and chromium for the checks) with
 # apt-get when it is missing.
 
 SWIFT ?= swift
-APT_PACKAGES := libzmq3-dev pkg-config
+APT_PACKAGES := libzmq3-dev pkg-config libsqlite3-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run happy-path demo test deps build release bench perf proto format clean multihost compose-check simulate mutations
@@ -54,7 +54,7 @@ compose-check:
 	docker-compose config -q && echo "docker-compose.yml: valid"
 
 deps:
-	@if ! pkg-config --exists libzmq 2>/dev/null; then \
+	@if ! pkg-config --exists libzmq sqlite3 2>/dev/null; then \
 	  echo "installing $(APT_PACKAGES) (apt-get)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \

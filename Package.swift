@@ -43,6 +43,7 @@ let package = Package(
             pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]
         ),
+        .systemLibrary(name: "CSQLiteConfig", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(
             name: "QuickPayCore",
@@ -80,6 +81,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // The C API, for the two statements every payment runs (RawStatement).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                // SQLite's process-wide set-up (multi-thread mode, no memory statistics).
+                "CSQLiteConfig",
             ]
         ),
         // The independent auditor: plain SQL over the actors' files, no QuickPay module at all.

@@ -48,6 +48,18 @@ struct DurabilityTests {
     }
 }
 
+/// SQLite's process-wide set-up (`SQLite.processSetUp`, before the first connection): once it has
+/// taken, SQLite keeps no memory statistics (and no global mutex on each allocation). Run alone,
+/// the set-up comes first and takes; in a process where SQLite was in use before, it does not,
+/// and SQLite counts: either way the two agree.
+struct SQLiteSetUpTests {
+    @Test func sqliteKeepsNoMemoryStatisticsOnceTheProcessIsSetUp() throws {
+        let pool = try SQLite.open(path: temporaryPath("mode.sqlite"), migrator: DatabaseMigrator())
+        try pool.write { db in try db.execute(sql: "CREATE TABLE t (x); INSERT INTO t VALUES (randomblob(10000))") }
+        #expect(SQLite.countsMemory == !SQLite.processSetUp, "set up: \(SQLite.processSetUp), counts memory: \(SQLite.countsMemory)")
+    }
+}
+
 struct SQLiteBankStoreTests {
     @Test func aLoadSurvivesCloseAndReopen() throws {
         let path = temporaryPath("bank.sqlite")
