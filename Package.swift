@@ -81,7 +81,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // The C API, for the two statements every payment runs (RawStatement).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
-                // SQLite's process-wide set-up (multi-thread mode, no memory statistics).
+                // SQLite's process-wide set-up (no memory statistics).
                 "CSQLiteConfig",
             ]
         ),
@@ -197,7 +197,7 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
-// Whole-program optimization across the package's modules in release builds: the generic code
+// Optimization across the package's modules in release builds: the generic code
 // of one module (HostCore over an actor, `Bytes32(_ bytes: some Collection<UInt8>)`) is
 // specialized where another uses it, instead of looking up type metadata on every call.
 for target in package.targets where target.type == .regular || target.type == .executable {
