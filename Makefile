@@ -3,7 +3,7 @@
 #               actors as real processes, on the embedded SQLite default
 #   make test   unit and process tests, the simulator on 100 fixed seeds, the whole suite over
 #               CURVE with its HTML report (checked in headless Chromium), the multi-host test
-#               (as root), the docker-compose check; JUnit in runs/junit.xml (scenarios) and
+#               (as root), the docker-compose check, that every mutation still applies; JUnit in runs/junit.xml (scenarios) and
 #               runs/unit-junit-swift-testing.xml (unit tests)
 # Every scenario run leaves runs/<time>/report.html (runs/latest points at the newest).
 # Both install what they need (libzmq3-dev, libsqlite3-dev, pkg-config; docker-compose and chromium for the checks) with
@@ -13,7 +13,7 @@ SWIFT ?= swift
 APT_PACKAGES := libzmq3-dev pkg-config libsqlite3-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run happy-path demo test deps build release bench perf proto format clean multihost compose-check simulate mutations
+.PHONY: run happy-path demo test deps build release bench perf proto format clean multihost compose-check simulate mutations mutations-apply
 
 run: release
 	.build/release/quickpay run scenarios --junit runs/junit.xml --json runs/results.json
@@ -29,6 +29,7 @@ test: deps
 	@mkdir -p runs
 	$(SWIFT) test --skip-build --xunit-output runs/unit-junit.xml
 	python3 scripts/check-blind-vector.py
+	$(MAKE) --no-print-directory mutations-apply
 	.build/debug/quickpay simulate --seeds 100
 	.build/debug/quickpay simulate --seeds 10 --scheme blind-rsa
 	.build/debug/quickpay run scenarios --junit runs/junit.xml --json runs/results.json
@@ -46,6 +47,12 @@ simulate: release
 # Every actor in its own network namespace, over CURVE, with a partition (needs root).
 multihost: build
 	BIN=.build/debug bash multihost/run.sh
+
+# Every mutation (Tests/Mutations) must still apply to the code it breaks: scripts/mutations.sh
+# puts them back one at a time, and one that no longer applies tests nothing.
+mutations-apply:
+	@for p in Tests/Mutations/*.patch; do git apply --check "$$p" || { echo "$$p no longer applies: regenerate it against the present code"; exit 1; }; done
+	@echo "Tests/Mutations: every patch applies"
 
 # Validates docker-compose.yml (there is no Docker engine here: config only).
 compose-check:
