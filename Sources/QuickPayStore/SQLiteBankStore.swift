@@ -157,7 +157,7 @@ public final class SQLiteBankStore: BankStore {
             guard try statement.step() else { return nil }
             let account = statement.text(0)
             let mode = statement.text(1)
-            return ReceiverRecord(id: id, account: try valid { try AccountID(account) }, mode: MerchantMode(rawValue: mode) ?? .offline)
+            return ReceiverRecord(id: id, account: try valid { try AccountID(account) }, mode: try Self.mode(mode))
         }
     }
 
@@ -257,12 +257,18 @@ public final class SQLiteBankStore: BankStore {
         try database.read { db in try String.fetchAll(db, sql: "SELECT id FROM accounts ORDER BY id").map { id in try valid { try AccountID(id) } } }
     }
 
+    /// A receiver's stored mode; anything but offline or online is a corrupt file.
+    static func mode(_ stored: String) throws -> MerchantMode {
+        guard let mode = MerchantMode(rawValue: stored) else { throw DatabaseCorruption("receiver mode \(stored)") }
+        return mode
+    }
+
     public func allReceivers() throws -> [ReceiverRecord] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT id, account, mode FROM receivers ORDER BY id").map { row in
                 ReceiverRecord(
                     id: try valid { try ReceiverID(row["id"]) }, account: try valid { try AccountID(row["account"]) },
-                    mode: MerchantMode(rawValue: row["mode"]) ?? .offline)
+                    mode: try Self.mode(row["mode"]))
             }
         }
     }

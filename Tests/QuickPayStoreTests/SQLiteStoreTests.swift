@@ -61,6 +61,19 @@ struct SQLiteSetUpTests {
 }
 
 struct SQLiteBankStoreTests {
+    /// A receiver's mode that is neither online nor offline is a corrupt file, said so: not read
+    /// as offline (an online merchant taken for offline would have its vouchers settled with it,
+    /// though the bank marked every coin already).
+    @Test func aReceiverWithAnUnknownModeIsCorruptionNotOffline() throws {
+        let store = try SQLiteBankStore(path: temporaryPath("bank.sqlite"))
+        let shop = try ReceiverID("news-stand")
+        try store.seed(try AccountID("ACC-NEWS"), deposit: .zero, receiver: (shop, .online))
+        #expect(try store.receiver(shop)?.mode == .online)
+        try store.database.pool.write { db in try db.execute(sql: "UPDATE receivers SET mode = 'onlin' WHERE id = ?", arguments: [shop.value]) }
+        #expect(throws: DatabaseCorruption.self) { try store.receiver(shop) }
+        #expect(throws: DatabaseCorruption.self) { try store.allReceivers() }
+    }
+
     @Test func aLoadSurvivesCloseAndReopen() throws {
         let path = temporaryPath("bank.sqlite")
         let alice = try AccountID("ACC-ALICE")
