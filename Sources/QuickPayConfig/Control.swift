@@ -1,6 +1,6 @@
 import Foundation
 
-/// The control endpoint's messages: one JSON object per frame on a REP socket.
+/// The control endpoint's messages: one JSON object per frame (a REQ client's request and its answer).
 /// Request: `{"action": "health" | "state" | ..., ...}`. Answer: `{"ok": true, ...}` or
 /// `{"ok": false, "code": "ERROR_NAME", "message": "..."}`.
 public typealias JSONObject = [String: Any]

@@ -13,7 +13,7 @@ public struct ActorOptions: ParsableArguments {
     @Option(help: "ROUTER endpoint this actor serves (env QUICKPAY_BIND; else the deployment file's).")
     public var bind: String?
 
-    @Option(help: "REP endpoint for the control socket: health, state, actions (env QUICKPAY_CONTROL; else the deployment file's; empty: none).")
+    @Option(help: "Endpoint for the control socket (REQ clients): health, state, actions (env QUICKPAY_CONTROL; else the deployment file's; empty: none).")
     public var control: String?
 
     @Option(help: "Folder for this actor's SQLite file (env QUICKPAY_DATA_DIR).")

@@ -12,7 +12,8 @@ public struct HostConfig {
     public var name: String
     /// The ROUTER endpoint this actor serves, such as `tcp://127.0.0.1:7001`.
     public var bind: String
-    /// The REP endpoint of the control socket (health, state, actions), if any.
+    /// The endpoint of the control socket (health, state, actions), if any: a ROUTER that REQ
+    /// clients talk to.
     public var control: String?
     public var peers: [PeerName: String] = [:]
     /// CURVE on the server and control sockets; nil: plaintext (`--insecure`).
@@ -55,8 +56,8 @@ extension ActorSetup {
     }
 }
 
-/// Hosts one `ServerActor` on ZeroMQ: a ROUTER for what it serves, a DEALER per peer, a REP
-/// control socket, and one poll loop. The loop is a thin shell around `HostCore`, which does
+/// Hosts one `ServerActor` on ZeroMQ: a ROUTER for what it serves, a DEALER per peer, a
+/// control socket (a ROUTER that REQ clients talk to), and one poll loop. The loop is a thin shell around `HostCore`, which does
 /// the work (decoding, the idempotency stage, group commit, retries, deadlines, crash points):
 /// the shell only moves frames between the sockets and the core, and sends what the core
 /// returns, which it returns only once the group's commit is durable.
@@ -88,7 +89,8 @@ public final class ActorHost<Actor: ServerActor> {
     /// it they are not actions here). `start` runs as a group, as a step action does, and gives
     /// a poll. The poll reads the actor after every turn of the loop, until it gives the answer
     /// or `awaitDeadlineMilliseconds` passes; it may ask for more work, which runs as a group.
-    /// The control socket (REP) takes no other request meanwhile.
+    /// The control socket serves other requests meanwhile (its answer waits with the request's
+    /// envelope); at most `maximumAwaiting` wait at once.
     public var awaitingActions: [String: (inout Actor, JSONObject, Timestamp) throws -> (ControlPoll, Step<Actor.Batch>)] = [:]
     public typealias ControlPoll = (Actor) throws -> ControlProgress
     public enum ControlProgress {
@@ -99,8 +101,20 @@ public final class ActorHost<Actor: ServerActor> {
     }
     /// Below the control clients' own 15 s timeout, so that they hear the refusal.
     public var awaitDeadlineMilliseconds: Int64 = 10_000
-    /// The control request waiting for its outcome, if any.
-    var awaiting: (action: String, poll: ControlPoll, deadline: Int64)?
+    /// The control requests waiting for their outcome, oldest first.
+    var awaiting: [AwaitingControl] = []
+    /// A control request waiting for its outcome: its answer goes back under `envelope` (the
+    /// requester's routing id and the REQ delimiter).
+    struct AwaitingControl {
+        let envelope: [[UInt8]]
+        let action: String
+        let poll: ControlPoll
+        let deadline: Int64
+    }
+    /// More waiting requests than this are refused (UNAVAILABLE) rather than held.
+    public var maximumAwaiting = 8
+    /// Control requests taken per turn of the loop: the serving path comes first.
+    static var controlRequestsPerTurn: Int { 8 }
 
     public init(actor: Actor, journal: any Journal<Actor.Batch>, config: HostConfig, clock: DeploymentClock = DeploymentClock()) throws {
         self.config = config
@@ -134,7 +148,10 @@ public final class ActorHost<Actor: ServerActor> {
         try gate?.serve(server, domain: ServerSecurity.publicDomain)
         try server.bind(config.bind)
         if let endpoint = config.control {
-            let socket = try context.socket(.reply)
+            // A ROUTER, not a REP: an answer that waits (`awaitingActions`) does not hold the
+            // socket. REQ clients see no difference.
+            let socket = try context.socket(.router)
+            try socket.setMaximumMessageSize(bytes: Self.maximumControlBytes)
             try gate?.serve(socket, domain: ServerSecurity.controlDomain)
             try socket.bind(endpoint)
             controlSocket = socket
@@ -172,16 +189,14 @@ public final class ActorHost<Actor: ServerActor> {
     public func step() throws {
         var poller = Poller()
         poller.register(server)
-        // While a control answer waits, its REP socket takes nothing (and must not wake the poll).
-        let servingControl = controlSocket != nil && awaiting == nil
-        if servingControl, let controlSocket { poller.register(controlSocket) }
+        if let controlSocket { poller.register(controlSocket) }
         let peers = Array(peerSockets)
         for (_, socket) in peers { poller.register(socket) }
         if let workers { poller.register(workers.wake) }
         let gateSockets = gate?.sockets ?? []
         for socket in gateSockets { poller.register(socket) }
         var wait = carried.isEmpty ? max(0, min(core.nextWakeup() - monotonicMilliseconds(), 100)) : 0
-        if let awaiting { wait = max(0, min(wait, awaiting.deadline - monotonicMilliseconds())) }
+        if let deadline = awaiting.map(\.deadline).min() { wait = max(0, min(wait, deadline - monotonicMilliseconds())) }
         let events = try poller.poll(timeoutMilliseconds: Int(wait))
         // Authentication first: a handshake waits on the ZAP answer.
         if let gate, events.suffix(gateSockets.count).contains(where: { $0.contains(.readable) }) { try gate.service() }
@@ -189,7 +204,7 @@ public final class ActorHost<Actor: ServerActor> {
         // What the group holds, a batch counted as its requests (the group-size metric).
         var weight = 0
         if events[0].contains(.readable) { inputs += receiveRequests(&weight) }
-        var position = servingControl ? 2 : 1
+        var position = controlSocket == nil ? 1 : 2
         for (peer, socket) in peers {
             if events[position].contains(.readable) { inputs += receivePeer(peer, socket, &weight) }
             position += 1
@@ -202,9 +217,9 @@ public final class ActorHost<Actor: ServerActor> {
             deliver(core.drain(inputs, at: time()))
             metrics?.group(inputs: weight + inputs.count - framesRead)
         }
-        if servingControl, let controlSocket, events[1].contains(.readable) { try serveControl(controlSocket) }
+        if let controlSocket, events[1].contains(.readable) { try serveControl(controlSocket) }
         deliver(core.advance(to: time()))
-        if awaiting != nil { try pollAwaiting() }
+        if !awaiting.isEmpty { try pollAwaiting() }
         trace?.flush()
         metrics?.depths(open: core.openCount, inFlight: core.inFlightCount, jobs: carried.count + (workers?.pending ?? 0), retriesSent: core.retriesSent, refused: gate?.refused ?? 0)
     }
@@ -304,36 +319,69 @@ public final class ActorHost<Actor: ServerActor> {
 
     // MARK: Control
 
+    /// A control request is a JSON object; anything larger than this is refused by the socket.
+    static var maximumControlBytes: Int64 { 1 << 20 }
+
+    /// Takes the control requests waiting (up to `controlRequestsPerTurn`) and answers each, or
+    /// sets it waiting (`awaitingActions`).
     func serveControl(_ socket: Socket) throws {
-        guard let frames = try socket.receive(flags: .dontWait) else { return }
-        var answer: JSONObject
-        if let request = ControlJSON.decode(frames[0]), let action = request["action"] as? String {
-            if request["wait"] as? Bool == true, let start = awaitingActions[action],
-                !(testingActions.contains(action) && !config.testing)
-            {
-                let (result, drained) = core.perform(action, at: time()) { actor, now in try start(&actor, request, now) }
-                deliver(drained)
-                switch result {
-                case .success(let poll):
-                    awaiting = (action, poll, monotonicMilliseconds() + awaitDeadlineMilliseconds)
-                    try pollAwaiting()  // done at once if there was nothing to wait for
-                    return
-                case .failure(let error):
-                    answer = Self.failure(error)
-                }
-            } else {
-                answer = control(action, request)
+        for _ in 0..<Self.controlRequestsPerTurn {
+            let received: [[UInt8]]?
+            do {
+                received = try socket.receive(flags: .dontWait, maximumFrames: 8)
+            } catch {
+                logger.warning("refused a control message", metadata: ["error": "\(error)"])
+                continue
             }
-        } else {
-            answer = ControlJSON.failure("MALFORMED", "a control request is a JSON object with an \"action\"")
+            guard let frames = received else { return }
+            // The routing id the ROUTER adds, then (from a REQ) the empty delimiter, then the body.
+            guard frames.count >= 2 else { continue }
+            let envelope = Array(frames.dropLast())
+            if let answer = try serveControl(frames[frames.count - 1], envelope: envelope) {
+                try socket.send(multipart: envelope + [ControlJSON.encode(answer)], flags: .dontWait)
+            }
         }
-        try socket.send(ControlJSON.encode(answer))
     }
 
-    /// Runs the waiting control request's poll; sends its answer when it has one (or a refusal
-    /// at the deadline, or when the poll or the work it asks for fails).
+    /// The answer to one control request, or nil when it waits for its outcome.
+    func serveControl(_ body: [UInt8], envelope: [[UInt8]]) throws -> JSONObject? {
+        guard let request = ControlJSON.decode(body), let action = request["action"] as? String else {
+            return ControlJSON.failure("MALFORMED", "a control request is a JSON object with an \"action\"")
+        }
+        guard request["wait"] as? Bool == true, let start = awaitingActions[action], !(testingActions.contains(action) && !config.testing) else {
+            return control(action, request)
+        }
+        guard awaiting.count < maximumAwaiting else {
+            return ControlJSON.failure("UNAVAILABLE", "\(awaiting.count) control requests already wait for their outcome; ask again later")
+        }
+        let (result, drained) = core.perform(action, at: time()) { actor, now in try start(&actor, request, now) }
+        deliver(drained)
+        switch result {
+        case .success(let poll):
+            awaiting.append(AwaitingControl(envelope: envelope, action: action, poll: poll, deadline: monotonicMilliseconds() + awaitDeadlineMilliseconds))
+            try pollAwaiting()  // done at once if there was nothing to wait for
+            return nil
+        case .failure(let error):
+            return Self.failure(error)
+        }
+    }
+
+    /// Runs each waiting control request's poll, oldest first; sends the answers that are ready
+    /// (or a refusal at the deadline, or when the poll or the work it asks for fails).
     func pollAwaiting() throws {
-        guard let pending = awaiting, let controlSocket else { return }
+        guard let controlSocket else { return }
+        var still: [AwaitingControl] = []
+        for pending in awaiting {
+            guard let answer = poll(pending) else {
+                still.append(pending)
+                continue
+            }
+            try controlSocket.send(multipart: pending.envelope + [ControlJSON.encode(answer)], flags: .dontWait)
+        }
+        awaiting = still
+    }
+
+    func poll(_ pending: AwaitingControl) -> JSONObject? {
         var answer: JSONObject?
         do {
             switch try pending.poll(core.actor) {
@@ -350,9 +398,7 @@ public final class ActorHost<Actor: ServerActor> {
         if answer == nil, monotonicMilliseconds() >= pending.deadline {
             answer = ControlJSON.failure("UNAVAILABLE", "\(pending.action) not done within \(awaitDeadlineMilliseconds) ms; it goes on")
         }
-        guard let answer else { return }
-        awaiting = nil
-        try controlSocket.send(ControlJSON.encode(answer))
+        return answer
     }
 
     func control(_ action: String, _ request: JSONObject) -> JSONObject {

@@ -66,8 +66,10 @@ final class LoadEngine {
     var pollMap: [Endpoint] = []
     var pollSockets: [Socket] = []
     var pending: [RequestID: Pending] = [:]
-    /// Redemption requests sent to a merchant's control socket, oldest first (REP answers in order).
-    var redeemQueue: [[Pending]] = []
+    /// Redemption requests out at each merchant's control socket, by the tag the answer comes
+    /// back under: waiting answers come back in the order they are ready, not the order asked.
+    var redeemsOut: [[UInt64: Pending]] = []
+    var nextRedeemTag: UInt64 = 0
     var generator = SplitMix64(seed: 42)
     let codec = WireCodec()
     var dispatched = 0
@@ -120,7 +122,7 @@ final class LoadEngine {
             controlSockets.append(socket)
             register(socket, .control(merchant: position))
         }
-        redeemQueue = Array(repeating: [], count: spec.merchants.count)
+        redeemsOut = Array(repeating: [:], count: spec.merchants.count)
     }
     let scheduleStart: UInt64
 
@@ -186,13 +188,13 @@ final class LoadEngine {
         // Whatever is still out is given five seconds; after that it counts as unanswered, with
         // the latency it had reached (never less than it really was).
         let drainDeadline = nowNanoseconds() + 5_000_000_000
-        while !pending.isEmpty || redeemQueue.contains(where: { !$0.isEmpty }) || waiting.values.contains(where: { !$0.isEmpty }),
+        while !pending.isEmpty || redeemsOut.contains(where: { !$0.isEmpty }) || waiting.values.contains(where: { !$0.isEmpty }),
             nowNanoseconds() < drainDeadline
         {
             try receive(timeoutMilliseconds: 20)
         }
         let now = nowNanoseconds()
-        for entry in pending.values + redeemQueue.flatMap({ $0 }) where entry.measured {
+        for entry in pending.values + redeemsOut.flatMap(\.values) where entry.measured {
             results.record(entry.operation, latencyNanoseconds: now - entry.intended, at: entry.intended - measureStart, error: "UNANSWERED")
         }
         for entry in waiting.values.flatMap({ $0 }) where entry.measured {
@@ -333,10 +335,19 @@ final class LoadEngine {
     }
 
     func redeem(_ merchant: Int, intended: UInt64, measured: Bool, user: Int?) throws {
-        // DEALER to REP: an empty delimiter, then the request. The merchant answers once the bank
-        // has credited every coin it held (`wait`), not when the redemption leaves.
-        try controlSockets[merchant].send(multipart: [[], ControlJSON.encode(["action": "redeem", "wait": true])], flags: .dontWait)
-        redeemQueue[merchant].append(Pending(operation: .redeem, intended: intended, measured: measured, customer: 0, merchant: merchant, chains: [], expectedPaise: 0, coins: [], user: user))
+        // DEALER to the control socket's ROUTER: a tag, the empty delimiter, then the request;
+        // the answer comes back under the same tag. The merchant answers once the bank has
+        // credited every coin it held (`wait`), not when the redemption leaves.
+        nextRedeemTag += 1
+        try controlSockets[merchant].send(multipart: [Self.tagFrame(nextRedeemTag), [], ControlJSON.encode(["action": "redeem", "wait": true])], flags: .dontWait)
+        redeemsOut[merchant][nextRedeemTag] = Pending(operation: .redeem, intended: intended, measured: measured, customer: 0, merchant: merchant, chains: [], expectedPaise: 0, coins: [], user: user)
+    }
+
+    static func tagFrame(_ tag: UInt64) -> [UInt8] { withUnsafeBytes(of: tag.littleEndian, Array.init) }
+
+    static func tag(_ frame: [UInt8]) -> UInt64? {
+        guard frame.count == 8 else { return nil }
+        return frame.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     }
 
     // MARK: Answers
@@ -354,8 +365,7 @@ final class LoadEngine {
                 let answered: Pending
                 switch pollMap[position] {
                 case .control(let merchant):
-                    guard !redeemQueue[merchant].isEmpty else { continue }
-                    let entry = redeemQueue[merchant].removeFirst()
+                    guard frames.count == 3, let tag = Self.tag(frames[0]), let entry = redeemsOut[merchant].removeValue(forKey: tag) else { continue }
                     answered = entry
                     let answer = ControlJSON.decode(frames.last ?? [])
                     let ok = answer?["ok"] as? Bool == true

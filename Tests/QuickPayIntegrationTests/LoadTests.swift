@@ -5,6 +5,7 @@ import QuickPayConfig
 import QuickPayTestbed
 import QuickPayScenario
 import Testing
+import ZeroMQ
 
 /// `quickpay load` end to end, small: real processes over CURVE, every kind of operation.
 @Suite(.serialized) struct LoadTests {
@@ -148,9 +149,42 @@ import Testing
         let held = try #require(try control.must(["action": "state"])["unredeemed_paise"] as? Int)
         #expect(held > 0)
         setup.deployment.kill9("bank")
+        // While the wait goes on, a second operator's requests are answered at once: the wait
+        // holds its own answer, not the control socket. The wait is asked on a REQ socket of its
+        // own, read after the other requests.
+        let name = "merchant-chai-stall"
+        let context = try Context()
+        func requester() throws -> Socket {
+            let socket = try context.socket(.request)
+            try socket.setReceiveTimeout(milliseconds: 15_000)
+            try setup.deployment.controlSecurity(name).secure(socket, for: control.endpoint)
+            try socket.connect(control.endpoint)
+            return socket
+        }
+        let waiting = try requester()
         let started = Date()
-        let refused = try control.call(["action": "redeem", "wait": true])
+        _ = try waiting.send(ControlJSON.encode(["action": "redeem", "wait": true]))
+        usleep(300_000)
+        // Eight wait at most: the ninth is refused at once, not held.
+        let others = try (0..<8).map { _ in try requester() }
+        for socket in others {
+            _ = try socket.send(ControlJSON.encode(["action": "redeem", "wait": true]))
+            usleep(50_000)
+        }
+        let ninth = try #require(try others[7].receive().flatMap { ControlJSON.decode($0[0]) })
+        #expect(ninth["code"] as? String == "UNAVAILABLE" && (ninth["message"] as? String ?? "").contains("already wait"), "\(ninth)")
+        #expect(Date().timeIntervalSince(started) < 5, "the ninth wait was held")
+        let health = try control.call(["action": "health"])
+        #expect(health?["ok"] as? Bool == true, "health during a waiting redeem: \(health ?? [:])")
+        #expect(try control.call(["action": "state"])?["unredeemed_paise"] as? Int == held)
+        let answeredWithin = Date().timeIntervalSince(started)
+        #expect(answeredWithin < 3, "the control socket took \(answeredWithin) s to answer during a wait")
+        let refused = try waiting.receive().flatMap { ControlJSON.decode($0[0]) }
         let waited = Date().timeIntervalSince(started)
+        for socket in others.prefix(7) {
+            let answer = try socket.receive().flatMap { ControlJSON.decode($0[0]) }
+            #expect(answer?["code"] as? String == "UNAVAILABLE", "\(answer ?? [:])")
+        }
         #expect(refused?["code"] as? String == "UNAVAILABLE", "\(refused ?? [:]) after \(waited) s")
         #expect(waited >= 9 && waited < 15, "answered after \(waited) s")
         #expect(try control.must(["action": "state"])["unredeemed_paise"] as? Int == held, "the refused wait changed what the merchant holds")
