@@ -191,7 +191,7 @@ let package = Package(
         .testTarget(name: "QuickPayScenarioTests", dependencies: ["QuickPayScenario", "QuickPayAudit", "QuickPayConfig"]),
         .testTarget(name: "QuickPaySimTests", dependencies: ["QuickPaySim"]),
         .testTarget(name: "QuickPayReportTests", dependencies: ["QuickPayReport", "QuickPayConfig", "QuickPayProtocol", "QuickPayCore"]),
-        .testTarget(name: "QuickPayHostTests", dependencies: ["QuickPayHostCore", "QuickPayActors", "QuickPayProtocol", "QuickPayCore"]),
+        .testTarget(name: "QuickPayHostTests", dependencies: ["QuickPayHost", "QuickPayHostCore", "QuickPayActors", "QuickPayProtocol", "QuickPayCore"]),
         .testTarget(name: "QuickPayActorsTests", dependencies: ["QuickPayActors", "QuickPayHostCore", "QuickPayProtocol", "QuickPayCore"]),
     ],
     swiftLanguageModes: [.v6]

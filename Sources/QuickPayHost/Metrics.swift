@@ -14,15 +14,9 @@ import QuickPayStore
 final class ActorMetrics: @unchecked Sendable {
     let registry = PrometheusCollectorRegistry()
     let dataDir: String?
-    struct Key: Hashable {
-        let client: [UInt8]
-        let high: UInt64
-        let low: UInt64
-    }
-    /// Requests received and not yet answered: their type and when they came. This and the
-    /// two caches below belong to the serving thread alone; the registry is thread-safe.
-    private var open: [Key: (type: String, since: UInt64)] = [:]
-    private var lastSweep: UInt64 = 0
+    /// Requests received and not yet answered. This and the two caches below belong to the
+    /// serving thread alone; the registry is thread-safe.
+    private(set) var open = OpenRequests()
     private var requests: [String: [String: Counter]] = [:]
     private var latencies: [String: DurationHistogram] = [:]
     let groupSizes: ValueHistogram
@@ -72,44 +66,17 @@ final class ActorMetrics: @unchecked Sendable {
     // MARK: Serving thread
 
     func received(_ frame: [UInt8], from client: [UInt8], at nanoseconds: UInt64) {
-        let summary = FrameSummary(frame)
-        // A frame whose request id cannot be read is answered under 16 zero bytes (the key 0, 0).
-        let key = Key(client: client, high: summary.requestIDHigh, low: summary.requestIDLow)
-        if open[key] == nil { open[key] = (summary.type, nanoseconds) }
-        // A batch counts once as `batch`, and each request in it by its own type.
-        if summary.type == "batch" {
-            for item in FrameSummary.batchItems(frame) {
-                let inner = FrameSummary(Array(item))
-                let key = Key(client: client, high: inner.requestIDHigh, low: inner.requestIDLow)
-                if open[key] == nil { open[key] = (inner.type, nanoseconds) }
-            }
-        }
-        // Requests never answered (a flood, a fault) must not grow this for ever: past 200,000,
-        // those waiting over a minute (the host's own limit for open requests) are dropped, at
-        // most once a second (a sweep that frees nothing must not run on every frame); if that
-        // is not enough, the oldest go until 200,000 are left (their answers will not count).
-        if open.count > 200_000, nanoseconds &- lastSweep >= 1_000_000_000 {
-            lastSweep = nanoseconds
-            open = open.filter { nanoseconds &- $0.value.since < 60_000_000_000 }
-            if open.count > 200_000 {
-                let oldest = open.sorted { $0.value.since < $1.value.since }.prefix(open.count - 200_000)
-                for (key, _) in oldest { open.removeValue(forKey: key) }
-            }
-        }
+        open.received(frame, from: client, at: nanoseconds)
     }
 
-    /// An answer left for a client: counts its request by type and outcome, and its latency.
+    /// An answer left for a client: counts each request it closes by type and outcome, and its
+    /// latency.
     func answered(_ frame: [UInt8], to client: [UInt8], at nanoseconds: UInt64) {
-        let summary = FrameSummary(frame)
-        if summary.type == "batch_reply" {
-            for item in FrameSummary.batchItems(frame) { count(FrameSummary(Array(item)), to: client, at: nanoseconds) }
-        }
-        count(summary, to: client, at: nanoseconds)
+        for request in open.answered(frame, to: client, at: nanoseconds) { count(request) }
     }
 
-    private func count(_ summary: FrameSummary, to client: [UInt8], at nanoseconds: UInt64) {
-        guard let request = open.removeValue(forKey: Key(client: client, high: summary.requestIDHigh, low: summary.requestIDLow)) else { return }  // a push, not an answer
-        let outcome = summary.code ?? "OK"
+    private func count(_ request: OpenRequests.Closed) {
+        let outcome = request.outcome
         let counter = requests[request.type]?[outcome] ?? {
             let made = registry.makeCounter(
                 descriptor: MetricNameDescriptor(namespace: "quickpay", metricName: "requests", unitName: "total", helpText: "Requests answered, by type and outcome (OK or the error code)"),
@@ -125,7 +92,7 @@ final class ActorMetrics: @unchecked Sendable {
             latencies[request.type] = made
             return made
         }()
-        histogram.recordNanoseconds(Int64(nanoseconds &- request.since))
+        histogram.recordNanoseconds(Int64(request.nanoseconds))
     }
 
     func group(inputs: Int) { groupSizes.record(Double(inputs)) }
