@@ -219,7 +219,7 @@ public final class ActorHost<Actor: ServerActor> {
         }
         if let controlSocket, events[1].contains(.readable) { try serveControl(controlSocket) }
         deliver(core.advance(to: time()))
-        if !awaiting.isEmpty { try pollAwaiting() }
+        if !awaiting.isEmpty { pollAwaiting() }
         trace?.flush()
         metrics?.depths(open: core.openCount, inFlight: core.inFlightCount, jobs: carried.count + (workers?.pending ?? 0), retriesSent: core.retriesSent, refused: gate?.refused ?? 0)
     }
@@ -335,13 +335,35 @@ public final class ActorHost<Actor: ServerActor> {
             }
             guard let frames = received else { return }
             // The routing id the ROUTER adds, then (from a REQ) the empty delimiter, then the body.
+            // The envelope is kept while an answer waits and sent back: it is held small.
             guard frames.count >= 2 else { continue }
-            let envelope = Array(frames.dropLast())
-            if let answer = try serveControl(frames[frames.count - 1], envelope: envelope) {
-                try socket.send(multipart: envelope + [ControlJSON.encode(answer)], flags: .dontWait)
+            var envelope = Array(frames.dropLast())
+            let answer: JSONObject?
+            if envelope.count > Self.maximumEnvelopeFrames || envelope.reduce(0, { $0 + $1.count }) > Self.maximumEnvelopeBytes {
+                envelope = [frames[0], []]
+                answer = ControlJSON.failure(
+                    "MALFORMED", "a control request's envelope is at most \(Self.maximumEnvelopeFrames) frames of \(Self.maximumEnvelopeBytes) bytes in all")
+            } else {
+                answer = try serveControl(frames[frames.count - 1], envelope: envelope)
             }
+            if let answer { send(answer, to: envelope) }
         }
     }
+
+    /// Sends a control answer. A ROUTER without `ROUTER_MANDATORY` drops what it cannot route
+    /// (a requester gone) and never blocks; an error is logged and the loop goes on.
+    func send(_ answer: JSONObject, to envelope: [[UInt8]]) {
+        guard let controlSocket else { return }
+        do {
+            try controlSocket.send(multipart: envelope + [ControlJSON.encode(answer)], flags: .dontWait)
+        } catch {
+            logger.warning("could not send a control answer", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The routing id, a requester's own frames (a DEALER's tag) and the REQ delimiter.
+    static var maximumEnvelopeFrames: Int { 4 }
+    static var maximumEnvelopeBytes: Int { 256 }
 
     /// The answer to one control request, or nil when it waits for its outcome.
     func serveControl(_ body: [UInt8], envelope: [[UInt8]]) throws -> JSONObject? {
@@ -352,14 +374,14 @@ public final class ActorHost<Actor: ServerActor> {
             return control(action, request)
         }
         guard awaiting.count < maximumAwaiting else {
-            return ControlJSON.failure("UNAVAILABLE", "\(awaiting.count) control requests already wait for their outcome; ask again later")
+            return ControlJSON.failure("OVERLOADED", "\(awaiting.count) control requests already wait for their outcome; ask again later")
         }
         let (result, drained) = core.perform(action, at: time()) { actor, now in try start(&actor, request, now) }
         deliver(drained)
         switch result {
         case .success(let poll):
             awaiting.append(AwaitingControl(envelope: envelope, action: action, poll: poll, deadline: monotonicMilliseconds() + awaitDeadlineMilliseconds))
-            try pollAwaiting()  // done at once if there was nothing to wait for
+            pollAwaiting()  // done at once if there was nothing to wait for
             return nil
         case .failure(let error):
             return Self.failure(error)
@@ -368,15 +390,14 @@ public final class ActorHost<Actor: ServerActor> {
 
     /// Runs each waiting control request's poll, oldest first; sends the answers that are ready
     /// (or a refusal at the deadline, or when the poll or the work it asks for fails).
-    func pollAwaiting() throws {
-        guard let controlSocket else { return }
+    func pollAwaiting() {
         var still: [AwaitingControl] = []
         for pending in awaiting {
             guard let answer = poll(pending) else {
                 still.append(pending)
                 continue
             }
-            try controlSocket.send(multipart: pending.envelope + [ControlJSON.encode(answer)], flags: .dontWait)
+            send(answer, to: pending.envelope)
         }
         awaiting = still
     }
@@ -410,7 +431,7 @@ public final class ActorHost<Actor: ServerActor> {
             return [
                 "ok": true, "actor": config.name, "pid": Int(getpid()), "bind": boundEndpoint, "clock_offset": clock.offset,
                 "transport": gate == nil ? "plaintext" : "curve", "refused_handshakes": gate?.refused ?? 0, "testing": config.testing,
-                "peer_requests_in_flight": core.inFlightCount, "requests_open": core.openCount,
+                "peer_requests_in_flight": core.inFlightCount, "requests_open": core.openCount, "control_requests_waiting": awaiting.count,
             ]
         case "clock":
             clock.advance(seconds: (request["advance_seconds"] as? NSNumber)?.int64Value ?? 0)

@@ -70,6 +70,10 @@ final class LoadEngine {
     /// back under: waiting answers come back in the order they are ready, not the order asked.
     var redeemsOut: [[UInt64: Pending]] = []
     var nextRedeemTag: UInt64 = 0
+    /// Redemptions due while a merchant already had `redeemsOutPerMerchant` out (the most its
+    /// control socket lets wait), oldest first: sent as answers come, timed from when due.
+    var redeemsHeld: [[Pending]] = []
+    static let redeemsOutPerMerchant = 8
     var generator = SplitMix64(seed: 42)
     let codec = WireCodec()
     var dispatched = 0
@@ -123,6 +127,7 @@ final class LoadEngine {
             register(socket, .control(merchant: position))
         }
         redeemsOut = Array(repeating: [:], count: spec.merchants.count)
+        redeemsHeld = Array(repeating: [], count: spec.merchants.count)
     }
     let scheduleStart: UInt64
 
@@ -194,7 +199,7 @@ final class LoadEngine {
             try receive(timeoutMilliseconds: 20)
         }
         let now = nowNanoseconds()
-        for entry in pending.values + redeemsOut.flatMap(\.values) where entry.measured {
+        for entry in pending.values + redeemsOut.flatMap(\.values) + redeemsHeld.joined() where entry.measured {
             results.record(entry.operation, latencyNanoseconds: now - entry.intended, at: entry.intended - measureStart, error: "UNANSWERED")
         }
         for entry in waiting.values.flatMap({ $0 }) where entry.measured {
@@ -338,9 +343,19 @@ final class LoadEngine {
         // DEALER to the control socket's ROUTER: a tag, the empty delimiter, then the request;
         // the answer comes back under the same tag. The merchant answers once the bank has
         // credited every coin it held (`wait`), not when the redemption leaves.
+        let entry = Pending(operation: .redeem, intended: intended, measured: measured, customer: 0, merchant: merchant, chains: [], expectedPaise: 0, coins: [], user: user)
+        guard redeemsOut[merchant].count < Self.redeemsOutPerMerchant else {
+            redeemsHeld[merchant].append(entry)
+            if measured { results.redeemsHeld += 1 }
+            return
+        }
+        try send(entry)
+    }
+
+    func send(_ redeem: Pending) throws {
         nextRedeemTag += 1
-        try controlSockets[merchant].send(multipart: [Self.tagFrame(nextRedeemTag), [], ControlJSON.encode(["action": "redeem", "wait": true])], flags: .dontWait)
-        redeemsOut[merchant][nextRedeemTag] = Pending(operation: .redeem, intended: intended, measured: measured, customer: 0, merchant: merchant, chains: [], expectedPaise: 0, coins: [], user: user)
+        try controlSockets[redeem.merchant].send(multipart: [Self.tagFrame(nextRedeemTag), [], ControlJSON.encode(["action": "redeem", "wait": true])], flags: .dontWait)
+        redeemsOut[redeem.merchant][nextRedeemTag] = redeem
     }
 
     static func tagFrame(_ tag: UInt64) -> [UInt8] { withUnsafeBytes(of: tag.littleEndian, Array.init) }
@@ -367,6 +382,7 @@ final class LoadEngine {
                 case .control(let merchant):
                     guard frames.count == 3, let tag = Self.tag(frames[0]), let entry = redeemsOut[merchant].removeValue(forKey: tag) else { continue }
                     answered = entry
+                    if !redeemsHeld[merchant].isEmpty { try send(redeemsHeld[merchant].removeFirst()) }
                     let answer = ControlJSON.decode(frames.last ?? [])
                     let ok = answer?["ok"] as? Bool == true
                     if entry.measured {

@@ -23,6 +23,8 @@ public struct LoadResults {
     /// at an online merchant was not answered yet (a customer pays an online merchant one payment
     /// at a time). Their latency counts from when they were due, the wait included.
     public var heldForTheirCustomer = 0
+    /// Redemptions that waited in the generator for one of their merchant's eight to be answered.
+    public var redeemsHeld = 0
     /// Closed loop: users that stopped because their next operation could not be sent (their
     /// coins ran out, the send failed). The loop then held fewer operations than it says.
     public var closedLoopUsersStopped = 0
@@ -132,7 +134,7 @@ public struct LoadResults {
                 "receipts": receiptsChecked, "payments": paymentsChecked,
                 "microseconds_per_payment": paymentsChecked == 0 ? 0 : Double(receiptNanoseconds) / Double(paymentsChecked) / 1000,
             ],
-            "payments_held_for_their_customer": heldForTheirCustomer,
+            "payments_held_for_their_customer": heldForTheirCustomer, "redeems_held": redeemsHeld,
             "closed_loop_users_stopped": closedLoopUsersStopped,
             // Since redemptions wait for the bank (`"wait": true`); before, to the control's acknowledgement.
             "redeem_timed_to": "the bank's crediting, recorded by the merchant",
@@ -242,6 +244,9 @@ public struct LoadResults {
         }
         if heldForTheirCustomer > 0 {
             lines.append("held in the generator: \(heldForTheirCustomer) payments waited for their customer's previous payment at an online merchant (counted from when they were due)")
+        }
+        if redeemsHeld > 0 {
+            lines.append("held in the generator: \(redeemsHeld) redemptions waited for one of the eight out at their merchant to be answered (counted from when they were due)")
         }
         return lines
     }
