@@ -57,10 +57,11 @@ extension ActorSetup {
 }
 
 /// Hosts one `ServerActor` on ZeroMQ: a ROUTER for what it serves, a DEALER per peer, a
-/// control socket (a ROUTER that REQ clients talk to), and one poll loop. The loop is a thin shell around `HostCore`, which does
-/// the work (decoding, the idempotency stage, group commit, retries, deadlines, crash points):
-/// the shell only moves frames between the sockets and the core, and sends what the core
-/// returns, which it returns only once the group's commit is durable.
+/// control socket (a ROUTER that REQ clients talk to), and one poll loop. The loop is a thin
+/// shell around `HostCore`, which does the work (decoding, the idempotency stage, group commit,
+/// retries, deadlines, crash points): the shell only moves frames between the sockets and the
+/// core, and sends what the core returns, which it returns only once the group's commit is
+/// durable.
 public final class ActorHost<Actor: ServerActor> {
     public private(set) var core: HostCore<Actor>
     let config: HostConfig
@@ -111,7 +112,7 @@ public final class ActorHost<Actor: ServerActor> {
         let poll: ControlPoll
         let deadline: Int64
     }
-    /// More waiting requests than this are refused (UNAVAILABLE) rather than held.
+    /// More waiting requests than this are refused (OVERLOADED) rather than held.
     public var maximumAwaiting = 8
     /// Control requests taken per turn of the loop: the serving path comes first.
     static var controlRequestsPerTurn: Int { 8 }
@@ -196,7 +197,7 @@ public final class ActorHost<Actor: ServerActor> {
         let gateSockets = gate?.sockets ?? []
         for socket in gateSockets { poller.register(socket) }
         var wait = carried.isEmpty ? max(0, min(core.nextWakeup() - monotonicMilliseconds(), 100)) : 0
-        if let deadline = awaiting.map(\.deadline).min() { wait = max(0, min(wait, deadline - monotonicMilliseconds())) }
+        for pending in awaiting { wait = max(0, min(wait, pending.deadline - monotonicMilliseconds())) }
         let events = try poller.poll(timeoutMilliseconds: Int(wait))
         // Authentication first: a handshake waits on the ZAP answer.
         if let gate, events.suffix(gateSockets.count).contains(where: { $0.contains(.readable) }) { try gate.service() }
