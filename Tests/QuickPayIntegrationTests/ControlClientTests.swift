@@ -5,7 +5,8 @@ import Testing
 import ZeroMQ
 
 /// The scenario runner's control client over real ZeroMQ sockets, against a stand-in actor (a
-/// REP socket) that takes a request and dies without answering, then comes back.
+/// ROUTER, as an actor's control socket is) that takes a request and dies without answering,
+/// then comes back.
 @Suite(.serialized) struct ControlClientTests {
     /// A state request that reached the process before it died is asked again once the actor is
     /// restarted; a request that may have taken effect is not (it times out as before).
@@ -30,9 +31,10 @@ import ZeroMQ
                     restarted = true
                     return true
                 }
-                if try actor.receive(flags: .dontWait) != nil {
+                if let frames = try actor.receive(flags: .dontWait) {
                     asked += 1
-                    _ = try actor.send(ControlJSON.encode(["ok": true, "unredeemed_paise": 0]))
+                    // The requester's envelope (routing id, delimiter), then the answer.
+                    _ = try actor.send(multipart: frames.dropLast() + [ControlJSON.encode(["ok": true, "unredeemed_paise": 0])])
                 }
                 return false
             }
@@ -48,10 +50,10 @@ import ZeroMQ
         }
     }
 
-    /// A REP socket on `endpoint`, once the port a closed socket held is free again (a closed
+    /// A ROUTER on `endpoint`, once the port a closed socket held is free again (a closed
     /// socket lets go of its port on libzmq's I/O thread, a moment later).
     func bind(_ context: Context, _ endpoint: String) throws -> Socket {
-        let socket = try context.socket(.reply)
+        let socket = try context.socket(.router)
         for _ in 0..<200 {
             do {
                 try socket.bind(endpoint)
