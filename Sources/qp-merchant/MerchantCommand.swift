@@ -66,7 +66,8 @@ struct MerchantCommand: ParsableCommand {
             var wait = RedemptionWait(held: try store.unredeemed(limit: Int.max))
             let poll: ActorHost<MerchantActor>.ControlPoll = { actor in
                 let next = try wait.poll(
-                    ended: actor.redemptionsEnded, refusal: actor.lastRedemptionRefusal, isRedeeming: actor.isRedeeming,
+                    ended: actor.redemptionsEnded, endedVouchers: actor.lastEndedRedemption, refusal: actor.lastRedemptionRefusal,
+                    isRedeeming: actor.isRedeeming,
                     atMilliseconds: monotonicMilliseconds()) { try store.voucher($0)?.redeemedIndex ?? 0 }
                 switch next {
                 case .done(let paise, let vouchers): return .done(["ok": true, "settled_paise": Int(paise), "vouchers": vouchers])

@@ -141,7 +141,10 @@ struct MerchantRejectionTests {
         #expect(wait.paise == 1000 && wait.vouchers == 1)
         func poll(_ at: Int64) throws -> RedemptionWait.Next {
             let actor = f.merchant.actor
-            return try wait.poll(ended: actor.redemptionsEnded, refusal: actor.lastRedemptionRefusal, isRedeeming: actor.isRedeeming, atMilliseconds: at) {
+            return try wait.poll(
+                ended: actor.redemptionsEnded, endedVouchers: actor.lastEndedRedemption, refusal: actor.lastRedemptionRefusal, isRedeeming: actor.isRedeeming,
+                atMilliseconds: at
+            ) {
                 try f.store.voucher($0)?.redeemedIndex ?? 0
             }
         }
@@ -153,6 +156,7 @@ struct MerchantRejectionTests {
         #expect(try poll(0) == .waiting)
         _ = f.merchant.answer(first.reply(.error(QuickPayError(.unavailable, "the bank is busy"))), from: .bank)
         #expect(f.merchant.actor.lastRedemptionRefusal == nil, "a transient refusal is not for good")
+        #expect(f.merchant.actor.lastEndedRedemption == [f.voucher.id], "the ended batch's vouchers are what the wait reads again")
         #expect(try poll(10) == .waiting)
         #expect(try poll(59) == .waiting)
         #expect(try poll(60) == .redeemAgain)

@@ -267,6 +267,9 @@ public struct MerchantActor: ServerActor {
     /// How the last batch ended when the bank refused it whole and for good (MODE_MISMATCH,
     /// UNKNOWN_RECEIVER...): sending it again cannot help. nil after any other end.
     public private(set) var lastRedemptionRefusal: QuickPayError?
+    /// The vouchers whose coins the last batch to end carried: only their rows can have
+    /// changed by its end.
+    public private(set) var lastEndedRedemption: [VoucherID] = []
 
     /// Starts one redemption batch of the last coin of every voucher holding unredeemed coins.
     public mutating func redeem(now: Timestamp) -> Step<MerchantBatch> {
@@ -298,6 +301,7 @@ public struct MerchantActor: ServerActor {
     public mutating func handlePeerReply(_ reply: Envelope?, requestID: RequestID, from peer: PeerName, now: Timestamp) -> Step<MerchantBatch> {
         if let coins = pendingRedemptions.removeValue(forKey: requestID) {
             redemptionsEnded += 1
+            lastEndedRedemption = coins.map { $0.voucherID }
             lastRedemptionRefusal = nil
             if case .error(let error)? = reply?.body, !error.code.isTransient { lastRedemptionRefusal = error }
             return redeemed(coins, reply: reply)
