@@ -218,7 +218,7 @@ public final class ActorHost<Actor: ServerActor> {
             deliver(core.drain(inputs, at: time()))
             metrics?.group(inputs: weight + inputs.count - framesRead)
         }
-        if let controlSocket, events[1].contains(.readable) { try serveControl(controlSocket) }
+        if let controlSocket, events[1].contains(.readable) { serveControl(controlSocket) }
         deliver(core.advance(to: time()))
         if !awaiting.isEmpty { pollAwaiting() }
         trace?.flush()
@@ -325,7 +325,7 @@ public final class ActorHost<Actor: ServerActor> {
 
     /// Takes the control requests waiting (up to `controlRequestsPerTurn`) and answers each, or
     /// sets it waiting (`awaitingActions`).
-    func serveControl(_ socket: Socket) throws {
+    func serveControl(_ socket: Socket) {
         for _ in 0..<Self.controlRequestsPerTurn {
             let received: [[UInt8]]?
             do {
@@ -345,7 +345,7 @@ public final class ActorHost<Actor: ServerActor> {
                 answer = ControlJSON.failure(
                     "MALFORMED", "a control request's envelope is at most \(Self.maximumEnvelopeFrames) frames of \(Self.maximumEnvelopeBytes) bytes in all")
             } else {
-                answer = try serveControl(frames[frames.count - 1], envelope: envelope)
+                answer = serveControl(frames[frames.count - 1], envelope: envelope)
             }
             if let answer { send(answer, to: envelope) }
         }
@@ -367,7 +367,7 @@ public final class ActorHost<Actor: ServerActor> {
     static var maximumEnvelopeBytes: Int { 256 }
 
     /// The answer to one control request, or nil when it waits for its outcome.
-    func serveControl(_ body: [UInt8], envelope: [[UInt8]]) throws -> JSONObject? {
+    func serveControl(_ body: [UInt8], envelope: [[UInt8]]) -> JSONObject? {
         guard let request = ControlJSON.decode(body), let action = request["action"] as? String else {
             return ControlJSON.failure("MALFORMED", "a control request is a JSON object with an \"action\"")
         }

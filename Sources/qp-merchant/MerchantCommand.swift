@@ -68,7 +68,14 @@ struct MerchantCommand: ParsableCommand {
                 let next = try wait.poll(
                     ended: actor.redemptionsEnded, endedVouchers: actor.lastEndedRedemption, refusal: actor.lastRedemptionRefusal,
                     isRedeeming: actor.isRedeeming,
-                    atMilliseconds: monotonicMilliseconds()) { try store.voucher($0)?.redeemedIndex ?? 0 }
+                    atMilliseconds: monotonicMilliseconds()
+                ) { id in
+                    // A voucher held at the request cannot leave the store: gone, the file is damaged.
+                    guard let row = try store.voucher(id) else {
+                        throw QuickPayError(.internal, "voucher \(id) held at the request is gone from the merchant's store")
+                    }
+                    return row.redeemedIndex
+                }
                 switch next {
                 case .done(let paise, let vouchers): return .done(["ok": true, "settled_paise": Int(paise), "vouchers": vouchers])
                 case .refused(let error):
