@@ -9,7 +9,7 @@ mkdir -p "$OUT"
 Q="$BIN/quickpay"
 L="$Q load --runs $OUT"
 "$Q" bench core --seconds 1 --rounds 3
-"$Q" bench zmq --seconds 1 --rounds 3
+"$Q" bench zmq --seconds 1 --rounds 3 --sync-folder "$OUT"
 "$Q" bench actors --payments 200000 | tee "$OUT/bench-actors.txt"
 "$Q" bench actors --payments 200000 --groups 256 --merchant-only --merchant-vouchers 16 | tee "$OUT/bench-actors-streaming.txt"
 bash scripts/instructions-per-payment.sh | tee "$OUT/instructions-per-payment.txt"

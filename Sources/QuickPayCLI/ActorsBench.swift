@@ -42,7 +42,7 @@ struct ActorsBench: ParsableCommand {
         // Merchant: single-coin payments, offline mode.
         var figures: [Int: Double] = [:]
         var randomIDs: [Int: Double] = [:]
-        for (group, layout) in groups.filter { $0 > 0 }.map({ ($0, IDLayout.timeOrdered) }) + (groups.contains(256) && !timeOrderedOnly ? [(256, .random)] : []) {
+        for (group, layout) in groups.filter({ $0 > 0 }).map({ ($0, IDLayout.timeOrdered) }) + (groups.contains(256) && !timeOrderedOnly ? [(256, .random)] : []) {
             let store = try SQLiteMerchantStore(path: "\(root)/merchant-\(group).sqlite")
             var merchant = HostCore(actor: MerchantActor(
                 store: store, config: MerchantConfig(receiverID: shop, mode: .offline), bankKey: signer.privateKey.publicKey,

@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Benchmarks that print figures, and ratios to baselines measured in the same run.",
         discussion: "Build in release mode for honest figures: make bench (or swift build -c release).",
-        subcommands: [CoreBench.self, ZmqBench.self, ActorsBench.self, VoucherBench.self]
+        subcommands: [CoreBench.self, ZmqBench.self, ActorsBench.self, VoucherBench.self, EchoServer.self]
     )
 }
 
