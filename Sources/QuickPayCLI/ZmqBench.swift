@@ -98,7 +98,9 @@ struct ZmqBench: ParsableCommand {
                 process.waitUntilExit()
             }
         }
-        // The secret key goes over the pipe, not the command line (which `ps` shows).
+        // The secret key goes over the pipe, not the command line (which `ps` shows). A server
+        // that died at once makes the write fail (EPIPE), not this process.
+        signal(SIGPIPE, SIG_IGN)
         try input.fileHandleForWriting.write(contentsOf: Data((curve ? serverKeys.secretKey.z85 : "-").utf8 + [0x0a]))
         var line: [UInt8] = []
         while let byte = try output.fileHandleForReading.read(upToCount: 1)?.first, byte != 0x0a { line.append(byte) }
@@ -205,7 +207,8 @@ struct EchoServer: ParsableCommand {
         while !stop.stopped {
             guard let frames = try socket.receive() else { continue }
             if descriptor >= 0 {
-                _ = page.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 4096, off_t(slot * 4096)) }
+                let written = page.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 4096, off_t(slot * 4096)) }
+                guard written == 4096 else { throw ValidationError("pwrite wrote \(written) of 4096 bytes: errno \(errno)") }
                 guard fdatasync(descriptor) == 0 else { throw ValidationError("fdatasync failed: errno \(errno)") }
                 slot = (slot + 1) % 16
                 synced += 1
