@@ -249,19 +249,11 @@ struct LoadCommand: ParsableCommand {
     /// The median time of a 4 KiB `pwrite` plus `fdatasync` in `folder`: the disk's own floor
     /// under a durable commit, measured in the same run as everything else.
     static func fdatasyncMicroseconds(in folder: String, samples: Int = 300) throws -> Double {
-        let path = "\(folder)/fdatasync-probe"
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard descriptor >= 0 else { throw ValidationError("cannot open \(path)") }
-        defer {
-            close(descriptor)
-            unlink(path)
-        }
-        let page = [UInt8](repeating: 0x5a, count: 4096)
+        let probe = try SyncProbe(folder: folder)
         var times: [Double] = []
-        for sample in 0..<samples {
+        for _ in 0..<samples {
             let started = nowSeconds()
-            _ = page.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 4096, off_t((sample % 16) * 4096)) }
-            fdatasync(descriptor)
+            try probe.writeAndSync()
             times.append((nowSeconds() - started) * 1e6)
         }
         return times.sorted()[times.count / 2]

@@ -164,8 +164,7 @@ struct ZmqBench: ParsableCommand {
 /// the CURVE secret key (z85, or "-" without CURVE) from its first line of standard input, binds
 /// a REP socket on a free loopback port, prints the endpoint and echoes until standard input
 /// closes; then prints "served N, synced M". With --sync-folder, each reply waits for a 4 KiB write
-/// and its `fdatasync` in a file there (16 pages written in turn, in place, as the load command's
-/// disk baseline does).
+/// and its `fdatasync` in a file there (`SyncProbe`, as the load command's disk baseline).
 struct EchoServer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "echo-server", abstract: "The echo server of the load command's cross-process baselines (started by it).", shouldDisplay: false)
@@ -183,17 +182,7 @@ struct EchoServer: ParsableCommand {
         }
         try socket.setReceiveTimeout(milliseconds: 200)
         try socket.bind("tcp://127.0.0.1:*")
-        var descriptor: Int32 = -1
-        let page = [UInt8](repeating: 0x5a, count: 4096)
-        if let syncFolder {
-            let path = "\(syncFolder)/echo-sync-probe-\(getpid())"
-            descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-            guard descriptor >= 0 else { throw ValidationError("cannot open \(path)") }
-            unlink(path)
-            for slot in 0..<16 { _ = page.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 4096, off_t(slot * 4096)) } }
-            fsync(descriptor)
-        }
-        defer { if descriptor >= 0 { close(descriptor) } }
+        let probe = try syncFolder.map { try SyncProbe(folder: $0) }
         print(try socket.lastEndpoint())
         fflush(nil)
         let stop = EndpointBox()
@@ -201,16 +190,12 @@ struct EchoServer: ParsableCommand {
             while readLine() != nil {}
             stop.stop()
         }
-        var slot = 0
         var served = 0
         var synced = 0
         while !stop.stopped {
             guard let frames = try socket.receive() else { continue }
-            if descriptor >= 0 {
-                let written = page.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 4096, off_t(slot * 4096)) }
-                guard written == 4096 else { throw ValidationError("pwrite wrote \(written) of 4096 bytes: errno \(errno)") }
-                guard fdatasync(descriptor) == 0 else { throw ValidationError("fdatasync failed: errno \(errno)") }
-                slot = (slot + 1) % 16
+            if let probe {
+                try probe.writeAndSync()
                 synced += 1
             }
             try socket.send(multipart: frames)
